@@ -1,0 +1,42 @@
+# musicagent: every target installs what it needs into .venv first.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: install generate check test demo record bench lint typecheck clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+generate: install  ## regenerate src/musicagent/_generated and docs/api_reference.md from spec/discogs.yaml
+	$(BIN)/python -m codegen
+
+lint: install
+	$(BIN)/ruff check src tests codegen benchmarks examples
+
+typecheck: install
+	$(BIN)/mypy src tests/typing
+
+check: lint typecheck  ## ruff, mypy --strict and generated-code freshness
+	$(BIN)/python -m codegen --check
+
+test: install  ## the whole test suite, offline, with coverage of the hand-written code
+	$(BIN)/python -m pytest --cov --cov-report=term --cov-fail-under=90
+
+demo: install  ## the main job, offline: replays recorded Discogs answers
+	$(BIN)/python examples/quickstart.py
+
+record: install  ## re-record the cassettes against the live API (needs DISCOGS_TOKEN)
+	$(BIN)/python -m cassettes.record
+
+bench: install
+	$(BIN)/python benchmarks/run.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov

@@ -1,0 +1,1 @@
+"""The musicagent code generator: spec/discogs.yaml in, src/musicagent/_generated/ out."""

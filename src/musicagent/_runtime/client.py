@@ -1,0 +1,302 @@
+"""The hand-written half of the client: settings, transport, and the calls generated methods make.
+
+The generated ``Discogs`` class (``_generated/client.py``) adds the resource tree on top of this.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from .. import __version__
+from .auth import Credentials
+from .config import Settings
+from .errors import ResponseDecodeError, ResponseValidationError
+from .metrics import MetricsSnapshot
+from .pagination import Page
+from .ratelimit import RateLimiter, RateLimitState
+from .transport import RawResponse, RequestOptions, Transport
+
+__all__ = ["BaseClient", "Resource"]
+
+M = TypeVar("M", bound=BaseModel)
+I = TypeVar("I")  # noqa: E741
+
+_AUTO: Any = "auto"
+
+
+def _decode(model: type[M], raw: RawResponse, operation: str) -> M:
+    """Validate a JSON body straight from bytes; bad JSON is a decode error, a bad shape names the field."""
+    try:
+        return model.model_validate_json(raw.content)
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False, include_input=False)
+        where = {"method": raw.method, "url": raw.url, "request_id": raw.request_id}
+        if any(e["type"] == "json_invalid" for e in errors):
+            what = "an empty body" if not raw.content.strip() else "a body that is not valid JSON"
+            raise ResponseDecodeError(
+                f"{operation}: HTTP {raw.status} with {what}",
+                status_code=raw.status,
+                body_excerpt=raw.content[:200].decode("utf-8", "replace"),
+                **where,
+            ) from None
+        first = errors[0]
+        field = ".".join(str(p) for p in first["loc"]) or "(body)"
+        raise ResponseValidationError(
+            f"{operation}: the response does not match {model.__name__}: field {field!r}: {first['msg']}",
+            errors=[dict(e) for e in errors],
+            **where,
+        ) from None
+
+
+class BaseClient:
+    """Configuration, connection pool, rate limiter and metrics shared by every resource."""
+
+    def __init__(
+        self,
+        token: str | None = None,
+        *,
+        user_agent: str | None = None,
+        base_url: str | None = None,
+        consumer_key: str | None = None,
+        consumer_secret: str | None = None,
+        access_token: str | None = None,
+        access_token_secret: str | None = None,
+        timeout: float | None = None,
+        max_retries: int | None = None,
+        deadline: float | None = None,
+        rate_limit: tuple[int, float] | None = _AUTO,
+        rate_limit_store: str | None = None,
+        env: Mapping[str, str] | None = None,
+        dotenv: str | os.PathLike[str] | None = None,
+    ) -> None:
+        """Arguments win over environment variables (``DISCOGS_TOKEN``, ``DISCOGS_BASE_URL``, ...),
+        which win over a ``.env`` file in the working directory. ``rate_limit=(requests, seconds)``
+        sizes the local limiter (default: 60/60 s with credentials, 25/60 s without); ``None`` turns
+        it off. ``rate_limit_store`` shares the limit: ``sqlite:///path.db`` between processes,
+        ``redis://host:6379/0`` between machines.
+        """
+        arguments: dict[str, Any] = {
+            "token": token,
+            "user_agent": user_agent,
+            "base_url": base_url,
+            "consumer_key": consumer_key,
+            "consumer_secret": consumer_secret,
+            "access_token": access_token,
+            "access_token_secret": access_token_secret,
+            "timeout": timeout,
+            "max_retries": max_retries,
+            "deadline": deadline,
+            "rate_limit_store": rate_limit_store,
+        }
+        if rate_limit is not _AUTO:
+            arguments["rate_limit"] = rate_limit
+        settings = Settings.resolve(arguments, environ=env, dotenv=Path(dotenv) if dotenv is not None else None)
+        self._settings = settings
+
+        def secret(value: Any) -> str | None:
+            return value.get_secret_value() if value is not None else None
+
+        credentials = Credentials(
+            token=secret(settings.token),
+            consumer_key=settings.consumer_key,
+            consumer_secret=secret(settings.consumer_secret),
+            access_token=secret(settings.access_token),
+            access_token_secret=secret(settings.access_token_secret),
+        )
+        rate = settings.effective_rate_limit
+        limiter = RateLimiter(rate[0], rate[1], settings.rate_limit_store) if rate is not None else None
+        self._transport = Transport(
+            base_url=settings.base_url,
+            credentials=credentials,
+            user_agent=settings.user_agent or f"musicagent/{__version__}",
+            timeout=settings.timeout,
+            max_retries=settings.max_retries,
+            deadline=settings.deadline,
+            limiter=limiter,
+        )
+
+    def __repr__(self) -> str:
+        kind = self._transport.credentials.kind
+        return f"<{type(self).__name__} base_url={self._settings.base_url!r} auth={kind}>"
+
+    def __enter__(self) -> BaseClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close pooled connections (the client stays usable; new connections open on demand)."""
+        self._transport.close()
+
+    # -- state a user can read -----------------------------------------------------------------
+    @property
+    def settings(self) -> Settings:
+        return self._settings
+
+    @property
+    def last_response(self) -> RawResponse | None:
+        """The HTTP side of this thread's most recent response (status, headers, timing)."""
+        return self._transport.last_response
+
+    @property
+    def rate_limit(self) -> RateLimitState:
+        """The server's last rate-limit figures and the local limiter's state."""
+        limiter = self._transport.limiter
+        if limiter is None:
+            last = self._transport.last_response
+            from .ratelimit import parse_rate_headers
+
+            limit, used, remaining = parse_rate_headers(last.headers) if last else (None, None, None)
+            return RateLimitState(limit, used, remaining, None, None, None, None)
+        return limiter.state()
+
+    @property
+    def metrics(self) -> MetricsSnapshot:
+        """Requests, retries, 429s, limiter waits and latency percentiles so far."""
+        return self._transport.metrics.snapshot()
+
+    # -- escape hatch --------------------------------------------------------------------------
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        timeout: float | None = None,
+        max_retries: int | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> Any:
+        """Call any endpoint (one newer than the spec, say) with the same limiter, retries and errors.
+
+        Returns the decoded JSON (None for an empty body).
+        """
+        import json as _json
+
+        def parse(raw: RawResponse) -> Any:
+            if not raw.content.strip():
+                return None
+            try:
+                return _json.loads(raw.content)
+            except ValueError:
+                raise ResponseDecodeError(
+                    f"{method.upper()} {path}: the body is not valid JSON",
+                    status_code=raw.status,
+                    body_excerpt=raw.content[:200].decode("utf-8", "replace"),
+                    method=raw.method,
+                    url=raw.url,
+                ) from None
+
+        options = RequestOptions(timeout=timeout, max_retries=max_retries, extra_headers=extra_headers)
+        return self._transport.request(method.upper(), path, query=params, json=json, parse=parse, options=options)
+
+    # -- what generated methods call -----------------------------------------------------------
+    def _fetch(
+        self,
+        operation: str,
+        method: str,
+        path: str,
+        model: type[M],
+        *,
+        query: Mapping[str, Any] | None = None,
+        json: Any = None,
+        fields: Mapping[str, Any] | None = None,
+        options: RequestOptions | None = None,
+    ) -> M:
+        return self._transport.request(
+            method,
+            path,
+            query=query,
+            json=json,
+            fields=fields,
+            parse=lambda raw: _decode(model, raw, operation),
+            options=options,
+        )
+
+    def _fetch_none(
+        self,
+        operation: str,
+        method: str,
+        path: str,
+        *,
+        query: Mapping[str, Any] | None = None,
+        json: Any = None,
+        fields: Mapping[str, Any] | None = None,
+        options: RequestOptions | None = None,
+    ) -> None:
+        self._transport.request(
+            method, path, query=query, json=json, fields=fields, parse=lambda raw: None, options=options
+        )
+
+    def _fetch_form(
+        self,
+        operation: str,
+        method: str,
+        path: str,
+        *,
+        query: Mapping[str, Any] | None = None,
+        options: RequestOptions | None = None,
+    ) -> dict[str, str]:
+        from urllib.parse import parse_qsl
+
+        def parse(raw: RawResponse) -> dict[str, str]:
+            return dict(parse_qsl(raw.content.decode("utf-8", "replace"), keep_blank_values=True))
+
+        return self._transport.request(method, path, query=query, parse=parse, options=options)
+
+    def _download(
+        self, operation: str, path: str, destination: str | os.PathLike[str], *, options: RequestOptions | None = None
+    ) -> Path:
+        return self._transport.download(path, destination, options=options)
+
+    def _page(
+        self,
+        operation: str,
+        path: str,
+        model: type[BaseModel],
+        items_field: str,
+        item_type: type[I],
+        *,
+        query: dict[str, Any],
+        limit: int | None,
+        options: RequestOptions | None,
+    ) -> Page[I]:
+        """Fetch one page now; the Page fetches the following ones on demand with the same query."""
+        if query.get("per_page") is None:
+            query["per_page"] = 100 if limit is None else max(1, min(100, limit))
+
+        def fetch(number: int) -> Page[I]:
+            body = self._fetch(operation, "GET", path, model, query={**query, "page": number}, options=options)
+            return Page(body, items_field, fetch, limit=limit, page_number=number)
+
+        first = self._fetch(operation, "GET", path, model, query=query, options=options)
+        return Page(first, items_field, fetch, limit=limit, page_number=query.get("page") or 1)
+
+
+class Resource:
+    """Base of the generated resource classes: they only hold the client they call through."""
+
+    __slots__ = ("_client",)
+
+    def __init__(self, client: BaseClient) -> None:
+        self._client = client
+
+
+def options_of(
+    timeout: float | None,
+    max_retries: int | None,
+    extra_headers: Mapping[str, str] | None,
+    extra_query: Mapping[str, Any] | None,
+) -> RequestOptions | None:
+    """Per-call options, or None when none were given (the common case allocates nothing)."""
+    if timeout is None and max_retries is None and extra_headers is None and extra_query is None:
+        return None
+    return RequestOptions(
+        timeout=timeout, max_retries=max_retries, extra_headers=extra_headers, extra_query=extra_query
+    )

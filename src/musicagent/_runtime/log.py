@@ -1,0 +1,118 @@
+"""Logging through loguru: silent until the user calls :func:`enable_logging`.
+
+A library must not configure logging behind its user's back, so the package disables its loguru
+namespace at import and adds sinks only on request. Every record passes through :func:`mask`, so a
+token, secret or OAuth signature never reaches a sink, whatever a message happens to contain.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from loguru import logger
+
+if TYPE_CHECKING:
+    from loguru import Record
+
+__all__ = ["disable_logging", "enable_logging", "is_enabled", "log", "mask", "register_secret"]
+
+_PATTERN = re.compile(
+    r"(?i)((?:token|secret|key|oauth_signature|oauth_token_secret|oauth_verifier|signature)"
+    r"[\"']?\s*[=:]\s*[\"']?)([^\s&,\"'}]+)"
+)
+_secrets: set[str] = set()
+_secrets_lock = threading.Lock()
+_sink_ids: list[int] = []
+_enabled = False
+
+
+def register_secret(value: str | None) -> None:
+    """Remember a credential so that :func:`mask` hides it wherever it appears."""
+    if value and len(value) >= 4:
+        with _secrets_lock:
+            _secrets.add(value)
+
+
+def mask(text: str) -> str:
+    """Hide registered secrets and anything shaped like ``token=...`` / ``oauth_signature=...``."""
+    for secret in tuple(_secrets):
+        if secret in text:
+            text = text.replace(secret, "***")
+    return _PATTERN.sub(r"\1***", text)
+
+
+def _mask_record(record: Record) -> None:
+    record["extra"].setdefault("correlation_id", "-")
+    record["message"] = mask(record["message"])
+    for key, value in list(record["extra"].items()):
+        if isinstance(value, str):
+            record["extra"][key] = mask(value)
+
+
+log = logger.patch(_mask_record)
+
+
+def is_enabled() -> bool:
+    """Cheap check the hot path uses so that no log work is done while logging is off."""
+    return _enabled
+
+
+_CONSOLE_FORMAT = (
+    "<green>{time:YYYY-MM-DD HH:mm:ss.SSS}</green> | <level>{level: <8}</level> | "
+    "<cyan>{extra[correlation_id]}</cyan> {message}"
+)
+_FILE_FORMAT = "{time:YYYY-MM-DD HH:mm:ss.SSS} | {level: <8} | {extra[correlation_id]} {message} | {extra}"
+
+
+def enable_logging(
+    level: str | int = "INFO",
+    *,
+    json: bool = False,
+    console: bool = True,
+    file: str | Path | None = None,
+    rotation: str | int | None = "10 MB",
+    retention: str | int | None = "7 days",
+    error_file: str | Path | None = None,
+    sink: Any = None,
+) -> None:
+    """Turn on musicagent's logs: console (stderr), a rotating file, JSON lines, a separate error log.
+
+    ``json=True`` writes one JSON object per record (for log aggregation). ``error_file`` gets only
+    ERROR and above. ``sink`` adds any loguru sink (a callable, a stream). Calling again replaces the
+    previous setup; other loguru sinks of the application are left alone.
+    """
+    global _enabled
+    disable_logging()
+    owned = lambda record: record["name"] is not None and record["name"].startswith("musicagent")  # noqa: E731
+    common: dict[str, Any] = {"level": level, "serialize": json, "filter": owned, "enqueue": False}
+    if console:
+        _sink_ids.append(logger.add(sys.stderr, format=_CONSOLE_FORMAT, colorize=None, **common))
+    if file is not None:
+        _sink_ids.append(
+            logger.add(str(file), format=_FILE_FORMAT, rotation=rotation, retention=retention, **common)
+        )
+    if error_file is not None:
+        error_common = {**common, "level": "ERROR"}
+        _sink_ids.append(
+            logger.add(str(error_file), format=_FILE_FORMAT, rotation=rotation, retention=retention, **error_common)
+        )
+    if sink is not None:
+        _sink_ids.append(logger.add(sink, format=_FILE_FORMAT, **common))
+    logger.enable("musicagent")
+    _enabled = True
+
+
+def disable_logging() -> None:
+    """Remove the sinks :func:`enable_logging` added and silence the namespace again."""
+    global _enabled
+    _enabled = False
+    logger.disable("musicagent")
+    while _sink_ids:
+        try:
+            logger.remove(_sink_ids.pop())
+        except ValueError:
+            pass

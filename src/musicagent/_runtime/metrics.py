@@ -1,0 +1,85 @@
+"""Counters a user can read to see what the client did: requests, retries, 429s, waits, latency."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter, deque
+from dataclasses import dataclass, field
+
+__all__ = ["Metrics", "MetricsSnapshot"]
+
+
+@dataclass(frozen=True)
+class MetricsSnapshot:
+    requests: int
+    retries: int
+    rate_limited: int
+    errors: int
+    limiter_wait_seconds: float
+    statuses: dict[int, int]
+    latency_p50: float | None
+    latency_p90: float | None
+    latency_p99: float | None
+    latency_max: float | None
+
+
+def _percentile(ordered: list[float], fraction: float) -> float | None:
+    if not ordered:
+        return None
+    index = min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))
+    return ordered[index]
+
+
+@dataclass
+class Metrics:
+    """Thread-safe; latencies are kept for the most recent ``window`` requests."""
+
+    window: int = 10_000
+    requests: int = 0
+    retries: int = 0
+    rate_limited: int = 0
+    errors: int = 0
+    limiter_wait_seconds: float = 0.0
+    statuses: Counter[int] = field(default_factory=Counter)
+    _latencies: deque[float] = field(init=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._latencies = deque(maxlen=self.window)
+
+    def record_response(self, status: int, seconds: float) -> None:
+        with self._lock:
+            self.requests += 1
+            self.statuses[status] += 1
+            if status == 429:
+                self.rate_limited += 1
+            self._latencies.append(seconds)
+
+    def record_failure(self) -> None:
+        with self._lock:
+            self.requests += 1
+            self.errors += 1
+
+    def record_retry(self) -> None:
+        with self._lock:
+            self.retries += 1
+
+    def record_wait(self, seconds: float) -> None:
+        with self._lock:
+            self.limiter_wait_seconds += seconds
+
+    def snapshot(self) -> MetricsSnapshot:
+        with self._lock:
+            ordered = sorted(self._latencies)
+            return MetricsSnapshot(
+                requests=self.requests,
+                retries=self.retries,
+                rate_limited=self.rate_limited,
+                errors=self.errors,
+                limiter_wait_seconds=self.limiter_wait_seconds,
+                statuses=dict(self.statuses),
+                latency_p50=_percentile(ordered, 0.5),
+                latency_p90=_percentile(ordered, 0.9),
+                latency_p99=_percentile(ordered, 0.99),
+                latency_max=ordered[-1] if ordered else None,
+            )

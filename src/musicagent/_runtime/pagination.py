@@ -1,0 +1,101 @@
+"""Pages of a list endpoint: iterate one to walk every item of every page.
+
+The next page is requested by number with the same arguments, rather than by following
+``pagination.urls.next``, so every request keeps the caller's options and nothing depends on how
+Discogs formats its links. Iteration stops at the last page the server reports, at an empty page, or
+after ``limit`` items; pages shorter than ``per_page`` (Discogs sends them) change nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+__all__ = ["Page", "PageInfo"]
+
+I = TypeVar("I")  # noqa: E741 - the item type
+
+
+@dataclass(frozen=True)
+class PageInfo:
+    """The ``pagination`` block of a Discogs page."""
+
+    page: int
+    pages: int
+    per_page: int
+    items: int
+    urls: dict[str, str]
+
+    @classmethod
+    def from_body(cls, raw: Any, page: int, count: int) -> PageInfo:
+        if raw is None:  # some endpoints answer a single, unpaginated list
+            return cls(page=page, pages=page, per_page=count, items=count, urls={})
+        urls = getattr(raw, "urls", None)  # a model, or [] in bodies re-saved by PHP clients
+        dumped = urls.model_dump() if hasattr(urls, "model_dump") else {}
+        url_map = {k: v for k, v in dumped.items() if isinstance(v, str)}
+        return cls(
+            page=int(getattr(raw, "page", page) or page),
+            pages=int(getattr(raw, "pages", page) or page),
+            per_page=int(getattr(raw, "per_page", count) or count),
+            items=int(getattr(raw, "items", count) or count),
+            urls=url_map,
+        )
+
+
+class Page(Generic[I]):
+    """One page of results plus the means to fetch the others.
+
+    ``items`` holds this page's items, ``pagination`` its figures and ``body`` the whole validated
+    response model (for fields beside the list). Iterating yields every item of this page and the
+    pages after it, requesting them as needed.
+    """
+
+    def __init__(
+        self,
+        body: Any,
+        items_field: str,
+        fetch: Callable[[int], Page[I]],
+        *,
+        limit: int | None = None,
+        page_number: int = 1,
+    ) -> None:
+        self.body = body
+        self._items_field = items_field
+        self._fetch = fetch
+        self.limit = limit
+        found = getattr(body, items_field, None)
+        self.items: list[I] = list(found) if found is not None else []
+        self.pagination = PageInfo.from_body(getattr(body, "pagination", None), page_number, len(self.items))
+
+    def __repr__(self) -> str:
+        p = self.pagination
+        return f"<Page {p.page}/{p.pages} of {p.items} items, {len(self.items)} here>"
+
+    def has_next_page(self) -> bool:
+        return bool(self.items) and self.pagination.page < self.pagination.pages
+
+    def next_page(self) -> Page[I] | None:
+        """The following page, fetched now, or None after the last one."""
+        if not self.has_next_page():
+            return None
+        return self._fetch(self.pagination.page + 1)
+
+    def iter_pages(self) -> Iterator[Page[I]]:
+        """This page and every following one, fetched lazily."""
+        page: Page[I] | None = self
+        while page is not None:
+            yield page
+            page = page.next_page()
+
+    def __iter__(self) -> Iterator[I]:
+        remaining = self.limit
+        for page in self.iter_pages():
+            for item in page.items:
+                if remaining is not None:
+                    if remaining <= 0:
+                        return
+                    remaining -= 1
+                yield item
+            if remaining is not None and remaining <= 0:
+                return

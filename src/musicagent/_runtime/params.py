@@ -1,0 +1,121 @@
+"""Argument checks the generated methods run before a request is built.
+
+Type hints only help users who run a type checker; these checks give everyone a clear error that
+names the parameter, before anything is sent.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Collection
+from pathlib import Path
+from typing import Any, BinaryIO, Union
+from urllib.parse import quote
+
+from .errors import InvalidParameterError
+
+__all__ = [
+    "FileInput",
+    "check_bool",
+    "check_choice",
+    "check_file",
+    "check_int",
+    "check_number",
+    "check_str",
+    "drop_none",
+    "segment",
+]
+
+
+def _type_name(value: object) -> str:
+    return type(value).__name__
+
+
+def check_int(name: str, value: object, *, minimum: int | None = None, maximum: int | None = None) -> int:
+    """An integer (``bool`` is refused: ``True`` is never a meaningful id)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidParameterError(name, f"expected an integer, got {_type_name(value)} {value!r}")
+    if minimum is not None and value < minimum:
+        raise InvalidParameterError(name, f"must be >= {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise InvalidParameterError(name, f"must be <= {maximum}, got {value}")
+    return value
+
+
+def check_number(
+    name: str,
+    value: object,
+    *,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    exclusive_minimum: float | None = None,
+) -> float | int:
+    """A finite int or float."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise InvalidParameterError(name, f"expected a finite number, got {_type_name(value)} {value!r}")
+    if minimum is not None and value < minimum:
+        raise InvalidParameterError(name, f"must be >= {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise InvalidParameterError(name, f"must be <= {maximum}, got {value}")
+    if exclusive_minimum is not None and value <= exclusive_minimum:
+        raise InvalidParameterError(name, f"must be > {exclusive_minimum}, got {value}")
+    return value
+
+
+def check_str(name: str, value: object, *, min_length: int | None = None, max_length: int | None = None) -> str:
+    """A string; ``min_length=1`` also refuses whitespace-only values, which Discogs treats as empty."""
+    if not isinstance(value, str):
+        raise InvalidParameterError(name, f"expected a string, got {_type_name(value)} {value!r}")
+    if min_length is not None and len(value.strip()) < min_length:
+        raise InvalidParameterError(name, "must not be empty" if min_length == 1 else f"needs {min_length}+ characters")
+    if max_length is not None and len(value) > max_length:
+        raise InvalidParameterError(name, f"must be at most {max_length} characters")
+    return value
+
+
+def check_bool(name: str, value: object) -> bool:
+    if not isinstance(value, bool):
+        raise InvalidParameterError(name, f"expected True or False, got {_type_name(value)} {value!r}")
+    return value
+
+
+def check_choice(name: str, value: object, choices: Collection[str]) -> str:
+    """One of a fixed set of strings (sort keys, types, currencies...)."""
+    if not isinstance(value, str) or value not in choices:
+        allowed = ", ".join(repr(c) for c in choices)
+        raise InvalidParameterError(name, f"must be one of {allowed}; got {value!r}")
+    return value
+
+
+def segment(value: str | int | float) -> str:
+    """Percent-encode one path segment so a username like ``a/b?c`` stays one segment."""
+    return quote(str(value), safe="")
+
+
+FileInput = Union[str, "os.PathLike[str]", bytes, BinaryIO]
+"""An upload: a path, the bytes themselves, or a binary file object."""
+
+
+def check_file(name: str, value: object) -> tuple[str, bytes, str]:
+    """Read an upload into the (filename, data, content type) triple urllib3's multipart encoder takes."""
+    if isinstance(value, bytes):
+        return (f"{name}.csv", value, "text/csv")
+    if isinstance(value, str | os.PathLike):
+        path = Path(value)
+        if not path.is_file():
+            raise InvalidParameterError(name, f"no such file: {str(path)!r}")
+        return (path.name, path.read_bytes(), "text/csv")
+    read = getattr(value, "read", None)
+    if callable(read):
+        data = read()
+        if not isinstance(data, bytes):
+            raise InvalidParameterError(name, "the file object must be opened in binary mode")
+        filename = Path(str(getattr(value, "name", f"{name}.csv"))).name
+        return (filename, data, "text/csv")
+    raise InvalidParameterError(name, f"expected a path, bytes or a binary file, got {_type_name(value)}")
+
+
+def drop_none(values: dict[str, Any]) -> dict[str, Any]:
+    """A request body without the arguments the caller left out."""
+    return {k: v for k, v in values.items() if v is not None}

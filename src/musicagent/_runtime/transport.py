@@ -1,0 +1,465 @@
+"""One request, end to end: rate limiter, urllib3 pool, status mapping, decoding, retries, logging.
+
+Retries are backoff's job (exponential, full jitter, capped, ``Retry-After`` honoured); urllib3 runs
+with ``retries=False`` so the two never multiply. A request that may have reached the server is only
+repeated when repeating it is harmless: GET/HEAD, or a 429 (Discogs rejects those before doing any
+work). Everything that can go wrong comes out as a :mod:`musicagent` exception.
+"""
+
+from __future__ import annotations
+
+import json as _json
+import os
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable, Generator, Mapping
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import urlencode, urlsplit
+from urllib.request import getproxies, proxy_bypass
+
+import backoff
+import urllib3
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    DecodeError,
+    HTTPError,
+    NewConnectionError,
+    ProtocolError,
+    ProxyError,
+    ReadTimeoutError,
+    SSLError,
+)
+
+from . import log as _log
+from .auth import Credentials
+from .errors import (
+    APIConnectionError,
+    APIError,
+    APITimeoutError,
+    DiscogsError,
+    RateLimitError,
+    ResponseDecodeError,
+    ServerError,
+    error_for_status,
+)
+from .metrics import Metrics
+from .ratelimit import RateLimiter
+
+__all__ = ["RawResponse", "RequestOptions", "Transport"]
+
+T = TypeVar("T")
+
+_IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS"})
+_BACKOFF_BASE = 0.5
+_BACKOFF_CAP = 30.0
+_REQUEST_ID_HEADERS = ("X-Request-Id", "X-Amzn-Trace-Id", "CF-Ray")
+
+
+@dataclass(frozen=True)
+class RequestOptions:
+    """Per-call overrides; None means "use the client's setting"."""
+
+    timeout: float | None = None
+    max_retries: int | None = None
+    deadline: float | None = None
+    extra_headers: Mapping[str, str] | None = None
+    extra_query: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class RawResponse:
+    """The HTTP side of the last response: status, headers (rate-limit figures among them), timing."""
+
+    method: str
+    url: str
+    status: int
+    headers: Mapping[str, str]
+    elapsed: float
+    attempts: int
+    request_id: str
+    content: bytes = field(default=b"", repr=False)
+
+
+class _Retryable(Exception):
+    """Carries a musicagent error through backoff; ``reached`` says the server may have acted on it."""
+
+    def __init__(self, error: DiscogsError, *, reached: bool) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.reached = reached
+        self.retry_after = getattr(error, "retry_after", None)
+
+
+def _waits(cap: float = _BACKOFF_CAP) -> Generator[float, Any, None]:
+    """Backoff wait generator: ``Retry-After`` when the server sent one, else capped full-jitter expo.
+
+    backoff sends each exception into the generator, which is how ``Retry-After`` reaches it.
+    """
+    attempt = 0
+    exc = yield 0.0
+    while True:
+        retry_after = getattr(exc, "retry_after", None)
+        if isinstance(retry_after, int | float) and retry_after >= 0:
+            value = min(float(retry_after), cap * 4)
+        else:
+            value = backoff.full_jitter(min(cap, _BACKOFF_BASE * 2**attempt))
+        attempt += 1
+        exc = yield value
+
+
+def _retry_after(headers: Mapping[str, str]) -> float | None:
+    raw = headers.get("Retry-After")
+    if raw is None:
+        return None
+    try:
+        return max(0.0, float(raw))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, parsedate_to_datetime(raw).timestamp() - time.time())
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+
+
+def _excerpt(data: bytes, limit: int = 200) -> str:
+    text = data[:limit].decode("utf-8", "replace")
+    return " ".join(text.split())
+
+
+def _error_message(data: bytes, status: int, content_type: str) -> tuple[str, Any]:
+    """The Discogs ``message`` when the body is the usual JSON error, else a short description."""
+    body: Any = None
+    if data:
+        try:
+            body = _json.loads(data)
+        except ValueError:
+            body = None
+    if isinstance(body, dict) and isinstance(body.get("message"), str):
+        return body["message"], body
+    if not data:
+        return f"HTTP {status} with an empty body", None
+    kind = "an HTML page" if "html" in content_type.lower() or data.lstrip()[:1] == b"<" else "a non-JSON body"
+    return f"HTTP {status} with {kind}: {_excerpt(data)}", _excerpt(data, 1000)
+
+
+class Transport:
+    """Owns the connection pool, the limiter and the metrics of one client; safe to share between threads."""
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        credentials: Credentials,
+        user_agent: str,
+        timeout: float,
+        max_retries: int,
+        deadline: float | None,
+        limiter: RateLimiter | None,
+        pool_maxsize: int = 16,
+    ) -> None:
+        self.base_url = base_url
+        self.credentials = credentials
+        self.user_agent = user_agent
+        self.timeout = timeout
+        self.max_retries = max_retries
+        self.deadline = deadline
+        self.limiter = limiter
+        self.metrics = Metrics()
+        self._local = threading.local()
+        self._base_host = urlsplit(base_url).hostname or ""
+        self._pool = self._make_pool(base_url, pool_maxsize)
+
+    @staticmethod
+    def _make_pool(base_url: str, maxsize: int) -> urllib3.PoolManager:
+        """urllib3 ignores proxy variables, so honour HTTPS_PROXY/HTTP_PROXY/NO_PROXY here."""
+        parts = urlsplit(base_url)
+        proxy = getproxies().get(parts.scheme or "https")
+        common: dict[str, Any] = {"num_pools": 8, "maxsize": maxsize, "block": False, "retries": False}
+        if proxy and not proxy_bypass(parts.hostname or ""):
+            return urllib3.ProxyManager(proxy, **common)
+        return urllib3.PoolManager(**common)
+
+    # -- public --------------------------------------------------------------------------------
+    @property
+    def last_response(self) -> RawResponse | None:
+        return getattr(self._local, "last", None)
+
+    def close(self) -> None:
+        self._pool.clear()
+
+    def url_for(self, path: str, query: Mapping[str, Any] | None = None) -> str:
+        if path.startswith(("http://", "https://")):
+            url = path
+        else:
+            url = self.base_url + (path if path.startswith("/") else "/" + path)
+        pairs = [(k, _query_value(v)) for k, v in (query or {}).items() if v is not None]
+        if pairs:
+            url += ("&" if "?" in url else "?") + urlencode(pairs)
+        return url
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: Mapping[str, Any] | None = None,
+        json: Any = None,
+        fields: Mapping[str, Any] | None = None,
+        parse: Callable[[RawResponse], T],
+        options: RequestOptions | None = None,
+    ) -> T:
+        """Send with limiter and retries; ``parse`` runs inside the retry loop so truncated bodies retry."""
+        opts = options or RequestOptions()
+        if opts.extra_query:
+            query = {**(query or {}), **opts.extra_query}
+        url = self.url_for(path, query)
+        body, content_type = _encode_body(json, fields)
+        max_retries = self.max_retries if opts.max_retries is None else opts.max_retries
+        deadline = self.deadline if opts.deadline is None else opts.deadline
+        timeout = self.timeout if opts.timeout is None else opts.timeout
+        correlation_id = uuid.uuid4().hex[:12]
+        started = time.monotonic()
+        attempts = 0
+        idempotent = method in _IDEMPOTENT
+
+        def attempt() -> T:
+            nonlocal attempts
+            attempts += 1
+            remaining = None if deadline is None else deadline - (time.monotonic() - started)
+            raw = self._send(
+                method, url, body, content_type, opts.extra_headers, timeout, remaining, correlation_id, attempts
+            )
+            try:
+                return parse(raw)
+            except ResponseDecodeError as exc:
+                exc.attempts = attempts
+                raise _Retryable(exc, reached=True) from None
+
+        def give_up(exc: Exception) -> bool:
+            assert isinstance(exc, _Retryable)
+            if idempotent or not exc.reached:
+                return False
+            return not isinstance(exc.error, RateLimitError)
+
+        def on_backoff(details: Any) -> None:
+            self.metrics.record_retry()
+            if _log.is_enabled():
+                error = details["exception"].error
+                _log.log.bind(correlation_id=correlation_id).warning(
+                    "retrying {} {} in {:.2f}s after attempt {}: {}",
+                    method,
+                    _path_of(url),
+                    details["wait"],
+                    details["tries"],
+                    error,
+                )
+
+        retrying = backoff.on_exception(
+            _waits,
+            _Retryable,
+            max_tries=max_retries + 1,
+            max_time=deadline,
+            jitter=None,
+            giveup=give_up,
+            on_backoff=on_backoff,
+            raise_on_giveup=True,
+            logger=None,
+        )(attempt)
+        try:
+            return retrying()
+        except _Retryable as exc:
+            exc.error.attempts = attempts
+            raise exc.error from None
+
+    def download(self, url: str, destination: str | os.PathLike[str], *, options: RequestOptions | None = None) -> Path:
+        """Stream a GET body to ``destination`` atomically (temporary file, then rename)."""
+        target = Path(destination)
+        if not target.parent.is_dir():
+            from .errors import InvalidParameterError
+
+            raise InvalidParameterError("destination", f"directory {str(target.parent)!r} does not exist")
+
+        def save(raw: RawResponse) -> Path:
+            return target
+
+        opts = options or RequestOptions()
+        self._local.stream_to = target
+        try:
+            return self.request("GET", url, parse=save, options=opts)
+        finally:
+            self._local.stream_to = None
+
+    # -- one attempt ---------------------------------------------------------------------------
+    def _headers(self, url: str, content_type: str | None, extra: Mapping[str, str] | None, cid: str) -> dict[str, str]:
+        headers = {
+            "User-Agent": self.user_agent,
+            "Accept": "application/json",
+            "Accept-Encoding": "gzip, deflate",
+            "X-Request-Id": cid,
+        }
+        host = urlsplit(url).hostname or ""
+        if host == self._base_host or host.endswith("discogs.com"):
+            auth = self.credentials.header()
+            if auth:
+                headers["Authorization"] = auth
+        if content_type:
+            headers["Content-Type"] = content_type
+        if extra:
+            headers.update(extra)
+        return headers
+
+    def _acquire(self, remaining: float | None, method: str, url: str, cid: str) -> None:
+        if self.limiter is None:
+            return
+        waited = self.limiter.acquire(timeout=remaining)
+        if waited is None:
+            raise APITimeoutError(
+                "the deadline ran out while waiting for the rate limiter", method=method, url=_path_of(url), request_id=cid
+            )
+        if waited > 0.001:
+            self.metrics.record_wait(waited)
+            if _log.is_enabled():
+                _log.log.bind(correlation_id=cid).debug("waited {:.3f}s for the rate limiter", waited)
+
+    def _send(
+        self,
+        method: str,
+        url: str,
+        body: bytes | None,
+        content_type: str | None,
+        extra_headers: Mapping[str, str] | None,
+        timeout: float,
+        remaining: float | None,
+        cid: str,
+        attempt: int,
+    ) -> RawResponse:
+        if remaining is not None and remaining <= 0:
+            raise _Retryable(
+                APITimeoutError("the deadline ran out", method=method, url=_path_of(url), request_id=cid), reached=False
+            )
+        self._acquire(remaining, method, url, cid)
+        if remaining is not None:
+            timeout = max(0.001, min(timeout, remaining))
+        headers = self._headers(url, content_type, extra_headers, cid)
+        stream_to: Path | None = getattr(self._local, "stream_to", None)
+        where = {"method": method, "url": _path_of(url), "request_id": cid, "attempts": attempt}
+        t0 = time.monotonic()
+        try:
+            response = self._pool.request(
+                method,
+                url,
+                body=body,
+                headers=headers,
+                timeout=urllib3.Timeout(connect=timeout, read=timeout),
+                retries=False,
+                redirect=False,
+                preload_content=stream_to is None,
+            )
+            if stream_to is not None and 200 <= response.status < 300:
+                data = b""
+                _stream(response, stream_to)
+            else:
+                data = response.data if stream_to is None else response.read()
+        except (NewConnectionError, ConnectTimeoutError) as exc:
+            self.metrics.record_failure()
+            # NewConnectionError subclasses ConnectTimeoutError: neither sent a byte of the request.
+            cls = APIConnectionError if isinstance(exc, NewConnectionError) else APITimeoutError
+            raise _Retryable(cls(f"could not connect: {_reason(exc)}", **where), reached=False) from None
+        except ReadTimeoutError:
+            self.metrics.record_failure()
+            raise _Retryable(APITimeoutError(f"no response within {timeout:g}s", **where), reached=True) from None
+        except SSLError as exc:
+            self.metrics.record_failure()
+            raise APIConnectionError(f"TLS failed: {_reason(exc)}", **where) from None
+        except (ProtocolError, ProxyError, DecodeError) as exc:
+            self.metrics.record_failure()
+            text = _reason(exc)
+            if isinstance(exc, DecodeError):
+                error: DiscogsError = ResponseDecodeError(f"could not decode the response: {text}", **where)
+            elif "IncompleteRead" in text or "InvalidChunkLength" in text or "incomplete" in text.lower():
+                error = ResponseDecodeError(f"the response body was truncated: {text}", **where)
+            else:
+                error = APIConnectionError(f"the connection failed: {text}", **where)
+            raise _Retryable(error, reached=True) from None
+        except (HTTPError, OSError) as exc:
+            self.metrics.record_failure()
+            raise _Retryable(APIConnectionError(f"the request failed: {_reason(exc)}", **where), reached=True) from None
+        elapsed = time.monotonic() - t0
+        status = response.status
+        resp_headers = response.headers
+        self.metrics.record_response(status, elapsed)
+        if self.limiter is not None:
+            self.limiter.observe(resp_headers)
+        request_id = next((resp_headers[h] for h in _REQUEST_ID_HEADERS if h in resp_headers), cid)
+        raw = RawResponse(method, _path_of(url), status, resp_headers, elapsed, attempt, request_id, data)
+        self._local.last = raw
+        if _log.is_enabled():
+            _log.log.bind(correlation_id=cid).info(
+                "{} {} -> {} in {:.0f} ms (attempt {}, rate-limit remaining {})",
+                method,
+                _path_of(url),
+                status,
+                elapsed * 1000,
+                attempt,
+                resp_headers.get("X-Discogs-Ratelimit-Remaining", "?"),
+            )
+        if 200 <= status < 300:
+            return raw
+        message, parsed = _error_message(data, status, resp_headers.get("Content-Type", ""))
+        cls_ = error_for_status(status)
+        kw: dict[str, Any] = {"status_code": status, "headers": resp_headers, "body": parsed}
+        kw.update(where)
+        kw["request_id"] = request_id
+        if cls_ is RateLimitError:
+            err: APIError = RateLimitError(message, retry_after=_retry_after(resp_headers), **kw)
+        else:
+            err = cls_(message, **kw)
+        if isinstance(err, RateLimitError) or (isinstance(err, ServerError) and status in (500, 502, 503, 504)):
+            raise _Retryable(err, reached=True)
+        raise err
+
+
+def _stream(response: urllib3.BaseHTTPResponse, target: Path) -> None:
+    """Copy a body to ``target`` in chunks through a temporary file in the same directory."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            for chunk in response.stream(64 * 1024):
+                out.write(chunk)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    finally:
+        response.release_conn()
+
+
+def _encode_body(json: Any, fields: Mapping[str, Any] | None) -> tuple[bytes | None, str | None]:
+    if fields is not None:
+        body, content_type = urllib3.encode_multipart_formdata(dict(fields))
+        return body, content_type
+    if json is not None:
+        return _json.dumps(json, separators=(",", ":"), ensure_ascii=False).encode("utf-8"), "application/json"
+    return None, None
+
+
+def _query_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _path_of(url: str) -> str:
+    """The URL as it may appear in logs and errors (credentials never are in it; masked anyway)."""
+    return _log.mask(url)
+
+
+def _reason(exc: BaseException) -> str:
+    return _log.mask(str(getattr(exc, "reason", None) or exc))

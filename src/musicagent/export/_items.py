@@ -1,0 +1,88 @@
+"""Turning input items into JSON-safe dicts, and counting them for progress reports."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any, TypeAlias
+
+from pydantic import BaseModel
+from pydantic_core import to_json, to_jsonable_python
+
+from ._errors import ExportError
+
+Item: TypeAlias = BaseModel | Mapping[str, Any]
+"""What can be exported: pydantic models, plain mappings, or a mix of both."""
+
+ProgressCallback: TypeAlias = Callable[[int], object]
+"""Called with the number of items written so far (see ``PROGRESS_EVERY``)."""
+
+PROGRESS_EVERY = 1000
+"""Items between two progress calls: often enough for a progress bar, rare enough to cost nothing."""
+
+
+def iterate(items: Iterable[Item]) -> Iterator[Item]:
+    """Get the one iterator used for the whole export (a paginator must not be walked twice)."""
+    try:
+        return iter(items)
+    except TypeError:
+        raise ExportError(
+            f"items must be iterable, not {type(items).__name__}"
+        ) from None
+
+
+def check_progress(progress: ProgressCallback | None) -> None:
+    """Fail now rather than after the first thousand items have been fetched."""
+    if progress is not None and not callable(progress):
+        raise ExportError(
+            f"progress must be a callable or None, not {type(progress).__name__}"
+        )
+
+
+def to_data(item: object, number: int) -> dict[str, Any]:
+    """Dump one item the way the API sends it: aliases as keys, unknown fields kept, JSON types.
+
+    ``number`` (1-based) only serves the error message.
+    """
+    checked = _checked(item, number)
+    if isinstance(checked, BaseModel):
+        return checked.model_dump(mode="json", by_alias=True)
+    data: dict[str, Any] = to_jsonable_python(checked, by_alias=True)
+    return data
+
+
+def to_json_text(item: object, number: int, indent: int | None = None) -> str:
+    """The JSON text of ``to_data(item)``, made in one step by pydantic's fast serializer."""
+    return to_json(_checked(item, number), by_alias=True, indent=indent).decode()
+
+
+def _checked(item: object, number: int) -> BaseModel | dict[str, Any]:
+    if isinstance(item, (BaseModel, dict)):
+        return item
+    if isinstance(item, Mapping):
+        return dict(item)
+    raise ExportError(
+        f"item #{number} is a {type(item).__name__}; expected a pydantic model or a mapping"
+    )
+
+
+class Counter:
+    """Counts written items and tells ``progress`` every ``PROGRESS_EVERY`` and at the end."""
+
+    __slots__ = ("_progress", "count")
+
+    def __init__(self, progress: ProgressCallback | None) -> None:
+        self.count = 0
+        self._progress = progress
+
+    def step(self) -> None:
+        self.count += 1
+        if self._progress is not None and self.count % PROGRESS_EVERY == 0:
+            self._progress(self.count)
+
+    def finish(self) -> int:
+        """Report the total once (unless ``step`` just did) so a bar can reach 100%."""
+        if self._progress is not None and (
+            self.count == 0 or self.count % PROGRESS_EVERY
+        ):
+            self._progress(self.count)
+        return self.count

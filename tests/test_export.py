@@ -1,0 +1,530 @@
+"""Behaviour of musicagent.export: what lands in the files, and what never does."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import BaseModel, ConfigDict, Field
+
+from musicagent.export import ExportError, to_csv, to_json, to_jsonl
+
+
+class Rating(BaseModel):
+    count: int
+    average: float
+
+
+class Community(BaseModel):
+    have: int | None = None
+    want: int | None = None
+    rating: Rating | None = None
+
+
+class Label(BaseModel):
+    name: str
+    catno: str | None = None
+
+
+class Release(BaseModel):
+    """Shaped like a Discogs search result: optional parts, an alias, unknown fields kept."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+    id: int
+    title: str
+    type_: str = Field(default="release", alias="type")
+    year: int | None = None
+    genres: list[str] = []
+    labels: list[Label] = []
+    community: Community | None = None
+    stats: dict[str, int] | None = None
+    is_master: bool = False
+    added: datetime | None = None
+
+
+RELEASE_COLUMNS = [
+    "id",
+    "title",
+    "type",
+    "year",
+    "genres",
+    "labels",
+    "community.have",
+    "community.want",
+    "community.rating.count",
+    "community.rating.average",
+    "stats",
+    "is_master",
+    "added",
+]
+
+
+def full_release(release_id: int = 2) -> Release:
+    return Release(
+        id=release_id,
+        title="Full",
+        type="master",
+        year=1999,
+        genres=["Rock", "Pop"],
+        labels=[Label(name="Warp", catno="WAP 1")],
+        community=Community(have=10, want=3, rating=Rating(count=4, average=4.5)),
+        stats={"plays": 7},
+        is_master=True,
+        added=datetime(2024, 5, 1, 12, 30, tzinfo=UTC),
+    )
+
+
+def read_csv(path: Path) -> list[list[str]]:
+    with path.open(newline="", encoding="utf-8") as fh:
+        return list(csv.reader(fh))
+
+
+def as_dicts(rows: list[list[str]]) -> list[dict[str, str]]:
+    header, *body = rows
+    return [dict(zip(header, row, strict=True)) for row in body]
+
+
+class Boom(RuntimeError):
+    pass
+
+
+def failing_after(n: int) -> Iterator[Release]:
+    """Like a paginator whose next page request fails."""
+    for i in range(n):
+        yield Release(id=i + 1, title=f"t{i}")
+    raise Boom("page 3 failed")
+
+
+# --- CSV columns -----------------------------------------------------------
+
+
+def test_csv_columns_come_from_the_schema_even_if_first_item_lacks_optional_parts(
+    tmp_path: Path,
+) -> None:
+    out = tmp_path / "r.csv"
+    sparse = Release(id=1, title="Sparse")  # community=None, no labels, ...
+
+    assert to_csv([sparse, full_release()], out) == 2
+
+    rows = as_dicts(read_csv(out))
+    assert list(rows[0]) == RELEASE_COLUMNS
+    assert rows[0]["community.rating.average"] == ""
+    assert rows[0]["year"] == ""
+    assert rows[1]["community.have"] == "10"
+    assert rows[1]["community.rating.average"] == "4.5"
+    assert rows[1]["type"] == "master"  # the alias, as Discogs sends it
+    assert rows[1]["stats"] == '{"plays":7}'  # a dict without a model is one JSON cell
+    assert rows[1]["added"] == "2024-05-01T12:30:00Z"
+
+
+def test_csv_booleans_and_none(tmp_path: Path) -> None:
+    out = tmp_path / "r.csv"
+    to_csv([Release(id=1, title="a", is_master=False), full_release()], out)
+    rows = as_dicts(read_csv(out))
+    assert [r["is_master"] for r in rows] == ["false", "true"]
+    assert rows[0]["stats"] == ""
+
+
+def test_csv_explicit_columns_select_and_order(tmp_path: Path) -> None:
+    out = tmp_path / "r.csv"
+    to_csv(
+        [
+            full_release(),
+            Release.model_validate({"id": 3, "title": "x", "country": "UK"}),
+        ],
+        out,
+        columns=["community.rating.average", "id", "country", "nope.nothing"],
+    )
+    assert read_csv(out) == [
+        ["community.rating.average", "id", "country", "nope.nothing"],
+        ["4.5", "2", "", ""],
+        ["", "3", "UK", ""],  # an extra field can be asked for by name
+    ]
+
+
+def test_csv_model_argument_gives_columns_for_dict_items(tmp_path: Path) -> None:
+    out = tmp_path / "r.csv"
+    to_csv([{"id": 5, "title": "d", "community": {"have": 1}}], out, model=Release)
+    rows = as_dicts(read_csv(out))
+    assert list(rows[0]) == RELEASE_COLUMNS
+    assert rows[0]["community.have"] == "1"
+    assert rows[0]["community.want"] == ""
+
+
+def test_csv_model_with_no_items_writes_the_header(tmp_path: Path) -> None:
+    out = tmp_path / "r.csv"
+    assert to_csv([], out, model=Release) == 0
+    assert read_csv(out) == [RELEASE_COLUMNS]
+
+
+def test_csv_dict_input_uses_first_item_keys(tmp_path: Path) -> None:
+    out = tmp_path / "d.csv"
+    items: list[dict[str, Any]] = [
+        {"id": 1, "artist": {"name": "Aphex", "id": 45}, "tags": ["idm"], "note": None},
+        {"id": 2, "artist": {"name": "Autechre"}, "surprise": "ignored"},
+    ]
+    assert to_csv(items, out) == 2
+    assert read_csv(out) == [
+        ["id", "artist.name", "artist.id", "tags", "note"],
+        ["1", "Aphex", "45", '["idm"]', ""],
+        ["2", "Autechre", "", "", ""],
+    ]
+
+
+def test_csv_mixed_models_and_dicts(tmp_path: Path) -> None:
+    out = tmp_path / "m.csv"
+    to_csv(
+        [
+            Release(id=1, title="model"),
+            {"id": 2, "title": "dict", "community": {"rating": {"average": 3.0}}},
+        ],
+        out,
+    )
+    rows = as_dicts(read_csv(out))
+    assert list(rows[0]) == RELEASE_COLUMNS
+    assert (rows[1]["title"], rows[1]["community.rating.average"]) == ("dict", "3.0")
+
+
+def test_csv_recursive_model_stops_at_the_cycle(tmp_path: Path) -> None:
+    class Node(BaseModel):
+        name: str
+        parent: Node | None = None
+
+    out = tmp_path / "n.csv"
+    to_csv([Node(name="child", parent=Node(name="root"))], out)
+    assert read_csv(out) == [
+        ["name", "parent"],
+        ["child", '{"name":"root","parent":null}'],
+    ]
+
+
+def test_csv_hostile_text_round_trips(tmp_path: Path) -> None:
+    out = tmp_path / "u.csv"
+    titles = [
+        'Björk, "Homogenic"',
+        "line one\nline two\r\nthree",
+        "日本語 — ünïcödé; 🎵",
+        "",
+        " leading and trailing ",
+    ]
+    to_csv([Release(id=i, title=t) for i, t in enumerate(titles)], out)
+    assert [r["title"] for r in as_dicts(read_csv(out))] == titles
+
+
+def test_csv_list_style_json_keeps_everything(tmp_path: Path) -> None:
+    out = tmp_path / "j.csv"
+    release = full_release()
+    release.genres = ["Rock; Pop", 'with "quotes"']
+    to_csv([release], out)
+    row = as_dicts(read_csv(out))[0]
+    assert json.loads(row["genres"]) == ["Rock; Pop", 'with "quotes"']
+    assert json.loads(row["labels"]) == [{"name": "Warp", "catno": "WAP 1"}]
+
+
+def test_csv_list_style_join(tmp_path: Path) -> None:
+    out = tmp_path / "j.csv"
+    to_csv(
+        [full_release(), {"id": 3, "genres": [1, True, None, "x"], "labels": []}],
+        out,
+        list_style="join",
+    )
+    rows = as_dicts(read_csv(out))
+    assert rows[0]["genres"] == "Rock; Pop"
+    assert rows[0]["labels"] == '{"name":"Warp","catno":"WAP 1"}'
+    assert rows[1]["genres"] == "1; true; ; x"
+    assert rows[1]["labels"] == ""
+
+
+# --- JSON / JSONL ----------------------------------------------------------
+
+
+def test_json_parses_back_to_the_dumps(tmp_path: Path) -> None:
+    out = tmp_path / "r.json"
+    items = [
+        Release.model_validate({"id": 1, "title": "a", "country": "UK"}),
+        full_release(),
+    ]
+    expected = [m.model_dump(mode="json", by_alias=True) for m in items]
+
+    assert to_json(items, out) == 2
+
+    with out.open(encoding="utf-8") as fh:
+        assert json.load(fh) == expected
+    # Streamed, yet laid out as json.dumps would lay out the whole list.
+    assert (
+        out.read_text(encoding="utf-8")
+        == json.dumps(expected, indent=2, ensure_ascii=False) + "\n"
+    )
+
+
+@pytest.mark.parametrize("indent", [None, 0, 4])
+def test_json_indent(tmp_path: Path, indent: int | None) -> None:
+    out = tmp_path / "r.json"
+    items: list[Release | dict[str, str]] = [full_release(1), {"k": "multi\nline"}]
+    to_json(items, out, indent=indent)
+    expected = [
+        full_release(1).model_dump(mode="json", by_alias=True),
+        {"k": "multi\nline"},
+    ]
+    # indent=None is one compact line; otherwise json.dumps' layout.
+    separators = (",", ":") if indent is None else None
+    text = json.dumps(
+        expected, indent=indent, separators=separators, ensure_ascii=False
+    )
+    assert out.read_text(encoding="utf-8") == text + "\n"
+
+
+def test_json_empty_input_is_an_empty_array(tmp_path: Path) -> None:
+    out = tmp_path / "e.json"
+    assert to_json(iter([]), out) == 0
+    assert json.loads(out.read_text(encoding="utf-8")) == []
+
+
+def test_extra_fields_and_datetimes_survive_in_json_and_jsonl(tmp_path: Path) -> None:
+    release = Release.model_validate(
+        {
+            "id": 1,
+            "title": "a",
+            "type": "release",
+            "master_url": "https://x/1",
+            "thumb": "",
+        }
+    )
+    release.added = datetime(2020, 1, 2, 3, 4, 5, tzinfo=UTC)
+    to_json([release], tmp_path / "r.json")
+    to_jsonl([release], tmp_path / "r.jsonl")
+    from_json = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))[0]
+    from_jsonl = json.loads((tmp_path / "r.jsonl").read_text(encoding="utf-8"))
+    for data in (from_json, from_jsonl):
+        assert data["master_url"] == "https://x/1"
+        assert data["thumb"] == ""
+        assert data["type"] == "release"
+        assert data["added"] == "2020-01-02T03:04:05Z"
+
+
+def test_jsonl_one_object_per_line(tmp_path: Path) -> None:
+    out = tmp_path / "r.jsonl"
+    items = [Release(id=i, title=f"line\n{i}") for i in range(25)]
+    assert to_jsonl(items, out) == 25
+    lines = out.read_text(encoding="utf-8").splitlines()
+    assert len(lines) == 25
+    assert [json.loads(line)["title"] for line in lines] == [
+        f"line\n{i}" for i in range(25)
+    ]
+
+
+# --- laziness --------------------------------------------------------------
+
+
+class LazyPages:
+    """Iterable only (no len, no indexing), like a paginator that fetches while iterated."""
+
+    def __init__(self, n: int, stream: io.StringIO, header_lines: int) -> None:
+        self.n = n
+        self.stream = stream
+        self.header_lines = header_lines
+        self.iter_calls = 0
+        self.yielded = 0
+
+    def __iter__(self) -> Iterator[Release]:
+        self.iter_calls += 1
+        for i in range(self.n):
+            # Everything yielded before is already written: nothing is buffered.
+            # (The CSV header follows the first item, whose class names the columns.)
+            written = self.header_lines + i if i else 0
+            assert self.stream.getvalue().count("\n") == written
+            self.yielded += 1
+            yield Release(id=i, title=f"r{i}")
+
+
+@pytest.mark.parametrize(
+    ("writer", "header_lines"),
+    [(to_csv, 1), (to_jsonl, 0)],
+)
+def test_items_are_iterated_once_and_lazily(writer: Any, header_lines: int) -> None:
+    stream = io.StringIO(newline="")
+    pages = LazyPages(50, stream, header_lines)
+    assert writer(pages, stream) == 50
+    assert pages.iter_calls == 1
+    assert pages.yielded == 50
+
+
+def test_generator_input(tmp_path: Path) -> None:
+    out = tmp_path / "g.csv"
+    gen = ({"n": i, "sq": {"v": i * i}} for i in range(2500))
+    assert to_csv(gen, out) == 2500
+    assert next(gen, None) is None  # consumed to the end
+    rows = read_csv(out)
+    assert rows[0] == ["n", "sq.v"]
+    assert rows[-1] == ["2499", str(2499 * 2499)]
+
+
+# --- atomicity -------------------------------------------------------------
+
+WRITERS = [to_csv, to_json, to_jsonl]
+
+
+@pytest.mark.parametrize("writer", WRITERS)
+def test_failure_midway_keeps_the_old_file_and_leaves_no_temp(
+    tmp_path: Path, writer: Any
+) -> None:
+    out = tmp_path / "export.out"
+    out.write_bytes(b"previous export\n\x00\xff")
+    before = sorted(os.listdir(tmp_path))
+
+    with pytest.raises(Boom):
+        writer(failing_after(3), out)
+
+    assert out.read_bytes() == b"previous export\n\x00\xff"
+    assert sorted(os.listdir(tmp_path)) == before
+
+
+@pytest.mark.parametrize("writer", WRITERS)
+def test_keyboard_interrupt_leaves_nothing_behind(tmp_path: Path, writer: Any) -> None:
+    def interrupted() -> Iterator[Release]:
+        yield Release(id=1, title="a")
+        raise KeyboardInterrupt
+
+    out = tmp_path / "new.out"
+    with pytest.raises(KeyboardInterrupt):
+        writer(interrupted(), out)
+    assert os.listdir(tmp_path) == []
+
+
+def test_success_replaces_the_old_file_and_keeps_its_mode(tmp_path: Path) -> None:
+    out = tmp_path / "r.jsonl"
+    out.write_text("old\n")
+    out.chmod(0o640)
+    to_jsonl([{"a": 1}], out)
+    assert out.read_text() == '{"a":1}\n'
+    assert out.stat().st_mode & 0o777 == 0o640
+    assert os.listdir(tmp_path) == ["r.jsonl"]
+
+
+def test_new_file_gets_umask_permissions_not_tempfile_0600(tmp_path: Path) -> None:
+    old = os.umask(0o027)
+    try:
+        to_csv([{"a": 1}], tmp_path / "r.csv")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "r.csv").stat().st_mode & 0o777 == 0o640
+
+
+def test_str_path_is_accepted(tmp_path: Path) -> None:
+    assert to_jsonl([{"a": 1}], str(tmp_path / "s.jsonl")) == 1
+    assert (tmp_path / "s.jsonl").read_text() == '{"a":1}\n'
+
+
+# --- streams ---------------------------------------------------------------
+
+
+def test_writes_to_a_stream_without_closing_it() -> None:
+    stream = io.StringIO(newline="")
+    assert (
+        to_csv([full_release()], stream, columns=["id", "genres"], list_style="join")
+        == 1
+    )
+    assert not stream.closed
+    assert stream.getvalue() == "id,genres\r\n2,Rock; Pop\r\n"
+
+    stream = io.StringIO()
+    assert to_json([{"a": 1}], stream, indent=None) == 1
+    assert to_jsonl([{"b": 2}], stream) == 1
+    assert stream.getvalue() == '[{"a":1}]\n{"b":2}\n'
+
+
+# --- progress --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("n", "calls"),
+    [(2500, [1000, 2000, 2500]), (2000, [1000, 2000]), (3, [3]), (0, [0])],
+)
+@pytest.mark.parametrize("writer", WRITERS)
+def test_progress_counts_increase_and_end_with_the_total(
+    tmp_path: Path, writer: Any, n: int, calls: list[int]
+) -> None:
+    seen: list[int] = []
+    total = writer(
+        ({"i": i} for i in range(n)), tmp_path / "p.out", progress=seen.append
+    )
+    assert total == n
+    assert seen == calls
+
+
+# --- bad arguments ---------------------------------------------------------
+
+
+class Untouched:
+    """Items that must not be fetched when the arguments are wrong."""
+
+    def __iter__(self) -> Iterator[dict[str, int]]:
+        raise AssertionError("items were iterated before the arguments were checked")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"columns": []}, "at least one column"),
+        ({"columns": "id"}, "sequence of column names"),
+        ({"columns": ["id", "id"]}, "duplicates"),
+        ({"columns": ["id", ""]}, "non-empty"),
+        ({"list_style": "csv"}, "list_style"),
+        ({"model": dict}, "BaseModel"),
+        ({"progress": 5}, "progress"),
+    ],
+)
+def test_csv_bad_arguments(
+    tmp_path: Path, kwargs: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(ExportError, match=message):
+        to_csv(Untouched(), tmp_path / "x.csv", **kwargs)
+    assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize("writer", WRITERS)
+def test_missing_directory_is_named(tmp_path: Path, writer: Any) -> None:
+    target = tmp_path / "no" / "such" / "out.txt"
+    with pytest.raises(ExportError) as excinfo:
+        writer(Untouched(), target)
+    assert str(target) in str(excinfo.value)
+    assert isinstance(excinfo.value, ValueError)
+    assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize("writer", WRITERS)
+def test_directory_or_garbage_as_path(tmp_path: Path, writer: Any) -> None:
+    with pytest.raises(ExportError, match="directory"):
+        writer(Untouched(), tmp_path)
+    with pytest.raises(ExportError, match="path must be"):
+        writer(Untouched(), 42)
+
+
+@pytest.mark.parametrize("indent", [-1, 1.5, True])
+def test_json_bad_indent(tmp_path: Path, indent: Any) -> None:
+    with pytest.raises(ExportError, match="indent"):
+        to_json(Untouched(), tmp_path / "x.json", indent=indent)
+
+
+@pytest.mark.parametrize("writer", WRITERS)
+def test_non_iterable_and_bad_items(tmp_path: Path, writer: Any) -> None:
+    with pytest.raises(ExportError, match="iterable"):
+        writer(None, tmp_path / "x")
+    with pytest.raises(ExportError, match="item #2 is a int"):
+        writer([{"a": 1}, 7], tmp_path / "x")
+    assert os.listdir(tmp_path) == []
+
+
+def test_first_item_without_keys_needs_columns(tmp_path: Path) -> None:
+    with pytest.raises(ExportError, match="no columns"):
+        to_csv([{}], tmp_path / "x.csv")
+    assert to_csv([{}], tmp_path / "x.csv", columns=["a"]) == 1
+    assert read_csv(tmp_path / "x.csv") == [["a"], [""]]
