@@ -82,9 +82,7 @@ def releases(n: int, clock: Clock) -> Iterator[Release]:
             community=Community(
                 have=i % 1000,
                 want=i % 333,
-                rating=Rating(count=i % 50, average=round((i % 500) / 100, 2))
-                if i % 3
-                else None,
+                rating=Rating(count=i % 50, average=round((i % 500) / 100, 2)) if i % 3 else None,
             )
             if i % 10
             else None,
@@ -171,18 +169,10 @@ def report(name: str, result: dict[str, Any], peak_mb: float) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__.splitlines()[0] if __doc__ else None
-    )
-    parser.add_argument(
-        "--rows", type=int, default=1_000_000, help="rows to export (1,000,000)"
-    )
-    parser.add_argument(
-        "--out", type=Path, help="directory for the CSV files (default: a temp dir)"
-    )
-    parser.add_argument(
-        "--child", choices=["musicagent", "pandas"], help=argparse.SUPPRESS
-    )
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--rows", type=int, default=1_000_000, help="rows to export (1,000,000)")
+    parser.add_argument("--out", type=Path, help="directory for the CSV files (default: a temp dir)")
+    parser.add_argument("--child", choices=["musicagent", "pandas"], help=argparse.SUPPRESS)
     args = parser.parse_args()
 
     if args.child:
@@ -201,9 +191,7 @@ def main() -> None:
         report("musicagent.export.to_csv", ours, ours_peak)
 
         if importlib.util.find_spec("pandas") is None:
-            print(
-                "pandas is not installed: no comparison with pandas.json_normalize().to_csv()"
-            )
+            print("pandas is not installed: no comparison with pandas.json_normalize().to_csv()")
             return
         theirs = run_child("pandas", args.rows, out_dir / "pandas.csv")
         # RUSAGE_CHILDREN is now the max over both children; the child's own figure is exact.

@@ -9,10 +9,11 @@ import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from types import MappingProxyType
+from typing import Annotated, Any, Optional
 
 import pytest
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, RootModel, computed_field
 
 from musicagent.export import ExportError, to_csv, to_json, to_jsonl
 
@@ -206,6 +207,79 @@ def test_csv_recursive_model_stops_at_the_cycle(tmp_path: Path) -> None:
     ]
 
 
+class Deferred(BaseModel):
+    """Like the generated models: built lazily, referring to a class defined further down."""
+
+    model_config = ConfigDict(defer_build=True, extra="allow")
+
+    name: str = ""
+    later: DefinedLater | None = None
+    tags: list[DefinedLater] = []
+
+
+class DefinedLater(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
+    value: int = 0
+
+
+def test_csv_resolves_forward_references_of_deferred_models(tmp_path: Path) -> None:
+    out = tmp_path / "d.csv"
+    to_csv([{"name": "a", "later": {"value": 3}}], out, model=Deferred)
+    assert read_csv(out) == [["name", "later.value", "tags"], ["a", "3", ""]]
+
+
+class Shapes(BaseModel):
+    """Annotation shapes the column walker has to see through, or must not open."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    plain: Rating = Rating(count=1, average=2.0)
+    legacy_optional: Optional[Rating] = None  # noqa: UP045 - the spelling under test
+    annotated: Annotated[Rating, Field(description="x")] | None = None
+    either: Rating | Label | None = None
+    wrapped: RootModel[list[int]] = RootModel[list[int]]([])
+    hidden: str = Field(default="secret", exclude=True)
+    aliased: str = Field(default="v", alias="Aliased-Key")
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def score(self) -> float:
+        return self.plain.average * 2
+
+
+def test_csv_columns_match_the_dumped_keys(tmp_path: Path) -> None:
+    item = Shapes(
+        legacy_optional=Rating(count=3, average=1.5),
+        annotated=Rating(count=4, average=2.5),
+        either=Label(name="L"),
+        wrapped=RootModel[list[int]]([1, 2]),
+    )
+    out = tmp_path / "s.csv"
+    to_csv([item], out)
+    assert read_csv(out) == [
+        [
+            "plain.count",
+            "plain.average",
+            "legacy_optional.count",
+            "legacy_optional.average",
+            "annotated.count",
+            "annotated.average",
+            "either",
+            "wrapped",
+            "Aliased-Key",
+            "score",
+        ],
+        ["1", "2.0", "3", "1.5", "4", "2.5", '{"name":"L","catno":null}', "[1,2]", "v", "4.0"],
+    ]
+
+
+def test_csv_accepts_any_mapping(tmp_path: Path) -> None:
+    out = tmp_path / "m.csv"
+    to_csv([MappingProxyType({"a": {"b": 1}})], out)
+    assert read_csv(out) == [["a.b"], ["1"]]
+
+
 def test_csv_hostile_text_round_trips(tmp_path: Path) -> None:
     out = tmp_path / "u.csv"
     titles = [
@@ -259,10 +333,7 @@ def test_json_parses_back_to_the_dumps(tmp_path: Path) -> None:
     with out.open(encoding="utf-8") as fh:
         assert json.load(fh) == expected
     # Streamed, yet laid out as json.dumps would lay out the whole list.
-    assert (
-        out.read_text(encoding="utf-8")
-        == json.dumps(expected, indent=2, ensure_ascii=False) + "\n"
-    )
+    assert out.read_text(encoding="utf-8") == json.dumps(expected, indent=2, ensure_ascii=False) + "\n"
 
 
 @pytest.mark.parametrize("indent", [None, 0, 4])
@@ -276,9 +347,7 @@ def test_json_indent(tmp_path: Path, indent: int | None) -> None:
     ]
     # indent=None is one compact line; otherwise json.dumps' layout.
     separators = (",", ":") if indent is None else None
-    text = json.dumps(
-        expected, indent=indent, separators=separators, ensure_ascii=False
-    )
+    text = json.dumps(expected, indent=indent, separators=separators, ensure_ascii=False)
     assert out.read_text(encoding="utf-8") == text + "\n"
 
 
@@ -316,9 +385,7 @@ def test_jsonl_one_object_per_line(tmp_path: Path) -> None:
     assert to_jsonl(items, out) == 25
     lines = out.read_text(encoding="utf-8").splitlines()
     assert len(lines) == 25
-    assert [json.loads(line)["title"] for line in lines] == [
-        f"line\n{i}" for i in range(25)
-    ]
+    assert [json.loads(line)["title"] for line in lines] == [f"line\n{i}" for i in range(25)]
 
 
 # --- laziness --------------------------------------------------------------
@@ -373,9 +440,7 @@ WRITERS = [to_csv, to_json, to_jsonl]
 
 
 @pytest.mark.parametrize("writer", WRITERS)
-def test_failure_midway_keeps_the_old_file_and_leaves_no_temp(
-    tmp_path: Path, writer: Any
-) -> None:
+def test_failure_midway_keeps_the_old_file_and_leaves_no_temp(tmp_path: Path, writer: Any) -> None:
     out = tmp_path / "export.out"
     out.write_bytes(b"previous export\n\x00\xff")
     before = sorted(os.listdir(tmp_path))
@@ -428,10 +493,7 @@ def test_str_path_is_accepted(tmp_path: Path) -> None:
 
 def test_writes_to_a_stream_without_closing_it() -> None:
     stream = io.StringIO(newline="")
-    assert (
-        to_csv([full_release()], stream, columns=["id", "genres"], list_style="join")
-        == 1
-    )
+    assert to_csv([full_release()], stream, columns=["id", "genres"], list_style="join") == 1
     assert not stream.closed
     assert stream.getvalue() == "id,genres\r\n2,Rock; Pop\r\n"
 
@@ -449,13 +511,9 @@ def test_writes_to_a_stream_without_closing_it() -> None:
     [(2500, [1000, 2000, 2500]), (2000, [1000, 2000]), (3, [3]), (0, [0])],
 )
 @pytest.mark.parametrize("writer", WRITERS)
-def test_progress_counts_increase_and_end_with_the_total(
-    tmp_path: Path, writer: Any, n: int, calls: list[int]
-) -> None:
+def test_progress_counts_increase_and_end_with_the_total(tmp_path: Path, writer: Any, n: int, calls: list[int]) -> None:
     seen: list[int] = []
-    total = writer(
-        ({"i": i} for i in range(n)), tmp_path / "p.out", progress=seen.append
-    )
+    total = writer(({"i": i} for i in range(n)), tmp_path / "p.out", progress=seen.append)
     assert total == n
     assert seen == calls
 
@@ -482,9 +540,7 @@ class Untouched:
         ({"progress": 5}, "progress"),
     ],
 )
-def test_csv_bad_arguments(
-    tmp_path: Path, kwargs: dict[str, Any], message: str
-) -> None:
+def test_csv_bad_arguments(tmp_path: Path, kwargs: dict[str, Any], message: str) -> None:
     with pytest.raises(ExportError, match=message):
         to_csv(Untouched(), tmp_path / "x.csv", **kwargs)
     assert os.listdir(tmp_path) == []

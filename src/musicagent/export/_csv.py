@@ -40,7 +40,8 @@ def to_csv(
     The columns are fixed before the first row, without buffering rows, so memory stays
     flat for any number of items:
 
-    * ``columns`` - exactly these, in this order; a dot means "inside" (``"community.have"``).
+    * ``columns`` - exactly these, in this order (``model`` is then unused); a dot
+      means "inside": ``"community.have"``.
     * else ``model``, else the class of the first item if it is a model - every field,
       walking nested models (also ``Model | None``) so a first item whose optional parts
       are missing still gives every column. Lists, dicts and unions of several models
@@ -58,18 +59,12 @@ def to_csv(
     """
     target = check_target(path)
     if list_style not in _LIST_STYLES:
-        raise ExportError(
-            f"list_style must be one of {_LIST_STYLES}, not {list_style!r}"
-        )
-    if model is not None and not (
-        isinstance(model, type) and issubclass(model, BaseModel)
-    ):
+        raise ExportError(f"list_style must be one of {_LIST_STYLES}, not {list_style!r}")
+    if model is not None and not (isinstance(model, type) and issubclass(model, BaseModel)):
         raise ExportError(f"model must be a pydantic BaseModel subclass, not {model!r}")
     chosen = _explicit_columns(columns) if columns is not None else None
     if chosen is None and model is not None:
-        chosen = _nonempty(
-            model_columns(model), f"model {model.__name__} has no fields"
-        )
+        chosen = _nonempty(model_columns(model), f"model {model.__name__} has no fields")
     check_progress(progress)
     iterator = iterate(items)
     counter = Counter(progress)
@@ -78,28 +73,25 @@ def to_csv(
     with open_output(target, newline="") as out:
         writer = csv.writer(out)
         first: object = next(iterator, _END)
-        if chosen is None and first is not _END:
-            if isinstance(first, BaseModel):
-                chosen = _nonempty(
-                    model_columns(type(first)),
-                    f"model {type(first).__name__} has no fields",
-                )
-            else:
-                chosen = _nonempty(
-                    data_columns(to_data(first, 1)),
-                    "the first item has no keys; pass columns=",
-                )
-        if chosen is not None:
-            writer.writerow([name for name, _ in chosen])
-            paths = [keys for _, keys in chosen]
-            if first is not _END:
-                writer.writerow(_row(to_data(first, 1), paths, list_cell))
-                counter.step()
-                for item in iterator:
-                    writer.writerow(
-                        _row(to_data(item, counter.count + 1), paths, list_cell)
-                    )
-                    counter.step()
+        if first is _END:
+            if chosen is not None:
+                writer.writerow([name for name, _ in chosen])
+            return counter.finish()
+        first_data = to_data(first, 1)
+        if chosen is None and isinstance(first, BaseModel):
+            why = f"model {type(first).__name__} has no fields"
+            chosen = _nonempty(model_columns(type(first)), why)
+        elif chosen is None:
+            why = "the first item has no keys; pass columns="
+            chosen = _nonempty(data_columns(first_data), why)
+        writer.writerow([name for name, _ in chosen])
+        paths = [keys for _, keys in chosen]
+        writer.writerow(_row(first_data, paths, list_cell))
+        counter.step()
+        for item in iterator:
+            data = to_data(item, counter.count + 1)
+            writer.writerow(_row(data, paths, list_cell))
+            counter.step()
     return counter.finish()
 
 
@@ -121,6 +113,10 @@ def _walk_model(
     open_models: frozenset[type[BaseModel]],
     columns: list[Column],
 ) -> None:
+    if not model.__pydantic_complete__:
+        # defer_build models keep forward references (``Rating | None`` as a string)
+        # until built; resolve them, or nested models would look like opaque values.
+        model.model_rebuild(raise_errors=False)
     for name, field in model.model_fields.items():
         if field.exclude is True:
             continue  # never dumped, so never a column
@@ -155,9 +151,7 @@ def _single_model(annotation: object) -> type[BaseModel] | None:
     return None
 
 
-def _walk_data(
-    data: dict[str, Any], prefix: tuple[str, ...]
-) -> Iterator[tuple[str, ...]]:
+def _walk_data(data: dict[str, Any], prefix: tuple[str, ...]) -> Iterator[tuple[str, ...]]:
     for key, value in data.items():
         keys = (*prefix, key)
         if isinstance(value, dict) and value:
@@ -168,9 +162,7 @@ def _walk_data(
 
 def _explicit_columns(columns: Sequence[str]) -> list[Column]:
     if isinstance(columns, str) or not isinstance(columns, Sequence):
-        raise ExportError(
-            f"columns must be a sequence of column names, not {columns!r}"
-        )
+        raise ExportError(f"columns must be a sequence of column names, not {columns!r}")
     if not columns:
         raise ExportError("columns must name at least one column")
     for name in columns:

@@ -25,17 +25,13 @@ def iterate(items: Iterable[Item]) -> Iterator[Item]:
     try:
         return iter(items)
     except TypeError:
-        raise ExportError(
-            f"items must be iterable, not {type(items).__name__}"
-        ) from None
+        raise ExportError(f"items must be iterable, not {type(items).__name__}") from None
 
 
 def check_progress(progress: ProgressCallback | None) -> None:
     """Fail now rather than after the first thousand items have been fetched."""
     if progress is not None and not callable(progress):
-        raise ExportError(
-            f"progress must be a callable or None, not {type(progress).__name__}"
-        )
+        raise ExportError(f"progress must be a callable or None, not {type(progress).__name__}")
 
 
 def to_data(item: object, number: int) -> dict[str, Any]:
@@ -60,9 +56,7 @@ def _checked(item: object, number: int) -> BaseModel | dict[str, Any]:
         return item
     if isinstance(item, Mapping):
         return dict(item)
-    raise ExportError(
-        f"item #{number} is a {type(item).__name__}; expected a pydantic model or a mapping"
-    )
+    raise ExportError(f"item #{number} is a {type(item).__name__}; expected a pydantic model or a mapping")
 
 
 class Counter:
@@ -81,8 +75,6 @@ class Counter:
 
     def finish(self) -> int:
         """Report the total once (unless ``step`` just did) so a bar can reach 100%."""
-        if self._progress is not None and (
-            self.count == 0 or self.count % PROGRESS_EVERY
-        ):
+        if self._progress is not None and (self.count == 0 or self.count % PROGRESS_EVERY):
             self._progress(self.count)
         return self.count

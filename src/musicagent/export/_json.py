@@ -34,9 +34,7 @@ def to_json(
     as it was) or an open text stream such as ``sys.stdout`` (written, flushed, not
     closed). ``progress(count)`` is called every 1000 items and once with the total.
     """
-    if indent is not None and (
-        isinstance(indent, bool) or not isinstance(indent, int) or indent < 0
-    ):
+    if indent is not None and (isinstance(indent, bool) or not isinstance(indent, int) or indent < 0):
         raise ExportError(f"indent must be None or an int >= 0, not {indent!r}")
     target = check_target(path)
     check_progress(progress)

@@ -30,15 +30,11 @@ def check_target(target: Target) -> Path | TextSink:
             raise ExportError(f"cannot write to {str(path)!r}: it is a directory")
         parent = path.parent
         if not parent.is_dir():
-            raise ExportError(
-                f"cannot write to {str(path)!r}: directory {str(parent)!r} does not exist"
-            )
+            raise ExportError(f"cannot write to {str(path)!r}: directory {str(parent)!r} does not exist")
         return path
     if callable(getattr(target, "write", None)):
         return target
-    raise ExportError(
-        f"path must be a str, an os.PathLike or a writable text stream, not {type(target).__name__}"
-    )
+    raise ExportError(f"path must be a str, an os.PathLike or a writable text stream, not {type(target).__name__}")
 
 
 @contextlib.contextmanager
@@ -58,9 +54,7 @@ def open_output(target: Path | TextSink, *, newline: str) -> Iterator[TextSink]:
             flush()
         return
 
-    fd, tmp = tempfile.mkstemp(
-        dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"
-    )
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     try:
         with open(fd, "w", encoding="utf-8", newline=newline) as fh:
             yield fh
