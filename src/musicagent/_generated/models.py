@@ -19,7 +19,7 @@ class Artist(DiscogsModel):
     name: str | None = None
     realname: str | None = None
     profile: str | None = None
-    data_quality: str
+    data_quality: str | None = None
     namevariations: list[str] | None = None
     aliases: list[ArtistAlias] | None = None
     members: list[ArtistMember] | None = None
@@ -27,8 +27,8 @@ class Artist(DiscogsModel):
     urls: list[str] | None = None
     images: list[Image] | None = None
     uri: str | None = None
-    releases_url: str
-    resource_url: str
+    releases_url: str | None = None
+    resource_url: str | None = None
 
 
 class ArtistAlias(DiscogsModel):
@@ -38,7 +38,7 @@ class ArtistAlias(DiscogsModel):
 
     id: int
     name: str
-    resource_url: str
+    resource_url: str | None = None
     thumbnail_url: str | None = None
 
 
@@ -50,13 +50,13 @@ class ArtistCredit(DiscogsModel):
 
     """
 
-    id: int
+    id: int | None = None
     name: str
-    anv: str
-    join: str
-    role: str
-    tracks: str
-    resource_url: str
+    anv: str | None = None
+    join: str | None = None
+    role: str | None = None
+    tracks: str | None = None
+    resource_url: str | None = None
     thumbnail_url: str | None = None
     """
     Newer bodies only; may be empty.
@@ -71,7 +71,7 @@ class ArtistMember(DiscogsModel):
     id: int
     name: str
     active: bool | None = None
-    resource_url: str
+    resource_url: str | None = None
     thumbnail_url: str | None = None
 
 
@@ -84,10 +84,10 @@ class ArtistRelease(DiscogsModel):
     """
 
     id: int
-    type: str
+    type: str | None = None
     title: str
     artist: str | None = None
-    role: str
+    role: str | None = None
     year: int | None = None
     format: str | None = None
     label: str | None = None
@@ -96,7 +96,7 @@ class ArtistRelease(DiscogsModel):
     trackinfo: str | None = None
     thumb: str | None = None
     stats: ItemStats | None = None
-    resource_url: str
+    resource_url: str | None = None
 
 
 class ArtistReleasesPage(DiscogsModel):
@@ -120,12 +120,12 @@ class Community(DiscogsModel):
     Community data of a release; `status` and `data_quality` are free text (e.g. Accepted, Needs Vote).
     """
 
-    have: int
-    want: int
-    rating: CommunityRating
-    status: str
-    data_quality: str
-    submitter: Contributor
+    have: int | None = None
+    want: int | None = None
+    rating: CommunityRating | None = None
+    status: str | None = None
+    data_quality: str | None = None
+    submitter: Contributor | None = None
     contributors: list[Contributor] | None = None
 
 
@@ -143,7 +143,7 @@ class CommunityReleaseRating(DiscogsModel):
     The community rating of a release.
     """
 
-    release_id: int
+    release_id: int | None = None
     rating: CommunityRating
 
 
@@ -154,13 +154,13 @@ class Company(DiscogsModel):
 
     id: int
     name: str
-    catno: str
-    entity_type: str
+    catno: str | None = None
+    entity_type: str | None = None
     """
     Numeric code of the role
     """
-    entity_type_name: str
-    resource_url: str
+    entity_type_name: str | None = None
+    resource_url: str | None = None
     thumbnail_url: str | None = None
 
 
@@ -170,7 +170,7 @@ class Contributor(DiscogsModel):
     """
 
     username: str
-    resource_url: str
+    resource_url: str | None = None
 
 
 class CurrencyCode(
@@ -235,9 +235,9 @@ class FilterFacet(DiscogsModel):
     """
 
     id: str
-    title: str
-    allows_multiple_values: bool
-    values: list[FilterFacetValue]
+    title: str | None = None
+    allows_multiple_values: bool | None = None
+    values: list[FilterFacetValue] | None = None
 
 
 class FilterFacetValue(DiscogsModel):
@@ -246,8 +246,8 @@ class FilterFacetValue(DiscogsModel):
     """
 
     value: str
-    title: str
-    count: int
+    title: str | None = None
+    count: int | None = None
 
 
 class Format(DiscogsModel):
@@ -256,7 +256,7 @@ class Format(DiscogsModel):
     """
 
     name: str
-    qty: str
+    qty: str | None = None
     descriptions: list[str] | None = None
     text: str | None = None
 
@@ -267,7 +267,7 @@ class Identifier(DiscogsModel):
     """
 
     type: str
-    value: str
+    value: str | None = None
     description: str | None = None
 
 
@@ -278,8 +278,8 @@ class Identity(DiscogsModel):
 
     id: int
     username: str
-    resource_url: str
-    consumer_name: str
+    resource_url: str | None = None
+    consumer_name: str | None = None
 
 
 class Image(DiscogsModel):
@@ -303,8 +303,8 @@ class ItemCounts(DiscogsModel):
     How many collections and wantlists hold an item.
     """
 
-    in_collection: int
-    in_wantlist: int
+    in_collection: int | None = None
+    in_wantlist: int | None = None
 
 
 class ItemStats(DiscogsModel):
@@ -312,7 +312,7 @@ class ItemStats(DiscogsModel):
     Collection and wantlist counts of a listed release, for the community and (when authenticated) the user.
     """
 
-    community: ItemCounts
+    community: ItemCounts | None = None
     user: ItemCounts | None = None
 
 
@@ -325,14 +325,14 @@ class Label(DiscogsModel):
     name: str
     profile: str | None = None
     contact_info: str | None = None
-    data_quality: str
+    data_quality: str | None = None
     parent_label: LabelReference | None = None
     sublabels: list[LabelReference] | None = None
     urls: list[str] | None = None
     images: list[Image] | None = None
     uri: str | None = None
-    releases_url: str
-    resource_url: str
+    releases_url: str | None = None
+    resource_url: str | None = None
 
 
 class LabelReference(DiscogsModel):
@@ -342,7 +342,7 @@ class LabelReference(DiscogsModel):
 
     id: int
     name: str
-    resource_url: str
+    resource_url: str | None = None
 
 
 class LabelRelease(DiscogsModel):
@@ -352,14 +352,14 @@ class LabelRelease(DiscogsModel):
 
     id: int
     title: str
-    artist: str
-    catno: str
-    format: str
-    status: str
+    artist: str | None = None
+    catno: str | None = None
+    format: str | None = None
+    status: str | None = None
     year: int | None = None
-    thumb: str
+    thumb: str | None = None
     stats: ItemStats | None = None
-    resource_url: str
+    resource_url: str | None = None
 
 
 class LabelReleasesPage(DiscogsModel):
@@ -378,21 +378,21 @@ class Master(DiscogsModel):
 
     id: int
     title: str
-    year: int
+    year: int | None = None
     """
     0 when unknown.
     """
-    data_quality: str
+    data_quality: str | None = None
     notes: str | None = None
-    main_release: int
-    main_release_url: str
+    main_release: int | None = None
+    main_release_url: str | None = None
     most_recent_release: int | None = None
     most_recent_release_url: str | None = None
-    versions_url: str
-    artists: list[ArtistCredit]
-    genres: list[str]
+    versions_url: str | None = None
+    artists: list[ArtistCredit] | None = None
+    genres: list[str] | None = None
     styles: list[str] | None = None
-    tracklist: list[Track]
+    tracklist: list[Track] | None = None
     images: list[Image] | None = None
     videos: list[Video] | None = None
     num_for_sale: int | None = None
@@ -401,7 +401,7 @@ class Master(DiscogsModel):
     Sent as a whole number when it has no cents.
     """
     uri: str | None = None
-    resource_url: str
+    resource_url: str | None = None
 
 
 class MasterVersion(DiscogsModel):
@@ -411,16 +411,16 @@ class MasterVersion(DiscogsModel):
 
     id: int
     title: str
-    status: str
-    format: str
+    status: str | None = None
+    format: str | None = None
     major_formats: list[str] | None = None
-    label: str
-    catno: str
-    country: str
-    released: str
+    label: str | None = None
+    catno: str | None = None
+    country: str | None = None
+    released: str | None = None
     thumb: str | None = None
     stats: ItemStats | None = None
-    resource_url: str
+    resource_url: str | None = None
 
 
 class MasterVersionsFilters(DiscogsModel):
@@ -490,9 +490,9 @@ class Release(DiscogsModel):
 
     id: int
     title: str
-    status: str
-    data_quality: str
-    year: int
+    status: str | None = None
+    data_quality: str | None = None
+    year: int | None = None
     """
     0 when unknown.
     """
@@ -504,20 +504,20 @@ class Release(DiscogsModel):
     country: str | None = None
     notes: str | None = None
     artists_sort: str | None = None
-    artists: list[ArtistCredit]
+    artists: list[ArtistCredit] | None = None
     extraartists: list[ArtistCredit] | None = None
-    labels: list[ReleaseLabel]
+    labels: list[ReleaseLabel] | None = None
     series: list[Series] | None = None
     companies: list[Company] | None = None
-    formats: list[Format]
+    formats: list[Format] | None = None
     format_quantity: int | None = None
-    genres: list[str]
+    genres: list[str] | None = None
     styles: list[str] | None = None
-    tracklist: list[Track]
+    tracklist: list[Track] | None = None
     identifiers: list[Identifier] | None = None
     images: list[Image] | None = None
     videos: list[Video] | None = None
-    thumb: str
+    thumb: str | None = None
     """
     May be empty.
     """
@@ -538,7 +538,7 @@ class Release(DiscogsModel):
     date_added: str | None = None
     date_changed: str | None = None
     uri: str | None = None
-    resource_url: str
+    resource_url: str | None = None
 
 
 class ReleaseLabel(DiscogsModel):
@@ -548,13 +548,13 @@ class ReleaseLabel(DiscogsModel):
 
     id: int
     name: str
-    catno: str
-    entity_type: str
+    catno: str | None = None
+    entity_type: str | None = None
     """
     Numeric code as a string; empty in old bodies.
     """
     entity_type_name: str | None = None
-    resource_url: str
+    resource_url: str | None = None
     thumbnail_url: str | None = None
 
 
@@ -610,11 +610,11 @@ class SearchResult(DiscogsModel):
 
     id: int
     type: str
-    title: str
-    thumb: str | None
+    title: str | None = None
+    thumb: str | None = None
     cover_image: str | None = None
-    uri: str
-    resource_url: str
+    uri: str | None = None
+    resource_url: str | None = None
     country: str | None = None
     year: str | None = None
     format: list[str] | None = None
@@ -636,8 +636,8 @@ class SearchResultCommunity(DiscogsModel):
     How many users have and want a search result.
     """
 
-    have: int
-    want: int
+    have: int | None = None
+    want: int | None = None
 
 
 class SearchType(RootModel[Literal["release", "master", "artist", "label"]]):
@@ -652,8 +652,8 @@ class SearchUserData(DiscogsModel):
     Whether the authenticated user has a search result in their collection or wantlist.
     """
 
-    in_collection: bool
-    in_wantlist: bool
+    in_collection: bool | None = None
+    in_wantlist: bool | None = None
 
 
 class Series(DiscogsModel):
@@ -663,10 +663,10 @@ class Series(DiscogsModel):
 
     id: int
     name: str
-    catno: str
-    entity_type: str
-    entity_type_name: str
-    resource_url: str
+    catno: str | None = None
+    entity_type: str | None = None
+    entity_type_name: str | None = None
+    resource_url: str | None = None
     thumbnail_url: str | None = None
 
 
@@ -681,9 +681,9 @@ class Track(DiscogsModel):
 
     """
 
-    position: str
+    position: str | None = None
     title: str
-    duration: str
+    duration: str | None = None
     type_: str | None = None
     artists: list[ArtistCredit] | None = None
     extraartists: list[ArtistCredit] | None = None
@@ -696,10 +696,10 @@ class Video(DiscogsModel):
     """
 
     uri: str
-    title: str
-    description: str | None
-    duration: int
-    embed: bool
+    title: str | None = None
+    description: str | None = None
+    duration: int | None = None
+    embed: bool | None = None
 
 
 Track.model_rebuild()
