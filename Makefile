@@ -30,7 +30,7 @@ test: install  ## the whole test suite, offline, with coverage of the hand-writt
 	$(BIN)/python -m pytest --cov --cov-report=term --cov-fail-under=90
 
 demo: install  ## the main job, offline: replays recorded Discogs answers
-	$(BIN)/python examples/quickstart.py
+	$(BIN)/python examples/demo.py
 
 record: install  ## re-record the cassettes against the live API (needs DISCOGS_TOKEN)
 	$(BIN)/python -m cassettes.record

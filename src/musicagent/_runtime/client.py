@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from functools import cached_property
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -16,6 +17,7 @@ from .. import __version__
 from .auth import Credentials
 from .config import Settings
 from .errors import ResponseDecodeError, ResponseValidationError
+from .images import ImagesResource
 from .metrics import MetricsSnapshot
 from .pagination import Page
 from .ratelimit import RateLimiter, RateLimitState
@@ -160,6 +162,11 @@ class BaseClient:
     def metrics(self) -> MetricsSnapshot:
         """Requests, retries, 429s, limiter waits and latency percentiles so far."""
         return self._transport.metrics.snapshot()
+
+    @cached_property
+    def images(self) -> ImagesResource:
+        """Download signed image URLs through the limiter: ``discogs.images.download(url, path)``."""
+        return ImagesResource(self)
 
     # -- escape hatch --------------------------------------------------------------------------
     def request(

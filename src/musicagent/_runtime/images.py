@@ -1,0 +1,48 @@
+"""Image downloads: Discogs image URLs are signed, need credentials and count against the rate limit.
+
+They live outside the API's path space (``i.discogs.com``), so they are not a spec operation; this
+small resource sends them through the same transport (limiter, retries, errors) and writes the file
+atomically.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+from .errors import InvalidParameterError
+from .transport import RequestOptions
+
+if TYPE_CHECKING:
+    from .client import BaseClient
+
+__all__ = ["ImagesResource"]
+
+
+class ImagesResource:
+    """``discogs.images``."""
+
+    def __init__(self, client: BaseClient) -> None:
+        self._client = client
+
+    def download(
+        self,
+        url: str,
+        destination: str | os.PathLike[str],
+        *,
+        timeout: float | None = None,
+        max_retries: int | None = None,
+    ) -> Path:
+        """Fetch the image at ``url`` (as found in ``Image.uri``) into ``destination``; returns the path.
+
+        Image URLs are signed: use them exactly as Discogs sent them (editing one gives a 404).
+        """
+        if not isinstance(url, str) or not url.strip():
+            raise InvalidParameterError("url", "must be a non-empty image URL (Image.uri); images need credentials")
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise InvalidParameterError("url", f"not an absolute http(s) URL: {url!r}")
+        options = RequestOptions(timeout=timeout, max_retries=max_retries, extra_headers={"Accept": "image/*"})
+        return self._client._transport.download(url, destination, options=options)
