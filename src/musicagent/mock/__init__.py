@@ -1,0 +1,41 @@
+"""An offline Discogs: replays recorded answers (vcrpy cassettes) over HTTP on localhost.
+
+What stripe-mock is to Stripe's users: point any HTTP client, or a ``Discogs`` client, at it and
+get real Discogs bodies, Discogs' rate-limit headers and moving window, and Discogs-shaped errors,
+without a network or a token::
+
+    from musicagent import Discogs
+    from musicagent.mock import MockServer
+
+    with MockServer() as server:            # the packaged cassettes, a free port
+        discogs = Discogs(token="t", base_url=server.url)
+        discogs.artists.get(108713)
+
+From a shell: ``musicagent mock --port 8990`` (or ``python -m musicagent.mock``), then
+``DISCOGS_BASE_URL=http://127.0.0.1:8990``. For tests, :mod:`musicagent.testing` starts one per test.
+
+How a request finds its recording: same method (HEAD uses GET's) and percent-decoded path; each
+query parameter of the recording must be sent with the same value, except ``per_page`` and
+credentials (``token``, ``key``, ``secret``, ``oauth_*``), which are ignored; ``page`` must be the
+same (absent means 1), so page 2 is never answered with page 1. Several candidates: the one
+matching the most parameters wins. No recording: 404 ``{"message": "The requested resource was not
+found."}``. Each answer names its cassette in ``X-Musicagent-Mock-Cassette``.
+"""
+
+from ._cassettes import CassetteError, Interaction, bundle, load_cassettes, read_cassette
+from ._cli import main
+from ._server import NOT_FOUND_MESSAGE, TOO_MANY_MESSAGE, MockServer, default_cassettes, find_match
+
+__all__ = [
+    "NOT_FOUND_MESSAGE",
+    "TOO_MANY_MESSAGE",
+    "CassetteError",
+    "Interaction",
+    "MockServer",
+    "bundle",
+    "default_cassettes",
+    "find_match",
+    "load_cassettes",
+    "main",
+    "read_cassette",
+]

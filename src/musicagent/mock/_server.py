@@ -1,0 +1,333 @@
+"""The mock Discogs server: recorded answers over real HTTP, with Discogs' moving rate-limit window."""
+
+from __future__ import annotations
+
+import json
+import math
+import socket
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+from urllib.parse import urlsplit
+
+from ._cassettes import Interaction, load_cassettes, normalize_path, query_of
+
+__all__ = ["NOT_FOUND_MESSAGE", "TOO_MANY_MESSAGE", "MockServer", "default_cassettes", "find_match"]
+
+NOT_FOUND_MESSAGE = "The requested resource was not found."
+TOO_MANY_MESSAGE = "You are making requests too quickly."
+# Never part of what selects a recording: page size changes nothing about which page is asked for,
+# and credentials differ between the recording and the replay.
+IGNORED_PARAMS = frozenset({"per_page", "token", "key", "secret"})
+_DISCOGS_ORIGINS = ("https://api.discogs.com", "http://api.discogs.com")
+_JSON = "application/json"
+
+
+def default_cassettes() -> Path | None:
+    """The repository's ``cassettes/`` in a source checkout, else the copy packaged in the wheel."""
+    package = Path(__file__).resolve().parent
+    for candidate in (package.parents[2] / "cassettes", package / "cassettes", package / "cassettes.json"):
+        if candidate.exists():
+            return candidate
+    return None
+
+
+def _significant(query: Mapping[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+    return {k: v for k, v in query.items() if k not in IGNORED_PARAMS and not k.startswith("oauth_")}
+
+
+def _page(query: Mapping[str, tuple[str, ...]]) -> str:
+    """The page number asked for, as text (absent means 1, like Discogs); unparsable values stay as sent."""
+    values = query.get("page")
+    if not values:
+        return "1"
+    try:
+        return str(int(values[-1]))
+    except ValueError:
+        return values[-1]
+
+
+def find_match(interactions: Sequence[Interaction], method: str, raw_path: str, raw_query: str) -> Interaction | None:
+    """The recording that answers this request, or None.
+
+    Same method (HEAD is answered by GET recordings) and path; every significant parameter of
+    the recording present with the same values; the same page. Among several, the one matching
+    the most parameters wins, then the one recorded with the same ``per_page``, then the first
+    loaded: the choice never depends on timing.
+    """
+    wanted_method = "GET" if method == "HEAD" else method
+    path = normalize_path(raw_path)
+    query = query_of(raw_query)
+    significant = _significant(query)
+    page = _page(query)
+    best: Interaction | None = None
+    best_score = (-1, -1)
+    for candidate in interactions:
+        if candidate.method != wanted_method or candidate.path != path or _page(candidate.query) != page:
+            continue
+        recorded = {k: v for k, v in _significant(candidate.query).items() if k != "page"}
+        if any(significant.get(k) != v for k, v in recorded.items()):
+            continue
+        score = (len(recorded), int(candidate.query.get("per_page") == query.get("per_page")))
+        if score > best_score:
+            best, best_score = candidate, score
+    return best
+
+
+class _Window:
+    """Discogs' moving window: at most ``limit`` requests in any ``seconds``; refused ones are not counted."""
+
+    def __init__(self, limit: int, seconds: float, clock: Callable[[], float]) -> None:
+        self.limit = limit
+        self.seconds = seconds
+        self._clock = clock
+        self._times: deque[float] = deque()
+        self._lock = threading.Lock()
+
+    def admit(self) -> tuple[bool, int, float]:
+        """(allowed, used in the window, seconds until the oldest request leaves it)."""
+        with self._lock:
+            now = self._clock()
+            while self._times and self._times[0] <= now - self.seconds:
+                self._times.popleft()
+            allowed = len(self._times) < self.limit
+            if allowed:
+                self._times.append(now)
+            wait = self._times[0] + self.seconds - now if self._times else 0.0
+            return allowed, len(self._times), max(0.0, wait)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _HTTPServer
+    protocol_version = "HTTP/1.1"  # keep-alive, so pooled clients reuse connections
+
+    def version_string(self) -> str:
+        return "musicagent-mock"
+
+    def setup(self) -> None:
+        super().setup()
+        self.server.track(self.connection, add=True)
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+        finally:
+            self.server.track(self.connection, add=False)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log = self.server.owner.log
+        if log is not None:
+            log(f"{self.address_string()} {format % args}")
+
+    def _handle(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > 0:
+            self.rfile.read(length)  # drained so the connection stays usable; bodies are not matched
+        parts = urlsplit(self.path)
+        self.server.owner.respond(self, self.command, parts.path, parts.query)
+
+    def do_GET(self) -> None:
+        self._handle()
+
+    def do_HEAD(self) -> None:
+        self._handle()
+
+    def do_POST(self) -> None:
+        self._handle()
+
+    def do_PUT(self) -> None:
+        self._handle()
+
+    def do_PATCH(self) -> None:
+        self._handle()
+
+    def do_DELETE(self) -> None:
+        self._handle()
+
+
+class _HTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    owner: MockServer
+
+    def __init__(self, address: tuple[str, int], owner: MockServer) -> None:
+        self.owner = owner
+        self._connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
+        if ":" in address[0]:
+            self.address_family = socket.AF_INET6
+        super().__init__(address, _Handler)
+
+    def track(self, connection: socket.socket, *, add: bool) -> None:
+        with self._connections_lock:
+            if add:
+                self._connections.add(connection)
+            else:
+                self._connections.discard(connection)
+
+    def close_connections(self) -> None:
+        """End kept-alive connections too, so a stopped server answers nobody."""
+        with self._connections_lock:
+            connections = list(self._connections)
+        for connection in connections:
+            try:
+                connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+
+class MockServer:
+    """Replays recorded Discogs answers on ``host:port`` (port 0: a free one) for any HTTP client.
+
+    ``cassettes`` is a directory searched recursively for ``*.yaml``/``*.json`` vcrpy cassettes, or
+    one such file (default: :func:`default_cassettes`). ``rate_limit=(requests, seconds)`` sizes the
+    moving window reported in ``X-Discogs-Ratelimit*`` headers; beyond it the answer is 429 (with
+    ``Retry-After``, which Discogs itself does not send). ``None`` turns limiting and those headers
+    off. Recorded ``https://api.discogs.com`` links are rewritten to this server (``rewrite_urls``)
+    so that clients following ``pagination.urls`` or ``resource_url`` stay offline. ``log`` receives
+    one line per request; the default logs nothing.
+    """
+
+    def __init__(
+        self,
+        cassettes: Path | str | None = None,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        rate_limit: tuple[int, float] | None = (60, 60.0),
+        rewrite_urls: bool = True,
+        log: Callable[[str], object] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if rate_limit is not None and (rate_limit[0] < 1 or rate_limit[1] <= 0):
+            raise ValueError("rate_limit needs at least 1 request per a positive number of seconds")
+        chosen = Path(cassettes) if cassettes is not None else default_cassettes()
+        self.cassettes = chosen
+        self.host = host
+        self.port = port
+        self.rate_limit = rate_limit
+        self.rewrite_urls = rewrite_urls
+        self.log = log
+        self._clock = clock
+        self.interactions: tuple[Interaction, ...] = ()
+        self._window: _Window | None = None
+        self._httpd: _HTTPServer | None = None
+        self._url: str | None = None
+        self._thread: threading.Thread | None = None
+
+    def __repr__(self) -> str:
+        state = self._url or "stopped"
+        return f"<MockServer {state} ({len(self.interactions)} interactions)>"
+
+    @property
+    def url(self) -> str:
+        """The base URL to give a client (``http://127.0.0.1:PORT``), once started."""
+        if self._url is None:
+            raise RuntimeError("the mock server is not running: call start() first")
+        return self._url
+
+    @property
+    def running(self) -> bool:
+        return self._httpd is not None
+
+    def start(self) -> MockServer:
+        """Load the cassettes, bind and serve in a daemon thread; returns self."""
+        if self._httpd is not None:
+            return self
+        self.interactions = tuple(load_cassettes(self.cassettes)) if self.cassettes is not None else ()
+        self._window = _Window(*self.rate_limit, self._clock) if self.rate_limit is not None else None
+        httpd = _HTTPServer((self.host, self.port), self)
+        self.port = int(httpd.server_address[1])
+        self._url = f"http://[{self.host}]:{self.port}" if ":" in self.host else f"http://{self.host}:{self.port}"
+        self._httpd = httpd
+        self._thread = threading.Thread(
+            target=httpd.serve_forever, kwargs={"poll_interval": 0.1}, name=f"musicagent-mock:{self.port}", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving, close the socket and every open connection; safe to call twice."""
+        httpd, self._httpd = self._httpd, None
+        if httpd is None:
+            return
+        self._url = None
+        httpd.shutdown()
+        httpd.close_connections()
+        httpd.server_close()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+
+    def __enter__(self) -> MockServer:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    # -- answering -----------------------------------------------------------------------------
+    def respond(self, handler: BaseHTTPRequestHandler, method: str, raw_path: str, raw_query: str) -> None:
+        """Answer one request: 429 past the window, the recording when one matches, else 404."""
+        rate_headers: list[tuple[str, str]] = []
+        if self._window is not None:
+            allowed, used, wait = self._window.admit()
+            limit = self._window.limit
+            rate_headers = [
+                ("X-Discogs-Ratelimit", str(limit)),
+                ("X-Discogs-Ratelimit-Used", str(used)),
+                ("X-Discogs-Ratelimit-Remaining", str(max(0, limit - used))),
+            ]
+            if not allowed:
+                retry = [("Retry-After", str(max(1, math.ceil(wait))))]
+                self._send(handler, method, 429, "Too Many Requests", rate_headers + retry, _error(TOO_MANY_MESSAGE))
+                return
+        match = find_match(self.interactions, method, raw_path, raw_query)
+        if match is None:
+            self._send(handler, method, 404, "Not Found", rate_headers, _error(NOT_FOUND_MESSAGE))
+            return
+        headers = [(k, v) for k, v in match.headers if not k.lower().startswith("x-discogs-ratelimit")]
+        if not any(k.lower() == "content-type" for k, _ in headers):
+            headers.append(("Content-Type", _JSON))
+        body = match.body
+        base = self._url
+        if self.rewrite_urls and base is not None:
+            headers = [(k, _rewrite(v, base)) for k, v in headers]
+            body = _rewrite(body.decode("utf-8", "surrogateescape"), base).encode("utf-8", "surrogateescape")
+        headers.append(("X-Musicagent-Mock-Cassette", match.source))
+        self._send(handler, method, match.status, match.reason, headers + rate_headers, body)
+
+    @staticmethod
+    def _send(
+        handler: BaseHTTPRequestHandler,
+        method: str,
+        status: int,
+        reason: str,
+        headers: list[tuple[str, str]],
+        body: bytes,
+    ) -> None:
+        handler.send_response(status, reason or None)
+        if not any(k.lower() == "content-type" for k, _ in headers):
+            handler.send_header("Content-Type", _JSON)
+        for name, value in headers:
+            handler.send_header(name, value)
+        handler.send_header("Content-Length", str(len(body)))
+        handler.end_headers()
+        if method != "HEAD" and body:
+            handler.wfile.write(body)
+
+
+def _rewrite(text: str, base: str) -> str:
+    """Point recorded Discogs links at ``base``, also where JSON escaped their slashes (PHP re-saves)."""
+    for origin in _DISCOGS_ORIGINS:
+        text = text.replace(origin, base).replace(origin.replace("/", "\\/"), base.replace("/", "\\/"))
+    return text
+
+
+def _error(message: str) -> bytes:
+    return json.dumps({"message": message}).encode("utf-8")
