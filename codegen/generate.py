@@ -74,6 +74,7 @@ def _environment() -> jinja2.Environment:
         autoescape=False,
     )
     env.filters["docindent"] = _docindent
+    env.filters["pyrepr"] = repr
     return env
 
 

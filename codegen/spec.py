@@ -333,7 +333,7 @@ def _response(reader: _Reader, raw: dict[str, Any], where: str) -> tuple[str, st
             kind = "form"
             break
     pagination = raw.get("x-musicagent-pagination")
-    if pagination is None:
+    if not pagination:  # absent, or false: page/per_page are plain arguments
         return kind, model, None, None
     if kind != "model" or model is None:
         raise SpecError(f"{where}: a paginated operation needs a JSON response model")

@@ -20,10 +20,14 @@ from .._runtime.params import FileInput
 if TYPE_CHECKING:
     from . import models
     from .resources.artists import ArtistsResource
+    from .resources.inventory import InventoryResource
     from .resources.labels import LabelsResource
+    from .resources.lists import ListsResource
+    from .resources.marketplace import MarketplaceResource
     from .resources.masters import MastersResource
     from .resources.oauth import OauthResource
     from .resources.releases import ReleasesResource
+    from .resources.users import UsersResource
 
 __all__ = ["Discogs"]
 
@@ -31,7 +35,7 @@ __all__ = ["Discogs"]
 class Discogs(BaseClient):
     """The Discogs API client: ``discogs = Discogs(token=..., user_agent="myapp/1.0")``.
 
-    Resources: ``artists``, ``labels``, ``masters``, ``oauth``, ``releases``.
+    Resources: ``artists``, ``inventory``, ``labels``, ``lists``, ``marketplace``, ``masters``, ``oauth``, ``releases``, ``users``.
     """
 
     @cached_property
@@ -41,10 +45,28 @@ class Discogs(BaseClient):
         return ArtistsResource(self)
 
     @cached_property
+    def inventory(self) -> InventoryResource:
+        from .resources.inventory import InventoryResource
+
+        return InventoryResource(self)
+
+    @cached_property
     def labels(self) -> LabelsResource:
         from .resources.labels import LabelsResource
 
         return LabelsResource(self)
+
+    @cached_property
+    def lists(self) -> ListsResource:
+        from .resources.lists import ListsResource
+
+        return ListsResource(self)
+
+    @cached_property
+    def marketplace(self) -> MarketplaceResource:
+        from .resources.marketplace import MarketplaceResource
+
+        return MarketplaceResource(self)
 
     @cached_property
     def masters(self) -> MastersResource:
@@ -63,6 +85,12 @@ class Discogs(BaseClient):
         from .resources.releases import ReleasesResource
 
         return ReleasesResource(self)
+
+    @cached_property
+    def users(self) -> UsersResource:
+        from .resources.users import UsersResource
+
+        return UsersResource(self)
 
     def search(
         self,

@@ -4,8 +4,8 @@
 from __future__ import annotations
 
 from musicagent._runtime.model import DiscogsModel
-from typing import Annotated, Any, Literal
-from pydantic import Field, RootModel
+from typing import Annotated, Any, Dict, Literal
+from pydantic import ConfigDict, Field, RootModel
 
 
 class Artist(DiscogsModel):
@@ -115,6 +115,150 @@ class ArtistReleasesSort(RootModel[Literal["year", "title", "format"]]):
     """
 
 
+class BasicInformation(DiscogsModel):
+    """
+    The summary of a release carried by collection items and wantlist entries. `master_url` is `null`
+    for a release without a master (`master_id` 0). `thumb` and `cover_image` are empty without
+    authentication.
+
+    """
+
+    id: int | None = None
+    title: str
+    year: int | None = None
+    """
+    0 when unknown.
+    """
+    artists: list[ArtistCredit] | None = None
+    labels: list[ReleaseLabel] | None = None
+    formats: list[Format] | None = None
+    genres: list[str] | None = None
+    styles: list[str] | None = None
+    master_id: int | None = None
+    master_url: str | None = None
+    thumb: str | None = None
+    cover_image: str | None = None
+    resource_url: str | None = None
+
+
+class CollectionField(DiscogsModel):
+    """
+    A user-defined notes field. `type` is `dropdown` (with its choices in `options`) or `textarea`
+    (with its height in `lines`).
+
+    """
+
+    id: int
+    name: str
+    type: str | None = None
+    position: int | None = None
+    public: bool | None = None
+    options: list[str] | None = None
+    lines: int | None = None
+
+
+class CollectionFields(DiscogsModel):
+    """
+    The notes fields of a collection.
+    """
+
+    fields: list[CollectionField] | None = None
+
+
+class CollectionFolders(DiscogsModel):
+    """
+    The folders of a collection.
+    """
+
+    folders: list[Folder] | None = None
+
+
+class CollectionInstanceCreated(DiscogsModel):
+    """
+    A new collection instance. The documentation shows only `instance_id` and `resource_url`; recent
+    bodies also carry the whole collection item (`id`, `folder_id`, `rating`, `date_added`,
+    `basic_information`).
+
+    """
+
+    instance_id: int
+    resource_url: str | None = None
+    id: int | None = None
+    folder_id: int | None = None
+    rating: int | None = None
+    date_added: str | None = None
+    basic_information: BasicInformation | None = None
+
+
+class CollectionInstanceUpdate(DiscogsModel):
+    """
+    A new rating for a collection instance and/or the folder to move it to.
+    """
+
+    rating: Annotated[int | None, Field(ge=0, le=5)] = None
+    """
+    0 (not rated) to 5.
+    """
+    folder_id: Annotated[int | None, Field(ge=1)] = None
+    """
+    The folder to move the instance to.
+    """
+
+
+class CollectionItem(DiscogsModel):
+    """
+    One instance (copy) of a release in a collection. `id` is the release ID; `folder_id` is absent
+    in some bodies; `notes` only holds fields the caller may see.
+
+    """
+
+    id: int
+    instance_id: int
+    folder_id: int | None = None
+    rating: int | None = None
+    """
+    0 to 5; 0 when not rated.
+    """
+    date_added: str | None = None
+    notes: list[CollectionNote] | None = None
+    basic_information: BasicInformation | None = None
+
+
+class CollectionItemsPage(DiscogsModel):
+    """
+    A page of collection items.
+    """
+
+    pagination: Pagination
+    releases: list[CollectionItem]
+
+
+class CollectionNote(DiscogsModel):
+    """
+    The value of one notes field on a collection item.
+    """
+
+    field_id: int
+    value: str | None = None
+
+
+class CollectionSort(RootModel[Literal["label", "artist", "title", "catno", "format", "rating", "added", "year"]]):
+    root: Literal["label", "artist", "title", "catno", "format", "rating", "added", "year"]
+    """
+    Sort keys for the items of a collection folder.
+    """
+
+
+class CollectionValue(DiscogsModel):
+    """
+    The value of a collection as formatted amounts in the user's currency (e.g. `$100.25`).
+    """
+
+    minimum: str | None = None
+    median: str | None = None
+    maximum: str | None = None
+
+
 class Community(DiscogsModel):
     """
     Community data of a release; `status` and `data_quality` are free text (e.g. Accepted, Needs Vote).
@@ -162,6 +306,71 @@ class Company(DiscogsModel):
     entity_type_name: str | None = None
     resource_url: str | None = None
     thumbnail_url: str | None = None
+
+
+class ContributedRelease(DiscogsModel):
+    """
+    A release as listed among a user's contributions or submissions: the release's data without its
+    tracklist, credits and videos. `lowest_price` is `null` when nothing is for sale.
+
+    """
+
+    id: int
+    title: str
+    status: str | None = None
+    data_quality: str | None = None
+    year: int | None = None
+    """
+    0 when unknown.
+    """
+    released: str | None = None
+    released_formatted: str | None = None
+    country: str | None = None
+    notes: str | None = None
+    artists_sort: str | None = None
+    artists: list[ArtistCredit] | None = None
+    labels: list[ReleaseLabel] | None = None
+    series: list[Series] | None = None
+    companies: list[Company] | None = None
+    formats: list[Format] | None = None
+    format_quantity: int | None = None
+    genres: list[str] | None = None
+    styles: list[str] | None = None
+    identifiers: list[Identifier] | None = None
+    images: list[Image] | None = None
+    thumb: str | None = None
+    """
+    May be empty.
+    """
+    community: Community | None = None
+    master_id: int | None = None
+    master_url: str | None = None
+    num_for_sale: int | None = None
+    lowest_price: float | None = None
+    estimated_weight: int | None = None
+    """
+    In grams.
+    """
+    date_added: str | None = None
+    date_changed: str | None = None
+    uri: str | None = None
+    resource_url: str | None = None
+
+
+class ContributionsPage(DiscogsModel):
+    """
+    A page of a user's contributions.
+    """
+
+    pagination: Pagination
+    contributions: list[ContributedRelease]
+
+
+class ContributionsSort(RootModel[Literal["label", "artist", "title", "catno", "format", "rating", "year", "added"]]):
+    root: Literal["label", "artist", "title", "catno", "format", "rating", "year", "added"]
+    """
+    Sort keys for a user's contributions.
+    """
 
 
 class Contributor(DiscogsModel):
@@ -229,6 +438,15 @@ class Error(DiscogsModel):
     message: str | None = None
 
 
+class Fee(DiscogsModel):
+    """
+    The marketplace fee for a price.
+    """
+
+    value: float | None = None
+    currency: str | None = None
+
+
 class FilterFacet(DiscogsModel):
     """
     A way the versions of a master can be filtered (format, label, country, released).
@@ -248,6 +466,39 @@ class FilterFacetValue(DiscogsModel):
     value: str
     title: str | None = None
     count: int | None = None
+
+
+class Folder(DiscogsModel):
+    """
+    A collection folder and how many items it holds.
+    """
+
+    id: int
+    name: str
+    count: int | None = None
+    resource_url: str | None = None
+
+
+class FolderCreate(DiscogsModel):
+    """
+    A new collection folder.
+    """
+
+    name: Annotated[str, Field(min_length=1)]
+    """
+    The folder's name.
+    """
+
+
+class FolderUpdate(DiscogsModel):
+    """
+    A new name for a collection folder.
+    """
+
+    name: Annotated[str, Field(min_length=1)]
+    """
+    The folder's new name.
+    """
 
 
 class Format(DiscogsModel):
@@ -296,6 +547,143 @@ class Image(DiscogsModel):
     resource_url: str | None = None
     width: int | None = None
     height: int | None = None
+
+
+class InventoryExport(DiscogsModel):
+    """
+    An inventory export job (written from the documentation). `status` is free text (`success` when
+    done); `finished_ts` and `download_url` are only meaningful once it is done. Timestamps have no
+    time zone.
+
+    """
+
+    id: int
+    status: str | None = None
+    filename: str | None = None
+    created_ts: str | None = None
+    finished_ts: str | None = None
+    """
+    Assumed absent or null while the job runs.
+    """
+    url: str | None = None
+    download_url: str | None = None
+
+
+class InventoryExportsPage(DiscogsModel):
+    """
+    A page of recent inventory exports.
+    """
+
+    pagination: Pagination
+    items: list[InventoryExport]
+
+
+class InventoryPage(DiscogsModel):
+    """
+    A page of a user's inventory.
+    """
+
+    pagination: Pagination
+    listings: list[Listing]
+
+
+class InventorySort(
+    RootModel[
+        Literal[
+            "listed",
+            "price",
+            "item",
+            "artist",
+            "label",
+            "catno",
+            "audio",
+            "status",
+            "location",
+        ]
+    ]
+):
+    root: Literal[
+        "listed",
+        "price",
+        "item",
+        "artist",
+        "label",
+        "catno",
+        "audio",
+        "status",
+        "location",
+    ]
+    """
+    Sort keys for an inventory; `status` and `location` work for the owner only.
+    """
+
+
+class InventoryStatus(
+    RootModel[
+        Literal[
+            "All",
+            "Deleted",
+            "Draft",
+            "Expired",
+            "For Sale",
+            "Sold",
+            "Suspended",
+            "Violation",
+        ]
+    ]
+):
+    root: Literal[
+        "All",
+        "Deleted",
+        "Draft",
+        "Expired",
+        "For Sale",
+        "Sold",
+        "Suspended",
+        "Violation",
+    ]
+    """
+    Listing statuses an inventory can be filtered by (the values Discogs lists in its 422 answer).
+    """
+
+
+class InventoryUpload(DiscogsModel):
+    """
+    An inventory upload job (written from the documentation). `type` is add, change or delete;
+    `results` is a short report that may contain HTML (e.g. `<p>`).
+
+    """
+
+    id: int
+    type: str | None = None
+    status: str | None = None
+    filename: str | None = None
+    results: str | None = None
+    created_ts: str | None = None
+    finished_ts: str | None = None
+    """
+    Assumed absent or null while the job runs.
+    """
+
+
+class InventoryUploadFile(DiscogsModel):
+    """
+    The multipart form of an inventory upload.
+    """
+
+    upload: bytes
+    """
+    The CSV file.
+    """
+
+
+class InventoryUploadsPage(DiscogsModel):
+    """
+    A page of recent inventory uploads.
+    """
+
+    pagination: Pagination
+    items: list[InventoryUpload]
 
 
 class ItemCounts(DiscogsModel):
@@ -369,6 +757,259 @@ class LabelReleasesPage(DiscogsModel):
 
     pagination: Pagination
     releases: list[LabelRelease]
+
+
+class Listing(DiscogsModel):
+    """
+    A marketplace listing. `status` is For Sale, Draft, Expired, Sold, ... (free text). The owner also
+    gets `weight`, `format_quantity`, `external_id`, `location` and `quantity`; an authenticated user
+    gets `in_cart`. Old bodies use `http://` URLs and timestamps without a zone.
+
+    """
+
+    id: int
+    status: str | None = None
+    condition: str | None = None
+    sleeve_condition: str | None = None
+    """
+    May be empty.
+    """
+    comments: str | None = None
+    """
+    May be empty.
+    """
+    ships_from: str | None = None
+    posted: str | None = None
+    allow_offers: bool | None = None
+    offer_submitted: bool | None = None
+    audio: bool | None = None
+    in_cart: bool | None = None
+    price: Price | None = None
+    original_price: OriginalPrice | None = None
+    shipping_price: Price | None = None
+    original_shipping_price: OriginalPrice | None = None
+    weight: float | None = None
+    """
+    In grams (owner only).
+    """
+    format_quantity: int | None = None
+    """
+    Owner only.
+    """
+    external_id: str | None = None
+    """
+    Owner only.
+    """
+    location: str | None = None
+    """
+    Owner only.
+    """
+    quantity: int | None = None
+    """
+    Owner only.
+    """
+    seller: ListingSeller | None = None
+    release: ListingRelease | None = None
+    uri: str | None = None
+    resource_url: str | None = None
+
+
+class ListingCondition(
+    RootModel[
+        Literal[
+            "Mint (M)",
+            "Near Mint (NM or M-)",
+            "Very Good Plus (VG+)",
+            "Very Good (VG)",
+            "Good Plus (G+)",
+            "Good (G)",
+            "Fair (F)",
+            "Poor (P)",
+        ]
+    ]
+):
+    root: Literal[
+        "Mint (M)",
+        "Near Mint (NM or M-)",
+        "Very Good Plus (VG+)",
+        "Very Good (VG)",
+        "Good Plus (G+)",
+        "Good (G)",
+        "Fair (F)",
+        "Poor (P)",
+    ]
+    """
+    The media grades Discogs accepts for a listing, spelled exactly so.
+    """
+
+
+class ListingCreate(DiscogsModel):
+    """
+    A new marketplace listing.
+    """
+
+    release_id: Annotated[int, Field(ge=1)]
+    """
+    The release to sell.
+    """
+    condition: ListingCondition
+    sleeve_condition: SleeveCondition | None = None
+    price: Annotated[float, Field(gt=0.0)]
+    """
+    The price in the seller's currency.
+    """
+    comments: str | None = None
+    """
+    Remarks shown to buyers.
+    """
+    allow_offers: bool | None = None
+    """
+    Whether buyers may make offers (Discogs default false).
+    """
+    status: ListingStatus
+    external_id: str | None = None
+    """
+    Private reference for the seller ("Private Comments" on the website).
+    """
+    location: str | None = None
+    """
+    Private note on where the item is stored.
+    """
+    weight: Annotated[float | None, Field(ge=0.0)] = None
+    """
+    Weight in grams, for shipping. (Discogs also accepts the string `auto` to estimate it; this
+    argument is typed as a number, so leave it out to keep Discogs' own value.)
+
+    """
+    format_quantity: Annotated[int | None, Field(ge=0)] = None
+    """
+    How many items the listing counts as for shipping ("Counts As" on the website). (Discogs also
+    accepts `auto`; this argument is typed as an integer.)
+
+    """
+
+
+class ListingCreated(DiscogsModel):
+    """
+    The ID and URL of a new listing.
+    """
+
+    listing_id: int
+    resource_url: str | None = None
+
+
+class ListingRelease(DiscogsModel):
+    """
+    The release of a listing, summarised. `description` reads "Artist - Title (Format)"; newer bodies
+    also split it into `artist`, `title`, `format` and `label` and add `images` and `stats`.
+
+    """
+
+    id: int
+    description: str | None = None
+    artist: str | None = None
+    title: str | None = None
+    format: str | None = None
+    label: str | None = None
+    catalog_number: str | None = None
+    year: int | None = None
+    """
+    0 when unknown.
+    """
+    thumbnail: str | None = None
+    """
+    May be empty.
+    """
+    images: list[Image] | None = None
+    stats: ItemStats | None = None
+    resource_url: str | None = None
+
+
+class ListingSeller(DiscogsModel):
+    """
+    The seller of a listing. Recent bodies add the seller's terms (`shipping`, `payment`),
+    `min_order_total` and feedback `stats`.
+
+    """
+
+    id: int
+    username: str
+    uid: int | None = None
+    avatar_url: str | None = None
+    html_url: str | None = None
+    url: str | None = None
+    resource_url: str | None = None
+    payment: str | None = None
+    shipping: str | None = None
+    min_order_total: float | None = None
+    stats: SellerStats | None = None
+
+
+class ListingStatus(RootModel[Literal["For Sale", "Draft"]]):
+    root: Literal["For Sale", "Draft"]
+    """
+    The status a new or edited listing can be given; Draft keeps it off the marketplace.
+    """
+
+
+class ListingUpdate(DiscogsModel):
+    """
+    New values for a listing. The documentation marks `release_id`, `condition`, `price` and `status`
+    as required for edits as well.
+
+    """
+
+    release_id: Annotated[int, Field(ge=1)]
+    """
+    The release being sold.
+    """
+    condition: ListingCondition
+    sleeve_condition: SleeveCondition | None = None
+    price: Annotated[float, Field(gt=0.0)]
+    """
+    The price in the seller's currency.
+    """
+    comments: str | None = None
+    """
+    Remarks shown to buyers.
+    """
+    allow_offers: bool | None = None
+    """
+    Whether buyers may make offers.
+    """
+    status: ListingStatus
+    external_id: str | None = None
+    """
+    Private reference for the seller.
+    """
+    location: str | None = None
+    """
+    Private note on where the item is stored.
+    """
+    weight: Annotated[float | None, Field(ge=0.0)] = None
+    """
+    Weight in grams, for shipping. (Discogs also accepts the string `auto` to estimate it; this
+    argument is typed as a number, so leave it out to keep Discogs' own value.)
+
+    """
+    format_quantity: Annotated[int | None, Field(ge=0)] = None
+    """
+    How many items the listing counts as for shipping ("Counts As" on the website). (Discogs also
+    accepts `auto`; this argument is typed as an integer.)
+
+    """
+
+
+class MarketplaceStats(DiscogsModel):
+    """
+    The current marketplace state of a release. `lowest_price` and `num_for_sale` are `null` when
+    nothing is for sale or the release is blocked from sale.
+
+    """
+
+    lowest_price: Price | None = None
+    num_for_sale: int | None = None
+    blocked_from_sale: bool | None = None
 
 
 class Master(DiscogsModel):
@@ -457,6 +1098,293 @@ class MasterVersionsSort(RootModel[Literal["released", "title", "format", "label
     """
 
 
+class OAuthAccessToken(DiscogsModel):
+    """
+    The form-encoded answer of the access-token step.
+    """
+
+    model_config = ConfigDict(
+        extra="allow",
+    )
+    __annotations__ = {
+        "__pydantic_extra__": Dict[str, str],
+    }
+    oauth_token: str
+    oauth_token_secret: str | None = None
+
+
+class OAuthRequestToken(DiscogsModel):
+    """
+    The form-encoded answer of the request-token step; `oauth_callback_confirmed` is the string `true`.
+    """
+
+    model_config = ConfigDict(
+        extra="allow",
+    )
+    __annotations__ = {
+        "__pydantic_extra__": Dict[str, str],
+    }
+    oauth_token: str
+    oauth_token_secret: str | None = None
+    oauth_callback_confirmed: str | None = None
+
+
+class Order(DiscogsModel):
+    """
+    A marketplace order (written from the documentation; no live body was recorded). `status` is free
+    text (New Order, Invoice Sent, Shipped, ...); `next_status` lists the statuses it may move to.
+
+    """
+
+    id: str
+    """
+    Seller number and order number, e.g. `1-1`.
+    """
+    status: str | None = None
+    next_status: list[str] | None = None
+    created: str | None = None
+    last_activity: str | None = None
+    archived: bool | None = None
+    items: list[OrderItem] | None = None
+    fee: Price | None = None
+    shipping: OrderShipping | None = None
+    total: Price | None = None
+    shipping_address: str | None = None
+    additional_instructions: str | None = None
+    seller: UserLink | None = None
+    buyer: UserLink | None = None
+    uri: str | None = None
+    messages_url: str | None = None
+    resource_url: str | None = None
+
+
+class OrderItem(DiscogsModel):
+    """
+    One listing in an order (its `id` is the listing ID).
+    """
+
+    id: int | None = None
+    release: OrderItemRelease | None = None
+    price: Price | None = None
+    media_condition: str | None = None
+    sleeve_condition: str | None = None
+
+
+class OrderItemRelease(DiscogsModel):
+    """
+    The release of an order item, summarised ("Artist - Title (Format)").
+    """
+
+    id: int | None = None
+    description: str | None = None
+    thumbnail: str | None = None
+    resource_url: str | None = None
+
+
+class OrderMessage(DiscogsModel):
+    """
+    An entry of an order's message log (written from the documentation). `type` says what it records:
+    `message` (from a user, in `from`), `status` (a status change by `actor`, with `status_id`),
+    `shipping` (a shipping change from `original` to `new`), `refund_sent` / `refund_received`
+    (`refund`). Old entries have no `type`.
+
+    """
+
+    type: str | None = None
+    subject: str | None = None
+    """
+    May be empty.
+    """
+    message: str | None = None
+    timestamp: str | None = None
+    order: OrderRef | None = None
+    from_: Annotated[UserLink | None, Field(alias="from")] = None
+    actor: UserLink | None = None
+    status_id: int | None = None
+    original: float | None = None
+    """
+    Shipping amount before a shipping change.
+    """
+    new: float | None = None
+    """
+    Shipping amount after a shipping change.
+    """
+    refund: OrderRefund | None = None
+
+
+class OrderMessageCreate(DiscogsModel):
+    """
+    A message to the buyer and/or a status change; at least one of the two must be given.
+    """
+
+    message: str | None = None
+    """
+    The text of the message.
+    """
+    status: OrderStatus | None = None
+
+
+class OrderMessagesPage(DiscogsModel):
+    """
+    A page of an order's message log, newest first.
+    """
+
+    pagination: Pagination
+    messages: list[OrderMessage]
+
+
+class OrderRef(DiscogsModel):
+    """
+    A link to an order.
+    """
+
+    id: str | None = None
+    resource_url: str | None = None
+
+
+class OrderRefund(DiscogsModel):
+    """
+    A refund recorded in an order's message log.
+    """
+
+    amount: float | None = None
+    order: OrderRef | None = None
+
+
+class OrderShipping(DiscogsModel):
+    """
+    The shipping amount of an order and the shipping method.
+    """
+
+    currency: str | None = None
+    method: str | None = None
+    value: float | None = None
+
+
+class OrderStatus(
+    RootModel[
+        Literal[
+            "New Order",
+            "Buyer Contacted",
+            "Invoice Sent",
+            "Payment Pending",
+            "Payment Received",
+            "In Progress",
+            "Shipped",
+            "Refund Sent",
+            "Cancelled (Non-Paying Buyer)",
+            "Cancelled (Item Unavailable)",
+            "Cancelled (Per Buyer's Request)",
+        ]
+    ]
+):
+    root: Literal[
+        "New Order",
+        "Buyer Contacted",
+        "Invoice Sent",
+        "Payment Pending",
+        "Payment Received",
+        "In Progress",
+        "Shipped",
+        "Refund Sent",
+        "Cancelled (Non-Paying Buyer)",
+        "Cancelled (Item Unavailable)",
+        "Cancelled (Per Buyer's Request)",
+    ]
+    """
+    Statuses an order can be moved to (it must also be in the order's `next_status`).
+    """
+
+
+class OrderStatusFilter(
+    RootModel[
+        Literal[
+            "All",
+            "New Order",
+            "Buyer Contacted",
+            "Invoice Sent",
+            "Payment Pending",
+            "Payment Received",
+            "In Progress",
+            "Shipped",
+            "Merged",
+            "Order Changed",
+            "Refund Sent",
+            "Cancelled",
+            "Cancelled (Non-Paying Buyer)",
+            "Cancelled (Item Unavailable)",
+            "Cancelled (Per Buyer's Request)",
+            "Cancelled (Refund Received)",
+        ]
+    ]
+):
+    root: Literal[
+        "All",
+        "New Order",
+        "Buyer Contacted",
+        "Invoice Sent",
+        "Payment Pending",
+        "Payment Received",
+        "In Progress",
+        "Shipped",
+        "Merged",
+        "Order Changed",
+        "Refund Sent",
+        "Cancelled",
+        "Cancelled (Non-Paying Buyer)",
+        "Cancelled (Item Unavailable)",
+        "Cancelled (Per Buyer's Request)",
+        "Cancelled (Refund Received)",
+    ]
+    """
+    Statuses the order list can be filtered by.
+    """
+
+
+class OrderUpdate(DiscogsModel):
+    """
+    A change to an order: a new `status` or a new `shipping` amount, not both in one request (setting
+    shipping sends an invoice and sets the status to Invoice Sent).
+
+    """
+
+    status: OrderStatus | None = None
+    shipping: Annotated[float | None, Field(ge=0.0)] = None
+    """
+    The shipping amount
+    """
+
+
+class OrdersPage(DiscogsModel):
+    """
+    A page of the authenticated seller's orders.
+    """
+
+    pagination: Pagination
+    orders: list[Order]
+
+
+class OrdersSort(RootModel[Literal["id", "buyer", "created", "status", "last_activity"]]):
+    root: Literal["id", "buyer", "created", "status", "last_activity"]
+    """
+    Sort keys for the order list.
+    """
+
+
+class OriginalPrice(DiscogsModel):
+    """
+    A listing's amount in the seller's own currency, before conversion; `{}` when it does not apply.
+    """
+
+    curr_abbr: str | None = None
+    curr_id: int | None = None
+    formatted: str | None = None
+    """
+    The amount with its currency sign, e.g. `$120.00`.
+    """
+    value: float | None = None
+
+
 class Pagination(DiscogsModel):
     page: int
     pages: int
@@ -479,6 +1407,31 @@ class PaginationUrls(DiscogsModel):
     prev: str | None = None
     next: str | None = None
     last: str | None = None
+
+
+class Price(DiscogsModel):
+    """
+    An amount of money. `value` is a whole number in some bodies. Discogs sends `{}` (no keys) for a
+    price that does not apply, e.g. the shipping price of a listing without shipping rates.
+
+    """
+
+    currency: str | None = None
+    """
+    Three-letter currency code.
+    """
+    value: float | None = None
+
+
+class PriceSuggestions(RootModel[dict[str, Price]]):
+    """
+    Suggested prices keyed by media condition (`Mint (M)`, `Near Mint (NM or M-)`, `Very Good Plus
+    (VG+)`, `Very Good (VG)`, `Good Plus (G+)`, `Good (G)`, `Fair (F)`, `Poor (P)`), each in the
+    user's selling currency. Empty when Discogs has no suggestion.
+
+    """
+
+    root: dict[str, Price]
 
 
 class Release(DiscogsModel):
@@ -656,6 +1609,16 @@ class SearchUserData(DiscogsModel):
     in_wantlist: bool | None = None
 
 
+class SellerStats(DiscogsModel):
+    """
+    A seller's feedback; `rating` is the percentage as a string (e.g. `100.0`).
+    """
+
+    rating: str | None = None
+    stars: float | None = None
+    total: int | None = None
+
+
 class Series(DiscogsModel):
     """
     A series a release belongs to, with its number in the series in `catno`.
@@ -670,8 +1633,104 @@ class Series(DiscogsModel):
     thumbnail_url: str | None = None
 
 
+class SleeveCondition(
+    RootModel[
+        Literal[
+            "Mint (M)",
+            "Near Mint (NM or M-)",
+            "Very Good Plus (VG+)",
+            "Very Good (VG)",
+            "Good Plus (G+)",
+            "Good (G)",
+            "Fair (F)",
+            "Poor (P)",
+            "Generic",
+            "Not Graded",
+            "No Cover",
+        ]
+    ]
+):
+    root: Literal[
+        "Mint (M)",
+        "Near Mint (NM or M-)",
+        "Very Good Plus (VG+)",
+        "Very Good (VG)",
+        "Good Plus (G+)",
+        "Good (G)",
+        "Fair (F)",
+        "Poor (P)",
+        "Generic",
+        "Not Graded",
+        "No Cover",
+    ]
+    """
+    The sleeve grades Discogs accepts for a listing; the media grades plus three sleeve-only values.
+    """
+
+
 class SortOrder(RootModel[Literal["asc", "desc"]]):
     root: Literal["asc", "desc"]
+
+
+class SubmissionGroups(DiscogsModel):
+    """
+    One page of a user's submissions, split by kind of database entry (each array may be empty).
+    """
+
+    artists: list[SubmittedArtist] | None = None
+    labels: list[SubmittedLabel] | None = None
+    releases: list[ContributedRelease] | None = None
+
+
+class SubmissionsPage(DiscogsModel):
+    """
+    A page of a user's submissions. `submissions` is an object with three arrays rather than a list;
+    for a user without submissions a PHP-re-serialised body holds an empty array there.
+
+    """
+
+    pagination: Pagination
+    submissions: SubmissionGroups | EmptyArray
+
+
+class SubmittedArtist(DiscogsModel):
+    """
+    An artist as listed among a user's submissions. Unlike the artist resource, `aliases`, `groups`
+    and `members` are plain names here.
+
+    """
+
+    id: int
+    name: str
+    realname: str | None = None
+    profile: str | None = None
+    data_quality: str | None = None
+    namevariations: list[str] | None = None
+    aliases: list[str] | None = None
+    groups: list[str] | None = None
+    members: list[str] | None = None
+    urls: list[str] | None = None
+    images: list[Image] | None = None
+    uri: str | None = None
+    releases_url: str | None = None
+    resource_url: str | None = None
+
+
+class SubmittedLabel(DiscogsModel):
+    """
+    A label as listed among a user's submissions; note `contactinfo` (the label resource says `contact_info`).
+    """
+
+    id: int
+    name: str
+    profile: str | None = None
+    contactinfo: str | None = None
+    data_quality: str | None = None
+    urls: list[str] | None = None
+    images: list[Image] | None = None
+    uri: str | None = None
+    releases_url: str | None = None
+    resource_url: str | None = None
 
 
 class Track(DiscogsModel):
@@ -690,6 +1749,163 @@ class Track(DiscogsModel):
     sub_tracks: list[Track] | None = None
 
 
+class User(DiscogsModel):
+    """
+    A user's profile. `email` is shown to the user only; `num_collection` and `num_wantlist` only when
+    public or to the owner. Ratings and `rank` are whole numbers in some bodies and fractions in
+    others. Bodies since about 2020 add `activated`, `is_staff` and `marketplace_suspended`.
+
+    """
+
+    id: int
+    username: str
+    name: str | None = None
+    """
+    May be empty.
+    """
+    email: str | None = None
+    """
+    Only when authenticated as this user.
+    """
+    home_page: str | None = None
+    """
+    May be empty.
+    """
+    location: str | None = None
+    """
+    May be empty.
+    """
+    profile: str | None = None
+    """
+    May be empty.
+    """
+    registered: str | None = None
+    rank: float | None = None
+    num_pending: int | None = None
+    num_for_sale: int | None = None
+    num_lists: int | None = None
+    num_collection: int | None = None
+    num_wantlist: int | None = None
+    releases_contributed: int | None = None
+    releases_rated: int | None = None
+    rating_avg: float | None = None
+    buyer_rating: float | None = None
+    buyer_rating_stars: float | None = None
+    buyer_num_ratings: int | None = None
+    seller_rating: float | None = None
+    seller_rating_stars: float | None = None
+    seller_num_ratings: int | None = None
+    curr_abbr: str | None = None
+    """
+    The user's marketplace currency.
+    """
+    activated: bool | None = None
+    is_staff: bool | None = None
+    marketplace_suspended: bool | None = None
+    avatar_url: str | None = None
+    banner_url: str | None = None
+    """
+    May be empty.
+    """
+    uri: str | None = None
+    resource_url: str | None = None
+    inventory_url: str | None = None
+    collection_folders_url: str | None = None
+    collection_fields_url: str | None = None
+    wantlist_url: str | None = None
+
+
+class UserLink(DiscogsModel):
+    """
+    A user as referred to from an order or an order message.
+    """
+
+    id: int | None = None
+    username: str
+    avatar_url: str | None = None
+    resource_url: str | None = None
+
+
+class UserList(DiscogsModel):
+    """
+    A list with its items (written from the documentation, which names the ID `list_id`).
+    """
+
+    list_id: int | None = None
+    name: str | None = None
+    description: str | None = None
+    public: bool | None = None
+    created_ts: str | None = None
+    modified_ts: str | None = None
+    url: str | None = None
+    resource_url: str | None = None
+    items: list[UserListItem] | None = None
+
+
+class UserListItem(DiscogsModel):
+    """
+    An entry of a list: a database entry (`type` release, master, artist or label) with the list
+    owner's comment.
+
+    """
+
+    id: int
+    type: str | None = None
+    display_title: str | None = None
+    comment: str | None = None
+    image_url: str | None = None
+    uri: str | None = None
+    resource_url: str | None = None
+
+
+class UserListSummary(DiscogsModel):
+    """
+    A list as shown in a user's lists, without its items (written from the documentation).
+    """
+
+    id: int
+    name: str | None = None
+    description: str | None = None
+    public: bool | None = None
+    date_added: str | None = None
+    date_changed: str | None = None
+    uri: str | None = None
+    resource_url: str | None = None
+
+
+class UserListsPage(DiscogsModel):
+    """
+    A page of a user's lists.
+    """
+
+    pagination: Pagination
+    lists: list[UserListSummary]
+
+
+class UserUpdate(DiscogsModel):
+    """
+    New profile values; only the given ones change.
+    """
+
+    name: str | None = None
+    """
+    The user's real name.
+    """
+    home_page: str | None = None
+    """
+    The user's website.
+    """
+    location: str | None = None
+    """
+    Where the user is.
+    """
+    profile: str | None = None
+    """
+    About the user.
+    """
+    curr_abbr: CurrencyCode | None = None
+
+
 class Video(DiscogsModel):
     """
     A video (usually YouTube) linked to a release or master. `duration` is in seconds.
@@ -700,6 +1916,52 @@ class Video(DiscogsModel):
     description: str | None = None
     duration: int | None = None
     embed: bool | None = None
+
+
+class Want(DiscogsModel):
+    """
+    A release in a wantlist. `notes` are shown to the owner only (bodies since about 2024 add
+    `notes_public` and `date_added`).
+
+    """
+
+    id: int
+    """
+    The release ID.
+    """
+    rating: int | None = None
+    """
+    0 to 5; 0 when not rated.
+    """
+    notes: str | None = None
+    notes_public: bool | None = None
+    date_added: str | None = None
+    basic_information: BasicInformation | None = None
+    resource_url: str | None = None
+
+
+class WantUpdate(DiscogsModel):
+    """
+    Notes and rating of a wantlist entry.
+    """
+
+    notes: str | None = None
+    """
+    The user's notes on the release.
+    """
+    rating: Annotated[int | None, Field(ge=0, le=5)] = None
+    """
+    0 (not rated) to 5.
+    """
+
+
+class WantlistPage(DiscogsModel):
+    """
+    A page of a wantlist.
+    """
+
+    pagination: Pagination
+    wants: list[Want]
 
 
 Track.model_rebuild()
@@ -713,33 +1975,87 @@ __all__ = [
     "ArtistRelease",
     "ArtistReleasesPage",
     "ArtistReleasesSort",
+    "BasicInformation",
+    "CollectionField",
+    "CollectionFields",
+    "CollectionFolders",
+    "CollectionInstanceCreated",
+    "CollectionInstanceUpdate",
+    "CollectionItem",
+    "CollectionItemsPage",
+    "CollectionNote",
+    "CollectionSort",
+    "CollectionValue",
     "Community",
     "CommunityRating",
     "CommunityReleaseRating",
     "Company",
+    "ContributedRelease",
+    "ContributionsPage",
+    "ContributionsSort",
     "Contributor",
     "CurrencyCode",
     "EmptyArray",
     "Error",
+    "Fee",
     "FilterFacet",
     "FilterFacetValue",
+    "Folder",
+    "FolderCreate",
+    "FolderUpdate",
     "Format",
     "Identifier",
     "Identity",
     "Image",
+    "InventoryExport",
+    "InventoryExportsPage",
+    "InventoryPage",
+    "InventorySort",
+    "InventoryStatus",
+    "InventoryUpload",
+    "InventoryUploadFile",
+    "InventoryUploadsPage",
     "ItemCounts",
     "ItemStats",
     "Label",
     "LabelReference",
     "LabelRelease",
     "LabelReleasesPage",
+    "Listing",
+    "ListingCondition",
+    "ListingCreate",
+    "ListingCreated",
+    "ListingRelease",
+    "ListingSeller",
+    "ListingStatus",
+    "ListingUpdate",
+    "MarketplaceStats",
     "Master",
     "MasterVersion",
     "MasterVersionsFilters",
     "MasterVersionsPage",
     "MasterVersionsSort",
+    "OAuthAccessToken",
+    "OAuthRequestToken",
+    "Order",
+    "OrderItem",
+    "OrderItemRelease",
+    "OrderMessage",
+    "OrderMessageCreate",
+    "OrderMessagesPage",
+    "OrderRef",
+    "OrderRefund",
+    "OrderShipping",
+    "OrderStatus",
+    "OrderStatusFilter",
+    "OrderUpdate",
+    "OrdersPage",
+    "OrdersSort",
+    "OriginalPrice",
     "Pagination",
     "PaginationUrls",
+    "Price",
+    "PriceSuggestions",
     "Release",
     "ReleaseLabel",
     "ReleaseRating",
@@ -750,8 +2066,24 @@ __all__ = [
     "SearchResultCommunity",
     "SearchType",
     "SearchUserData",
+    "SellerStats",
     "Series",
+    "SleeveCondition",
     "SortOrder",
+    "SubmissionGroups",
+    "SubmissionsPage",
+    "SubmittedArtist",
+    "SubmittedLabel",
     "Track",
+    "User",
+    "UserLink",
+    "UserList",
+    "UserListItem",
+    "UserListSummary",
+    "UserListsPage",
+    "UserUpdate",
     "Video",
+    "Want",
+    "WantUpdate",
+    "WantlistPage",
 ]

@@ -16,8 +16,9 @@ from pydantic import BaseModel, ValidationError
 from .. import __version__
 from .auth import Credentials
 from .config import Settings
-from .errors import ResponseDecodeError, ResponseValidationError
+from .errors import PermissionDeniedError, ResponseDecodeError, ResponseValidationError
 from .images import ImagesResource
+from .oauth import OAuthFlow
 from .metrics import MetricsSnapshot
 from .pagination import Page
 from .ratelimit import RateLimiter, RateLimitState
@@ -168,6 +169,10 @@ class BaseClient:
         """Download signed image URLs through the limiter: ``discogs.images.download(url, path)``."""
         return ImagesResource(self)
 
+    def oauth_flow(self, *, callback: str = "oob") -> OAuthFlow:
+        """The OAuth 1.0a steps for this client's consumer key and secret (see :class:`OAuthFlow`)."""
+        return OAuthFlow(self, callback=callback)
+
     # -- escape hatch --------------------------------------------------------------------------
     def request(
         self,
@@ -278,12 +283,23 @@ class BaseClient:
         if query.get("per_page") is None:
             query["per_page"] = 100 if limit is None else max(1, min(100, limit))
 
+        first_page = query.get("page") or 1
+
         def fetch(number: int) -> Page[I]:
-            body = self._fetch(operation, "GET", path, model, query={**query, "page": number}, options=options)
+            # The first request goes out exactly as the caller asked (no page= unless given).
+            page_query = query if number == first_page else {**query, "page": number}
+            try:
+                body = self._fetch(operation, "GET", path, model, query=page_query, options=options)
+            except PermissionDeniedError as exc:
+                if number > 100:
+                    exc.message += (
+                        f" (page {number}: Discogs serves at most 100 pages of another user's inventory, "
+                        "i.e. 10,000 listings at 100 per page; only your own inventory goes further)"
+                    )
+                raise
             return Page(body, items_field, fetch, limit=limit, page_number=number)
 
-        first = self._fetch(operation, "GET", path, model, query=query, options=options)
-        return Page(first, items_field, fetch, limit=limit, page_number=query.get("page") or 1)
+        return fetch(first_page)
 
 
 class Resource:

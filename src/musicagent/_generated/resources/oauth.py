@@ -21,6 +21,39 @@ __all__ = ["OauthResource"]
 class OauthResource(Resource):
     """Operations under ``discogs.oauth``."""
 
+    def access_token(
+        self,
+        *,
+        timeout: float | None = None,
+        max_retries: int | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+    ) -> dict[str, str]:
+        """Exchange an authorized request token for an access token (last step of the OAuth flow).
+
+        Send `Content-Type: application/x-www-form-urlencoded` and an `Authorization: OAuth ...` header
+        carrying `oauth_consumer_key`, `oauth_nonce`, `oauth_token` (the request token),
+        `oauth_signature_method="PLAINTEXT"`, `oauth_signature="<consumer_secret>&<request_token_secret>"`,
+        `oauth_timestamp` and `oauth_verifier` (from the authorize page). The form-encoded answer holds
+        the access token and secret, which do not expire unless the user revokes the application. An
+        expired verifier or a malformed request gets 400.
+
+        ``POST /oauth/access_token`` (needs a user token or OAuth).
+
+        Returns:
+            The form-encoded answer as a dict.
+
+        Raises:
+            InvalidParameterError: an argument is invalid (nothing was sent).
+            BadRequestError: HTTP 400.
+            AuthenticationError: HTTP 401.
+            RateLimitError: HTTP 429.
+            ServerError: HTTP 500.
+        """
+        path = f"/oauth/access_token"
+        options = options_of(timeout, max_retries, extra_headers, extra_query)
+        return self._client._fetch_form("oauth.access_token", "POST", path, options=options)
+
     def identity(
         self,
         *,
@@ -47,3 +80,36 @@ class OauthResource(Resource):
         path = f"/oauth/identity"
         options = options_of(timeout, max_retries, extra_headers, extra_query)
         return self._client._fetch("oauth.identity", "GET", path, models.Identity, options=options)
+
+    def request_token(
+        self,
+        *,
+        timeout: float | None = None,
+        max_retries: int | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+    ) -> dict[str, str]:
+        """Get an OAuth request token (step 1 of the OAuth flow).
+
+        First step of OAuth 1.0a. Send `Content-Type: application/x-www-form-urlencoded` and an
+        `Authorization: OAuth ...` header carrying `oauth_consumer_key`, `oauth_nonce`,
+        `oauth_signature_method="PLAINTEXT"`, `oauth_signature="<consumer_secret>&"`, `oauth_timestamp`
+        and `oauth_callback`. The answer is form-encoded. Next, send the user to
+        `https://www.discogs.com/oauth/authorize?oauth_token=<oauth_token>`; the request token and the
+        verifier the user gets there expire after 15 minutes. An invalid OAuth request gets 400.
+
+        ``GET /oauth/request_token`` (needs a user token or OAuth).
+
+        Returns:
+            The form-encoded answer as a dict.
+
+        Raises:
+            InvalidParameterError: an argument is invalid (nothing was sent).
+            BadRequestError: HTTP 400.
+            AuthenticationError: HTTP 401.
+            RateLimitError: HTTP 429.
+            ServerError: HTTP 500.
+        """
+        path = f"/oauth/request_token"
+        options = options_of(timeout, max_retries, extra_headers, extra_query)
+        return self._client._fetch_form("oauth.request_token", "GET", path, options=options)

@@ -1,0 +1,103 @@
+"""The OAuth 1.0a dance (request token → authorize URL → access token) on top of the generated calls.
+
+The two token endpoints are ordinary spec operations (``discogs.oauth.request_token`` and
+``discogs.oauth.access_token``); what they need beyond a normal call is a differently signed
+``Authorization`` header at each step, which this helper supplies. Discogs recommends the PLAINTEXT
+signature over HTTPS; a request token and its verifier are valid for 15 minutes.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
+
+from .auth import oauth_header
+from .errors import APIError, AuthenticationError, BadRequestError, ConfigurationError, InvalidParameterError
+from .log import register_secret
+
+if TYPE_CHECKING:
+    from .client import BaseClient
+
+__all__ = ["AUTHORIZE_URL", "AccessToken", "OAuthFlow", "RequestToken"]
+
+AUTHORIZE_URL = "https://www.discogs.com/oauth/authorize"
+REQUEST_TOKEN_LIFETIME = 15 * 60.0
+_FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+
+
+@dataclass(frozen=True)
+class RequestToken:
+    token: str
+    secret: str = field(repr=False)
+    created_at: float = field(default_factory=time.monotonic)
+
+    @property
+    def authorize_url(self) -> str:
+        """Send the user here; Discogs shows them a verifier code (or redirects to your callback)."""
+        return f"{AUTHORIZE_URL}?{urlencode({'oauth_token': self.token})}"
+
+    @property
+    def expired(self) -> bool:
+        return time.monotonic() - self.created_at > REQUEST_TOKEN_LIFETIME
+
+
+@dataclass(frozen=True)
+class AccessToken:
+    """Never expires; pass to ``Discogs(access_token=..., access_token_secret=...)``."""
+
+    token: str = field(repr=False)
+    secret: str = field(repr=False)
+
+
+class OAuthFlow:
+    """``flow = discogs.oauth_flow(); rt = flow.request_token(); ...; at = flow.access_token(rt, verifier)``."""
+
+    def __init__(self, client: BaseClient, *, callback: str = "oob") -> None:
+        credentials = client._transport.credentials
+        if not credentials.consumer_key or not credentials.consumer_secret:
+            raise ConfigurationError(
+                "OAuth needs consumer_key and consumer_secret (arguments or DISCOGS_CONSUMER_KEY/SECRET)"
+            )
+        self._client = client
+        self._key = credentials.consumer_key
+        self._secret = credentials.consumer_secret
+        self.callback = callback
+
+    def request_token(self) -> RequestToken:
+        """Step 1: a temporary token to send the user to :attr:`RequestToken.authorize_url` with."""
+        header = oauth_header(self._key, self._secret, callback=self.callback)
+        answer = self._client.oauth.request_token(extra_headers={"Authorization": header, **_FORM})  # type: ignore[attr-defined]
+        token, secret = _pair(answer, "request token")
+        return RequestToken(token, secret)
+
+    def access_token(self, request_token: RequestToken, verifier: str) -> AccessToken:
+        """Step 3: trade the authorized request token and the user's verifier for a lasting token."""
+        if not isinstance(verifier, str) or not verifier.strip():
+            raise InvalidParameterError("verifier", "must be the non-empty code Discogs showed the user")
+        if request_token.expired:
+            raise InvalidParameterError(
+                "request_token", "has expired: request tokens are valid for 15 minutes; call request_token() again"
+            )
+        header = oauth_header(
+            self._key, self._secret, token=request_token.token, token_secret=request_token.secret, verifier=verifier
+        )
+        try:
+            answer = self._client.oauth.access_token(extra_headers={"Authorization": header, **_FORM})  # type: ignore[attr-defined]
+        except (BadRequestError, AuthenticationError) as exc:
+            exc.message = (
+                f"{exc.message} (a request token and its verifier expire 15 minutes after request_token(); "
+                "check the verifier or start again)"
+            )
+            raise
+        token, secret = _pair(answer, "access token")
+        return AccessToken(token, secret)
+
+
+def _pair(answer: Any, what: str) -> tuple[str, str]:
+    token, secret = answer.get("oauth_token"), answer.get("oauth_token_secret")
+    if not token or not secret:
+        raise APIError(f"Discogs sent no {what} (got keys {sorted(answer)})", status_code=200)
+    register_secret(secret)
+    return token, secret
