@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
 from .errors import ConfigurationError
 
@@ -41,21 +41,29 @@ _ENV: dict[str, tuple[str, ...]] = {
 
 
 def read_dotenv(path: Path) -> dict[str, str]:
-    """Parse KEY=VALUE lines (optional `export`, quotes, comments); a missing file is empty."""
+    """Parse KEY=VALUE lines (optional `export`, quotes, comments); a missing file is empty.
+
+    A quoted value ends at its closing quote (a comment may follow it); an unquoted value ends at
+    `` #``. A file that is not UTF-8 is a :class:`ConfigurationError`, not a silent skip.
+    """
     try:
-        text = path.read_text(encoding="utf-8")
-    except (FileNotFoundError, IsADirectoryError, PermissionError):
+        text = path.read_text(encoding="utf-8-sig")
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError):
         return {}
+    except UnicodeDecodeError:
+        raise ConfigurationError(f"invalid .env file {str(path)!r}: it is not UTF-8 text") from None
     values: dict[str, str] = {}
     for raw in text.splitlines():
         line = raw.strip()
         if not line or line.startswith("#") or "=" not in line:
             continue
         key, _, value = line.partition("=")
-        key = key.removeprefix("export ").strip()
+        key = key.strip().removeprefix("export ").strip()
         value = value.strip()
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-            value = value[1:-1]
+        if value[:1] in ("'", '"') and value.find(value[0], 1) > 0:
+            value = value[1 : value.find(value[0], 1)]
+        elif value.startswith("#"):
+            value = ""
         elif " #" in value:
             value = value.split(" #", 1)[0].rstrip()
         values[key] = value
@@ -71,8 +79,38 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+_SECRETS = ("token", "consumer_secret", "access_token", "access_token_secret")
+_CREDENTIALS = ("token", "consumer_key", "consumer_secret", "access_token", "access_token_secret")
+_LAYERS = ("argument", "environment variable", ".env entry")
+
+
+def _has_control_chars(value: str) -> bool:
+    return any(ord(c) < 32 or ord(c) == 127 for c in value)
+
+
+def _incomplete_credentials(present: set[str]) -> tuple[str, str] | None:
+    """(a credential that is set, one it needs that is not), or None when nothing is half-configured.
+
+    Without a token, a consumer key without its secret (or an access token without its secret or
+    without the consumer pair) would silently send unauthenticated requests.
+    """
+    if "token" in present:
+        return None
+    pairs = (
+        ("consumer_key", "consumer_secret"),
+        ("consumer_secret", "consumer_key"),
+        ("access_token", "access_token_secret"),
+        ("access_token_secret", "access_token"),
+        ("access_token", "consumer_key"),
+    )
+    return next(((have, need) for have, need in pairs if have in present and need not in present), None)
+
+
 class Settings(BaseModel):
-    """Everything a client needs to know before its first request."""
+    """Everything a client needs to know before its first request.
+
+    Secrets are :class:`~pydantic.SecretStr`, so ``repr(settings)`` and error messages never show them.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -83,37 +121,56 @@ class Settings(BaseModel):
     access_token_secret: SecretStr | None = None
     user_agent: str | None = None
     base_url: str = DEFAULT_BASE_URL
-    timeout: float = Field(default=30.0, gt=0)
+    timeout: float = Field(default=30.0, gt=0, allow_inf_nan=False)
     max_retries: int = Field(default=3, ge=0, le=20)
-    deadline: float | None = Field(default=None, gt=0)
-    rate_limit: tuple[int, float] | None | Literal["auto"] = "auto"
+    deadline: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    rate_limit: tuple[int, float] | Literal["auto"] | None = "auto"
     rate_limit_store: str | None = None
 
-    @field_validator("token", "consumer_key", "consumer_secret", "access_token", "access_token_secret", mode="before")
+    @field_validator(*_CREDENTIALS, mode="before")
     @classmethod
-    def _blank_is_none(cls, value: Any) -> Any:
-        if isinstance(value, str) and not value.strip():
-            return None
+    def _clean_credential(cls, value: Any) -> Any:
+        """Surrounding whitespace is dropped (a pasted token often ends with a newline); blank is unset."""
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        if isinstance(value, str):
+            value = value.strip()
+            if not value:
+                return None
+            if _has_control_chars(value):
+                raise ValueError("must not contain control characters (line breaks, tabs...)")
+        return value
+
+    @field_validator("timeout", "max_retries", "deadline", mode="before")
+    @classmethod
+    def _no_bool(cls, value: Any) -> Any:
+        if isinstance(value, bool):
+            raise ValueError(f"expected a number, got {value!r}")
         return value
 
     @field_validator("user_agent")
     @classmethod
     def _check_user_agent(cls, value: str | None) -> str | None:
-        if value is not None and (not value.strip() or any(c in value for c in "\r\n")):
+        if value is not None and (not value.strip() or _has_control_chars(value)):
             raise ValueError("must be a non-empty single line, such as 'myapp/1.0 +https://example.org'")
         return value
 
     @field_validator("base_url")
     @classmethod
     def _check_base_url(cls, value: str) -> str:
-        parts = urlsplit(value.strip())
+        text = value.strip()
+        parts = urlsplit(text)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"{value!r} is not an http(s) URL")
         if parts.username or parts.password or parts.query or parts.fragment:
             raise ValueError("must not contain credentials, a query or a fragment")
+        try:
+            parts.port  # noqa: B018 - urlsplit checks the port only when asked
+        except ValueError:
+            raise ValueError(f"{value!r} has an invalid port") from None
         if parts.scheme == "http" and not _is_loopback(parts.hostname):
             raise ValueError(f"plain http is only allowed for loopback hosts, not {parts.hostname!r}; use https")
-        return value.strip().rstrip("/")
+        return text.rstrip("/")
 
     @field_validator("rate_limit", mode="before")
     @classmethod
@@ -127,13 +184,15 @@ class Settings(BaseModel):
             count, sep, seconds = text.partition("/")
             if not sep:
                 raise ValueError("write it as REQUESTS/SECONDS, e.g. 60/60, or 'off'")
-            return (count, seconds)
+            return (count.strip(), seconds.strip())
+        if isinstance(value, tuple | list) and any(isinstance(v, bool) for v in value):
+            raise ValueError("expected (requests, seconds) numbers, got a bool")
         return value
 
     @field_validator("rate_limit")
     @classmethod
     def _check_rate_limit(cls, value: Any) -> Any:
-        if isinstance(value, tuple) and (value[0] < 1 or value[1] <= 0):
+        if isinstance(value, tuple) and (value[0] < 1 or not value[1] > 0 or value[1] == float("inf")):
             raise ValueError("needs at least 1 request per a positive number of seconds")
         return value
 
@@ -143,6 +202,13 @@ class Settings(BaseModel):
         if value is not None and not value.startswith(("sqlite://", "redis://", "rediss://", "memory://")):
             raise ValueError("must be memory://, sqlite:///path/to/file.db or redis://host:port/db")
         return value
+
+    @model_validator(mode="after")
+    def _check_credentials(self) -> Settings:
+        problem = _incomplete_credentials({name for name in _CREDENTIALS if getattr(self, name) is not None})
+        if problem is not None:
+            raise ValueError(f"{problem[0]} is set but {problem[1]} is not; give both, or neither")
+        return self
 
     @property
     def has_user_auth(self) -> bool:
@@ -166,30 +232,50 @@ class Settings(BaseModel):
         environ: Mapping[str, str] | None = None,
         dotenv: Path | None = None,
     ) -> Settings:
-        """Merge arguments, then the environment, then `.env`.
+        """Merge arguments, then the environment, then `.env`, setting by setting.
 
         An argument of None means "not given", except ``rate_limit``, whose presence alone counts
-        (``rate_limit=None`` turns local limiting off).
+        (``rate_limit=None`` turns local limiting off). A token never overrides other credentials
+        that come from a stronger source: ``Discogs(consumer_key=..., consumer_secret=...)``
+        authenticates with the key and secret even when ``DISCOGS_TOKEN`` is set.
+
+        Raises:
+            ConfigurationError: a value is invalid; the message names its source, such as
+                ``invalid environment variable DISCOGS_TIMEOUT: ...`` (never the value of a secret).
         """
         env = os.environ if environ is None else environ
         file_values = read_dotenv(dotenv if dotenv is not None else Path.cwd() / ".env")
         values: dict[str, Any] = {}
         sources: dict[str, str] = {}
+        layers: dict[str, int] = {}
         for name in cls.model_fields:
             if arguments.get(name) is not None or (name == "rate_limit" and name in arguments):
                 values[name] = arguments[name]
                 sources[name] = f"argument {name!r}"
+                layers[name] = 0
                 continue
-            for layer, label in ((env, "environment variable"), (file_values, ".env entry")):
+            for index, layer in ((1, env), (2, file_values)):
                 found = next((var for var in _ENV.get(name, ()) if layer.get(var, "").strip()), None)
                 if found is not None:
                     values[name] = layer[found]
-                    sources[name] = f"{label} {found}"
+                    sources[name] = f"{_LAYERS[index]} {found}"
+                    layers[name] = index
                     break
+        others = [layers[name] for name in _CREDENTIALS[1:] if name in layers]
+        if "token" in layers and others and min(others) < layers["token"]:
+            del values["token"], sources["token"], layers["token"]
+        problem = _incomplete_credentials(set(layers) & set(_CREDENTIALS))
+        if problem is not None:
+            have, need = problem
+            raise ConfigurationError(
+                f"invalid {sources[have]}: {have} is set but {need} is not "
+                f"(pass {need}= or set {_ENV[need][0]}), or leave both unset"
+            )
         try:
             return cls(**values)
         except ValidationError as exc:
-            first = exc.errors()[0]
+            first = exc.errors(include_url=False, include_input=False)[0]
             field = str(first["loc"][0]) if first["loc"] else "settings"
             where = sources.get(field, field)
-            raise ConfigurationError(f"invalid {where}: {first['msg']}") from None
+            message = first["msg"].removeprefix("Value error, ")
+            raise ConfigurationError(f"invalid {where}: {message}") from None

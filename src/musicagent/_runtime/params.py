@@ -7,10 +7,11 @@ names the parameter, before anything is sent.
 from __future__ import annotations
 
 import math
+import operator
 import os
 from collections.abc import Collection
 from pathlib import Path
-from typing import Any, BinaryIO, Union
+from typing import Any, BinaryIO, SupportsIndex, Union
 from urllib.parse import quote
 
 from .errors import InvalidParameterError
@@ -33,14 +34,22 @@ def _type_name(value: object) -> str:
 
 
 def check_int(name: str, value: object, *, minimum: int | None = None, maximum: int | None = None) -> int:
-    """An integer (``bool`` is refused: ``True`` is never a meaningful id)."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidParameterError(name, f"expected an integer, got {_type_name(value)} {value!r}")
-    if minimum is not None and value < minimum:
-        raise InvalidParameterError(name, f"must be >= {minimum}, got {value}")
-    if maximum is not None and value > maximum:
-        raise InvalidParameterError(name, f"must be <= {maximum}, got {value}")
-    return value
+    """An integer, or an integer-like object such as a NumPy integer (anything with ``__index__``).
+
+    ``bool`` is refused: ``True`` is never a meaningful id. Floats are refused even when whole, as
+    ``1.0`` usually means a computation went wrong upstream.
+    """
+    try:
+        if isinstance(value, bool) or not isinstance(value, SupportsIndex):
+            raise TypeError
+        number = operator.index(value)
+    except TypeError:  # also an __index__ that refuses, as numpy.bool_ does
+        raise InvalidParameterError(name, f"expected an integer, got {_type_name(value)} {value!r}") from None
+    if minimum is not None and number < minimum:
+        raise InvalidParameterError(name, f"must be >= {minimum}, got {number}")
+    if maximum is not None and number > maximum:
+        raise InvalidParameterError(name, f"must be <= {maximum}, got {number}")
+    return number
 
 
 def check_number(
@@ -89,8 +98,15 @@ def check_choice(name: str, value: object, choices: Collection[str]) -> str:
 
 
 def segment(value: str | int | float) -> str:
-    """Percent-encode one path segment so a username like ``a/b?c`` stays one segment."""
-    return quote(str(value), safe="")
+    """Percent-encode one path segment so a username like ``a/b?c`` stays one segment.
+
+    ``.`` and ``..`` are encoded too (``%2E``): left as they are, URL normalisation (urllib3's among
+    it) would resolve them as "this" and "parent" segments and send the request to another endpoint.
+    """
+    text = quote(str(value), safe="")
+    if text in (".", ".."):
+        return text.replace(".", "%2E")
+    return text
 
 
 FileInput = Union[str, "os.PathLike[str]", bytes, BinaryIO]
