@@ -218,7 +218,7 @@ class UsersCollectionFoldersResource(Resource):
 
         Args:
             username: A Discogs username.
-            folder_id: The collection folder ID; 0 is the "All" folder, 1 "Uncategorized".
+            folder_id: A folder you created; folders 0 ("All") and 1 ("Uncategorized") cannot be renamed or deleted.
 
         Returns:
             None.
@@ -231,7 +231,7 @@ class UsersCollectionFoldersResource(Resource):
             RateLimitError: HTTP 429.
             ServerError: HTTP 500.
         """
-        path = f"/users/{_p.segment(_p.check_str('username', username, min_length=1))}/collection/folders/{_p.segment(_p.check_int('folder_id', folder_id, minimum=0))}"
+        path = f"/users/{_p.segment(_p.check_str('username', username, min_length=1))}/collection/folders/{_p.segment(_p.check_int('folder_id', folder_id, minimum=2))}"
         options = options_of(timeout, max_retries, extra_headers, extra_query)
         return self._client._fetch_none("users.collection.folders.delete", "DELETE", path, options=options)
 
@@ -391,7 +391,7 @@ class UsersCollectionFoldersResource(Resource):
 
         Args:
             username: A Discogs username.
-            folder_id: The collection folder ID; 0 is the "All" folder, 1 "Uncategorized".
+            folder_id: A folder you created; folders 0 ("All") and 1 ("Uncategorized") cannot be renamed or deleted.
             name: The folder's new name.
 
         Returns:
@@ -406,7 +406,7 @@ class UsersCollectionFoldersResource(Resource):
             RateLimitError: HTTP 429.
             ServerError: HTTP 500.
         """
-        path = f"/users/{_p.segment(_p.check_str('username', username, min_length=1))}/collection/folders/{_p.segment(_p.check_int('folder_id', folder_id, minimum=0))}"
+        path = f"/users/{_p.segment(_p.check_str('username', username, min_length=1))}/collection/folders/{_p.segment(_p.check_int('folder_id', folder_id, minimum=2))}"
         body = _p.drop_none(
             {
                 "name": _p.check_str("name", name, min_length=1),
