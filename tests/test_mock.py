@@ -321,6 +321,26 @@ def test_recorded_discogs_links_point_at_the_mock(tmp_path: Path) -> None:
         assert json.loads(get(running.url + "/artists/1")[2])["resource_url"] == "https://api.discogs.com/artists/1"
 
 
+def test_a_recorded_401_answers_requests_without_credentials(tmp_path: Path) -> None:
+    uri = "https://api.discogs.com/oauth/identity"
+    write_cassette(
+        tmp_path / "identity.yaml",
+        interaction(uri, {"id": 1, "username": "someone"}),
+        interaction(uri, {"message": "You must authenticate to access this resource."}, status=401),
+    )
+    with MockServer(tmp_path) as running:
+        assert get(running.url + "/oauth/identity")[0] == 401
+        assert get(running.url + "/oauth/identity?token=abc")[0] == 200
+        request = urllib.request.Request(running.url + "/oauth/identity", headers={"Authorization": "Discogs token=x"})
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert json.loads(response.read())["username"] == "someone"
+
+
+def test_files_beside_the_cassettes_that_are_no_cassettes_are_skipped(cassettes: Path) -> None:
+    (cassettes / "index.json").write_text(json.dumps({"about": "metadata", "cassettes": []}))
+    assert len(load_cassettes(cassettes)) == 6
+
+
 def test_recorded_errors_are_replayed(server: MockServer) -> None:
     status, _, body = get(server.url + "/releases/999999999")
     assert (status, json.loads(body)) == (404, {"message": "Release not found."})

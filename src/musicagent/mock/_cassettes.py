@@ -139,10 +139,12 @@ def _interaction(entry: Any, source: str) -> Interaction:
 
 
 def read_cassette(path: Path, source: str | None = None) -> list[Interaction]:
-    """The interactions of one ``.yaml``/``.yml``/``.json`` cassette file."""
+    """The interactions of one ``.yaml``/``.yml``/``.json`` cassette file; none for a mapping that is no cassette."""
     label = source or path.name
     text = path.read_text(encoding="utf-8")
     data = json.loads(text) if path.suffix == ".json" else _yaml_load(text, label)
+    if isinstance(data, dict) and "interactions" not in data and "version" not in data:
+        return []  # another file kept beside the cassettes (an index, say): not a cassette
     if not isinstance(data, dict) or not isinstance(data.get("interactions"), list):
         raise CassetteError(f"{label}: a cassette is a mapping with an 'interactions' list")
     return [_interaction(entry, f"{label}#{number}") for number, entry in enumerate(data["interactions"])]

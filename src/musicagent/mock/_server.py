@@ -52,13 +52,21 @@ def _page(query: Mapping[str, tuple[str, ...]]) -> str:
         return values[-1]
 
 
-def find_match(interactions: Sequence[Interaction], method: str, raw_path: str, raw_query: str) -> Interaction | None:
+def find_match(
+    interactions: Sequence[Interaction],
+    method: str,
+    raw_path: str,
+    raw_query: str,
+    *,
+    authenticated: bool = True,
+) -> Interaction | None:
     """The recording that answers this request, or None.
 
     Same method (HEAD is answered by GET recordings) and path; every significant parameter of
-    the recording present with the same values; the same page. Among several, the one matching
-    the most parameters wins, then the one recorded with the same ``per_page``, then the first
-    loaded: the choice never depends on timing.
+    the recording present with the same values; the same page. Among several: a recorded 401 is
+    preferred for a request without credentials and used last for one with them (as Discogs would
+    answer), then the one matching the most parameters, then the one recorded with the same
+    ``per_page``, then the first loaded: the choice never depends on timing.
     """
     wanted_method = "GET" if method == "HEAD" else method
     path = normalize_path(raw_path)
@@ -66,17 +74,29 @@ def find_match(interactions: Sequence[Interaction], method: str, raw_path: str, 
     significant = _significant(query)
     page = _page(query)
     best: Interaction | None = None
-    best_score = (-1, -1)
+    best_score = (-1, -1, -1)
     for candidate in interactions:
         if candidate.method != wanted_method or candidate.path != path or _page(candidate.query) != page:
             continue
         recorded = {k: v for k, v in _significant(candidate.query).items() if k != "page"}
         if any(significant.get(k) != v for k, v in recorded.items()):
             continue
-        score = (len(recorded), int(candidate.query.get("per_page") == query.get("per_page")))
+        score = (
+            int((candidate.status == 401) != authenticated),
+            len(recorded),
+            int(candidate.query.get("per_page") == query.get("per_page")),
+        )
         if score > best_score:
             best, best_score = candidate, score
     return best
+
+
+def _has_credentials(authorization: str | None, raw_query: str) -> bool:
+    """Discogs auth travels in ``Authorization`` or in the query (``token``, ``key``, ``oauth_token``)."""
+    if authorization:
+        return True
+    query = query_of(raw_query)
+    return any(query.get(name) for name in ("token", "key", "oauth_token"))
 
 
 class _Window:
@@ -129,7 +149,7 @@ class _Handler(BaseHTTPRequestHandler):
         if length > 0:
             self.rfile.read(length)  # drained so the connection stays usable; bodies are not matched
         parts = urlsplit(self.path)
-        self.server.owner.respond(self, self.command, parts.path, parts.query)
+        self.server.owner.respond(self, self.command, parts.path, parts.query, self.headers.get("Authorization"))
 
     def do_GET(self) -> None:
         self._handle()
@@ -272,7 +292,14 @@ class MockServer:
         self.stop()
 
     # -- answering -----------------------------------------------------------------------------
-    def respond(self, handler: BaseHTTPRequestHandler, method: str, raw_path: str, raw_query: str) -> None:
+    def respond(
+        self,
+        handler: BaseHTTPRequestHandler,
+        method: str,
+        raw_path: str,
+        raw_query: str,
+        authorization: str | None = None,
+    ) -> None:
         """Answer one request: 429 past the window, the recording when one matches, else 404."""
         rate_headers: list[tuple[str, str]] = []
         if self._window is not None:
@@ -287,7 +314,8 @@ class MockServer:
                 retry = [("Retry-After", str(max(1, math.ceil(wait))))]
                 self._send(handler, method, 429, "Too Many Requests", rate_headers + retry, _error(TOO_MANY_MESSAGE))
                 return
-        match = find_match(self.interactions, method, raw_path, raw_query)
+        authenticated = _has_credentials(authorization, raw_query)
+        match = find_match(self.interactions, method, raw_path, raw_query, authenticated=authenticated)
         if match is None:
             self._send(handler, method, 404, "Not Found", rate_headers, _error(NOT_FOUND_MESSAGE))
             return
