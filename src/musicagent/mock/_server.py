@@ -125,6 +125,7 @@ class _Window:
 class _Handler(BaseHTTPRequestHandler):
     server: _HTTPServer
     protocol_version = "HTTP/1.1"  # keep-alive, so pooled clients reuse connections
+    disable_nagle_algorithm = True  # headers and body go out in two writes: no 40 ms delayed-ACK stall
 
     def version_string(self) -> str:
         return "musicagent-mock"
