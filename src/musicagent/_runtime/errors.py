@@ -1,13 +1,16 @@
 """The exception hierarchy: every failure a user can meet is one of these.
 
 Catching :class:`DiscogsError` catches everything the SDK raises on purpose; no bare urllib3, json or
-pydantic exception escapes a request.
+pydantic exception escapes a request. Messages pass through :func:`~musicagent._runtime.log.mask`,
+so a token echoed back by a proxy's error page never reaches a traceback.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+
+from .log import mask
 
 __all__ = [
     "APIConnectionError",
@@ -24,6 +27,7 @@ __all__ = [
     "NotFoundError",
     "PermissionDeniedError",
     "RateLimitError",
+    "RateLimitStoreError",
     "ResourceNotFoundError",
     "ResponseDecodeError",
     "ResponseValidationError",
@@ -40,6 +44,7 @@ class DiscogsError(Exception):
     message: str
 
     def __init__(self, message: str) -> None:
+        message = mask(message)
         super().__init__(message)
         self.message = message
 
@@ -80,7 +85,7 @@ class _RequestError(DiscogsError):
     def __str__(self) -> str:
         where = f" ({self.method} {self.url})" if self.method and self.url else ""
         tries = f" after {self.attempts} attempts" if self.attempts > 1 else ""
-        return f"{self.message}{where}{tries}"
+        return mask(f"{self.message}{where}{tries}")
 
 
 class APIConnectionError(_RequestError):
@@ -88,7 +93,11 @@ class APIConnectionError(_RequestError):
 
 
 class APITimeoutError(APIConnectionError):
-    """The server did not answer within the timeout."""
+    """The server did not answer within the timeout, or the call's deadline ran out."""
+
+
+class RateLimitStoreError(APIConnectionError):
+    """The shared rate-limit store (SQLite file, Redis server) failed; no request was sent."""
 
 
 class ResponseDecodeError(_RequestError):
@@ -96,7 +105,7 @@ class ResponseDecodeError(_RequestError):
 
     def __init__(self, message: str, *, status_code: int | None = None, body_excerpt: str = "", **kw: Any) -> None:
         self.status_code = status_code
-        self.body_excerpt = body_excerpt
+        self.body_excerpt = mask(body_excerpt)
         super().__init__(message, **kw)
 
 

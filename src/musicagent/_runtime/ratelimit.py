@@ -1,11 +1,18 @@
-"""Client-side rate limiting with pyrate-limiter, corrected by what Discogs reports.
+"""Client-side rate limiting on pyrate-limiter buckets, corrected by what Discogs reports.
 
-Discogs counts requests per source IP in a moving 60-second window. The local limiter is a sliding
-window log (pyrate-limiter) that every thread of a client shares; its window is a little longer than
-the server's so that network jitter never lets a request land inside the server's window early. The
-``X-Discogs-Ratelimit*`` headers are the truth when other processes share the IP: when the server has
-counted more than we did, the difference is added to the local bucket, so the next request waits
-for the window instead of drawing a 429.
+Discogs counts requests per source IP in a moving window. The local limiter is a sliding window log
+(a pyrate-limiter bucket: in memory, SQLite with a file lock, or Redis) that every thread of a client
+shares. Its window is a little longer than the server's (:func:`_margin`) so that the time between
+taking a slot here and the request reaching Discogs never lets L+1 requests land in one server window.
+
+The acquire loop is ours rather than ``Limiter.try_acquire(blocking=True)`` for two reasons: each
+``Limiter`` starts a leaker thread (one per client, each running an event loop), and its blocking
+path stamps a request with the time it *planned* to wake rather than the time it did, which eats
+into the margin under thread contention. Expired entries are leaked inline instead.
+
+The ``X-Discogs-Ratelimit*`` headers are the truth when other processes share the IP: when the server
+has counted more than we did, the difference is added to the bucket, so the next request waits for
+the window instead of drawing a 429. A 429 fills the bucket for the same reason.
 """
 
 from __future__ import annotations
@@ -14,10 +21,14 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
+from urllib.parse import urlsplit
+
+from .errors import ConfigurationError, RateLimitStoreError
+from .log import mask, register_secret
 
 if TYPE_CHECKING:  # pyrate-limiter imports asyncio, sqlite3 and multiprocessing: keep imports lazy
-    from pyrate_limiter import AbstractBucket, Limiter
+    from pyrate_limiter import AbstractBucket
 
 __all__ = ["RateLimitState", "RateLimiter", "parse_rate_headers"]
 
@@ -29,16 +40,17 @@ class RateLimitState:
     """What the client knows about its allowance right now.
 
     ``limit``/``used``/``remaining`` are the server's figures from the last response (None before
-    the first); ``local_limit``/``window`` describe the local limiter (None when it is off).
+    the first); ``local_limit``/``window`` describe the local limiter and ``local_in_window`` how many
+    of its slots are taken (None when it is off).
     """
 
     limit: int | None
     used: int | None
     remaining: int | None
-    updated_at: float | None
-    local_limit: int | None
-    window: float | None
-    local_in_window: int | None
+    updated_at: float | None = None
+    local_limit: int | None = None
+    window: float | None = None
+    local_in_window: int | None = None
 
 
 def parse_rate_headers(headers: Mapping[str, str]) -> tuple[int | None, int | None, int | None]:
@@ -59,93 +71,174 @@ def parse_rate_headers(headers: Mapping[str, str]) -> tuple[int | None, int | No
 
 
 def _margin(window: float) -> float:
-    """Extra local window: 1% of it, at least 50 ms and at most 1 s."""
+    """Extra local window: 1% of it, at least 50 ms and at most 1 s.
+
+    It must exceed the spread of the delay between taking a slot and the request reaching the
+    server (thread wake-up, connect, network jitter); 50 ms is ample on loopback and 0.6 s on the
+    60 s Discogs window covers the Internet, at a cost of 1-2% of the allowance.
+    """
     return min(1.0, max(0.05, window * 0.01))
 
 
-def _make_bucket(requests: int, window: float, store: str | None) -> AbstractBucket:
+def _make_bucket(requests: int, interval_ms: int, store: str | None) -> AbstractBucket:
+    """A bucket for ``store``; shared stores are keyed by window only, since they log timestamps."""
     from pyrate_limiter import InMemoryBucket, Rate
 
-    rates = [Rate(requests, int((window + _margin(window)) * 1000))]
+    rates = [Rate(requests, interval_ms)]
     if store is None or store.startswith("memory://"):
         return InMemoryBucket(rates)
     if store.startswith("sqlite://"):
         from pyrate_limiter import SQLiteBucket
 
         path = store.removeprefix("sqlite://")  # sqlite:///abs/file.db or sqlite://relative.db
-        return SQLiteBucket.init_from_file(
-            rates, table=f"musicagent_{requests}_{int(window * 1000)}", db_path=path, use_file_lock=True
-        )
-    from pyrate_limiter import RedisBucket
-    from redis import Redis
-
-    client: Any = Redis.from_url(store)
-    return RedisBucket.init(rates, client, f"musicagent:ratelimit:{requests}:{int(window * 1000)}")
-
-
-def _limiter_for(bucket: AbstractBucket) -> Limiter:
-    from pyrate_limiter import Limiter
-
-    return Limiter(bucket)
+        try:
+            return SQLiteBucket.init_from_file(
+                rates, table=f"musicagent_{interval_ms}", db_path=path, use_file_lock=True
+            )
+        except ImportError as exc:
+            raise ConfigurationError(
+                "a sqlite:// rate-limit store needs filelock: pip install 'musicagent[sqlite]'"
+            ) from exc
+        except Exception as exc:  # sqlite3.Error, OSError, filelock.Timeout
+            raise ConfigurationError(f"cannot open the rate-limit store {path!r}: {exc}") from None
+    if store.startswith(("redis://", "rediss://")):
+        register_secret(urlsplit(store).password)
+        try:
+            from pyrate_limiter import RedisBucket
+            from redis import Redis
+        except ImportError as exc:
+            raise ConfigurationError(
+                "a redis:// rate-limit store needs redis: pip install 'musicagent[redis]'"
+            ) from exc
+        try:
+            client: Any = Redis.from_url(store, socket_timeout=5, socket_connect_timeout=5)
+            return cast("AbstractBucket", RedisBucket.init(rates, client, f"musicagent:ratelimit:{interval_ms}"))
+        except Exception as exc:  # redis.RedisError and friends
+            raise ConfigurationError(mask(f"cannot reach the rate-limit store {store}: {exc}")) from None
+    raise ConfigurationError(f"unknown rate-limit store {mask(store)!r}: use memory://, sqlite:///path or redis://")
 
 
 class RateLimiter:
-    """Shared by all threads of one client; thread-safe."""
+    """One moving-window allowance shared by all threads of a client (and, with a store, more)."""
 
     def __init__(self, requests: int, window: float, store: str | None = None) -> None:
         self.requests = requests
         self.window = window
         self.store = store
-        self._bucket = _make_bucket(requests, window, store)
-        self._limiter = _limiter_for(self._bucket)
+        self._interval_ms = round((window + _margin(window)) * 1000)
+        self._bucket = _make_bucket(requests, self._interval_ms, store)
         self._lock = threading.Lock()
         self._server: tuple[int | None, int | None, int | None] = (None, None, None)
         self._updated_at: float | None = None
+        self._leaked_at = time.monotonic()
 
-    def acquire(self, timeout: float | None = None) -> float | None:
-        """Block until a request may be sent; the seconds waited, or None if ``timeout`` ran out."""
-        start = time.monotonic()
-        ok = self._limiter.try_acquire(_ITEM, blocking=True, timeout=-1 if timeout is None else max(timeout, 0.0))
-        if not ok:
-            return None
-        return time.monotonic() - start
+    def __repr__(self) -> str:
+        return f"<RateLimiter {self.requests}/{self.window:g}s store={mask(self.store or 'memory://')!r}>"
+
+    # -- bucket access, always under self._lock --------------------------------------------------
+    def _now(self) -> int:
+        return cast(int, self._bucket.now())  # type: ignore[no-untyped-call]
+
+    def _put(self, weight: int) -> bool:
+        from pyrate_limiter import RateItem
+
+        return cast(bool, self._bucket.put(RateItem(_ITEM, self._now(), weight)))
 
     def _in_window(self) -> int:
-        bucket = self._bucket
-        bucket.leak(bucket.now())
-        count = bucket.count()
-        return int(count) if isinstance(count, int) else 0
+        self._bucket.leak(self._now())
+        self._leaked_at = time.monotonic()
+        return cast(int, self._bucket.count())
 
-    def observe(self, headers: Mapping[str, str]) -> None:
-        """Fold the server's view into the local bucket (see the module docstring)."""
+    def _store_call(self, what: str, call: Any) -> Any:
+        """Run a bucket operation; a failing SQLite/Redis store becomes a musicagent error."""
+        try:
+            return call()
+        except Exception as exc:
+            raise RateLimitStoreError(mask(f"the rate-limit store failed while {what}: {exc}")) from None
+
+    # -- public ----------------------------------------------------------------------------------
+    def acquire(self, timeout: float | None = None) -> float | None:
+        """Block until a request may be sent; the seconds waited, or None if ``timeout`` would run out.
+
+        Fails at once when the wait is already known to be longer than ``timeout``.
+        """
+        from pyrate_limiter import RateItem
+
+        start = time.monotonic()
+        while True:
+            with self._lock:
+
+                def attempt() -> int:
+                    if time.monotonic() - self._leaked_at > self.window:
+                        self._in_window()  # keep the log short; correctness does not depend on it
+                    item = RateItem(_ITEM, self._now(), 1)
+                    if self._bucket.put(item):
+                        return -1
+                    return max(1, cast(int, self._bucket.waiting(item)))
+
+                wait_ms: int = self._store_call("taking a slot", attempt)
+            if wait_ms < 0:
+                return time.monotonic() - start
+            wait = wait_ms / 1000
+            if timeout is not None and time.monotonic() - start + wait > timeout:
+                return None
+            time.sleep(wait)
+
+    def observe(self, headers: Mapping[str, str], *, rejected: bool = False) -> None:
+        """Fold the server's view into the bucket (see the module docstring).
+
+        ``rejected`` means the server answered 429: its window is full whatever the headers say.
+        The server's limit is read as a count per the configured window; it only ever shrinks the
+        local limit (Discogs grants 25 instead of 60 when it does not accept the credentials).
+        """
         limit, used, remaining = parse_rate_headers(headers)
-        if limit is None and used is None and remaining is None:
+        known = limit is not None or used is not None or remaining is not None
+        if not known and not rejected:
             return
         with self._lock:
-            self._server = (limit, used, remaining)
-            self._updated_at = time.time()
-            if limit is not None and 0 < limit < self.requests and self.store is None:
-                # The server grants less than we assumed (e.g. 25 for anonymous calls): shrink.
+            if known:
+                self._server = (limit, used, remaining)
+                self._updated_at = time.time()
+            if limit is not None and 0 < limit < self.requests:
+                from pyrate_limiter import Rate
+
                 self.requests = limit
-                self._bucket = _make_bucket(limit, self.window, None)
-                self._limiter = _limiter_for(self._bucket)
-            capacity = self.requests if limit is None else min(limit, self.requests)
-            if used is None and remaining is not None:
-                used = capacity - remaining
-            if used is None:
+                self._bucket.rates = [Rate(limit, self._interval_ms)]
+            capacity = self.requests
+            if rejected:
+                target = capacity
+            elif remaining is not None:
+                target = capacity - remaining
+            elif used is not None:
+                target = used
+            else:
                 return
-            deficit = min(used, capacity) - self._in_window()
-            if deficit > 0:
-                self._limiter.try_acquire(_ITEM, weight=deficit, blocking=False)
+            target = max(0, min(target, capacity))
+
+            def fill() -> None:
+                in_window = self._in_window()
+                missing = min(target - in_window, capacity - in_window)
+                if missing > 0:
+                    self._put(missing)
+
+            self._store_call("recording the server's count", fill)
 
     def state(self) -> RateLimitState:
-        limit, used, remaining = self._server
-        return RateLimitState(
-            limit=limit,
-            used=used,
-            remaining=remaining,
-            updated_at=self._updated_at,
-            local_limit=self.requests,
-            window=self.window,
-            local_in_window=self._in_window(),
-        )
+        """A consistent snapshot of the server's last figures and the local bucket."""
+        with self._lock:
+            in_window: int = self._store_call("counting", self._in_window)
+            limit, used, remaining = self._server
+            return RateLimitState(
+                limit=limit,
+                used=used,
+                remaining=remaining,
+                updated_at=self._updated_at,
+                local_limit=self.requests,
+                window=self.window,
+                local_in_window=in_window,
+            )
+
+    def close(self) -> None:
+        """Close the store's connection (SQLite file, Redis socket); in-memory buckets hold nothing."""
+        with self._lock:
+            self._bucket.close()

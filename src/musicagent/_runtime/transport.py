@@ -8,6 +8,8 @@ work). Everything that can go wrong comes out as a :mod:`musicagent` exception.
 
 from __future__ import annotations
 
+import functools
+import http.client
 import json as _json
 import os
 import tempfile
@@ -41,10 +43,10 @@ from .errors import (
     APIConnectionError,
     APIError,
     APITimeoutError,
-    DiscogsError,
+    InvalidParameterError,
     RateLimitError,
     ResponseDecodeError,
-    ServerError,
+    _RequestError,
     error_for_status,
 )
 from .metrics import Metrics
@@ -55,8 +57,10 @@ __all__ = ["RawResponse", "RequestOptions", "Transport"]
 T = TypeVar("T")
 
 _IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS"})
+_RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 _BACKOFF_BASE = 0.5
 _BACKOFF_CAP = 30.0
+_MAX_RETRY_AFTER = 120.0  # a server asking for longer gets the RateLimitError, with its retry_after
 _REQUEST_ID_HEADERS = ("X-Request-Id", "X-Amzn-Trace-Id", "CF-Ray")
 
 
@@ -88,31 +92,36 @@ class RawResponse:
 class _Retryable(Exception):
     """Carries a musicagent error through backoff; ``reached`` says the server may have acted on it."""
 
-    def __init__(self, error: DiscogsError, *, reached: bool) -> None:
+    def __init__(self, error: _RequestError, *, reached: bool) -> None:
         super().__init__(str(error))
         self.error = error
         self.reached = reached
-        self.retry_after = getattr(error, "retry_after", None)
+        self.retry_after: float | None = getattr(error, "retry_after", None)
 
 
-def _waits(cap: float = _BACKOFF_CAP) -> Generator[float, Any, None]:
+def _waits(time_left: Callable[[], float | None]) -> Generator[float, Any, None]:
     """Backoff wait generator: ``Retry-After`` when the server sent one, else capped full-jitter expo.
 
-    backoff sends each exception into the generator, which is how ``Retry-After`` reaches it.
+    backoff sends each exception into the generator (that is how ``Retry-After`` reaches it) and,
+    with ``jitter=None``, sleeps exactly what it yields. Waits never run past the call's deadline.
     """
     attempt = 0
     exc = yield 0.0
     while True:
         retry_after = getattr(exc, "retry_after", None)
-        if isinstance(retry_after, int | float) and retry_after >= 0:
-            value = min(float(retry_after), cap * 4)
+        if retry_after is not None:
+            value = float(retry_after)
         else:
-            value = backoff.full_jitter(min(cap, _BACKOFF_BASE * 2**attempt))
+            value = backoff.full_jitter(min(_BACKOFF_CAP, _BACKOFF_BASE * 2**attempt))
+        left = time_left()
+        if left is not None:
+            value = max(0.0, min(value, left))
         attempt += 1
         exc = yield value
 
 
 def _retry_after(headers: Mapping[str, str]) -> float | None:
+    """Seconds from a ``Retry-After`` header (delta-seconds or an HTTP date)."""
     raw = headers.get("Retry-After")
     if raw is None:
         return None
@@ -144,7 +153,14 @@ def _error_message(data: bytes, status: int, content_type: str) -> tuple[str, An
     if not data:
         return f"HTTP {status} with an empty body", None
     kind = "an HTML page" if "html" in content_type.lower() or data.lstrip()[:1] == b"<" else "a non-JSON body"
-    return f"HTTP {status} with {kind}: {_excerpt(data)}", _excerpt(data, 1000)
+    return f"HTTP {status} with {kind}: {_excerpt(data)}", _log.mask(_excerpt(data, 1000))
+
+
+def _truncated(exc: ProtocolError) -> bool:
+    """urllib3 wraps http.client's IncompleteRead (short Content-Length, bad chunk) in ProtocolError."""
+    return isinstance(exc, http.client.IncompleteRead) or any(
+        isinstance(arg, http.client.IncompleteRead) for arg in exc.args
+    )
 
 
 class Transport:
@@ -173,6 +189,9 @@ class Transport:
         self._local = threading.local()
         self._base_host = urlsplit(base_url).hostname or ""
         self._pool = self._make_pool(base_url, pool_maxsize)
+
+    def __repr__(self) -> str:
+        return f"<Transport {self.base_url} auth={self.credentials.kind} limiter={self.limiter!r}>"
 
     @staticmethod
     def _make_pool(base_url: str, maxsize: int) -> urllib3.PoolManager:
@@ -213,84 +232,115 @@ class Transport:
         parse: Callable[[RawResponse], T],
         options: RequestOptions | None = None,
     ) -> T:
-        """Send with limiter and retries; ``parse`` runs inside the retry loop so truncated bodies retry."""
+        """Send with limiter and retries; ``parse`` runs inside the retry loop so truncated bodies retry.
+
+        The deadline bounds everything (limiter waits, attempts, backoff sleeps); when it runs out
+        between attempts the APITimeoutError names the last failure.
+        """
+        method = method.upper()
         opts = options or RequestOptions()
         if opts.extra_query:
             query = {**(query or {}), **opts.extra_query}
         url = self.url_for(path, query)
+        shown = _path_of(url)
         body, content_type = _encode_body(json, fields)
         max_retries = self.max_retries if opts.max_retries is None else opts.max_retries
         deadline = self.deadline if opts.deadline is None else opts.deadline
         timeout = self.timeout if opts.timeout is None else opts.timeout
-        correlation_id = uuid.uuid4().hex[:12]
+        cid = uuid.uuid4().hex[:12]
         started = time.monotonic()
         attempts = 0
+        last: _RequestError | None = None
         idempotent = method in _IDEMPOTENT
 
+        def time_left() -> float | None:
+            return None if deadline is None else deadline - (time.monotonic() - started)
+
         def attempt() -> T:
-            nonlocal attempts
+            nonlocal attempts, last
+            left = time_left()
+            if left is not None and left <= 0:
+                raise APITimeoutError(
+                    f"the {deadline:g}s deadline ran out; the last attempt failed with: {last}",
+                    method=method,
+                    url=shown,
+                    request_id=cid,
+                )
             attempts += 1
-            remaining = None if deadline is None else deadline - (time.monotonic() - started)
-            raw = self._send(
-                method, url, body, content_type, opts.extra_headers, timeout, remaining, correlation_id, attempts
-            )
             try:
-                return parse(raw)
-            except ResponseDecodeError as exc:
-                exc.attempts = attempts
-                raise _Retryable(exc, reached=True) from None
+                raw = self._send(method, url, body, content_type, opts.extra_headers, timeout, left, cid, attempts)
+                try:
+                    return parse(raw)
+                except ResponseDecodeError as exc:
+                    raise _Retryable(exc, reached=True) from None
+            except _Retryable as exc:
+                last = exc.error
+                raise
 
         def give_up(exc: Exception) -> bool:
             assert isinstance(exc, _Retryable)
-            if idempotent or not exc.reached:
-                return False
-            return not isinstance(exc.error, RateLimitError)
+            if not idempotent and exc.reached and not isinstance(exc.error, RateLimitError):
+                return True  # the server may have acted on it: never create anything twice
+            left = time_left()
+            wait = exc.retry_after
+            if wait is not None and (wait > _MAX_RETRY_AFTER or (left is not None and wait > left)):
+                return True
+            return left is not None and left <= 0
 
         def on_backoff(details: Any) -> None:
             self.metrics.record_retry()
             if _log.is_enabled():
-                error = details["exception"].error
-                _log.log.bind(correlation_id=correlation_id).warning(
+                _log.log.bind(correlation_id=cid).warning(
                     "retrying {} {} in {:.2f}s after attempt {}: {}",
                     method,
-                    _path_of(url),
+                    shown,
                     details["wait"],
                     details["tries"],
-                    error,
+                    details["exception"].error,
+                )
+
+        def on_giveup(details: Any) -> None:
+            if _log.is_enabled():
+                _log.log.bind(correlation_id=cid).error(
+                    "giving up on {} {} after {} attempt(s): {}",
+                    method,
+                    shown,
+                    details["tries"],
+                    details["exception"].error,
                 )
 
         retrying = backoff.on_exception(
-            _waits,
+            functools.partial(_waits, time_left),
             _Retryable,
             max_tries=max_retries + 1,
-            max_time=deadline,
             jitter=None,
             giveup=give_up,
             on_backoff=on_backoff,
+            on_giveup=on_giveup,
             raise_on_giveup=True,
             logger=None,
         )(attempt)
         try:
             return retrying()
         except _Retryable as exc:
-            exc.error.attempts = attempts
-            raise exc.error from None
+            error: _RequestError = exc.error
+        except _RequestError as exc:
+            error = exc
+        error.attempts = attempts
+        raise error from None
 
     def download(self, url: str, destination: str | os.PathLike[str], *, options: RequestOptions | None = None) -> Path:
         """Stream a GET body to ``destination`` atomically (temporary file, then rename)."""
         target = Path(destination)
         if not target.parent.is_dir():
-            from .errors import InvalidParameterError
-
             raise InvalidParameterError("destination", f"directory {str(target.parent)!r} does not exist")
 
         def save(raw: RawResponse) -> Path:
             return target
 
-        opts = options or RequestOptions()
         self._local.stream_to = target
         try:
-            return self.request("GET", url, parse=save, options=opts)
+            return self.request("GET", url, parse=save, options=options)
         finally:
             self._local.stream_to = None
 
@@ -303,7 +353,7 @@ class Transport:
             "X-Request-Id": cid,
         }
         host = urlsplit(url).hostname or ""
-        if host == self._base_host or host.endswith("discogs.com"):
+        if host == self._base_host or host == "discogs.com" or host.endswith(".discogs.com"):
             auth = self.credentials.header()
             if auth:
                 headers["Authorization"] = auth
@@ -313,18 +363,16 @@ class Transport:
             headers.update(extra)
         return headers
 
-    def _acquire(self, remaining: float | None, method: str, url: str, cid: str) -> None:
+    def _acquire(self, left: float | None, where: dict[str, Any]) -> None:
         if self.limiter is None:
             return
-        waited = self.limiter.acquire(timeout=remaining)
+        waited = self.limiter.acquire(timeout=left)
         if waited is None:
-            raise APITimeoutError(
-                "the deadline ran out while waiting for the rate limiter", method=method, url=_path_of(url), request_id=cid
-            )
+            raise APITimeoutError("the deadline would run out while waiting for the rate limiter", **where)
         if waited > 0.001:
             self.metrics.record_wait(waited)
             if _log.is_enabled():
-                _log.log.bind(correlation_id=cid).debug("waited {:.3f}s for the rate limiter", waited)
+                _log.log.bind(correlation_id=where["request_id"]).debug("waited {:.3f}s for the rate limiter", waited)
 
     def _send(
         self,
@@ -334,20 +382,16 @@ class Transport:
         content_type: str | None,
         extra_headers: Mapping[str, str] | None,
         timeout: float,
-        remaining: float | None,
+        left: float | None,
         cid: str,
         attempt: int,
     ) -> RawResponse:
-        if remaining is not None and remaining <= 0:
-            raise _Retryable(
-                APITimeoutError("the deadline ran out", method=method, url=_path_of(url), request_id=cid), reached=False
-            )
-        self._acquire(remaining, method, url, cid)
-        if remaining is not None:
-            timeout = max(0.001, min(timeout, remaining))
+        where: dict[str, Any] = {"method": method, "url": _path_of(url), "request_id": cid, "attempts": attempt}
+        self._acquire(left, where)
+        if left is not None:
+            timeout = max(0.001, min(timeout, left))
         headers = self._headers(url, content_type, extra_headers, cid)
         stream_to: Path | None = getattr(self._local, "stream_to", None)
-        where = {"method": method, "url": _path_of(url), "request_id": cid, "attempts": attempt}
         t0 = time.monotonic()
         try:
             response = self._pool.request(
@@ -366,8 +410,8 @@ class Transport:
             else:
                 data = response.data if stream_to is None else response.read()
         except (NewConnectionError, ConnectTimeoutError) as exc:
-            self.metrics.record_failure()
             # NewConnectionError subclasses ConnectTimeoutError: neither sent a byte of the request.
+            self.metrics.record_failure()
             cls = APIConnectionError if isinstance(exc, NewConnectionError) else APITimeoutError
             raise _Retryable(cls(f"could not connect: {_reason(exc)}", **where), reached=False) from None
         except ReadTimeoutError:
@@ -379,9 +423,10 @@ class Transport:
         except (ProtocolError, ProxyError, DecodeError) as exc:
             self.metrics.record_failure()
             text = _reason(exc)
+            error: _RequestError
             if isinstance(exc, DecodeError):
-                error: DiscogsError = ResponseDecodeError(f"could not decode the response: {text}", **where)
-            elif "IncompleteRead" in text or "InvalidChunkLength" in text or "incomplete" in text.lower():
+                error = ResponseDecodeError(f"could not decode the response: {text}", **where)
+            elif isinstance(exc, ProtocolError) and _truncated(exc):
                 error = ResponseDecodeError(f"the response body was truncated: {text}", **where)
             else:
                 error = APIConnectionError(f"the connection failed: {text}", **where)
@@ -394,15 +439,15 @@ class Transport:
         resp_headers = response.headers
         self.metrics.record_response(status, elapsed)
         if self.limiter is not None:
-            self.limiter.observe(resp_headers)
+            self.limiter.observe(resp_headers, rejected=status == 429)
         request_id = next((resp_headers[h] for h in _REQUEST_ID_HEADERS if h in resp_headers), cid)
-        raw = RawResponse(method, _path_of(url), status, resp_headers, elapsed, attempt, request_id, data)
+        raw = RawResponse(method, where["url"], status, resp_headers, elapsed, attempt, request_id, data)
         self._local.last = raw
         if _log.is_enabled():
             _log.log.bind(correlation_id=cid).info(
                 "{} {} -> {} in {:.0f} ms (attempt {}, rate-limit remaining {})",
                 method,
-                _path_of(url),
+                where["url"],
                 status,
                 elapsed * 1000,
                 attempt,
@@ -411,15 +456,14 @@ class Transport:
         if 200 <= status < 300:
             return raw
         message, parsed = _error_message(data, status, resp_headers.get("Content-Type", ""))
-        cls_ = error_for_status(status)
-        kw: dict[str, Any] = {"status_code": status, "headers": resp_headers, "body": parsed}
-        kw.update(where)
+        kw: dict[str, Any] = {**where, "status_code": status, "headers": resp_headers, "body": parsed}
         kw["request_id"] = request_id
-        if cls_ is RateLimitError:
-            err: APIError = RateLimitError(message, retry_after=_retry_after(resp_headers), **kw)
+        err: APIError
+        if status == 429:
+            err = RateLimitError(message, retry_after=_retry_after(resp_headers), **kw)
         else:
-            err = cls_(message, **kw)
-        if isinstance(err, RateLimitError) or (isinstance(err, ServerError) and status in (500, 502, 503, 504)):
+            err = error_for_status(status)(message, **kw)
+        if status in _RETRY_STATUSES:
             raise _Retryable(err, reached=True)
         raise err
 

@@ -1,0 +1,297 @@
+"""Real local HTTP servers for the runtime tests: a moving-window rate limit, scripted faults.
+
+The server is a ``ThreadingHTTPServer`` on 127.0.0.1 with a free port. It enforces ``limit`` requests
+per ``window`` seconds the way Discogs does (a moving window, 429 beyond it, the three
+``X-Discogs-Ratelimit*`` headers), counts the 429s it sends, and plays a queue of faults (500, an HTML
+502, a reset connection, a slow answer, a truncated body, ...) before answering normally.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import subprocess
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+from musicagent import Discogs, disable_logging
+from musicagent._runtime import transport
+
+TOKEN = "tok-7f3a9c1e5b2d4680"
+
+
+def artist_body(artist_id: int) -> dict[str, Any]:
+    """The smallest body the Artist model accepts."""
+    return {
+        "id": artist_id,
+        "name": "x",
+        "data_quality": "Correct",
+        "releases_url": f"https://api.discogs.com/artists/{artist_id}/releases",
+        "resource_url": f"https://api.discogs.com/artists/{artist_id}",
+    }
+
+
+@dataclass
+class Seen:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+    at: float
+
+
+@dataclass
+class LocalServer:
+    """State shared with the handler threads; tests read the counters and script the faults."""
+
+    limit: int | None = None
+    window: float = 1.0
+    report_limit: int | None = None  # X-Discogs-Ratelimit, when it should differ from ``limit``
+    faults: deque[str] = field(default_factory=deque)
+    seen: list[Seen] = field(default_factory=list)
+    admitted: deque[float] = field(default_factory=deque)  # arrival times inside the window
+    arrivals: list[float] = field(default_factory=list)  # every admitted request, ever
+    rejected: int = 0
+    slow_seconds: float = 1.0
+    retry_after: str | None = None
+    routes: dict[str, Callable[[Seen], tuple[int, dict[str, str], bytes]]] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    url: str = ""
+
+    def fail(self, *faults: str) -> None:
+        """Queue faults for the next requests, in order."""
+        self.faults.extend(faults)
+
+    def add_phantoms(self, count: int) -> None:
+        """Requests from "another process" on the same IP: they count against the window now."""
+        with self.lock:
+            now = time.monotonic()
+            self.admitted.extend([now] * count)
+
+    def max_in_window(self) -> int:
+        """The most admitted requests that ever fell inside one window (the limit must hold)."""
+        times = sorted(self.arrivals)
+        best, lo = 0, 0
+        for hi, t in enumerate(times):
+            while t - times[lo] >= self.window:
+                lo += 1
+            best = max(best, hi - lo + 1)
+        return best
+
+    def count(self, method: str | None = None) -> int:
+        return sum(1 for s in self.seen if method is None or s.method == method)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Server
+
+    def log_message(self, format: str, *args: Any) -> None:  # silence the default stderr log
+        pass
+
+    def _answer(self) -> None:
+        state = self.server.state
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        seen = Seen(self.command, self.path, dict(self.headers.items()), body, time.monotonic())
+        with state.lock:
+            state.seen.append(seen)
+            fault = state.faults.popleft() if state.faults else None
+        if fault is not None and self._fault(fault):
+            return
+        headers: dict[str, str] = {}
+        if state.limit is not None:
+            with state.lock:
+                now = time.monotonic()
+                while state.admitted and now - state.admitted[0] >= state.window:
+                    state.admitted.popleft()
+                if len(state.admitted) >= state.limit:
+                    state.rejected += 1
+                    allowed = False
+                else:
+                    state.admitted.append(now)
+                    state.arrivals.append(now)
+                    allowed = True
+                used = len(state.admitted)
+            reported = state.report_limit or state.limit
+            headers = {
+                "X-Discogs-Ratelimit": str(reported),
+                "X-Discogs-Ratelimit-Used": str(used),
+                "X-Discogs-Ratelimit-Remaining": str(max(0, reported - used)),
+            }
+            if not allowed:
+                if state.retry_after is not None:
+                    headers["Retry-After"] = state.retry_after
+                self._send(429, {"message": "You are making requests too quickly."}, headers)
+                return
+        path = self.path.split("?", 1)[0]
+        route = state.routes.get(path)
+        if route is not None:
+            status, extra, raw = route(seen)
+            self._send_raw(status, raw, {**headers, **extra})
+        elif path.startswith("/artists/"):
+            self._send(200, artist_body(int(path.rsplit("/", 1)[1])), headers)
+        elif self.command == "POST":
+            self._send(201, {"created": True, "echo": json.loads(body or b"null")}, headers)
+        else:
+            self._send(200, {"ok": True, "method": self.command, "path": self.path}, headers)
+
+    def _fault(self, fault: str) -> bool:
+        """Play one fault; False when the request should then be answered normally."""
+        state = self.server.state
+        if fault in ("500", "503", "504", "404", "418", "301"):
+            self._send(int(fault), {"message": f"fault {fault}"}, {})
+        elif fault == "502html":
+            page = b"<html><head><title>502 Bad Gateway</title></head><body><h1>Bad Gateway</h1></body></html>"
+            self._send_raw(502, page, {"Content-Type": "text/html"})
+        elif fault == "429":
+            extra = {"Retry-After": state.retry_after} if state.retry_after is not None else {}
+            self._send(429, {"message": "You are making requests too quickly."}, extra)
+        elif fault == "reset":
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+            self.close_connection = True
+            self.connection.close()
+        elif fault == "slow":
+            time.sleep(state.slow_seconds)
+            self.close_connection = True
+        elif fault == "truncated":
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", "500")
+            self.end_headers()
+            self.wfile.write(b'{"id": 1, "name": "x", "data_')
+            self.wfile.flush()
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+        elif fault == "html200":
+            self._send_raw(200, b"<html><body>Proxy login required</body></html>", {"Content-Type": "text/html"})
+        elif fault == "garbage":
+            self._send_raw(200, b'{"id": 1, "name": ', {"Content-Type": "application/json"})
+        elif fault == "invalid":
+            self._send(200, {"id": "not-a-number", "name": "x"}, {})
+        elif fault == "empty":
+            self._send_raw(204, b"", {})
+        else:  # pragma: no cover - a typo in a test
+            raise AssertionError(f"unknown fault {fault!r}")
+        return True
+
+    def _send(self, status: int, payload: Any, headers: dict[str, str]) -> None:
+        self._send_raw(status, json.dumps(payload).encode(), {"Content-Type": "application/json", **headers})
+
+    def _send_raw(self, status: int, raw: bytes, headers: dict[str, str]) -> None:
+        self.send_response(status)
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(raw)))
+        self.end_headers()
+        self.wfile.write(raw)
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _answer  # noqa: N815
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    state: LocalServer
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass  # broken pipes after a client timeout are expected here
+
+
+@pytest.fixture
+def server() -> Iterator[LocalServer]:
+    """A fresh local server per test; ``server.url`` is its base URL."""
+    httpd = _Server(("127.0.0.1", 0), _Handler)
+    httpd.state = LocalServer()
+    httpd.state.url = f"http://127.0.0.1:{httpd.server_address[1]}"
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield httpd.state
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(5)
+
+
+@pytest.fixture
+def client(server: LocalServer) -> Iterator[Callable[..., Discogs]]:
+    """Build clients against the server: authenticated, no local limit unless asked."""
+    made: list[Discogs] = []
+
+    def make(**kwargs: Any) -> Discogs:
+        kwargs.setdefault("token", TOKEN)
+        kwargs.setdefault("rate_limit", None)
+        kwargs.setdefault("timeout", 2.0)
+        made.append(Discogs(base_url=server.url, **kwargs))
+        return made[-1]
+
+    yield make
+    for d in made:
+        d.close()
+
+
+@pytest.fixture(autouse=True)
+def _fast_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Backoff waits of milliseconds so fault tests finish quickly (Retry-After is still exact)."""
+    monkeypatch.setattr(transport, "_BACKOFF_BASE", 0.01)
+
+
+@pytest.fixture(autouse=True)
+def _logging_off() -> Iterator[None]:
+    yield
+    disable_logging()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real redis-server on a free port, for the whole session; skips where none can start."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.skip("redis-server is not installed (apt-get install -y redis-server)")
+    port = _free_port()
+    workdir = tmp_path_factory.mktemp("redis")
+    proc = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(workdir)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.2) as sock:
+                    sock.sendall(b"PING\r\n")
+                    if sock.recv(16).startswith(b"+PONG"):
+                        break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.skip(f"redis-server could not start (exit code {proc.poll()})")
+            time.sleep(0.05)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+@pytest.fixture
+def redis_store(redis_url: str) -> str:
+    """The session's redis-server, emptied for this test."""
+    import redis
+
+    redis.Redis.from_url(redis_url).flushdb()
+    return redis_url

@@ -1,0 +1,306 @@
+"""The local limiter against a server that enforces a moving window and counts the 429s it sends."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from musicagent import Discogs, RateLimitState
+from musicagent._runtime.errors import ConfigurationError, RateLimitStoreError
+from musicagent._runtime.ratelimit import RateLimiter, _margin, parse_rate_headers
+
+from .conftest import TOKEN, LocalServer
+
+Client = Callable[..., Discogs]
+
+
+def _run_threads(count: int, target: Callable[[], None]) -> None:
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            target()
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors, errors
+
+
+def test_the_eleventh_request_waits_instead_of_drawing_a_429(server: LocalServer, client: Client) -> None:
+    server.limit, server.window = 10, 1.0
+    d = client(rate_limit=(10, 1.0), max_retries=0)
+    for i in range(25):
+        assert d.artists.get(i + 1).id == i + 1
+    assert server.rejected == 0
+    assert server.max_in_window() <= 10
+    metrics = d.metrics
+    assert metrics.rate_limited == 0 and metrics.requests == 25
+    assert metrics.limiter_wait_seconds > 0  # delayed, not rejected
+
+
+def test_eight_threads_share_one_allowance(server: LocalServer, client: Client) -> None:
+    server.limit, server.window = 10, 1.0
+    d = client(rate_limit=(10, 1.0), max_retries=0)
+
+    def work() -> None:
+        for _ in range(5):
+            d.request("GET", "/anything")
+
+    _run_threads(8, work)
+    assert server.count() == 40
+    assert server.rejected == 0
+    assert server.max_in_window() <= 10
+    assert d.metrics.requests == 40
+
+
+def test_without_a_local_limit_the_server_would_answer_429(server: LocalServer, client: Client) -> None:
+    """The control experiment: the same load with limiting off draws 429s (retried until it passes)."""
+    server.limit, server.window = 5, 0.5
+    d = client(rate_limit=None, max_retries=20)
+    for _ in range(8):
+        d.request("GET", "/anything")
+    assert server.rejected > 0
+    assert d.metrics.rate_limited == server.rejected
+    assert d.metrics.retries == server.rejected
+
+
+def test_remaining_zero_from_the_server_makes_the_next_request_wait(server: LocalServer, client: Client) -> None:
+    """Another process spends most of the allowance: the server's Used/Remaining say so."""
+    server.limit, server.window = 10, 1.0
+    d = client(rate_limit=(10, 1.0), max_retries=0)
+    d.request("GET", "/a")
+    d.request("GET", "/b")
+    server.add_phantoms(7)  # the window is now at 9 of 10
+    d.request("GET", "/c")  # admitted as the 10th: Remaining: 0
+    state = d.rate_limit
+    assert (state.limit, state.used, state.remaining) == (10, 10, 0)
+    assert state.local_in_window == 10  # the 7 phantoms were added locally
+    waited_before = d.metrics.limiter_wait_seconds
+    d.request("GET", "/d")  # would be a 429 without the correction
+    assert server.rejected == 0
+    assert d.metrics.limiter_wait_seconds > waited_before
+
+
+def test_server_counting_more_than_us_is_folded_in_before_zero(server: LocalServer, client: Client) -> None:
+    server.limit, server.window = 10, 1.0
+    d = client(rate_limit=(10, 1.0), max_retries=0)
+    server.add_phantoms(4)
+    d.request("GET", "/a")
+    assert d.rate_limit.local_in_window == 5
+    for _ in range(10):
+        d.request("GET", "/b")
+    assert server.rejected == 0
+
+
+def test_a_smaller_server_limit_shrinks_the_local_one(server: LocalServer, client: Client) -> None:
+    """Asked for 60 (a token) but granted 25: the header wins, and the log already kept is kept."""
+    server.limit, server.window = 25, 60.0
+    d = client()  # the default, sized by auth: a token means 60 per minute
+    d2 = Discogs(base_url=server.url, token=TOKEN)
+    assert d2.rate_limit.local_limit == 60 and d2.rate_limit.window == 60
+    d2.request("GET", "/a")
+    state = d2.rate_limit
+    assert state.local_limit == 25 and state.limit == 25 and state.local_in_window == 1
+    assert d.rate_limit.local_limit is None  # limiting off: the state still shows the server's view
+    d.request("GET", "/b")
+    assert d.rate_limit.remaining == 23
+
+
+def test_shrunk_limit_is_enforced(server: LocalServer, client: Client) -> None:
+    server.limit, server.window = 6, 1.0
+    d = client(rate_limit=(12, 1.0), max_retries=0)
+    for _ in range(14):
+        d.request("GET", "/x")
+    assert server.rejected == 0
+    assert d.rate_limit.local_limit == 6
+
+
+def test_a_larger_server_limit_does_not_grow_the_local_one(server: LocalServer, client: Client) -> None:
+    server.limit, server.window = 60, 1.0
+    d = client(rate_limit=(5, 1.0))
+    d.request("GET", "/x")
+    assert d.rate_limit.local_limit == 5
+    assert d.rate_limit.remaining == 59
+
+
+def test_a_429_fills_the_bucket_so_the_retry_waits_for_the_window(server: LocalServer, client: Client) -> None:
+    server.fail("429")  # no rate-limit headers at all, no Retry-After: like a proxy in front
+    d = client(rate_limit=(4, 0.5), max_retries=2)
+    assert d.request("GET", "/x")["ok"] is True
+    assert d.metrics.rate_limited == 1 and d.metrics.retries == 1
+    assert d.metrics.limiter_wait_seconds > 0
+
+
+def test_default_sizes_follow_authentication(server: LocalServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert Discogs(base_url=server.url).rate_limit.local_limit == 25
+    assert Discogs(base_url=server.url, token=TOKEN).rate_limit.local_limit == 60
+    assert Discogs(base_url=server.url, consumer_key="k", consumer_secret="s").rate_limit.local_limit == 60
+    off = Discogs(base_url=server.url, rate_limit=None).rate_limit
+    assert off == RateLimitState(None, None, None)
+    monkeypatch.setenv("DISCOGS_RATE_LIMIT", "10/2")
+    state = Discogs(base_url=server.url).rate_limit
+    assert (state.local_limit, state.window) == (10, 2.0)
+
+
+def test_many_clients_do_not_leak_threads(server: LocalServer) -> None:
+    """pyrate-limiter's Limiter starts a leaker thread per instance; the client must not use one."""
+
+    def client_threads() -> int:  # the server's handler threads serve kept-alive connections: not ours
+        return sum(1 for t in threading.enumerate() if "process_request" not in t.name)
+
+    before = client_threads()
+    clients = [Discogs(base_url=server.url, token=TOKEN, rate_limit=(10, 1.0)) for _ in range(50)]
+    for d in clients:
+        d.request("GET", "/x")
+    assert client_threads() == before
+    assert not [t for t in threading.enumerate() if "Leaker" in t.name]
+    for d in clients:
+        d.close()
+
+
+def test_sqlite_store_shares_the_window_between_limiters(server: LocalServer, tmp_path: Path) -> None:
+    server.limit, server.window = 8, 1.0
+    store = f"sqlite:///{tmp_path / 'limit.db'}"
+    a = Discogs(base_url=server.url, token=TOKEN, rate_limit=(8, 1.0), rate_limit_store=store, max_retries=0)
+    b = Discogs(base_url=server.url, token=TOKEN, rate_limit=(8, 1.0), rate_limit_store=store, max_retries=0)
+    for _ in range(3):
+        a.request("GET", "/a")
+    assert b.rate_limit.local_in_window == 3  # b sees a's requests
+    for _ in range(10):
+        a.request("GET", "/a")
+        b.request("GET", "/b")
+    assert server.rejected == 0
+    assert server.max_in_window() <= 8
+
+
+_WORKER = """
+import sys
+from musicagent import Discogs
+d = Discogs(base_url=sys.argv[1], token="t0k3n-worker", rate_limit=(8, 1.0), rate_limit_store=sys.argv[2],
+            max_retries=0)
+for _ in range(int(sys.argv[3])):
+    d.request("GET", "/worker")
+print(d.metrics.rate_limited)
+"""
+
+
+@pytest.mark.slow
+def test_sqlite_store_shares_the_window_between_processes(server: LocalServer, tmp_path: Path) -> None:
+    server.limit, server.window = 8, 1.0
+    store = f"sqlite:///{tmp_path / 'limit.db'}"
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", _WORKER, server.url, store, "8"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(3)
+    ]
+    for proc in procs:
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, err
+        assert out.strip() == "0"
+    assert server.count() == 24
+    assert server.rejected == 0
+    assert server.max_in_window() <= 8
+
+
+@pytest.mark.redis
+def test_redis_store_shares_the_window(server: LocalServer, redis_store: str) -> None:
+    server.limit, server.window = 8, 1.0
+    clients = [
+        Discogs(base_url=server.url, token=TOKEN, rate_limit=(8, 1.0), rate_limit_store=redis_store, max_retries=0)
+        for _ in range(3)
+    ]
+    clients[0].request("GET", "/r")
+    assert clients[1].rate_limit.local_in_window == 1  # one log for every client (machine)
+
+    def work(d: Discogs) -> Callable[[], None]:
+        def run() -> None:
+            for _ in range(6):
+                d.request("GET", "/r")
+
+        return run
+
+    threads = [threading.Thread(target=work(d)) for d in clients for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert server.count() == 37
+    assert server.rejected == 0
+    assert server.max_in_window() <= 8
+
+
+@pytest.mark.redis
+def test_redis_failure_is_a_musicagent_error(server: LocalServer, redis_store: str) -> None:
+    import redis
+
+    limiter = RateLimiter(5, 1.0, redis_store)
+    limiter._bucket.redis = redis.Redis(port=1, socket_connect_timeout=1)  # type: ignore[attr-defined]
+    with pytest.raises(RateLimitStoreError, match="rate-limit store failed"):
+        limiter.acquire()
+
+
+def test_unreachable_redis_fails_at_construction() -> None:
+    with pytest.raises(ConfigurationError, match="cannot reach the rate-limit store"):
+        RateLimiter(5, 1.0, "redis://:hunter2hunter2@127.0.0.1:1/0")
+    try:
+        RateLimiter(5, 1.0, "redis://:hunter2hunter2@127.0.0.1:1/0")
+    except ConfigurationError as exc:
+        assert "hunter2hunter2" not in str(exc)
+
+
+def test_store_errors(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="unknown rate-limit store"):
+        RateLimiter(5, 1.0, "memcached://x")
+    with pytest.raises(ConfigurationError, match="cannot open"):
+        RateLimiter(5, 1.0, f"sqlite:///{tmp_path}")  # a directory, not a database file
+    limiter = RateLimiter(5, 1.0, f"sqlite:///{tmp_path / 'x.db'}")
+    assert "sqlite" in repr(limiter)
+    limiter.close()
+    with pytest.raises(RateLimitStoreError):
+        limiter.acquire()
+    assert RateLimiter(2, 1.0, "memory://").acquire() is not None
+
+
+def test_acquire_gives_up_at_once_when_the_wait_exceeds_the_timeout() -> None:
+    limiter = RateLimiter(2, 30.0)
+    assert limiter.acquire(timeout=0) is not None
+    assert limiter.acquire(timeout=0) is not None
+    assert limiter.acquire(timeout=5) is None  # the wait is ~30 s: no point sleeping 5
+    assert limiter.state().local_in_window == 2
+
+
+def test_observe_ignores_responses_without_figures() -> None:
+    limiter = RateLimiter(5, 1.0)
+    limiter.observe({})
+    assert limiter.state().updated_at is None
+    limiter.observe({"X-Discogs-Ratelimit-Used": "3"})  # used without remaining
+    assert limiter.state().local_in_window == 3
+    limiter.observe({"X-Discogs-Ratelimit": "5"})  # a limit alone changes nothing
+    assert limiter.state().local_in_window == 3
+
+
+def test_parse_rate_headers() -> None:
+    assert parse_rate_headers({}) == (None, None, None)
+    assert parse_rate_headers(
+        {"X-Discogs-Ratelimit": "60", "X-Discogs-Ratelimit-Used": "x", "X-Discogs-Ratelimit-Remaining": "59"}
+    ) == (60, None, 59)
+
+
+def test_margin_bounds() -> None:
+    assert _margin(1.0) == 0.05
+    assert _margin(60.0) == pytest.approx(0.6)
+    assert _margin(3600.0) == 1.0
