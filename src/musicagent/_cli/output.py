@@ -1,0 +1,160 @@
+"""Writing results: JSON, JSON Lines and CSV go through :mod:`musicagent.export`; tables are drawn here.
+
+Lists go to the export writers as a lazy iterable, so a long paginated listing is written while it
+is fetched, one item in memory at a time. Only ``table`` buffers, because column widths depend on
+every row (a table is meant for a screenful anyway).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any, TextIO
+
+from pydantic import BaseModel
+from pydantic_core import to_jsonable_python
+
+from ..export import to_csv, to_json, to_jsonl
+from .parser import UsageError
+
+__all__ = ["dump", "flatten", "model_class", "render_record", "render_table", "write_many", "write_one"]
+
+CELL_WIDTH = 40
+"""Table cells are cut here: one long profile must not push every other column off the screen."""
+RECORD_WIDTH = 100
+
+
+def model_class(name: str | None) -> type[BaseModel] | None:
+    """The generated model named in the registry, for schema-driven CSV columns."""
+    if not name:
+        return None
+    from .. import models
+
+    found = getattr(models, name, None)
+    return found if isinstance(found, type) and issubclass(found, BaseModel) else None
+
+
+def dump(obj: Any) -> Any:
+    """What the API sent, as plain JSON data: aliases as keys, unknown fields kept."""
+    if isinstance(obj, BaseModel):
+        return obj.model_dump(mode="json", by_alias=True)
+    return to_jsonable_python(obj, by_alias=True)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, list):
+        return ", ".join(
+            _cell(v) if not isinstance(v, dict | list) else json.dumps(v, ensure_ascii=False) for v in value
+        )
+    if isinstance(value, dict):
+        return json.dumps(value, ensure_ascii=False)
+    return " ".join(str(value).split()) if isinstance(value, str) else str(value)
+
+
+def flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
+    """Nested objects as dotted keys and every value as one line of text, for a table cell."""
+    flat: dict[str, str] = {}
+    for key, value in data.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping) and value:
+            flat.update(flatten(value, name + "."))
+        else:
+            flat[name] = _cell(value)
+    return flat
+
+
+def _clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: max(width - 1, 0)] + "…"
+
+
+def render_table(rows: list[dict[str, str]], *, cell_width: int = CELL_WIDTH, width: int | None = None) -> str:
+    """Aligned columns; columns empty in every row are left out, and with ``width`` those that do not fit."""
+    columns: dict[str, None] = {}
+    for row in rows:
+        columns.update(dict.fromkeys(row))
+    names = [name for name in columns if any(row.get(name) for row in rows)]
+    if not names:
+        return ""
+    table = [[_clip(name, cell_width) for name in names]]
+    table += [[_clip(row.get(name, ""), cell_width) for name in names] for row in rows]
+    widths = [max(len(line[i]) for line in table) for i in range(len(names))]
+    if width is not None:
+        kept, used = 0, 0
+        for w in widths:
+            if kept and used + 2 + w > width:
+                break
+            used += (2 if kept else 0) + w
+            kept += 1
+        widths = widths[:kept]
+    lines = []
+    for number, line in enumerate(table):
+        lines.append("  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=False)).rstrip())
+        if number == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    return "\n".join(lines) + "\n"
+
+
+def render_record(data: Mapping[str, Any], *, width: int | None = None) -> str:
+    """One object as ``key  value`` lines (empty values left out): a wide row would not fit a screen."""
+    flat = {k: v for k, v in flatten(data).items() if v}
+    if not flat:
+        return ""
+    key_width = max(len(k) for k in flat)
+    value_width = RECORD_WIDTH if width is None else max(min(RECORD_WIDTH, width - key_width - 2), 10)
+    return "".join(f"{k.ljust(key_width)}  {_clip(v, value_width)}\n" for k, v in flat.items())
+
+
+def _terminal_width(output: str | None, stdout: TextIO) -> int | None:
+    """Fit tables to the terminal only when they are going to one."""
+    if output is not None or not stdout.isatty():
+        return None
+    import shutil
+
+    return shutil.get_terminal_size().columns
+
+
+def _write_text(text: str, output: str | None, stdout: TextIO) -> None:
+    if output is None:
+        stdout.write(text)
+        stdout.flush()
+        return
+    path = Path(output)
+    if path.is_dir() or not path.parent.is_dir():
+        raise UsageError(f"cannot write to {output!r}: not a file in an existing directory")
+    path.write_text(text, encoding="utf-8")
+
+
+def write_one(obj: Any, fmt: str, output: str | None, stdout: TextIO) -> None:
+    """A single object (a model, or the dict of a form answer) in the chosen format."""
+    target: str | TextIO = stdout if output is None else output
+    if fmt == "csv":
+        to_csv([obj], target)
+    elif fmt == "jsonl":
+        to_jsonl([obj], target)
+    elif fmt == "table":
+        _write_text(render_record(dump(obj), width=_terminal_width(output, stdout)), output, stdout)
+    else:
+        _write_text(json.dumps(dump(obj), indent=2, ensure_ascii=False) + "\n", output, stdout)
+
+
+def write_many(
+    items: Iterable[Any], fmt: str, output: str | None, stdout: TextIO, model: type[BaseModel] | None
+) -> int:
+    """Every item, streamed for json/jsonl/csv; returns how many were written."""
+    target: str | TextIO = stdout if output is None else output
+    if fmt == "csv":
+        return to_csv(items, target, model=model)
+    if fmt == "jsonl":
+        return to_jsonl(items, target)
+    if fmt == "table":
+        rows = [flatten(dump(item)) for item in items]
+        _write_text(render_table(rows, width=_terminal_width(output, stdout)), output, stdout)
+        return len(rows)
+    return to_json(items, target, indent=2)

@@ -1,0 +1,301 @@
+"""The argparse tree, built at run time from the generated operation registry.
+
+Nothing here names an operation: a new operation in the spec is a new subcommand after
+regeneration, with its parameters, types, choices and help taken from the registry.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, NoReturn
+
+from .. import __version__
+from .._runtime.operations import OperationInfo, ParamInfo
+
+__all__ = [
+    "FORMATS",
+    "PARAM_PREFIX",
+    "CLIParser",
+    "UsageError",
+    "build_parser",
+    "command_path",
+    "option_names",
+]
+
+PROG = "musicagent"
+FORMATS = ("json", "jsonl", "csv", "table")
+PARAM_PREFIX = "p__"
+"""Namespace prefix of operation parameters, so ``format`` the filter never meets ``--format`` the output."""
+
+BUILTINS = ("login", "mock")
+
+EPILOG = """\
+configuration:
+  Options win over environment variables, which win over a .env file in the working directory:
+  DISCOGS_TOKEN, DISCOGS_BASE_URL, DISCOGS_USER_AGENT, DISCOGS_TIMEOUT, DISCOGS_MAX_RETRIES,
+  DISCOGS_CONSUMER_KEY, DISCOGS_CONSUMER_SECRET, DISCOGS_ACCESS_TOKEN, DISCOGS_ACCESS_TOKEN_SECRET,
+  DISCOGS_RATE_LIMIT, DISCOGS_RATE_LIMIT_STORE.
+
+examples:
+  musicagent artists get 108713
+  musicagent search --q nirvana --type release --limit 500 --format csv -o nirvana.csv
+
+exit codes:
+  0    success
+  1    local failure (the output file could not be written)
+  2    usage: bad command line, invalid argument or setting (nothing was sent)
+  3    authentication: credentials missing, invalid or not allowed (HTTP 401/403)
+  4    not found (HTTP 404)
+  5    rate limited (HTTP 429 after the retries)
+  6    network: connection failed or timed out
+  7    other API error (4xx/5xx), or a response that is not what the API promises
+  130  interrupted (Ctrl-C)
+  141  stdout was closed early (e.g. piped into head)
+"""
+
+
+class UsageError(Exception):
+    """A bad command line; the CLI turns it into exit code 2 and a one-line message."""
+
+
+class CLIParser(argparse.ArgumentParser):
+    """An ArgumentParser that raises instead of printing usage and exiting, so errors stay one line."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message} (see '{self.prog} --help')")
+
+
+@dataclass
+class _Node:
+    children: dict[str, _Node] = field(default_factory=dict)
+    op: OperationInfo | None = None
+
+
+def command_path(op: OperationInfo) -> list[str]:
+    """The words after ``musicagent`` that run ``op``: ``users.collection.folders.list`` → 4 words."""
+    return [part.replace("_", "-") for part in op.id.split(".")]
+
+
+def _tree(operations: Iterable[OperationInfo]) -> _Node:
+    root = _Node()
+    for op in operations:
+        node = root
+        for part in command_path(op):
+            node = node.children.setdefault(part, _Node())
+        node.op = op
+    return root
+
+
+def _help(text: str) -> str:
+    """argparse formats help with ``%``; a literal percent sign in a description must be doubled."""
+    return text.replace("%", "%%")
+
+
+def _parse_bool(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in ("1", "true", "yes", "y", "on"):
+        return True
+    if lowered in ("0", "false", "no", "n", "off"):
+        return False
+    raise ValueError(text)
+
+
+_parse_bool.__name__ = "boolean"  # argparse names the type in "invalid boolean value"
+
+_CONVERTERS: dict[str, Callable[[str], Any]] = {"integer": int, "number": float, "boolean": _parse_bool}
+
+
+def _converter(param: ParamInfo) -> Callable[[str], Any]:
+    return _CONVERTERS.get(param.type, str)
+
+
+def _choices(param: ParamInfo) -> list[Any] | None:
+    if not param.choices:
+        return None
+    convert = _converter(param)
+    try:
+        return [convert(choice) for choice in param.choices]
+    except ValueError:
+        return list(param.choices)
+
+
+def _add_global_options(container: argparse._ActionsContainer, *, suppress: bool) -> None:
+    """The options every command takes; on a leaf they default to "absent" so the root's values stand."""
+
+    def default(value: Any) -> Any:
+        return argparse.SUPPRESS if suppress else value
+
+    add = container.add_argument
+    add("--token", default=default(None), metavar="TOKEN", help="personal access token (env DISCOGS_TOKEN)")
+    add("--base-url", default=default(None), metavar="URL", help="API root (env DISCOGS_BASE_URL)")
+    add("--user-agent", default=default(None), metavar="UA", help="User-Agent header (env DISCOGS_USER_AGENT)")
+    add("--timeout", type=float, default=default(None), metavar="SECONDS", help="per-request timeout")
+    add("--max-retries", type=int, default=default(None), metavar="N", help="retries of failed requests")
+    add("--format", choices=FORMATS, default=default("json"), help="output format (default: json)")
+    add("-o", "--output", default=default(None), metavar="FILE", help="write to FILE instead of stdout")
+    add("--debug", action="store_true", default=default(False), help="show tracebacks and request logs")
+    add("-q", "--quiet", action="store_true", default=default(False), help="no progress bar or confirmations")
+
+
+RESERVED = frozenset(
+    {"help", "limit", "token", "base_url", "user_agent", "timeout", "max_retries", "format", "output", "debug"}
+    | {"quiet", "version"}
+)
+"""Long options the CLI itself defines; short ones (``-q``) cannot clash with a ``--name``."""
+
+
+def option_names(param: ParamInfo) -> list[str]:
+    """``--sort_order`` and ``--sort-order``; ``--param-format`` when ``--format`` is a global option."""
+    name = f"param_{param.name}" if param.name.replace("-", "_") in RESERVED else param.name
+    names = [f"--{name}"]
+    if "_" in name:
+        names.append(f"--{name.replace('_', '-')}")
+    return names
+
+
+def _add_param(parser: argparse.ArgumentParser, param: ParamInfo) -> None:
+    dest = PARAM_PREFIX + param.name
+    help_text = _help(param.description or param.name)
+    choices = _choices(param)
+    if param.location == "path":
+        parser.add_argument(
+            dest,
+            type=_converter(param),
+            choices=choices,
+            metavar=None if choices else param.name.upper(),
+            help=help_text,
+        )
+        return
+    names = option_names(param)
+    if param.location == "file":
+        parser.add_argument(*names, dest=dest, required=param.required, metavar="PATH", help=help_text)
+    elif param.type == "boolean":
+        parser.add_argument(
+            *names, dest=dest, action=argparse.BooleanOptionalAction, required=param.required, help=help_text
+        )
+    else:
+        metavar = None if choices else param.type.upper()
+        parser.add_argument(
+            *names,
+            dest=dest,
+            type=_converter(param),
+            choices=choices,
+            required=param.required,
+            metavar=metavar,
+            help=help_text,
+        )
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise ValueError(text)
+    return value
+
+
+_positive_int.__name__ = "positive integer"
+
+
+def _describe(op: OperationInfo) -> str:
+    lines = [op.summary, "", f"{op.method} {op.path}"]
+    if op.auth == "user":
+        lines.append("Needs a user credential: --token / DISCOGS_TOKEN, or OAuth access tokens.")
+    elif op.auth not in ("none", ""):
+        lines.append(f"Authentication: {op.auth}.")
+    if op.kind == "page":
+        lines.append("Pages are fetched as the items are written; --limit stops early.")
+    if op.kind == "download":
+        lines.append("Saves the file given with -o/--output.")
+    return _help("\n".join(lines))
+
+
+def _aliases(name: str) -> list[str]:
+    """``community_rating`` as the id spells it keeps working next to ``community-rating``."""
+    return [name.replace("-", "_")] if "-" in name else []
+
+
+def _add_leaf(commands: argparse._SubParsersAction[CLIParser], name: str, op: OperationInfo, common: CLIParser) -> None:
+    parser = commands.add_parser(
+        name,
+        aliases=_aliases(name),
+        help=_help(op.summary),
+        description=_describe(op),
+        parents=[common],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    for param in op.params:
+        _add_param(parser, param)
+    if op.kind == "page":
+        parser.add_argument(
+            "--limit",
+            dest="_limit",
+            type=_positive_int,
+            default=None,
+            metavar="N",
+            help="stop after N items (default: every item of every page)",
+        )
+    parser.set_defaults(_op=op)
+
+
+def _add_nodes(commands: argparse._SubParsersAction[CLIParser], node: _Node, depth: int, common: CLIParser) -> None:
+    for name in sorted(node.children):
+        child = node.children[name]
+        if not child.children and child.op is not None:
+            _add_leaf(commands, name, child.op, common)
+            continue
+        if child.op is not None:
+            # An id that is both an operation and a group (``x.y`` and ``x.y.z``): the operation
+            # becomes ``x y run`` so both stay reachable.
+            child.children.setdefault("run", _Node(op=child.op))
+        subcommands = sorted(child.children)
+        group = commands.add_parser(
+            name,
+            aliases=_aliases(name),
+            help=f"{', '.join(subcommands)}",
+            description=f"Operations under '{name}'.",
+        )
+        nested = group.add_subparsers(title="commands", dest=f"_command{depth + 1}", metavar="COMMAND", required=True)
+        _add_nodes(nested, child, depth + 1, common)
+
+
+def _add_builtins(commands: argparse._SubParsersAction[CLIParser], taken: Sequence[str]) -> None:
+    if "login" not in taken:
+        login = commands.add_parser(
+            "login",
+            help="get OAuth access tokens for this machine (OAuth 1.0a flow)",
+            description="Walk the OAuth flow and print DISCOGS_ACCESS_TOKEN / DISCOGS_ACCESS_TOKEN_SECRET lines.",
+        )
+        login.add_argument("--consumer-key", metavar="KEY", help="env DISCOGS_CONSUMER_KEY, else prompted")
+        login.add_argument("--consumer-secret", metavar="SECRET", help="env DISCOGS_CONSUMER_SECRET, else prompted")
+        login.add_argument("--callback", metavar="URL", help="OAuth callback URL, if the application has one")
+        login.add_argument("--verifier", metavar="CODE", help="the verifier from the authorize page, else prompted")
+        login.set_defaults(_builtin="login")
+    if "mock" not in taken:
+        # No options of its own: everything after ``mock`` goes to the mock server's parser.
+        mock = commands.add_parser(
+            "mock",
+            add_help=False,
+            help="serve recorded Discogs answers on localhost (see 'musicagent mock --help')",
+        )
+        mock.set_defaults(_builtin="mock")
+
+
+def build_parser(operations: Sequence[OperationInfo]) -> CLIParser:
+    """The whole command tree: one subcommand per operation, plus ``login`` and ``mock``."""
+    root = CLIParser(
+        prog=PROG,
+        description="The Discogs API from the command line: every operation of the SDK is a command.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _add_global_options(root, suppress=False)
+    root.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    common = CLIParser(add_help=False)
+    _add_global_options(common.add_argument_group("global options"), suppress=True)
+    tree = _tree(operations)
+    commands = root.add_subparsers(title="commands", dest="_command0", metavar="COMMAND", required=True)
+    _add_nodes(commands, tree, 0, common)
+    _add_builtins(commands, list(tree.children))
+    return root
