@@ -268,8 +268,8 @@ class Settings(BaseModel):
         if problem is not None:
             have, need = problem
             raise ConfigurationError(
-                f"invalid {sources[have]}: {have} is set but {need} is not "
-                f"(pass {need}= or set {_ENV[need][0]}), or leave both unset"
+                f"invalid {sources[have]}: {have} is set but {need} is not; "
+                f"give {need} too (as an argument or {_ENV[need][0]}), or neither"
             )
         try:
             return cls(**values)
