@@ -1,0 +1,40 @@
+"""Shared by the examples: without Discogs settings, run them against the offline mock server.
+
+With ``DISCOGS_TOKEN`` (or ``DISCOGS_BASE_URL``) in the environment or a ``.env`` file, the examples
+talk to whatever those say: the real API, or a ``musicagent mock`` started elsewhere. With neither,
+a fresh machine still gets a working tour instead of a network error, and is told so.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+USER_AGENT = "musicagent-examples/1.0 +https://github.com/musicagent/musicagent"
+
+
+def _configured() -> bool:
+    if os.environ.get("DISCOGS_TOKEN") or os.environ.get("DISCOGS_BASE_URL"):
+        return True
+    dotenv = Path(".env")
+    return dotenv.is_file() and "DISCOGS_" in dotenv.read_text(encoding="utf-8", errors="replace")
+
+
+@contextmanager
+def offline_unless_configured() -> Iterator[None]:
+    """Start the mock server and point this process at it, unless the user configured Discogs."""
+    if _configured():
+        yield
+        return
+    from musicagent.mock import MockServer
+
+    with MockServer() as server:
+        os.environ["DISCOGS_BASE_URL"] = server.url
+        os.environ["DISCOGS_TOKEN"] = "mock-token"
+        print(f"(no DISCOGS_TOKEN set: replaying recorded answers from the mock server at {server.url})\n")
+        try:
+            yield
+        finally:
+            del os.environ["DISCOGS_BASE_URL"], os.environ["DISCOGS_TOKEN"]
