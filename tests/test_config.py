@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from _sdk_server import DiscogsServer, Reply, Seen, artist_body
+from pydantic import SecretStr
 
 import musicagent
 from musicagent import APITimeoutError, AuthenticationError, ConfigurationError, Discogs, DiscogsError
@@ -393,6 +394,17 @@ def test_rate_limit_sizes_the_local_limiter(
 def test_rate_limit_off(env: dict[str, str]) -> None:
     assert Discogs(env=env).settings.effective_rate_limit is None
     assert Discogs(env=env).rate_limit.local_limit is None
+
+
+def test_a_memory_rate_limit_store_is_accepted() -> None:
+    discogs = Discogs(rate_limit_store="memory://", env={"DISCOGS_RATE_LIMIT": "12/30"})
+    assert (discogs.settings.rate_limit_store, discogs.rate_limit.local_limit) == ("memory://", 12)
+
+
+def test_settings_accept_secretstr_values_and_clean_them() -> None:
+    settings = Settings(token=SecretStr(f"  {TOKEN}\n"), access_token=SecretStr("   "))
+    assert settings.token is not None and settings.token.get_secret_value() == TOKEN
+    assert settings.access_token is None
 
 
 def test_rate_limit_none_argument_turns_the_limiter_off_even_if_the_environment_sets_one() -> None:

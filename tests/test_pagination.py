@@ -238,6 +238,12 @@ def test_limit_ending_inside_a_page_stops_there() -> None:
     assert calls == []
 
 
+def test_a_non_positive_limit_yields_nothing() -> None:
+    calls: list[int] = []
+    assert list(_book([[1, 2, 3], [4]], calls, limit=0)) == []
+    assert calls == []
+
+
 def test_a_partly_consumed_iteration_fetches_only_what_was_consumed() -> None:
     calls: list[int] = []
     iterator = iter(_book([[1, 2, 3], [4, 5, 6], [7]], calls))
