@@ -685,6 +685,14 @@ def test_progress_shows_on_a_terminal_stderr(
     terminal.truncate()
     assert cli.main(["--base-url", api.url, "-q", "search", "--format", "jsonl", "-o", str(tmp_path / "o")]) == 0
     assert terminal.getvalue() == ""
+    # Items streaming onto the same screen would interleave with the bar; a table is printed at the end.
+    screen = _Terminal()
+    monkeypatch.setattr(sys, "stdout", screen)
+    assert cli.main(["--base-url", api.url, "search", "--format", "jsonl"]) == 0
+    assert terminal.getvalue() == ""
+    assert cli.main(["--base-url", api.url, "search", "--format", "table"]) == 0
+    assert "items" in terminal.getvalue()
+    assert "Nirvana - Album 6" in screen.getvalue()
 
 
 def test_table_fits_the_width_and_clips_cells() -> None:

@@ -147,9 +147,21 @@ def _arguments(op: OperationInfo, ns: argparse.Namespace) -> tuple[list[Any], di
     return args, kwargs
 
 
-def _progress_enabled(ns: argparse.Namespace, stderr: TextIO) -> bool:
-    isatty = getattr(stderr, "isatty", None)
-    return not ns.quiet and callable(isatty) and bool(isatty())
+def _client_options(ns: argparse.Namespace) -> dict[str, Any]:
+    """Only what was given: anything left out comes from the environment or .env, as in the library."""
+    return {name: getattr(ns, name) for name in _CLIENT_OPTIONS if getattr(ns, name) is not None}
+
+
+def _isatty(stream: TextIO) -> bool:
+    isatty = getattr(stream, "isatty", None)
+    return callable(isatty) and bool(isatty())
+
+
+def _progress_enabled(ns: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> bool:
+    """Only on a terminal, and not while items stream onto that same screen (they would interleave)."""
+    if ns.quiet or not _isatty(stderr):
+        return False
+    return ns.output is not None or ns.format == "table" or not _isatty(stdout)
 
 
 def _tracked(page: Any, limit: int | None, progress: Any) -> Iterator[Any]:
@@ -168,10 +180,9 @@ def _run_operation(op: OperationInfo, ns: argparse.Namespace, stdout: TextIO, st
     from ._runtime.pagination import Page
 
     args, kwargs = _arguments(op, ns)
-    options = {name: getattr(ns, name) for name in _CLIENT_OPTIONS if getattr(ns, name) is not None}
-    with Discogs(**options) as client:
+    with Discogs(**_client_options(ns)) as client:
         method = _resolve(client, op)
-        progress = Progress(stderr, enabled=_progress_enabled(ns, stderr), label=op.id)
+        progress = Progress(stderr, enabled=_progress_enabled(ns, stdout, stderr), label=op.id)
         result = method(*args, **kwargs)
         if isinstance(result, Page):
             model = model_class(op.item_model)
@@ -230,8 +241,7 @@ def _run(
     if builtin == "login":
         from . import Discogs
 
-        options = {name: getattr(ns, name) for name in _CLIENT_OPTIONS if getattr(ns, name) is not None}
-        return run_login(ns, {op.id for op in registry}, Discogs, options, stdout, stderr)
+        return run_login(ns, {op.id for op in registry}, Discogs, _client_options(ns), stdout, stderr)
     op: OperationInfo = ns._op
     return _run_operation(op, ns, stdout, stderr)
 

@@ -155,28 +155,32 @@ def option_names(param: ParamInfo) -> list[str]:
     return names
 
 
+def _metavar(param: ParamInfo, choices: list[Any] | None) -> str | None:
+    """None lets argparse show short choice lists inline (``{asc,desc}``); long ones go to the help."""
+    if choices and sum(len(str(choice)) + 1 for choice in choices) <= 40:
+        return None
+    if param.location == "file":
+        return "PATH"
+    return param.name.upper() if param.location == "path" else param.type.upper()
+
+
 def _add_param(parser: argparse.ArgumentParser, param: ParamInfo) -> None:
     dest = PARAM_PREFIX + param.name
-    help_text = _help(param.description or param.name)
     choices = _choices(param)
+    metavar = _metavar(param, choices)
+    text = param.description or param.name
+    if choices and metavar is not None:
+        text += f" One of: {', '.join(repr(str(choice)) for choice in choices)}."
     if param.location == "path":
-        parser.add_argument(
-            dest,
-            type=_converter(param),
-            choices=choices,
-            metavar=None if choices else param.name.upper(),
-            help=help_text,
-        )
+        parser.add_argument(dest, type=_converter(param), choices=choices, metavar=metavar, help=_help(text))
         return
     names = option_names(param)
     if param.location == "file":
-        parser.add_argument(*names, dest=dest, required=param.required, metavar="PATH", help=help_text)
+        parser.add_argument(*names, dest=dest, required=param.required, metavar=metavar, help=_help(text))
     elif param.type == "boolean":
-        parser.add_argument(
-            *names, dest=dest, action=argparse.BooleanOptionalAction, required=param.required, help=help_text
-        )
+        action = argparse.BooleanOptionalAction
+        parser.add_argument(*names, dest=dest, action=action, required=param.required, help=_help(text))
     else:
-        metavar = None if choices else param.type.upper()
         parser.add_argument(
             *names,
             dest=dest,
@@ -184,8 +188,23 @@ def _add_param(parser: argparse.ArgumentParser, param: ParamInfo) -> None:
             choices=choices,
             required=param.required,
             metavar=metavar,
-            help=help_text,
+            help=_help(text),
         )
+
+
+def _usage(op: OperationInfo) -> str:
+    """A short usage line: what must be given, then ``[options]`` (the global ones make it long)."""
+    words = ["%(prog)s"]
+    for param in op.params:
+        choices = _choices(param)
+        metavar = _metavar(param, choices) or "{" + ",".join(str(c) for c in choices or ()) + "}"
+        if param.location == "path":
+            words.append(metavar)
+        elif param.required:
+            flag = option_names(param)[0]
+            words.append(f"{flag}|--no-{flag[2:]}" if param.type == "boolean" else f"{flag} {metavar}")
+    words.append("[options]")
+    return _help(" ".join(words)).replace("%%(prog)s", "%(prog)s")
 
 
 def _positive_int(text: str) -> int:
@@ -221,6 +240,7 @@ def _add_leaf(commands: argparse._SubParsersAction[CLIParser], name: str, op: Op
         name,
         aliases=_aliases(name),
         help=_help(op.summary),
+        usage=_usage(op),
         description=_describe(op),
         parents=[common],
         formatter_class=argparse.RawDescriptionHelpFormatter,
