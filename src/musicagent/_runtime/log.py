@@ -20,9 +20,12 @@ if TYPE_CHECKING:
 
 __all__ = ["disable_logging", "enable_logging", "is_enabled", "log", "mask", "register_secret"]
 
+# ``name=value`` (query strings, ``Discogs token=…``, OAuth ``oauth_signature="…"``) or a quoted value after
+# a colon (JSON, dict reprs). An unquoted word after a colon is prose ("'consumer_key': consumer_key is
+# set but ..."), not a credential, and stays readable.
 _PATTERN = re.compile(
-    r"(?i)((?:token|secret|key|oauth_signature|oauth_token_secret|oauth_verifier|signature)"
-    r"[\"']?\s*[=:]\s*[\"']?)([^\s&,\"'}]+)"
+    r"(?i)((?:token|secret|key|signature|oauth_verifier)"
+    r"(?:\s*=\s*[\"']?|[\"']?\s*:\s*[\"']))([^\s&,\"'}]+)"
 )
 _secrets: set[str] = set()
 _secrets_lock = threading.Lock()
@@ -92,9 +95,7 @@ def enable_logging(
     if console:
         _sink_ids.append(logger.add(sys.stderr, format=_CONSOLE_FORMAT, colorize=None, **common))
     if file is not None:
-        _sink_ids.append(
-            logger.add(str(file), format=_FILE_FORMAT, rotation=rotation, retention=retention, **common)
-        )
+        _sink_ids.append(logger.add(str(file), format=_FILE_FORMAT, rotation=rotation, retention=retention, **common))
     if error_file is not None:
         error_common = {**common, "level": "ERROR"}
         _sink_ids.append(

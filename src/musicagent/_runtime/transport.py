@@ -103,7 +103,8 @@ def _waits(time_left: Callable[[], float | None]) -> Generator[float, Any, None]
     """Backoff wait generator: ``Retry-After`` when the server sent one, else capped full-jitter expo.
 
     backoff sends each exception into the generator (that is how ``Retry-After`` reaches it) and,
-    with ``jitter=None``, sleeps exactly what it yields. Waits never run past the call's deadline.
+    with ``jitter=None``, sleeps exactly what it yields. Under a deadline a jittered wait takes at most
+    half of what is left, so another attempt still fits (a ``Retry-After`` that does not fit gives up).
     """
     attempt = 0
     exc = yield 0.0
@@ -113,9 +114,9 @@ def _waits(time_left: Callable[[], float | None]) -> Generator[float, Any, None]
             value = float(retry_after)
         else:
             value = backoff.full_jitter(min(_BACKOFF_CAP, _BACKOFF_BASE * 2**attempt))
-        left = time_left()
-        if left is not None:
-            value = max(0.0, min(value, left))
+            left = time_left()
+            if left is not None:
+                value = max(0.0, min(value, left / 2))
         attempt += 1
         exc = yield value
 
@@ -149,11 +150,22 @@ def _error_message(data: bytes, status: int, content_type: str) -> tuple[str, An
         except ValueError:
             body = None
     if isinstance(body, dict) and isinstance(body.get("message"), str):
-        return body["message"], body
+        return body["message"], _masked(body)
     if not data:
         return f"HTTP {status} with an empty body", None
     kind = "an HTML page" if "html" in content_type.lower() or data.lstrip()[:1] == b"<" else "a non-JSON body"
     return f"HTTP {status} with {kind}: {_excerpt(data)}", _log.mask(_excerpt(data, 1000))
+
+
+def _masked(value: Any) -> Any:
+    """The error body kept on an exception, with secrets hidden in every string it holds."""
+    if isinstance(value, str):
+        return _log.mask(value)
+    if isinstance(value, dict):
+        return {k: _masked(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_masked(v) for v in value]
+    return value
 
 
 def _truncated(exc: ProtocolError) -> bool:
