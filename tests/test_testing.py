@@ -57,6 +57,13 @@ def test_mock_discogs_yields_a_client_bound_to_a_running_server(cassettes: Path)
     assert not server.running
 
 
+@pytest.mark.skipif(not (Path(__file__).parents[1] / "cassettes").is_dir(), reason="no repository cassettes")
+def test_by_default_the_repository_cassettes_are_served() -> None:
+    with mock_discogs() as discogs:
+        assert discogs.mock_server.cassettes == Path(__file__).resolve().parents[1] / "cassettes"
+        assert discogs.artists.get(108713).name == "Nickelback"
+
+
 def test_the_client_ignores_the_environment_and_dotenv(
     cassettes: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

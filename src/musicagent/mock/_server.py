@@ -31,10 +31,10 @@ _JSON = "application/json"
 def default_cassettes() -> Path | None:
     """The repository's ``cassettes/`` in a source checkout, else the copy packaged in the wheel."""
     package = Path(__file__).resolve().parent
-    for candidate in (package.parents[2] / "cassettes", package / "cassettes", package / "cassettes.json"):
-        if candidate.exists():
-            return candidate
-    return None
+    candidates = [package / "cassettes", package / "cassettes.json"]
+    if package.parents[1].name == "src":  # src/musicagent/mock: an editable install of the repository
+        candidates.insert(0, package.parents[2] / "cassettes")
+    return next((candidate for candidate in candidates if candidate.exists()), None)
 
 
 def _significant(query: Mapping[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
