@@ -94,6 +94,32 @@ def test_a_client_pointing_at_a_closed_port_still_gets_the_parameter_error() -> 
         discogs.artists.get(1)
 
 
+@pytest.mark.xfail(
+    strict=False,
+    reason="per-call timeout/max_retries are not validated: options_of() in src/musicagent/_runtime/client.py "
+    "passes them through, so urllib3 raises a bare ValueError, or backoff gets max_tries<=0 / a float and retries "
+    "a failing request forever; see the report for the fix",
+)
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [
+        ("timeout", -1),
+        ("timeout", 0),
+        ("timeout", "5"),
+        ("max_retries", -1),
+        ("max_retries", 1.5),
+        ("max_retries", True),
+    ],
+)
+def test_bad_per_call_options_raise_before_any_request(
+    discogs: Discogs, server: DiscogsServer, option: str, value: object
+) -> None:
+    with pytest.raises(InvalidParameterError) as caught:
+        discogs.artists.get(1, **{option: value})  # type: ignore[arg-type]
+    assert caught.value.parameter == option
+    assert server.requests == []
+
+
 @pytest.mark.parametrize(
     ("username", "wire"),
     [
