@@ -1,0 +1,385 @@
+"""Re-record the cassettes against the live Discogs API (``make record``).
+
+    DISCOGS_TOKEN=... python -m cassettes.record               # every read-only scenario
+    DISCOGS_TOKEN=... python -m cassettes.record --only 'artists.*'
+    DISCOGS_TOKEN=... python -m cassettes.record --writes      # also PUT/DELETE/POST, on your own account
+
+Each scenario of ``index.json`` is requested again, exactly as the cassette holds it (method, path,
+query, JSON body), with vcrpy in ``record_mode="all"``. The token never reaches a file:
+
+- request headers are cut down to User-Agent and Accept (``filter_headers`` drops Authorization too);
+- ``token``/``key``/``secret`` query parameters are removed (``filter_query_parameters``);
+- every remaining occurrence of the token (plain or percent-encoded) in URIs, request bodies, response
+  headers and response bodies is replaced by ``<DISCOGS_TOKEN>`` (``before_record_request``,
+  ``before_record_response``, and vcrpy's ``filter_sensitive_data`` where the installed vcrpy has it);
+- the written file is read back and deleted if it still contains the token.
+
+A scenario whose live status differs from the cassette's (a release that was deleted since, a private
+collection, a 429) keeps its old cassette and is reported; the exit status is then 1. Scenarios that a
+live server cannot reproduce on demand (the documented 500) are never re-recorded. Write scenarios
+act on the token owner's account, so they only run with ``--writes``; they use the owner's username
+and put back what they changed.
+
+Importing this module imports nothing but the standard library: vcrpy, the SDK and the network are
+only touched by ``main``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import fnmatch
+import inspect
+import json
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, quote_plus
+
+HERE = Path(__file__).resolve().parent
+INDEX_PATH = HERE / "index.json"
+BASE_URL = "https://api.discogs.com"
+PLACEHOLDER = "<DISCOGS_TOKEN>"
+MATCH_ON = ("method", "scheme", "host", "path", "query")
+KEEP_REQUEST_HEADERS = frozenset({"user-agent", "accept"})
+KEEP_RESPONSE_HEADERS = frozenset(
+    {
+        "content-type",
+        "link",
+        "location",
+        "retry-after",
+        "x-discogs-media-type",
+        "x-discogs-ratelimit",
+        "x-discogs-ratelimit-remaining",
+        "x-discogs-ratelimit-used",
+    }
+)
+SENSITIVE_HEADERS = ("authorization", "cookie", "set-cookie")
+SENSITIVE_QUERY = ("token", "key", "secret", "oauth_token", "oauth_signature", "oauth_consumer_key")
+
+
+# -- scrubbing (pure functions: unit-tested offline) ----------------------------------------------
+
+
+def secret_forms(secrets: Iterable[str | None]) -> list[str]:
+    """Each secret as it may appear on the wire: plain, percent-encoded, form-encoded; longest first."""
+    forms: set[str] = set()
+    for secret in secrets:
+        if secret:
+            forms.update({secret, quote(secret, safe=""), quote_plus(secret)})
+    return sorted(forms, key=lambda s: (-len(s), s))
+
+
+def scrub(value: Any, forms: Sequence[str]) -> Any:
+    """``value`` (str or bytes) with every secret form replaced by the placeholder; others unchanged."""
+    if isinstance(value, str):
+        for form in forms:
+            value = value.replace(form, PLACEHOLDER)
+        return value
+    if isinstance(value, bytes | bytearray):
+        data = bytes(value)
+        for form in forms:
+            data = data.replace(form.encode("utf-8"), PLACEHOLDER.encode("utf-8"))
+        return data
+    return value
+
+
+def request_scrubber(secrets: Iterable[str | None]) -> Callable[[Any], Any]:
+    """A vcrpy ``before_record_request`` hook: keep User-Agent and Accept only, scrub URI and body."""
+    forms = secret_forms(secrets)
+
+    def before_record_request(request: Any) -> Any:
+        for name in list(request.headers):
+            if name.lower() not in KEEP_REQUEST_HEADERS:
+                del request.headers[name]
+            else:
+                request.headers[name] = scrub(request.headers[name], forms)
+        request.uri = scrub(request.uri, forms)
+        if isinstance(request.body, str | bytes):
+            request.body = scrub(request.body, forms)
+        return request
+
+    return before_record_request
+
+
+def response_scrubber(secrets: Iterable[str | None]) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """A vcrpy ``before_record_response`` hook: keep the useful headers only, scrub them and the body."""
+    forms = secret_forms(secrets)
+
+    def before_record_response(response: dict[str, Any]) -> dict[str, Any]:
+        headers = response.get("headers") or {}
+        response["headers"] = {
+            name: [scrub(v, forms) for v in (values if isinstance(values, list) else [values])]
+            for name, values in headers.items()
+            if name.lower() in KEEP_RESPONSE_HEADERS
+        }
+        body = response.get("body") or {}
+        if "string" in body:
+            body["string"] = scrub(body["string"], forms)
+        return response
+
+    return before_record_response
+
+
+def contains_secret(data: bytes, secrets: Iterable[str | None]) -> bool:
+    return any(form.encode("utf-8") in data for form in secret_forms(secrets))
+
+
+def vcr_options(secrets: Sequence[str | None], supported: Iterable[str]) -> dict[str, Any]:
+    """Keyword arguments for ``vcr.VCR`` that record everything and write no secret."""
+    options: dict[str, Any] = {
+        "record_mode": "all",
+        "match_on": list(MATCH_ON),
+        "decode_compressed_response": True,
+        "filter_headers": list(SENSITIVE_HEADERS),
+        "filter_query_parameters": list(SENSITIVE_QUERY),
+        "before_record_request": request_scrubber(secrets),
+        "before_record_response": response_scrubber(secrets),
+    }
+    if "filter_sensitive_data" in set(supported):  # vcrpy versions that have it: a second net
+        options["filter_sensitive_data"] = [(PLACEHOLDER, form) for form in secret_forms(secrets)]
+    return options
+
+
+# -- recording ------------------------------------------------------------------------------------
+
+
+@dataclass
+class Outcome:
+    cassette: str
+    ok: bool
+    message: str
+    entry: dict[str, Any] | None = None
+    statuses: list[int] = field(default_factory=list)
+
+
+def load_index(path: Path = INDEX_PATH) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return data
+
+
+def select(entries: Iterable[Mapping[str, Any]], patterns: Sequence[str], writes: bool) -> list[dict[str, Any]]:
+    """The scenarios to record: matching ``--only`` (operation or cassette globs), writes on request."""
+    chosen = []
+    for entry in entries:
+        if patterns and not any(
+            fnmatch.fnmatchcase(entry["operation"], p) or fnmatch.fnmatchcase(entry["cassette"], p) for p in patterns
+        ):
+            continue
+        if entry["record"] == "skip" or (entry["record"] == "write" and not writes):
+            continue
+        chosen.append(dict(entry))
+    # a rating is set before it is deleted
+    return sorted(chosen, key=lambda e: (e["operation"] == "releases.rating.delete", e["cassette"]))
+
+
+def request_target(interaction: Mapping[str, Any]) -> tuple[str, str]:
+    method, _, target = interaction["request"].partition(" ")
+    return method, target
+
+
+def _client(token: str | None, base_url: str) -> Any:
+    from musicagent import Discogs, __version__
+
+    # env={} and a .env path that cannot exist: no credential may come from anywhere but `token`
+    return Discogs(
+        token=token,
+        user_agent=f"musicagent/{__version__} cassette-recorder",
+        base_url=base_url,
+        max_retries=0,
+        env={},
+        dotenv=HERE / "does-not-exist" / ".env",
+    )
+
+
+def record_entry(entry: Mapping[str, Any], *, token: str, base_url: str, out: Path, today: str) -> Outcome:
+    """Record one scenario into a temporary cassette; move it into place if the statuses match."""
+    import vcr
+
+    from musicagent import APIError, DiscogsError
+
+    secrets = [token]
+    recorder = vcr.VCR(**vcr_options(secrets, inspect.signature(vcr.VCR).parameters))
+    client = _client(token if entry["auth"] == "token" else None, base_url)
+    expected = [i["status"] for i in entry["interactions"]]
+    target = out / entry["cassette"]
+    with tempfile.TemporaryDirectory(prefix="cassette-") as tmp:
+        scratch = Path(tmp) / "cassette.yaml"
+        statuses: list[int] = []
+        sizes: list[int] = []
+        with recorder.use_cassette(str(scratch)):
+            for interaction in entry["interactions"]:
+                method, path = request_target(interaction)
+                try:
+                    client.request(method, path, json=entry.get("body"))
+                except APIError as exc:
+                    statuses.append(exc.status_code)
+                except DiscogsError as exc:  # no answer at all (connection, timeout, undecodable body)
+                    return Outcome(entry["cassette"], False, f"{type(exc).__name__}: {exc}: kept", None, statuses)
+                else:
+                    statuses.append(client.last_response.status)
+                sizes.append(len(client.last_response.content) if client.last_response else 0)
+        if statuses != expected:
+            return Outcome(
+                entry["cassette"], False, f"live statuses {statuses}, cassette has {expected}: kept", None, statuses
+            )
+        content = scratch.read_bytes()
+        if contains_secret(content, secrets):
+            return Outcome(entry["cassette"], False, "the recording still held the token: discarded", None, statuses)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_suffix(".yaml.part")
+        partial.write_bytes(content)
+        os.replace(partial, target)
+    updated = dict(entry)
+    updated["origin"] = "live"
+    updated["interactions"] = [
+        {
+            "request": interaction["request"],
+            "status": status,
+            "recorded": today,
+            "class": "LIVE-RECORDED",
+            "file": None,
+            "source_repo": None,
+            "source_path": None,
+            "licence": None,
+            "bytes": size,
+            "notes": f"recorded from {base_url} by cassettes/record.py",
+        }
+        for interaction, status, size in zip(entry["interactions"], statuses, sizes, strict=True)
+    ]
+    return Outcome(entry["cassette"], True, "recorded", updated, statuses)
+
+
+def as_owner(entry: Mapping[str, Any], owner: str) -> dict[str, Any]:
+    """A write scenario moved onto the token owner's account: the owner's username in every path."""
+    moved: dict[str, Any] = json.loads(json.dumps(entry))
+    if "username" not in moved["path_params"]:
+        return moved
+    moved["path_params"]["username"] = owner
+    path = moved["path_template"].format(**{k: quote(str(v), safe="") for k, v in moved["path_params"].items()})
+    for interaction in moved["interactions"]:
+        method, target = request_target(interaction)
+        _, question, query = target.partition("?")
+        interaction["request"] = f"{method} {path}{question}{query}"
+    return moved
+
+
+def _record_writes(entries: list[dict[str, Any]], *, token: str, base_url: str, out: Path, today: str) -> list[Outcome]:
+    """Writes on the owner's account, then put back what they changed (outside any cassette)."""
+    from musicagent import NotFoundError
+
+    client = _client(token, base_url)
+    owner = client.oauth.identity().username
+    outcomes: list[Outcome] = []
+    previous: dict[int, int] = {}
+    for entry in entries:
+        moved = as_owner(entry, owner)
+        if entry["operation"].startswith("releases.rating."):
+            release = int(moved["path_params"]["release_id"])
+            if release not in previous:
+                previous[release] = client.releases.rating.get(release, owner).rating
+        outcome = record_entry(moved, token=token, base_url=base_url, out=out, today=today)
+        outcomes.append(outcome)
+        if entry["operation"] == "users.collection.folders.create" and outcome.ok:
+            created = json.loads(_body_of(out / moved["cassette"]))
+            client.request("DELETE", f"/users/{quote(owner, safe='')}/collection/folders/{created['id']}")
+    for release, rating in previous.items():
+        if rating:
+            client.releases.rating.update(release, owner, rating=rating)
+        else:
+            try:
+                client.releases.rating.delete(release, owner)
+            except NotFoundError:  # already gone
+                pass
+    return outcomes
+
+
+def _body_of(cassette: Path) -> str:
+    import yaml
+
+    data = yaml.safe_load(cassette.read_text(encoding="utf-8"))
+    body = data["interactions"][0]["response"]["body"]["string"]
+    return body.decode("utf-8") if isinstance(body, bytes) else str(body)
+
+
+def record_all(
+    entries: list[dict[str, Any]], *, token: str, base_url: str = BASE_URL, out: Path = HERE, pause: float = 60.0
+) -> list[Outcome]:
+    today = _dt.date.today().isoformat()
+    reads = [e for e in entries if e["record"] == "read"]
+    writes = [e for e in entries if e["record"] == "write"]
+    outcomes = []
+    for entry in reads:
+        outcome = record_entry(entry, token=token, base_url=base_url, out=out, today=today)
+        if not outcome.ok and 429 in outcome.statuses:  # the limiter should prevent it; wait once and retry
+            time.sleep(pause)
+            outcome = record_entry(entry, token=token, base_url=base_url, out=out, today=today)
+        outcomes.append(outcome)
+        print(f"{'ok  ' if outcome.ok else 'FAIL'} {outcome.cassette}: {outcome.message}")
+    if writes:
+        for outcome in _record_writes(writes, token=token, base_url=base_url, out=out, today=today):
+            outcomes.append(outcome)
+            print(f"{'ok  ' if outcome.ok else 'FAIL'} {outcome.cassette}: {outcome.message}")
+    return outcomes
+
+
+def save_index(index: dict[str, Any], outcomes: Iterable[Outcome], out: Path = HERE) -> None:
+    """Write the recorded entries into index.json and README.md's table."""
+    from . import build
+
+    recorded = {o.cassette: o.entry for o in outcomes if o.ok and o.entry is not None}
+    entries = [recorded.get(e["cassette"], e) for e in index["cassettes"]]
+    (out / build.INDEX_NAME).write_bytes(build.render_index(entries))
+    readme = out / build.README_NAME
+    if readme.exists():
+        text = build.with_table(readme.read_text(encoding="utf-8"), build.render_table(entries))
+        readme.write_text(text, encoding="utf-8")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m cassettes.record", description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        metavar="GLOB",
+        help="operation or cassette glob, e.g. 'artists.*' (repeatable)",
+    )
+    parser.add_argument(
+        "--writes", action="store_true", help="also record PUT/POST/DELETE scenarios, on the token owner's account"
+    )
+    parser.add_argument("--list", action="store_true", help="list what would be recorded, record nothing")
+    args = parser.parse_args(argv)
+    index = load_index()
+    entries = select(index["cassettes"], args.only, args.writes)
+    if args.list:
+        for entry in entries:
+            print(entry["cassette"])
+        return 0
+    token = os.environ.get("DISCOGS_TOKEN", "").strip()
+    if not token:
+        print(
+            "DISCOGS_TOKEN is not set: nothing was recorded.\n"
+            "Create a personal access token at https://www.discogs.com/settings/developers and run\n"
+            "    DISCOGS_TOKEN=... make record\n"
+            "The cassettes in cassettes/ stay as they are (built from real bodies by cassettes/build.py).",
+            file=sys.stderr,
+        )
+        return 2
+    if not entries:
+        print("no scenario matches", file=sys.stderr)
+        return 2
+    outcomes = record_all(entries, token=token)
+    save_index(index, outcomes)
+    failed = [o for o in outcomes if not o.ok]
+    print(f"{len(outcomes) - len(failed)} recorded, {len(failed)} kept as they were")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
