@@ -71,8 +71,12 @@ def resolve(node: dict[str, Any]) -> dict[str, Any]:
 
 
 def all_parameters(path: str, op: dict[str, Any]) -> list[dict[str, Any]]:
-    params = [resolve(p) for p in spec()["paths"][path].get("parameters", [])]
-    return params + [resolve(p) for p in op.get("parameters", [])]
+    """Path-level parameters, overridden by operation-level ones with the same name and location."""
+    merged: dict[tuple[str, str], dict[str, Any]] = {}
+    for p in [*spec()["paths"][path].get("parameters", []), *op.get("parameters", [])]:
+        resolved = resolve(p)
+        merged[(resolved["name"], resolved["in"])] = resolved
+    return list(merged.values())
 
 
 def success(op: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
