@@ -13,6 +13,7 @@ import sys
 import threading
 import urllib.error
 import urllib.request
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -187,6 +188,23 @@ def test_a_gzip_recorded_body_is_served_decompressed(tmp_path: Path) -> None:
     assert "Content-Encoding" not in headers
 
 
+def test_deflate_bodies_and_broken_bodies(tmp_path: Path) -> None:
+    entry = interaction("https://api.discogs.com/labels/1", "", Content_Encoding="deflate")
+    entry["response"]["body"]["string"] = zlib.compress(b'{"id": 1}')
+    write_cassette(tmp_path / "ok" / "deflate.yaml", entry)
+    assert json.loads(load_cassettes(tmp_path / "ok")[0].body) == {"id": 1}
+
+    entry["response"]["headers"]["Content-Encoding"] = ["gzip"]
+    write_cassette(tmp_path / "bad" / "gzip.yaml", entry)
+    with pytest.raises(CassetteError, match="does not decompress"):
+        load_cassettes(tmp_path / "bad")
+    entry = interaction("https://api.discogs.com/labels/1", "")
+    entry["response"]["body"]["string"] = 42
+    write_cassette(tmp_path / "worse" / "number.json", entry)
+    with pytest.raises(CassetteError, match="body must be a string"):
+        load_cassettes(tmp_path / "worse")
+
+
 def test_bundle_writes_one_json_cassette_that_replays_the_same(cassettes: Path, tmp_path: Path) -> None:
     original = load_cassettes(cassettes)
     target = tmp_path / "bundle.json"
@@ -280,6 +298,8 @@ def test_methods_must_match_and_head_uses_get(server: MockServer, cassettes: Pat
     assert int(headers["Content-Length"]) > 0
     assert get(server.url + "/artists/108713", method="POST", data=b'{"x": 1}')[0] == 404
     assert get(server.url + "/artists/108713", method="DELETE")[0] == 404
+    assert get(server.url + "/artists/108713", method="PUT", data=b"{}")[0] == 404
+    assert get(server.url + "/artists/108713", method="PATCH", data=b"{}")[0] == 404
 
 
 def test_a_recorded_post_is_answered_and_its_body_drained(tmp_path: Path) -> None:
@@ -294,6 +314,33 @@ def test_a_recorded_post_is_answered_and_its_body_drained(tmp_path: Path) -> Non
             response = connection.getresponse()
             assert (response.status, json.loads(response.read())) == (201, {"id": 3})
         connection.close()
+
+
+def test_a_204_has_neither_body_nor_length_and_the_connection_stays_usable(tmp_path: Path) -> None:
+    uri = "https://api.discogs.com/releases/1/rating/someone"
+    write_cassette(tmp_path / "d.yaml", interaction(uri, "", method="DELETE", status=204))
+    with MockServer(tmp_path) as running:
+        connection = http.client.HTTPConnection("127.0.0.1", running.port, timeout=10)
+        connection.request("DELETE", "/releases/1/rating/someone", headers={"Content-Length": "bogus"})
+        response = connection.getresponse()
+        assert (response.status, response.read(), response.getheader("Content-Length")) == (204, b"", None)
+        connection.request("GET", "/releases/1/rating/someone")
+        assert connection.getresponse().status == 404
+        connection.close()
+
+
+def test_connection_failures_are_silent_unless_logging(cassettes: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    lines: list[str] = []
+    for log in (None, lines.append):
+        with MockServer(cassettes, log=log) as running:
+            httpd = running._httpd
+            assert httpd is not None
+            try:
+                raise ConnectionResetError("peer went away")
+            except ConnectionResetError:
+                httpd.handle_error(None, ("127.0.0.1", 5555))
+    assert capsys.readouterr().err == ""
+    assert lines == ["127.0.0.1 error: ConnectionResetError('peer went away')"]
 
 
 def test_a_request_without_user_agent_is_answered(server: MockServer) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import socket
+import sys
 import threading
 import time
 from collections import deque
@@ -146,11 +147,14 @@ class _Handler(BaseHTTPRequestHandler):
             log(f"{self.address_string()} {format % args}")
 
     def _handle(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = 0
         if length > 0:
             self.rfile.read(length)  # drained so the connection stays usable; bodies are not matched
         parts = urlsplit(self.path)
-        self.server.owner.respond(self, self.command, parts.path, parts.query, self.headers.get("Authorization"))
+        self.server.owner._respond(self, self.command, parts.path, parts.query, self.headers.get("Authorization"))
 
     def do_GET(self) -> None:
         self._handle()
@@ -182,6 +186,12 @@ class _HTTPServer(ThreadingHTTPServer):
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
         super().__init__(address, _Handler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hangs up mid-answer is its own business: no traceback on stderr unless logging."""
+        log = self.owner.log
+        if log is not None:
+            log(f"{client_address[0]} error: {sys.exc_info()[1]!r}")
 
     def track(self, connection: socket.socket, *, add: bool) -> None:
         with self._connections_lock:
@@ -293,7 +303,7 @@ class MockServer:
         self.stop()
 
     # -- answering -----------------------------------------------------------------------------
-    def respond(
+    def _respond(
         self,
         handler: BaseHTTPRequestHandler,
         method: str,
@@ -345,9 +355,10 @@ class MockServer:
             handler.send_header("Content-Type", _JSON)
         for name, value in headers:
             handler.send_header(name, value)
-        handler.send_header("Content-Length", str(len(body)))
+        if status not in (204, 304):  # these never have a body, nor a length
+            handler.send_header("Content-Length", str(len(body)))
         handler.end_headers()
-        if method != "HEAD" and body:
+        if method != "HEAD" and status not in (204, 304) and body:
             handler.wfile.write(body)
 
 
