@@ -38,7 +38,7 @@ def build_parser(prog: str = "musicagent mock") -> argparse.ArgumentParser:
         "Point a client at it with DISCOGS_BASE_URL=http://HOST:PORT.",
     )
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"default {DEFAULT_PORT}; 0 picks a free port")
-    parser.add_argument("--host", default="127.0.0.1", help="default 127.0.0.1 (loopback only)")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--cassettes", type=Path, default=None, help="directory or file of vcrpy cassettes")
     parser.add_argument(
         "--rate-limit", type=_rate, default=(60, 60.0), help="REQUESTS/SECONDS or 'off' (default 60/60)"
