@@ -50,6 +50,10 @@ def check_results(discogs: Discogs) -> None:
     assert_type(discogs.rate_limit, RateLimitState)
     assert_type(musicagent.__version__, str)
 
+    with Discogs(token="t") as client:
+        assert_type(client, Discogs)
+        assert_type(client.artists.get(1), models.Artist)
+
 
 def wrong_calls(discogs: Discogs) -> None:
     """Every line is an error mypy must report (see the module docstring)."""
