@@ -94,11 +94,6 @@ def test_a_client_pointing_at_a_closed_port_still_gets_the_parameter_error() -> 
         discogs.artists.get(1)
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="per-call timeout/max_retries are not validated: options_of() in src/musicagent/_runtime/client.py "
-    "passes them through, so urllib3 raises a bare ValueError, or backoff gets max_tries<=0 / a float and retries "
-    "a failing request forever; see the report for the fix",
 )
 @pytest.mark.parametrize(
     ("option", "value"),

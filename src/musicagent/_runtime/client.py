@@ -14,6 +14,7 @@ from typing import Any, Self, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from .. import __version__
+from . import params
 from .auth import Credentials
 from .config import Settings
 from .errors import PermissionDeniedError, ResponseDecodeError, ResponseValidationError
@@ -205,7 +206,7 @@ class BaseClient:
                     url=raw.url,
                 ) from None
 
-        options = RequestOptions(timeout=timeout, max_retries=max_retries, extra_headers=extra_headers)
+        options = options_of(timeout, max_retries, extra_headers, None)
         return self._transport.request(method.upper(), path, query=params, json=json, parse=parse, options=options)
 
     # -- what generated methods call -----------------------------------------------------------
@@ -320,6 +321,10 @@ def options_of(
     """Per-call options, or None when none were given (the common case allocates nothing)."""
     if timeout is None and max_retries is None and extra_headers is None and extra_query is None:
         return None
+    if timeout is not None:
+        params.check_number("timeout", timeout, exclusive_minimum=0)
+    if max_retries is not None:
+        params.check_int("max_retries", max_retries, minimum=0, maximum=20)
     return RequestOptions(
         timeout=timeout, max_retries=max_retries, extra_headers=extra_headers, extra_query=extra_query
     )

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from .errors import InvalidParameterError
-from .transport import RequestOptions
+
 
 if TYPE_CHECKING:
     from .client import BaseClient
@@ -41,8 +41,10 @@ class ImagesResource:
         """
         if not isinstance(url, str) or not url.strip():
             raise InvalidParameterError("url", "must be a non-empty image URL (Image.uri); images need credentials")
+        from .client import options_of
+
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise InvalidParameterError("url", f"not an absolute http(s) URL: {url!r}")
-        options = RequestOptions(timeout=timeout, max_retries=max_retries, extra_headers={"Accept": "image/*"})
+        options = options_of(timeout, max_retries, {"Accept": "image/*"}, None)
         return self._client._transport.download(url, destination, options=options)
