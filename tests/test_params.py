@@ -94,7 +94,6 @@ def test_a_client_pointing_at_a_closed_port_still_gets_the_parameter_error() -> 
         discogs.artists.get(1)
 
 
-)
 @pytest.mark.parametrize(
     ("option", "value"),
     [
