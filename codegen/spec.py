@@ -90,11 +90,15 @@ class Operation:
 
     @property
     def path_expression(self) -> str:
-        """An f-string building the path from checked, percent-encoded segments."""
+        """An f-string building the path from the checked, percent-encoded segments (see segment_lines)."""
         out = self.path
         for p in self.path_params:
-            out = out.replace("{" + p.wire + "}", "{_p.segment(" + p.check + ")}")
+            out = out.replace("{" + p.wire + "}", "{_" + p.name + "}")
         return 'f"' + out + '"'
+
+    @property
+    def segment_lines(self) -> list[str]:
+        return [f"_{p.name} = _p.segment({p.check})" for p in self.path_params]
 
     @property
     def returns(self) -> str:
@@ -192,6 +196,9 @@ class _Reader:
             bounds = "".join(
                 f", {k}={schema[s]!r}" for k, s in (("minimum", "minimum"), ("maximum", "maximum")) if s in schema
             )
+            hint = raw.get("x-musicagent-hint", schema.get("x-musicagent-hint"))
+            if hint:
+                bounds += f", hint={str(hint)!r}"
             param.check = f"_p.check_int({q}, {arg}{bounds})"
         elif types == "number":
             param.annotation = "float"

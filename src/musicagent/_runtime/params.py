@@ -33,11 +33,14 @@ def _type_name(value: object) -> str:
     return type(value).__name__
 
 
-def check_int(name: str, value: object, *, minimum: int | None = None, maximum: int | None = None) -> int:
+def check_int(
+    name: str, value: object, *, minimum: int | None = None, maximum: int | None = None, hint: str | None = None
+) -> int:
     """An integer, or an integer-like object such as a NumPy integer (anything with ``__index__``).
 
     ``bool`` is refused: ``True`` is never a meaningful id. Floats are refused even when whole, as
-    ``1.0`` usually means a computation went wrong upstream.
+    ``1.0`` usually means a computation went wrong upstream. ``hint`` (from the spec's
+    ``x-musicagent-hint``) says why a bound exists.
     """
     try:
         if isinstance(value, bool) or not isinstance(value, SupportsIndex):
@@ -45,10 +48,11 @@ def check_int(name: str, value: object, *, minimum: int | None = None, maximum: 
         number = operator.index(value)
     except TypeError:  # also an __index__ that refuses, as numpy.bool_ does
         raise InvalidParameterError(name, f"expected an integer, got {_type_name(value)} {value!r}") from None
+    why = f" ({hint})" if hint else ""
     if minimum is not None and number < minimum:
-        raise InvalidParameterError(name, f"must be >= {minimum}, got {number}")
+        raise InvalidParameterError(name, f"must be >= {minimum}, got {number}{why}")
     if maximum is not None and number > maximum:
-        raise InvalidParameterError(name, f"must be <= {maximum}, got {number}")
+        raise InvalidParameterError(name, f"must be <= {maximum}, got {number}{why}")
     return number
 
 

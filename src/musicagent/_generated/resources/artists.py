@@ -48,7 +48,8 @@ class ArtistsResource(Resource):
             RateLimitError: HTTP 429.
             ServerError: HTTP 500.
         """
-        path = f"/artists/{_p.segment(_p.check_int('artist_id', artist_id, minimum=1))}"
+        _artist_id = _p.segment(_p.check_int("artist_id", artist_id, minimum=1))
+        path = f"/artists/{_artist_id}"
         options = options_of(timeout, max_retries, extra_headers, extra_query)
         return self._client._fetch("artists.get", "GET", path, models.Artist, options=options)
 
@@ -90,7 +91,8 @@ class ArtistsResource(Resource):
             RateLimitError: HTTP 429.
             ServerError: HTTP 500.
         """
-        path = f"/artists/{_p.segment(_p.check_int('artist_id', artist_id, minimum=1))}/releases"
+        _artist_id = _p.segment(_p.check_int("artist_id", artist_id, minimum=1))
+        path = f"/artists/{_artist_id}/releases"
         query: dict[str, Any] = {
             "sort": None if sort is None else _p.check_choice("sort", sort, ("year", "title", "format")),
             "sort_order": None if sort_order is None else _p.check_choice("sort_order", sort_order, ("asc", "desc")),

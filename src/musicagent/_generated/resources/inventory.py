@@ -81,7 +81,8 @@ class InventoryExportsResource(Resource):
             RateLimitError: HTTP 429.
             ServerError: HTTP 500.
         """
-        path = f"/inventory/export/{_p.segment(_p.check_int('export_id', export_id, minimum=1))}/download"
+        _export_id = _p.segment(_p.check_int("export_id", export_id, minimum=1))
+        path = f"/inventory/export/{_export_id}/download"
         options = options_of(timeout, max_retries, extra_headers, extra_query)
         return self._client._download("inventory.exports.download", path, destination, options=options)
 
@@ -113,7 +114,8 @@ class InventoryExportsResource(Resource):
             RateLimitError: HTTP 429.
             ServerError: HTTP 500.
         """
-        path = f"/inventory/export/{_p.segment(_p.check_int('export_id', export_id, minimum=1))}"
+        _export_id = _p.segment(_p.check_int("export_id", export_id, minimum=1))
+        path = f"/inventory/export/{_export_id}"
         options = options_of(timeout, max_retries, extra_headers, extra_query)
         return self._client._fetch("inventory.exports.get", "GET", path, models.InventoryExport, options=options)
 
@@ -316,7 +318,8 @@ class InventoryUploadsResource(Resource):
             RateLimitError: HTTP 429.
             ServerError: HTTP 500.
         """
-        path = f"/inventory/upload/{_p.segment(_p.check_int('upload_id', upload_id, minimum=1))}"
+        _upload_id = _p.segment(_p.check_int("upload_id", upload_id, minimum=1))
+        path = f"/inventory/upload/{_upload_id}"
         options = options_of(timeout, max_retries, extra_headers, extra_query)
         return self._client._fetch("inventory.uploads.get", "GET", path, models.InventoryUpload, options=options)
 

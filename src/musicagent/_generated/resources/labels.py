@@ -48,7 +48,8 @@ class LabelsResource(Resource):
             RateLimitError: HTTP 429.
             ServerError: HTTP 500.
         """
-        path = f"/labels/{_p.segment(_p.check_int('label_id', label_id, minimum=1))}"
+        _label_id = _p.segment(_p.check_int("label_id", label_id, minimum=1))
+        path = f"/labels/{_label_id}"
         options = options_of(timeout, max_retries, extra_headers, extra_query)
         return self._client._fetch("labels.get", "GET", path, models.Label, options=options)
 
@@ -85,7 +86,8 @@ class LabelsResource(Resource):
             RateLimitError: HTTP 429.
             ServerError: HTTP 500.
         """
-        path = f"/labels/{_p.segment(_p.check_int('label_id', label_id, minimum=1))}/releases"
+        _label_id = _p.segment(_p.check_int("label_id", label_id, minimum=1))
+        path = f"/labels/{_label_id}/releases"
         query: dict[str, Any] = {
             "page": None if page is None else _p.check_int("page", page, minimum=1),
             "per_page": None if per_page is None else _p.check_int("per_page", per_page, minimum=1, maximum=100),

@@ -50,6 +50,7 @@ class ListsResource(Resource):
             RateLimitError: HTTP 429.
             ServerError: HTTP 500.
         """
-        path = f"/lists/{_p.segment(_p.check_int('list_id', list_id, minimum=1))}"
+        _list_id = _p.segment(_p.check_int("list_id", list_id, minimum=1))
+        path = f"/lists/{_list_id}"
         options = options_of(timeout, max_retries, extra_headers, extra_query)
         return self._client._fetch("lists.get", "GET", path, models.UserList, options=options)

@@ -185,7 +185,8 @@ class MarketplaceListingsResource(Resource):
             RateLimitError: HTTP 429.
             ServerError: HTTP 500.
         """
-        path = f"/marketplace/listings/{_p.segment(_p.check_int('listing_id', listing_id, minimum=1))}"
+        _listing_id = _p.segment(_p.check_int("listing_id", listing_id, minimum=1))
+        path = f"/marketplace/listings/{_listing_id}"
         query: dict[str, Any] = {
             "curr_abbr": None
             if curr_abbr is None
@@ -231,7 +232,8 @@ class MarketplaceListingsResource(Resource):
             RateLimitError: HTTP 429.
             ServerError: HTTP 500.
         """
-        path = f"/marketplace/listings/{_p.segment(_p.check_int('listing_id', listing_id, minimum=1))}"
+        _listing_id = _p.segment(_p.check_int("listing_id", listing_id, minimum=1))
+        path = f"/marketplace/listings/{_listing_id}"
         query: dict[str, Any] = {
             "curr_abbr": None
             if curr_abbr is None
@@ -326,7 +328,8 @@ class MarketplaceListingsResource(Resource):
             RateLimitError: HTTP 429.
             ServerError: HTTP 500.
         """
-        path = f"/marketplace/listings/{_p.segment(_p.check_int('listing_id', listing_id, minimum=1))}"
+        _listing_id = _p.segment(_p.check_int("listing_id", listing_id, minimum=1))
+        path = f"/marketplace/listings/{_listing_id}"
         query: dict[str, Any] = {
             "curr_abbr": None
             if curr_abbr is None
@@ -442,7 +445,8 @@ class MarketplaceOrdersMessagesResource(Resource):
             RateLimitError: HTTP 429.
             ServerError: HTTP 500.
         """
-        path = f"/marketplace/orders/{_p.segment(_p.check_str('order_id', order_id, min_length=1))}/messages"
+        _order_id = _p.segment(_p.check_str("order_id", order_id, min_length=1))
+        path = f"/marketplace/orders/{_order_id}/messages"
         body = _p.drop_none(
             {
                 "message": None if message is None else _p.check_str("message", message),
@@ -508,7 +512,8 @@ class MarketplaceOrdersMessagesResource(Resource):
             RateLimitError: HTTP 429.
             ServerError: HTTP 500.
         """
-        path = f"/marketplace/orders/{_p.segment(_p.check_str('order_id', order_id, min_length=1))}/messages"
+        _order_id = _p.segment(_p.check_str("order_id", order_id, min_length=1))
+        path = f"/marketplace/orders/{_order_id}/messages"
         query: dict[str, Any] = {
             "page": None if page is None else _p.check_int("page", page, minimum=1),
             "per_page": None if per_page is None else _p.check_int("per_page", per_page, minimum=1, maximum=100),
@@ -562,7 +567,8 @@ class MarketplaceOrdersResource(Resource):
             RateLimitError: HTTP 429.
             ServerError: HTTP 500.
         """
-        path = f"/marketplace/orders/{_p.segment(_p.check_str('order_id', order_id, min_length=1))}"
+        _order_id = _p.segment(_p.check_str("order_id", order_id, min_length=1))
+        path = f"/marketplace/orders/{_order_id}"
         options = options_of(timeout, max_retries, extra_headers, extra_query)
         return self._client._fetch("marketplace.orders.get", "GET", path, models.Order, options=options)
 
@@ -727,7 +733,8 @@ class MarketplaceOrdersResource(Resource):
             RateLimitError: HTTP 429.
             ServerError: HTTP 500.
         """
-        path = f"/marketplace/orders/{_p.segment(_p.check_str('order_id', order_id, min_length=1))}"
+        _order_id = _p.segment(_p.check_str("order_id", order_id, min_length=1))
+        path = f"/marketplace/orders/{_order_id}"
         body = _p.drop_none(
             {
                 "status": None
@@ -794,7 +801,8 @@ class MarketplaceResource(Resource):
             RateLimitError: HTTP 429.
             ServerError: HTTP 500.
         """
-        path = f"/marketplace/fee/{_p.segment(_p.check_number('price', price, exclusive_minimum=0))}"
+        _price = _p.segment(_p.check_number("price", price, exclusive_minimum=0))
+        path = f"/marketplace/fee/{_price}"
         options = options_of(timeout, max_retries, extra_headers, extra_query)
         return self._client._fetch("marketplace.fee", "GET", path, models.Fee, options=options)
 
@@ -827,7 +835,15 @@ class MarketplaceResource(Resource):
             RateLimitError: HTTP 429.
             ServerError: HTTP 500.
         """
-        path = f"/marketplace/fee/{_p.segment(_p.check_number('price', price, exclusive_minimum=0))}/{_p.segment(_p.check_choice('currency', currency, ('USD', 'GBP', 'EUR', 'CAD', 'AUD', 'JPY', 'CHF', 'MXN', 'BRL', 'NZD', 'SEK', 'ZAR')))}"
+        _price = _p.segment(_p.check_number("price", price, exclusive_minimum=0))
+        _currency = _p.segment(
+            _p.check_choice(
+                "currency",
+                currency,
+                ("USD", "GBP", "EUR", "CAD", "AUD", "JPY", "CHF", "MXN", "BRL", "NZD", "SEK", "ZAR"),
+            )
+        )
+        path = f"/marketplace/fee/{_price}/{_currency}"
         options = options_of(timeout, max_retries, extra_headers, extra_query)
         return self._client._fetch("marketplace.fee_in_currency", "GET", path, models.Fee, options=options)
 
@@ -862,7 +878,8 @@ class MarketplaceResource(Resource):
             RateLimitError: HTTP 429.
             ServerError: HTTP 500.
         """
-        path = f"/marketplace/price_suggestions/{_p.segment(_p.check_int('release_id', release_id, minimum=1))}"
+        _release_id = _p.segment(_p.check_int("release_id", release_id, minimum=1))
+        path = f"/marketplace/price_suggestions/{_release_id}"
         options = options_of(timeout, max_retries, extra_headers, extra_query)
         return self._client._fetch(
             "marketplace.price_suggestions", "GET", path, models.PriceSuggestions, options=options
@@ -900,7 +917,8 @@ class MarketplaceResource(Resource):
             RateLimitError: HTTP 429.
             ServerError: HTTP 500.
         """
-        path = f"/marketplace/stats/{_p.segment(_p.check_int('release_id', release_id, minimum=1))}"
+        _release_id = _p.segment(_p.check_int("release_id", release_id, minimum=1))
+        path = f"/marketplace/stats/{_release_id}"
         query: dict[str, Any] = {
             "curr_abbr": None
             if curr_abbr is None

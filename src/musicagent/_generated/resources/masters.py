@@ -48,7 +48,8 @@ class MastersResource(Resource):
             RateLimitError: HTTP 429.
             ServerError: HTTP 500.
         """
-        path = f"/masters/{_p.segment(_p.check_int('master_id', master_id, minimum=1))}"
+        _master_id = _p.segment(_p.check_int("master_id", master_id, minimum=1))
+        path = f"/masters/{_master_id}"
         options = options_of(timeout, max_retries, extra_headers, extra_query)
         return self._client._fetch("masters.get", "GET", path, models.Master, options=options)
 
@@ -98,7 +99,8 @@ class MastersResource(Resource):
             RateLimitError: HTTP 429.
             ServerError: HTTP 500.
         """
-        path = f"/masters/{_p.segment(_p.check_int('master_id', master_id, minimum=1))}/versions"
+        _master_id = _p.segment(_p.check_int("master_id", master_id, minimum=1))
+        path = f"/masters/{_master_id}/versions"
         query: dict[str, Any] = {
             "page": None if page is None else _p.check_int("page", page, minimum=1),
             "per_page": None if per_page is None else _p.check_int("per_page", per_page, minimum=1, maximum=100),

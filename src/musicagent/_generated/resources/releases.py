@@ -52,7 +52,9 @@ class ReleasesRatingResource(Resource):
             RateLimitError: HTTP 429.
             ServerError: HTTP 500.
         """
-        path = f"/releases/{_p.segment(_p.check_int('release_id', release_id, minimum=1))}/rating/{_p.segment(_p.check_str('username', username, min_length=1))}"
+        _release_id = _p.segment(_p.check_int("release_id", release_id, minimum=1))
+        _username = _p.segment(_p.check_str("username", username, min_length=1))
+        path = f"/releases/{_release_id}/rating/{_username}"
         options = options_of(timeout, max_retries, extra_headers, extra_query)
         return self._client._fetch_none("releases.rating.delete", "DELETE", path, options=options)
 
@@ -85,7 +87,9 @@ class ReleasesRatingResource(Resource):
             RateLimitError: HTTP 429.
             ServerError: HTTP 500.
         """
-        path = f"/releases/{_p.segment(_p.check_int('release_id', release_id, minimum=1))}/rating/{_p.segment(_p.check_str('username', username, min_length=1))}"
+        _release_id = _p.segment(_p.check_int("release_id", release_id, minimum=1))
+        _username = _p.segment(_p.check_str("username", username, min_length=1))
+        path = f"/releases/{_release_id}/rating/{_username}"
         options = options_of(timeout, max_retries, extra_headers, extra_query)
         return self._client._fetch("releases.rating.get", "GET", path, models.ReleaseRating, options=options)
 
@@ -123,7 +127,9 @@ class ReleasesRatingResource(Resource):
             RateLimitError: HTTP 429.
             ServerError: HTTP 500.
         """
-        path = f"/releases/{_p.segment(_p.check_int('release_id', release_id, minimum=1))}/rating/{_p.segment(_p.check_str('username', username, min_length=1))}"
+        _release_id = _p.segment(_p.check_int("release_id", release_id, minimum=1))
+        _username = _p.segment(_p.check_str("username", username, min_length=1))
+        path = f"/releases/{_release_id}/rating/{_username}"
         body = _p.drop_none(
             {
                 "rating": _p.check_int("rating", rating, minimum=1, maximum=5),
@@ -169,7 +175,8 @@ class ReleasesResource(Resource):
             RateLimitError: HTTP 429.
             ServerError: HTTP 500.
         """
-        path = f"/releases/{_p.segment(_p.check_int('release_id', release_id, minimum=1))}/rating"
+        _release_id = _p.segment(_p.check_int("release_id", release_id, minimum=1))
+        path = f"/releases/{_release_id}/rating"
         options = options_of(timeout, max_retries, extra_headers, extra_query)
         return self._client._fetch(
             "releases.community_rating", "GET", path, models.CommunityReleaseRating, options=options
@@ -207,7 +214,8 @@ class ReleasesResource(Resource):
             RateLimitError: HTTP 429.
             ServerError: HTTP 500.
         """
-        path = f"/releases/{_p.segment(_p.check_int('release_id', release_id, minimum=1))}"
+        _release_id = _p.segment(_p.check_int("release_id", release_id, minimum=1))
+        path = f"/releases/{_release_id}"
         query: dict[str, Any] = {
             "curr_abbr": None
             if curr_abbr is None
@@ -248,6 +256,7 @@ class ReleasesResource(Resource):
             RateLimitError: HTTP 429.
             ServerError: HTTP 500.
         """
-        path = f"/releases/{_p.segment(_p.check_int('release_id', release_id, minimum=1))}/stats"
+        _release_id = _p.segment(_p.check_int("release_id", release_id, minimum=1))
+        path = f"/releases/{_release_id}/stats"
         options = options_of(timeout, max_retries, extra_headers, extra_query)
         return self._client._fetch("releases.stats", "GET", path, models.ReleaseStats, options=options)

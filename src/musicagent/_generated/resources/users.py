@@ -58,7 +58,8 @@ class UsersCollectionFieldsResource(Resource):
             RateLimitError: HTTP 429.
             ServerError: HTTP 500.
         """
-        path = f"/users/{_p.segment(_p.check_str('username', username, min_length=1))}/collection/fields"
+        _username = _p.segment(_p.check_str("username", username, min_length=1))
+        path = f"/users/{_username}/collection/fields"
         options = options_of(timeout, max_retries, extra_headers, extra_query)
         return self._client._fetch(
             "users.collection.fields.list", "GET", path, models.CollectionFields, options=options
@@ -105,7 +106,12 @@ class UsersCollectionFieldsResource(Resource):
             RateLimitError: HTTP 429.
             ServerError: HTTP 500.
         """
-        path = f"/users/{_p.segment(_p.check_str('username', username, min_length=1))}/collection/folders/{_p.segment(_p.check_int('folder_id', folder_id, minimum=0))}/releases/{_p.segment(_p.check_int('release_id', release_id, minimum=1))}/instances/{_p.segment(_p.check_int('instance_id', instance_id, minimum=1))}/fields/{_p.segment(_p.check_int('field_id', field_id, minimum=1))}"
+        _username = _p.segment(_p.check_str("username", username, min_length=1))
+        _folder_id = _p.segment(_p.check_int("folder_id", folder_id, minimum=0))
+        _release_id = _p.segment(_p.check_int("release_id", release_id, minimum=1))
+        _instance_id = _p.segment(_p.check_int("instance_id", instance_id, minimum=1))
+        _field_id = _p.segment(_p.check_int("field_id", field_id, minimum=1))
+        path = f"/users/{_username}/collection/folders/{_folder_id}/releases/{_release_id}/instances/{_instance_id}/fields/{_field_id}"
         query: dict[str, Any] = {
             "value": _p.check_str("value", value),
         }
@@ -152,7 +158,17 @@ class UsersCollectionFoldersResource(Resource):
             RateLimitError: HTTP 429.
             ServerError: HTTP 500.
         """
-        path = f"/users/{_p.segment(_p.check_str('username', username, min_length=1))}/collection/folders/{_p.segment(_p.check_int('folder_id', folder_id, minimum=1))}/releases/{_p.segment(_p.check_int('release_id', release_id, minimum=1))}"
+        _username = _p.segment(_p.check_str("username", username, min_length=1))
+        _folder_id = _p.segment(
+            _p.check_int(
+                "folder_id",
+                folder_id,
+                minimum=1,
+                hint='folder 0 ("All") cannot receive releases; use 1 ("Uncategorized") or a folder you created',
+            )
+        )
+        _release_id = _p.segment(_p.check_int("release_id", release_id, minimum=1))
+        path = f"/users/{_username}/collection/folders/{_folder_id}/releases/{_release_id}"
         options = options_of(timeout, max_retries, extra_headers, extra_query)
         return self._client._fetch(
             "users.collection.folders.add_release", "POST", path, models.CollectionInstanceCreated, options=options
@@ -189,7 +205,8 @@ class UsersCollectionFoldersResource(Resource):
             RateLimitError: HTTP 429.
             ServerError: HTTP 500.
         """
-        path = f"/users/{_p.segment(_p.check_str('username', username, min_length=1))}/collection/folders"
+        _username = _p.segment(_p.check_str("username", username, min_length=1))
+        path = f"/users/{_username}/collection/folders"
         body = _p.drop_none(
             {
                 "name": _p.check_str("name", name, min_length=1),
@@ -231,7 +248,16 @@ class UsersCollectionFoldersResource(Resource):
             RateLimitError: HTTP 429.
             ServerError: HTTP 500.
         """
-        path = f"/users/{_p.segment(_p.check_str('username', username, min_length=1))}/collection/folders/{_p.segment(_p.check_int('folder_id', folder_id, minimum=2))}"
+        _username = _p.segment(_p.check_str("username", username, min_length=1))
+        _folder_id = _p.segment(
+            _p.check_int(
+                "folder_id",
+                folder_id,
+                minimum=2,
+                hint='folders 0 ("All") and 1 ("Uncategorized") cannot be renamed or deleted',
+            )
+        )
+        path = f"/users/{_username}/collection/folders/{_folder_id}"
         options = options_of(timeout, max_retries, extra_headers, extra_query)
         return self._client._fetch_none("users.collection.folders.delete", "DELETE", path, options=options)
 
@@ -266,7 +292,9 @@ class UsersCollectionFoldersResource(Resource):
             RateLimitError: HTTP 429.
             ServerError: HTTP 500.
         """
-        path = f"/users/{_p.segment(_p.check_str('username', username, min_length=1))}/collection/folders/{_p.segment(_p.check_int('folder_id', folder_id, minimum=0))}"
+        _username = _p.segment(_p.check_str("username", username, min_length=1))
+        _folder_id = _p.segment(_p.check_int("folder_id", folder_id, minimum=0))
+        path = f"/users/{_username}/collection/folders/{_folder_id}"
         options = options_of(timeout, max_retries, extra_headers, extra_query)
         return self._client._fetch("users.collection.folders.get", "GET", path, models.Folder, options=options)
 
@@ -301,7 +329,8 @@ class UsersCollectionFoldersResource(Resource):
             RateLimitError: HTTP 429.
             ServerError: HTTP 500.
         """
-        path = f"/users/{_p.segment(_p.check_str('username', username, min_length=1))}/collection/folders"
+        _username = _p.segment(_p.check_str("username", username, min_length=1))
+        path = f"/users/{_username}/collection/folders"
         options = options_of(timeout, max_retries, extra_headers, extra_query)
         return self._client._fetch(
             "users.collection.folders.list", "GET", path, models.CollectionFolders, options=options
@@ -349,7 +378,9 @@ class UsersCollectionFoldersResource(Resource):
             RateLimitError: HTTP 429.
             ServerError: HTTP 500.
         """
-        path = f"/users/{_p.segment(_p.check_str('username', username, min_length=1))}/collection/folders/{_p.segment(_p.check_int('folder_id', folder_id, minimum=0))}/releases"
+        _username = _p.segment(_p.check_str("username", username, min_length=1))
+        _folder_id = _p.segment(_p.check_int("folder_id", folder_id, minimum=0))
+        path = f"/users/{_username}/collection/folders/{_folder_id}/releases"
         query: dict[str, Any] = {
             "sort": None
             if sort is None
@@ -406,7 +437,16 @@ class UsersCollectionFoldersResource(Resource):
             RateLimitError: HTTP 429.
             ServerError: HTTP 500.
         """
-        path = f"/users/{_p.segment(_p.check_str('username', username, min_length=1))}/collection/folders/{_p.segment(_p.check_int('folder_id', folder_id, minimum=2))}"
+        _username = _p.segment(_p.check_str("username", username, min_length=1))
+        _folder_id = _p.segment(
+            _p.check_int(
+                "folder_id",
+                folder_id,
+                minimum=2,
+                hint='folders 0 ("All") and 1 ("Uncategorized") cannot be renamed or deleted',
+            )
+        )
+        path = f"/users/{_username}/collection/folders/{_folder_id}"
         body = _p.drop_none(
             {
                 "name": _p.check_str("name", name, min_length=1),
@@ -456,7 +496,11 @@ class UsersCollectionInstancesResource(Resource):
             RateLimitError: HTTP 429.
             ServerError: HTTP 500.
         """
-        path = f"/users/{_p.segment(_p.check_str('username', username, min_length=1))}/collection/folders/{_p.segment(_p.check_int('folder_id', folder_id, minimum=0))}/releases/{_p.segment(_p.check_int('release_id', release_id, minimum=1))}/instances/{_p.segment(_p.check_int('instance_id', instance_id, minimum=1))}"
+        _username = _p.segment(_p.check_str("username", username, min_length=1))
+        _folder_id = _p.segment(_p.check_int("folder_id", folder_id, minimum=0))
+        _release_id = _p.segment(_p.check_int("release_id", release_id, minimum=1))
+        _instance_id = _p.segment(_p.check_int("instance_id", instance_id, minimum=1))
+        path = f"/users/{_username}/collection/folders/{_folder_id}/releases/{_release_id}/instances/{_instance_id}"
         options = options_of(timeout, max_retries, extra_headers, extra_query)
         return self._client._fetch_none("users.collection.instances.delete", "DELETE", path, options=options)
 
@@ -502,7 +546,11 @@ class UsersCollectionInstancesResource(Resource):
             RateLimitError: HTTP 429.
             ServerError: HTTP 500.
         """
-        path = f"/users/{_p.segment(_p.check_str('username', username, min_length=1))}/collection/folders/{_p.segment(_p.check_int('folder_id', folder_id, minimum=0))}/releases/{_p.segment(_p.check_int('release_id', release_id, minimum=1))}/instances/{_p.segment(_p.check_int('instance_id', instance_id, minimum=1))}"
+        _username = _p.segment(_p.check_str("username", username, min_length=1))
+        _folder_id = _p.segment(_p.check_int("folder_id", folder_id, minimum=0))
+        _release_id = _p.segment(_p.check_int("release_id", release_id, minimum=1))
+        _instance_id = _p.segment(_p.check_int("instance_id", instance_id, minimum=1))
+        path = f"/users/{_username}/collection/folders/{_folder_id}/releases/{_release_id}/instances/{_instance_id}"
         body = _p.drop_none(
             {
                 "rating": None if rating is None else _p.check_int("rating", rating, minimum=0, maximum=5),
@@ -568,7 +616,9 @@ class UsersCollectionResource(Resource):
             RateLimitError: HTTP 429.
             ServerError: HTTP 500.
         """
-        path = f"/users/{_p.segment(_p.check_str('username', username, min_length=1))}/collection/releases/{_p.segment(_p.check_int('release_id', release_id, minimum=1))}"
+        _username = _p.segment(_p.check_str("username", username, min_length=1))
+        _release_id = _p.segment(_p.check_int("release_id", release_id, minimum=1))
+        path = f"/users/{_username}/collection/releases/{_release_id}"
         query: dict[str, Any] = {
             "page": None if page is None else _p.check_int("page", page, minimum=1),
             "per_page": None if per_page is None else _p.check_int("per_page", per_page, minimum=1, maximum=100),
@@ -614,7 +664,8 @@ class UsersCollectionResource(Resource):
             RateLimitError: HTTP 429.
             ServerError: HTTP 500.
         """
-        path = f"/users/{_p.segment(_p.check_str('username', username, min_length=1))}/collection/value"
+        _username = _p.segment(_p.check_str("username", username, min_length=1))
+        path = f"/users/{_username}/collection/value"
         options = options_of(timeout, max_retries, extra_headers, extra_query)
         return self._client._fetch("users.collection.value", "GET", path, models.CollectionValue, options=options)
 
@@ -658,7 +709,9 @@ class UsersWantsResource(Resource):
             RateLimitError: HTTP 429.
             ServerError: HTTP 500.
         """
-        path = f"/users/{_p.segment(_p.check_str('username', username, min_length=1))}/wants/{_p.segment(_p.check_int('release_id', release_id, minimum=1))}"
+        _username = _p.segment(_p.check_str("username", username, min_length=1))
+        _release_id = _p.segment(_p.check_int("release_id", release_id, minimum=1))
+        path = f"/users/{_username}/wants/{_release_id}"
         body = _p.drop_none(
             {
                 "notes": None if notes is None else _p.check_str("notes", notes),
@@ -699,7 +752,9 @@ class UsersWantsResource(Resource):
             RateLimitError: HTTP 429.
             ServerError: HTTP 500.
         """
-        path = f"/users/{_p.segment(_p.check_str('username', username, min_length=1))}/wants/{_p.segment(_p.check_int('release_id', release_id, minimum=1))}"
+        _username = _p.segment(_p.check_str("username", username, min_length=1))
+        _release_id = _p.segment(_p.check_int("release_id", release_id, minimum=1))
+        path = f"/users/{_username}/wants/{_release_id}"
         options = options_of(timeout, max_retries, extra_headers, extra_query)
         return self._client._fetch_none("users.wants.delete", "DELETE", path, options=options)
 
@@ -739,7 +794,8 @@ class UsersWantsResource(Resource):
             RateLimitError: HTTP 429.
             ServerError: HTTP 500.
         """
-        path = f"/users/{_p.segment(_p.check_str('username', username, min_length=1))}/wants"
+        _username = _p.segment(_p.check_str("username", username, min_length=1))
+        path = f"/users/{_username}/wants"
         query: dict[str, Any] = {
             "page": None if page is None else _p.check_int("page", page, minimum=1),
             "per_page": None if per_page is None else _p.check_int("per_page", per_page, minimum=1, maximum=100),
@@ -792,7 +848,9 @@ class UsersWantsResource(Resource):
             RateLimitError: HTTP 429.
             ServerError: HTTP 500.
         """
-        path = f"/users/{_p.segment(_p.check_str('username', username, min_length=1))}/wants/{_p.segment(_p.check_int('release_id', release_id, minimum=1))}"
+        _username = _p.segment(_p.check_str("username", username, min_length=1))
+        _release_id = _p.segment(_p.check_int("release_id", release_id, minimum=1))
+        path = f"/users/{_username}/wants/{_release_id}"
         body = _p.drop_none(
             {
                 "notes": None if notes is None else _p.check_str("notes", notes),
@@ -851,7 +909,8 @@ class UsersResource(Resource):
             RateLimitError: HTTP 429.
             ServerError: HTTP 500.
         """
-        path = f"/users/{_p.segment(_p.check_str('username', username, min_length=1))}/contributions"
+        _username = _p.segment(_p.check_str("username", username, min_length=1))
+        path = f"/users/{_username}/contributions"
         query: dict[str, Any] = {
             "sort": None
             if sort is None
@@ -903,7 +962,8 @@ class UsersResource(Resource):
             RateLimitError: HTTP 429.
             ServerError: HTTP 500.
         """
-        path = f"/users/{_p.segment(_p.check_str('username', username, min_length=1))}"
+        _username = _p.segment(_p.check_str("username", username, min_length=1))
+        path = f"/users/{_username}"
         options = options_of(timeout, max_retries, extra_headers, extra_query)
         return self._client._fetch("users.get", "GET", path, models.User, options=options)
 
@@ -954,7 +1014,8 @@ class UsersResource(Resource):
             RateLimitError: HTTP 429.
             ServerError: HTTP 500.
         """
-        path = f"/users/{_p.segment(_p.check_str('username', username, min_length=1))}/inventory"
+        _username = _p.segment(_p.check_str("username", username, min_length=1))
+        path = f"/users/{_username}/inventory"
         query: dict[str, Any] = {
             "status": None
             if status is None
@@ -1015,7 +1076,8 @@ class UsersResource(Resource):
             RateLimitError: HTTP 429.
             ServerError: HTTP 500.
         """
-        path = f"/users/{_p.segment(_p.check_str('username', username, min_length=1))}/lists"
+        _username = _p.segment(_p.check_str("username", username, min_length=1))
+        path = f"/users/{_username}/lists"
         query: dict[str, Any] = {
             "page": None if page is None else _p.check_int("page", page, minimum=1),
             "per_page": None if per_page is None else _p.check_int("per_page", per_page, minimum=1, maximum=100),
@@ -1066,7 +1128,8 @@ class UsersResource(Resource):
             RateLimitError: HTTP 429.
             ServerError: HTTP 500.
         """
-        path = f"/users/{_p.segment(_p.check_str('username', username, min_length=1))}/submissions"
+        _username = _p.segment(_p.check_str("username", username, min_length=1))
+        path = f"/users/{_username}/submissions"
         query: dict[str, Any] = {
             "page": None if page is None else _p.check_int("page", page, minimum=1),
             "per_page": None if per_page is None else _p.check_int("per_page", per_page, minimum=1, maximum=100),
@@ -1117,7 +1180,8 @@ class UsersResource(Resource):
             RateLimitError: HTTP 429.
             ServerError: HTTP 500.
         """
-        path = f"/users/{_p.segment(_p.check_str('username', username, min_length=1))}"
+        _username = _p.segment(_p.check_str("username", username, min_length=1))
+        path = f"/users/{_username}"
         body = _p.drop_none(
             {
                 "name": None if name is None else _p.check_str("name", name),
