@@ -86,7 +86,18 @@ def _ruff_format(files: dict[Path, str]) -> dict[Path, str]:
             formatted[path] = text
             continue
         result = subprocess.run(
-            [sys.executable, "-m", "ruff", "format", "--quiet", "--line-length", "120", "--stdin-filename", path.name, "-"],
+            [
+                sys.executable,
+                "-m",
+                "ruff",
+                "format",
+                "--quiet",
+                "--line-length",
+                "120",
+                "--stdin-filename",
+                path.name,
+                "-",
+            ],
             input=text,
             capture_output=True,
             text=True,
@@ -103,7 +114,9 @@ def render(spec: Spec, spec_path: Path, out_dir: Path, docs_path: Path | None) -
     files: dict[Path, str] = {}
     files[out_dir / "__init__.py"] = f'{HEADER}\n"""Code generated from spec/discogs.yaml."""\n'
     files[out_dir / "models.py"] = _models(spec_path)
-    files[out_dir / "resources" / "__init__.py"] = f'{HEADER}\n"""Resource classes, one module per top-level group."""\n'
+    files[out_dir / "resources" / "__init__.py"] = (
+        f'{HEADER}\n"""Resource classes, one module per top-level group."""\n'
+    )
     for top in spec.top_groups:
         groups: list[Group] = top.walk()
         files[out_dir / "resources" / f"{top.path[0]}.py"] = env.get_template("resources.py.jinja").render(

@@ -164,8 +164,10 @@ class _Reader:
 
     @staticmethod
     def ref_name(node: Any) -> str | None:
-        if isinstance(node, dict) and isinstance(node.get("$ref"), str) and node["$ref"].startswith(
-            "#/components/schemas/"
+        if (
+            isinstance(node, dict)
+            and isinstance(node.get("$ref"), str)
+            and node["$ref"].startswith("#/components/schemas/")
         ):
             return str(node["$ref"].rsplit("/", 1)[1])
         return None
@@ -214,7 +216,9 @@ class _Reader:
             param.check = f"_p.check_bool({q}, {arg})"
         elif types == "string":
             bounds = "".join(
-                f", {k}={schema[s]!r}" for k, s in (("min_length", "minLength"), ("max_length", "maxLength")) if s in schema
+                f", {k}={schema[s]!r}"
+                for k, s in (("min_length", "minLength"), ("max_length", "maxLength"))
+                if s in schema
             )
             param.check = f"_p.check_str({q}, {arg}{bounds})"
         else:
@@ -237,7 +241,7 @@ def load(path: Path) -> Spec:
     for op in operations:
         node = root
         for part in op.group:
-            node = node.children.setdefault(part, Group(node.path + (part,)))
+            node = node.children.setdefault(part, Group((*node.path, part)))
         node.operations.append(op)
     _check_tree(root)
     return Spec(document, operations, root)

@@ -19,8 +19,8 @@ from .auth import Credentials
 from .config import Settings
 from .errors import PermissionDeniedError, ResponseDecodeError, ResponseValidationError
 from .images import ImagesResource
-from .oauth import OAuthFlow
 from .metrics import MetricsSnapshot
+from .oauth import OAuthFlow
 from .pagination import Page
 from .ratelimit import RateLimiter, RateLimitState
 from .transport import RawResponse, RequestOptions, Transport

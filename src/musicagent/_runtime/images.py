@@ -14,7 +14,6 @@ from urllib.parse import urlsplit
 
 from .errors import InvalidParameterError
 
-
 if TYPE_CHECKING:
     from .client import BaseClient
 
