@@ -141,7 +141,8 @@ class _Handler(BaseHTTPRequestHandler):
         elif path.startswith("/artists/"):
             self._send(200, artist_body(int(path.rsplit("/", 1)[1])), headers)
         elif self.command == "POST":
-            self._send(201, {"created": True, "echo": json.loads(body or b"null")}, headers)
+            is_json = self.headers.get("Content-Type", "").startswith("application/json")
+            self._send(201, {"created": True, "echo": json.loads(body) if is_json else len(body)}, headers)
         else:
             self._send(200, {"ok": True, "method": self.command, "path": self.path}, headers)
 
@@ -176,6 +177,12 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_raw(200, b"<html><body>Proxy login required</body></html>", {"Content-Type": "text/html"})
         elif fault == "garbage":
             self._send_raw(200, b'{"id": 1, "name": ', {"Content-Type": "application/json"})
+        elif fault == "500empty":
+            self._send_raw(500, b"", {})
+        elif fault == "500list":
+            self._send(500, {"message": "failed", "detail": ["token=leaked-abc123", {"n": 1}]}, {})
+        elif fault == "badgzip":
+            self._send_raw(200, b"this is not gzip", {"Content-Type": "application/json", "Content-Encoding": "gzip"})
         elif fault == "invalid":
             self._send(200, {"id": "not-a-number", "name": "x"}, {})
         elif fault == "empty":

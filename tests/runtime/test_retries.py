@@ -280,3 +280,48 @@ def test_retry_after_parsing() -> None:
     assert _retry_after({"Retry-After": "-3"}) == 0
     assert _retry_after({"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}) == 0
     assert _retry_after({"Retry-After": "soon"}) is None
+
+
+def test_error_bodies_of_every_shape(server: LocalServer, client: Client) -> None:
+    d = client(max_retries=0)
+    server.fail("500empty")
+    with pytest.raises(ServerError, match="HTTP 500 with an empty body"):
+        d.request("GET", "/x")
+    server.fail("500list")
+    with pytest.raises(ServerError) as info:
+        d.request("GET", "/x")
+    assert info.value.body == {"message": "failed", "detail": ["token=***", {"n": 1}]}
+
+
+def test_a_body_that_cannot_be_decompressed_is_retried(server: LocalServer, client: Client) -> None:
+    server.fail("badgzip")
+    d = client(max_retries=1)
+    assert d.artists.get(3).id == 3
+    server.fail("badgzip")
+    with pytest.raises(ResponseDecodeError, match="could not decode"):
+        d.artists.get(3, max_retries=0)
+
+
+def test_multipart_fields(server: LocalServer, client: Client) -> None:
+    d = client()
+    d._transport.request(
+        "POST",
+        "/inventory/upload/add",
+        fields={"upload": ("add.csv", b"release_id,price\n1,2.5\n", "text/csv")},
+        parse=lambda raw: None,
+    )
+    seen = server.seen[-1]
+    assert seen.headers["Content-Type"].startswith("multipart/form-data; boundary=")
+    assert b"release_id,price" in seen.body
+
+
+def test_http_proxy_from_the_environment(server: LocalServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """urllib3 ignores HTTP_PROXY; the transport honours it (the local server plays the proxy)."""
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    monkeypatch.setenv("HTTP_PROXY", server.url)
+    monkeypatch.setenv("NO_PROXY", "")
+    d = Discogs(base_url=f"http://127.0.0.1:{port}", token="t0k3n-proxy", rate_limit=None, max_retries=0)
+    assert d.request("GET", "/via-proxy")["ok"] is True
+    assert server.seen[-1].path == f"http://127.0.0.1:{port}/via-proxy"

@@ -11,6 +11,13 @@ __all__ = ["Metrics", "MetricsSnapshot"]
 
 @dataclass(frozen=True)
 class MetricsSnapshot:
+    """A consistent copy, so a reader never sees counters from two different moments.
+
+    ``requests`` counts attempts sent (answered or not), ``errors`` those that got no response,
+    ``rate_limited`` the 429s seen, ``limiter_wait_seconds`` the time spent waiting for the local
+    limiter across all threads; latencies (seconds) cover answered attempts.
+    """
+
     requests: int
     retries: int
     rate_limited: int
@@ -56,6 +63,7 @@ class Metrics:
             self._latencies.append(seconds)
 
     def record_failure(self) -> None:
+        """An attempt that got no response (connection refused or reset, timeout, truncated body)."""
         with self._lock:
             self.requests += 1
             self.errors += 1
