@@ -1,23 +1,29 @@
-"""Replay the cassettes in cassettes/ through the real SDK, offline.
+"""The cassettes in cassettes/: their integrity, their bodies against the SDK's models, key behaviours
+replayed through the real SDK, and the tools that make them (build.py, record.py).
 
-The cassettes hold real Discogs bodies (see cassettes/README.md). Every expectation here is read from
-the cassette's own body and compared with what the SDK returns; nothing is compared with values the
-SDK produced itself. vcrpy intercepts urllib3, so no connection is opened (tests/conftest.py blocks
-the network anyway); ``record_mode="none"`` fails any request a cassette does not hold.
+The cassettes hold real Discogs bodies and, where none exists, the documentation's examples (see
+cassettes/README.md). Every expectation here is read from the cassette's own body and compared with
+what the SDK returns; nothing is compared with values the SDK produced itself. vcrpy intercepts
+urllib3, so no connection is opened (tests/conftest.py blocks the network anyway);
+``record_mode="none"`` fails any request a cassette does not hold.
 
-- every cassette of an operation the SDK has is replayed: model type, body round trip, page figures,
-  error class and message, and ``cassette.all_played``;
-- every cassette body validates against the SDK's model for its operation (operations the SDK does
-  not have yet are skipped; they come alive when the spec gains them);
-- hand-written checks of the key behaviours: iteration across pages, ``limit=``, errors,
-  the rating write and delete, credentials sent but never stored;
-- the cassettes hold no credential, their bodies are the realdata bytes, and ``build.py`` is
-  deterministic;
-- ``cassettes/record.py`` scrubs tokens (tested offline against a loopback server).
+- the index lists exactly the cassette files; every body is its source file's bytes (realdata or
+  cassettes/docs-bodies/), and ``build.py`` is deterministic;
+- every response body validates against the SDK's model for its operation (real bodies above all:
+  that is what keeps the spec honest), error bodies carry a message, CSV and form answers parse;
+- hand-written checks of the key behaviours: iteration across pages, ``limit=``, errors, the rating
+  write and delete, credentials sent but never stored;
+- ``cassettes/record.py`` scrubs tokens and records the write scenarios on the owner's account, putting
+  back what it changed (tested offline against a loopback server).
+
+Every operation is replayed from its cassettes, with its request checked, by tests/test_operations.py;
+it also greps every cassette file for credentials.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import re
@@ -29,6 +35,7 @@ from functools import cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl
 
 import pytest
 import vcr
@@ -37,8 +44,7 @@ import yaml
 import musicagent
 from musicagent import Discogs, models
 from musicagent._generated.operations import OPERATIONS
-from musicagent._runtime.errors import error_for_status
-from musicagent._runtime.operations import OperationInfo, ParamInfo
+from musicagent._runtime.operations import OperationInfo
 
 ROOT = Path(__file__).resolve().parents[1]
 CASSETTES = ROOT / "cassettes"
@@ -98,53 +104,6 @@ def dumped(model: Any) -> Any:
     return json.loads(model.model_dump_json(by_alias=True, exclude_unset=True))
 
 
-def _convert(param: ParamInfo, value: Any) -> Any:
-    if param.type == "integer":
-        return int(value)
-    if param.type == "number":
-        return float(value)
-    if param.type == "boolean":
-        return value in (True, "true", "1")
-    return value
-
-
-def call(d: Discogs, op: OperationInfo, entry: dict[str, Any], **extra: Any) -> Any:
-    """Call the SDK method of ``op`` with the request the cassette holds (path, query, body)."""
-    assert (op.method, op.path) == (entry["method"], entry["path_template"]), (
-        f"{op.id} is {op.method} {op.path} in the SDK, {entry['method']} {entry['path_template']} in the cassette"
-    )
-    method: Any = d
-    for part in op.id.split("."):
-        method = getattr(method, part)
-    by_wire = {(p.location, p.wire): p for p in op.params}
-    args = [_convert(by_wire[("path", name)], entry["path_params"][name]) for name in re.findall(r"\{(\w+)\}", op.path)]
-    kwargs: dict[str, Any] = {}
-    unknown: dict[str, Any] = {}
-    for location, values in (("query", entry["query"]), ("body", entry["body"] or {})):
-        for wire, value in values.items():
-            param = by_wire.get((location, wire))
-            if param is None and location == "query":
-                # sent by the client that made the recording, not a parameter of the spec (e.g. `sort`
-                # on the wantlist): the SDK's escape hatch sends it unchanged
-                unknown[wire] = value
-                continue
-            assert param is not None, f"{op.id} has no {location} parameter {wire!r}"
-            kwargs[param.name] = _convert(param, value)
-    if unknown:
-        kwargs["extra_query"] = unknown
-    kwargs.update(extra)
-    return method(*args, **kwargs)
-
-
-def items_field(page_model: type[Any], item_model: type[Any]) -> str:
-    """The field of a page model that holds the list of items."""
-    for name, info in page_model.model_fields.items():
-        assert isinstance(name, str)
-        if typing.get_origin(info.annotation) is list and typing.get_args(info.annotation) == (item_model,):
-            return name
-    raise AssertionError(f"{page_model.__name__} has no list[{item_model.__name__}] field")
-
-
 def entries_of(predicate: Any) -> list[Any]:
     return [pytest.param(e, id=e["cassette"]) for e in INDEX if predicate(e)]
 
@@ -153,41 +112,9 @@ def entries_of(predicate: Any) -> list[Any]:
 # the cassettes themselves
 
 
-def test_every_database_operation_has_a_cassette() -> None:
-    database = {
-        "artists.get",
-        "artists.releases",
-        "labels.get",
-        "labels.releases",
-        "masters.get",
-        "masters.versions",
-        "oauth.identity",
-        "releases.get",
-        "releases.rating.get",
-        "releases.rating.update",
-        "releases.rating.delete",
-        "releases.community_rating",
-        "releases.stats",
-        "search",
-    }
-    assert database <= set(REGISTRY), "a Database operation is missing from the SDK"
-    assert database <= {e["operation"] for e in INDEX}
-
-
 def test_index_lists_exactly_the_cassette_files() -> None:
     files = sorted(p.relative_to(CASSETTES).as_posix() for p in CASSETTES.glob("*/*.yaml"))
     assert files == sorted(BY_NAME)
-
-
-@pytest.mark.parametrize("path", sorted(CASSETTES.glob("*/*.yaml")), ids=lambda p: p.relative_to(CASSETTES).as_posix())
-def test_no_credentials_in_cassette(path: Path) -> None:
-    text = path.read_text(encoding="utf-8")
-    lowered = text.lower()
-    assert "token=" not in lowered
-    assert "authorization" not in lowered
-    assert TOKEN not in text
-    for interaction in cassette_data(path.relative_to(CASSETTES).as_posix())["interactions"]:
-        assert set(interaction["request"]["headers"]) == {"User-Agent", "Accept"}
 
 
 def test_index_holds_no_credentials() -> None:
@@ -196,15 +123,40 @@ def test_index_holds_no_credentials() -> None:
 
 
 @pytest.mark.parametrize("entry", entries_of(lambda e: e["origin"] == "realdata"))
-def test_bodies_are_the_realdata_bytes(entry: dict[str, Any]) -> None:
-    if not (REALDATA / "MANIFEST.tsv").is_file():
-        pytest.skip(f"no realdata at {REALDATA} (set MUSICAGENT_REALDATA)")
+def test_bodies_are_their_source_bytes(entry: dict[str, Any]) -> None:
+    """A body is its realdata file or its docs-bodies/ file, byte for byte; status-only answers are empty."""
     for source, raw in zip(entry["interactions"], raw_bodies(entry["cassette"]), strict=True):
+        assert source["bytes"] == len(raw)
         if source["file"] is None:
             assert source["class"] == "DOCS-STATUS-ONLY" and raw == b""
-            continue
-        assert raw == (REALDATA / source["file"]).read_bytes()
-        assert source["bytes"] == len(raw)
+            assert source["docs_section"], "a status-only answer names the documentation section it follows"
+        elif source["body_from"] == "docs-bodies":
+            assert source["class"] == "DOCS-EXAMPLE" and source["docs_section"]
+            assert raw == (CASSETTES / source["file"]).read_bytes()
+        else:
+            assert source["body_from"] == "realdata"
+            if not (REALDATA / "MANIFEST.tsv").is_file():
+                pytest.skip(f"no realdata at {REALDATA} (set MUSICAGENT_REALDATA)")
+            assert raw == (REALDATA / source["file"]).read_bytes()
+
+
+def test_docs_bodies_are_all_used_and_described() -> None:
+    from cassettes import build
+
+    folder = CASSETTES / build.DOCS_DIR_NAME
+    files = {p.name for p in folder.iterdir() if p.is_file() and p.name != "README.md"}
+    assert files == set(build.DOCS_FILES)
+    used = {s["file"] for e in INDEX for s in e["interactions"] if s["body_from"] == "docs-bodies"}
+    used |= {e["upload"]["file"] for e in INDEX if e["upload"]}
+    assert used == {f"{build.DOCS_DIR_NAME}/{name}" for name in files}
+    notes = (folder / "README.md").read_text(encoding="utf-8")
+    for name, docs in build.DOCS_FILES.items():
+        assert f"`{name}`" in notes, f"{name} is not described in docs-bodies/README.md"
+        assert docs.section and docs.fixes
+    for name in files:
+        if name.endswith(".json"):  # the mock server reads .json files under cassettes/ and must skip these
+            data = json.loads((folder / name).read_bytes())
+            assert isinstance(data, dict) and not {"interactions", "version"} & set(data)
 
 
 def test_build_is_deterministic(tmp_path: Path) -> None:
@@ -227,80 +179,33 @@ def test_build_is_deterministic(tmp_path: Path) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# every cassette through the SDK
+# every body against the SDK's models
 
 
 @pytest.mark.parametrize("entry", entries_of(lambda e: True))
 def test_body_fits_the_sdk_model(entry: dict[str, Any]) -> None:
+    """Every body validates against the schema of its operation (real ones above all)."""
     op = REGISTRY.get(entry["operation"])
-    if op is None:
-        twin = [o.id for o in REGISTRY.values() if (o.method, o.path) == (entry["method"], entry["path_template"])]
-        if twin:
-            pytest.fail(
-                f"the SDK names {entry['method']} {entry['path_template']} {twin[0]!r}: rename cassettes/"
-                f"{entry['operation']}/ to cassettes/{twin[0]}/ (the scenario lives in cassettes/build.py)"
-            )
-        pytest.skip(f"{entry['operation']} is not in the SDK yet (the spec is gaining these operations)")
-    for source, raw in zip(entry["interactions"], raw_bodies(entry["cassette"]), strict=True):
+    assert op is not None, f"the SDK has no operation {entry['operation']!r} (cassettes/{entry['cassette']})"
+    assert (op.method, op.path, op.kind) == (entry["method"], entry["path_template"], entry["kind"])
+    recorded = cassette_data(entry["cassette"])["interactions"]
+    for source, raw, interaction in zip(entry["interactions"], raw_bodies(entry["cassette"]), recorded, strict=True):
+        content_type = interaction["response"]["headers"].get("Content-Type", [""])[0]
         if source["status"] >= 400:
             assert models.Error.model_validate_json(raw).message
         elif op.kind == "none":
             assert raw == b""
+        elif op.kind == "download":
+            assert content_type.startswith("text/csv")
+            rows = list(csv.reader(io.StringIO(raw.decode("utf-8"))))
+            assert len(rows) > 1 and all(len(row) == len(rows[0]) for row in rows)
+        elif op.kind == "form":
+            assert content_type == "application/x-www-form-urlencoded"
+            form = dict(parse_qsl(raw.decode("utf-8"), strict_parsing=True))
+            assert form["oauth_token"] and form["oauth_token_secret"]
         else:
-            assert op.model is not None
+            assert op.model is not None and content_type == "application/json"
             getattr(models, op.model).model_validate_json(raw)
-
-
-@pytest.mark.parametrize("entry", entries_of(lambda e: True))
-def test_replay(entry: dict[str, Any]) -> None:
-    op = REGISTRY.get(entry["operation"])
-    if op is None:
-        pytest.skip(f"{entry['operation']} is not in the SDK yet (the spec is gaining these operations)")
-    name = entry["cassette"]
-    statuses = [s["status"] for s in entry["interactions"]]
-    expected = bodies(name)
-    with replayer().use_cassette(cassette_path(name)) as cassette:
-        d = client(entry["auth"])
-        if statuses[0] >= 400:
-            with pytest.raises(error_for_status(statuses[0])) as info:
-                call(d, op, entry)
-            assert info.value.status_code == statuses[0]
-            assert info.value.message == expected[0]["message"]
-            assert info.value.attempts == 1
-        elif op.kind == "none":
-            assert call(d, op, entry) is None
-            assert expected == [None]
-        elif op.kind == "model":
-            result = call(d, op, entry)
-            assert op.model is not None
-            assert isinstance(result, getattr(models, op.model))
-            assert dumped(result) == expected[0]
-        else:
-            assert op.kind == "page" and op.model is not None and op.item_model is not None
-            page = call(d, op, entry)
-            item_model = getattr(models, op.item_model)
-            field = items_field(getattr(models, op.model), item_model)
-            first = expected[0]
-            assert isinstance(page, musicagent.Page)
-            assert isinstance(page.body, getattr(models, op.model))
-            assert dumped(page.body) == first
-            assert len(page.items) == len(first[field])
-            assert all(isinstance(item, item_model) for item in page.items)
-            assert [dumped(item) for item in page.items] == first[field]
-            figures = page.pagination
-            assert (figures.page, figures.pages, figures.per_page, figures.items) == (
-                first["pagination"]["page"],
-                first["pagination"]["pages"],
-                first["pagination"]["per_page"],
-                first["pagination"]["items"],
-            )
-            if len(statuses) > 1 or figures.page >= figures.pages:
-                # the cassette holds every page iteration will ask for: walk them all
-                walked = [dumped(item) for item in page]
-                assert walked == [item for b in expected for item in b[field]]
-            else:
-                assert page.has_next_page()
-    assert cassette.all_played, f"{name}: {cassette.play_count} of {len(cassette)} interactions played"
 
 
 # ---------------------------------------------------------------------------------------------
