@@ -117,18 +117,12 @@ def multipart_parts(body: bytes, content_type: str) -> list[tuple[str | None, st
         b"Content-Type: " + content_type.encode("ascii") + b"\r\n\r\n" + body, policy=email.policy.HTTP
     )
     assert message.is_multipart(), f"not a multipart body: {content_type}"
-    parts = []
+    parts: list[tuple[str | None, str | None, str, bytes]] = []
     for part in message.iter_parts():
         content = part.get_payload(decode=True)
         assert isinstance(content, bytes)
-        parts.append(
-            (
-                part.get_param("name", header="content-disposition"),
-                part.get_filename(),
-                part.get_content_type(),
-                content,
-            )
-        )
+        name = part.get_param("name", header="content-disposition")
+        parts.append((str(name) if name is not None else None, part.get_filename(), part.get_content_type(), content))
     return parts
 
 
