@@ -73,6 +73,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 128  # the default backlog of 5 drops SYNs from 16 threads: a 1 s retransmit
     state: _State
 
 

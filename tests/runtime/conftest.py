@@ -207,6 +207,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 128  # the default backlog of 5 drops SYNs from 8 threads: a 1 s retransmit
     state: LocalServer
 
     def handle_error(self, request: Any, client_address: Any) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -314,3 +315,15 @@ def test_margin_bounds() -> None:
     assert _margin(1.0) == 0.1
     assert _margin(60.0) == pytest.approx(0.6)
     assert _margin(3600.0) == 1.0
+
+
+def test_one_thread_at_a_time_waits_on_the_bucket() -> None:
+    """Waiters queue on a lock, so a freed slot wakes one thread, and a timeout covers the queueing."""
+    limiter = RateLimiter(1, 0.4)
+    assert limiter.acquire() is not None
+    waiter = threading.Thread(target=limiter.acquire)
+    waiter.start()
+    time.sleep(0.05)  # the waiter now holds the turn, sleeping until the slot frees
+    assert limiter.acquire(timeout=0.05) is None
+    waiter.join(5)
+    assert limiter.state().local_in_window == 1

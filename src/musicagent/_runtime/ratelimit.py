@@ -146,7 +146,8 @@ class RateLimiter:
         self.store = store
         self._interval_ms = round((window + _margin(window)) * 1000)
         self._bucket = _make_bucket(requests, self._interval_ms, store)
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # guards the bucket and the server figures
+        self._turn = threading.Lock()  # held by the one thread waiting for a slot
         self._server: tuple[int | None, int | None, int | None] = (None, None, None)
         self._updated_at: float | None = None
         self._leaked_at = time.monotonic()
@@ -188,20 +189,28 @@ class RateLimiter:
     def acquire(self, timeout: float | None = None) -> float | None:
         """Block until a request may be sent; the seconds waited, or None if ``timeout`` would run out.
 
-        Fails at once when the wait is already known to be longer than ``timeout``.
+        Threads wait their turn on a lock, so only one sleeps on the bucket: when a slot frees, one
+        thread wakes instead of all of them at once, whose scramble for the GIL would delay the
+        winner's request by more than the margin. Fails at once when the wait is already known to
+        be longer than ``timeout``.
         """
         start = time.monotonic()
-        while True:
-            with self._lock:
-                if time.monotonic() - self._leaked_at > self.window:
-                    self._store_call("leaking", self._in_window)  # keeps the log short; not needed to count
-                wait_ms: int = self._store_call("taking a slot", lambda: self._take(1))
-            if wait_ms < 0:
-                return time.monotonic() - start
-            wait = wait_ms / 1000
-            if timeout is not None and time.monotonic() - start + wait > timeout:
-                return None
-            time.sleep(wait)
+        if not self._turn.acquire(timeout=-1 if timeout is None else max(0.0, timeout)):
+            return None
+        try:
+            while True:
+                with self._lock:
+                    if time.monotonic() - self._leaked_at > self.window:
+                        self._store_call("leaking", self._in_window)  # keeps the log short; not needed to count
+                    wait_ms: int = self._store_call("taking a slot", lambda: self._take(1))
+                if wait_ms < 0:
+                    return time.monotonic() - start
+                wait = wait_ms / 1000
+                if timeout is not None and time.monotonic() - start + wait > timeout:
+                    return None
+                time.sleep(wait)
+        finally:
+            self._turn.release()
 
     def observe(self, headers: Mapping[str, str], *, rejected: bool = False) -> None:
         """Fold the server's view into the bucket (see the module docstring).
