@@ -268,7 +268,23 @@ def test_the_recording_matching_the_most_parameters_wins(server: MockServer) -> 
     assert result("?q=nirvana") == 1
     assert result("?q=nirvana&type=artist") == 1  # only the generic recording fits
     assert get(server.url + "/database/search?q=prodigy")[0] == 404
-    assert get(server.url + "/database/search")[0] == 404
+    assert get(server.url + "/database/search")[0] == 200  # leaving a recorded parameter out still fits
+
+
+def test_a_recorded_parameter_left_out_still_fits_and_failures_come_last(tmp_path: Path) -> None:
+    base = "https://api.discogs.com"
+    write_cassette(
+        tmp_path / "c.yaml",
+        interaction(base + "/releases/5?curr_abbr=USD", {"id": 5, "title": "priced in USD"}),
+        interaction(base + "/database/search?q=nirvana&per_page=100", {"message": "Query time exceeded."}, status=500),
+        interaction(base + "/database/search?q=nirvana&per_page=50", page_body(1, 1, [7])),
+    )
+    with MockServer(tmp_path) as mock:
+        status, _, body = get(mock.url + "/releases/5")
+        assert (status, json.loads(body)["title"]) == (200, "priced in USD")
+        assert get(mock.url + "/releases/5?curr_abbr=EUR")[0] == 404  # a different question
+        status, _, body = get(mock.url + "/database/search?q=nirvana&per_page=100")
+        assert status == 200 and json.loads(body)["releases"][0]["id"] == 7
 
 
 def test_equal_candidates_prefer_the_same_per_page(tmp_path: Path) -> None:

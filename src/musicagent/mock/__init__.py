@@ -14,12 +14,14 @@ without a network or a token::
 From a shell: ``musicagent mock --port 8990`` (or ``python -m musicagent.mock``), then
 ``DISCOGS_BASE_URL=http://127.0.0.1:8990``. For tests, :mod:`musicagent.testing` starts one per test.
 
-How a request finds its recording: same method (HEAD uses GET's) and percent-decoded path; each
-query parameter of the recording must be sent with the same value, except ``per_page`` and
-credentials (``token``, ``key``, ``secret``, ``oauth_*``), which are ignored; ``page`` must be the
-same (absent means 1), so page 2 is never answered with page 1. Several candidates: the one
-matching the most parameters wins. No recording: 404 ``{"message": "The requested resource was not
-found."}``. Each answer names its cassette in ``X-Musicagent-Mock-Cassette``.
+How a request finds its recording: same method (HEAD uses GET's) and percent-decoded path; no
+query parameter that both the request and the recording name with different values (``per_page``
+and credentials — ``token``, ``key``, ``secret``, ``oauth_*`` — are ignored), so ``/releases/1`` is
+answered by a recording of ``/releases/1?curr_abbr=USD`` but ``q=beatles`` never by ``q=nirvana``;
+``page`` must be the same (absent means 1), so page 2 is never answered with page 1. Several
+candidates: the one matching the most parameters wins, and a recorded error only answers when no
+success fits. No recording: 404 ``{"message": "The requested resource was not found."}``. Each
+answer names its cassette in ``X-Musicagent-Mock-Cassette``.
 """
 
 from ._cassettes import CassetteError, Interaction, bundle, load_cassettes, read_cassette

@@ -63,11 +63,13 @@ def find_match(
 ) -> Interaction | None:
     """The recording that answers this request, or None.
 
-    Same method (HEAD is answered by GET recordings) and path; every significant parameter of
-    the recording present with the same values; the same page. Among several: a recorded 401 is
-    preferred for a request without credentials and used last for one with them (as Discogs would
-    answer), then the one matching the most parameters, then the one recorded with the same
-    ``per_page``, then the first loaded: the choice never depends on timing.
+    Same method (HEAD is answered by GET recordings) and path; no significant parameter that both
+    the request and the recording name with different values (so ``/releases/1`` is answered by a
+    recording of ``/releases/1?curr_abbr=USD``, but ``q=beatles`` never by ``q=nirvana``); the same
+    page. Among several: a recorded 401 is preferred for a request without credentials and used last
+    for one with them (as Discogs would answer), then the one matching the most parameters, then the
+    one the request left out the fewest parameters of, then a success over a recorded failure, then
+    the one recorded with the same ``per_page``, then the first loaded: never a matter of timing.
     """
     wanted_method = "GET" if method == "HEAD" else method
     path = normalize_path(raw_path)
@@ -80,11 +82,14 @@ def find_match(
         if candidate.method != wanted_method or candidate.path != path or _page(candidate.query) != page:
             continue
         recorded = {k: v for k, v in _significant(candidate.query).items() if k != "page"}
-        if any(significant.get(k) != v for k, v in recorded.items()):
-            continue
+        if any(k in significant and significant[k] != v for k, v in recorded.items()):
+            continue  # a parameter both sides name, with different values: another question
+        matched = sum(1 for k, v in recorded.items() if significant.get(k) == v)
         score = (
             int((candidate.status == 401) != authenticated),
-            len(recorded),
+            matched,
+            matched - len(recorded),  # fewer recorded parameters the request left out
+            int(candidate.status < 400),  # a recorded failure only when nothing else fits
             int(candidate.query.get("per_page") == query.get("per_page")),
         )
         if score > best_score:
