@@ -5,9 +5,11 @@
     DISCOGS_TOKEN=... python -m cassettes.record --writes      # also PUT/DELETE/POST, on your own account
 
 Each scenario of ``index.json`` is requested again, exactly as the cassette holds it (method, path,
-query, JSON body), with vcrpy in ``record_mode="all"``. The token never reaches a file:
+query, JSON body or multipart upload), with vcrpy in ``record_mode="all"``; answers are stored as they
+come (JSON, CSV, empty). The token never reaches a file:
 
-- request headers are cut down to User-Agent and Accept (``filter_headers`` drops Authorization too);
+- request headers are cut down to User-Agent, Accept and Content-Type (``filter_headers`` drops
+  Authorization too);
 - ``token``/``key``/``secret`` query parameters are removed (``filter_query_parameters``);
 - every remaining occurrence of the token (plain or percent-encoded) in URIs, request bodies, response
   headers and response bodies is replaced by ``<DISCOGS_TOKEN>`` (``before_record_request``,
@@ -15,10 +17,17 @@ query, JSON body), with vcrpy in ``record_mode="all"``. The token never reaches 
 - the written file is read back and deleted if it still contains the token.
 
 A scenario whose live status differs from the cassette's (a release that was deleted since, a private
-collection, a 429) keeps its old cassette and is reported; the exit status is then 1. Scenarios that a
-live server cannot reproduce on demand (the documented 500) are never re-recorded. Write scenarios
-act on the token owner's account, so they only run with ``--writes``; they use the owner's username
-and put back what they changed.
+collection, someone else's export, a 429) keeps its old cassette and is reported; the exit status is
+then 1. Scenarios that a live server cannot reproduce on demand (the documented 500), that would touch
+other people (order updates and messages reach a buyer), put listings up for sale (inventory uploads),
+store the owner's e-mail address (profile edits) or a live OAuth token are never re-recorded
+(``record: skip`` in the index).
+
+Write scenarios act on the token owner's account, so they only run with ``--writes``. Each is moved
+onto the owner (their username, and ids of things made for it) and prepared outside the cassette by
+``plan_write``: a scratch folder to rename, move into or delete, a collection instance to rate, move,
+annotate or delete, a draft listing to edit or delete, a wantlist entry to edit or delete. Afterwards
+what the recording made is removed and what it changed is put back (ratings, wantlist entries).
 
 Importing this module imports nothing but the standard library: vcrpy, the SDK and the network are
 only touched by ``main``.
@@ -37,6 +46,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, quote_plus
@@ -46,7 +56,7 @@ INDEX_PATH = HERE / "index.json"
 BASE_URL = "https://api.discogs.com"
 PLACEHOLDER = "<DISCOGS_TOKEN>"
 MATCH_ON = ("method", "scheme", "host", "path", "query")
-KEEP_REQUEST_HEADERS = frozenset({"user-agent", "accept"})
+KEEP_REQUEST_HEADERS = frozenset({"user-agent", "accept", "content-type"})
 KEEP_RESPONSE_HEADERS = frozenset(
     {
         "content-type",
@@ -156,6 +166,8 @@ class Outcome:
     message: str
     entry: dict[str, Any] | None = None
     statuses: list[int] = field(default_factory=list)
+    answer: bytes | None = None  # the last live answer, kept or not (its ids let a write be undone)
+    leftovers: list[str] = field(default_factory=list)  # what a write could not put back (say so, loudly)
 
 
 def load_index(path: Path = INDEX_PATH) -> dict[str, Any]:
@@ -197,6 +209,17 @@ def _client(token: str | None, base_url: str) -> Any:
     )
 
 
+def _send(client: Any, entry: Mapping[str, Any], method: str, target: str) -> Any:
+    """One request as the cassette holds it (JSON body or multipart upload); the answer is not parsed,
+    so CSV and form answers are recorded like JSON ones. Returns the transport's raw response."""
+    upload = entry.get("upload")
+    fields = None
+    if upload:
+        content = (HERE / upload["file"]).read_bytes()
+        fields = {upload["field"]: (upload["filename"], content, upload["content_type"])}
+    return client._transport.request(method, target, json=entry.get("body"), fields=fields, parse=lambda raw: raw)
+
+
 def record_entry(entry: Mapping[str, Any], *, token: str, base_url: str, out: Path, today: str) -> Outcome:
     """Record one scenario into a temporary cassette; move it into place if the statuses match."""
     import vcr
@@ -208,6 +231,7 @@ def record_entry(entry: Mapping[str, Any], *, token: str, base_url: str, out: Pa
     client = _client(token if entry["auth"] == "token" else None, base_url)
     expected = [i["status"] for i in entry["interactions"]]
     target = out / entry["cassette"]
+    answer: bytes | None = None
     with tempfile.TemporaryDirectory(prefix="cassette-") as tmp:
         scratch = Path(tmp) / "cassette.yaml"
         statuses: list[int] = []
@@ -216,21 +240,22 @@ def record_entry(entry: Mapping[str, Any], *, token: str, base_url: str, out: Pa
             for interaction in entry["interactions"]:
                 method, path = request_target(interaction)
                 try:
-                    client.request(method, path, json=entry.get("body"))
+                    _send(client, entry, method, path)
                 except APIError as exc:
                     statuses.append(exc.status_code)
-                except DiscogsError as exc:  # no answer at all (connection, timeout, undecodable body)
+                except DiscogsError as exc:  # no answer at all (connection, timeout)
                     return Outcome(entry["cassette"], False, f"{type(exc).__name__}: {exc}: kept", None, statuses)
                 else:
                     statuses.append(client.last_response.status)
-                sizes.append(len(client.last_response.content) if client.last_response else 0)
+                answer = client.last_response.content if client.last_response else None
+                sizes.append(len(answer or b""))
         if statuses != expected:
-            return Outcome(
-                entry["cassette"], False, f"live statuses {statuses}, cassette has {expected}: kept", None, statuses
-            )
+            message = f"live statuses {statuses}, cassette has {expected}: kept"
+            return Outcome(entry["cassette"], False, message, None, statuses, answer)
         content = scratch.read_bytes()
         if contains_secret(content, secrets):
-            return Outcome(entry["cassette"], False, "the recording still held the token: discarded", None, statuses)
+            message = "the recording still held the token: discarded"
+            return Outcome(entry["cassette"], False, message, None, statuses, answer)
         target.parent.mkdir(parents=True, exist_ok=True)
         partial = target.with_suffix(".yaml.part")
         partial.write_bytes(content)
@@ -244,50 +269,195 @@ def record_entry(entry: Mapping[str, Any], *, token: str, base_url: str, out: Pa
             "recorded": today,
             "class": "LIVE-RECORDED",
             "file": None,
+            "body_from": None,
             "source_repo": None,
             "source_path": None,
             "licence": None,
+            "docs_section": None,
             "bytes": size,
             "notes": f"recorded from {base_url} by cassettes/record.py",
         }
         for interaction, status, size in zip(entry["interactions"], statuses, sizes, strict=True)
     ]
-    return Outcome(entry["cassette"], True, "recorded", updated, statuses)
+    return Outcome(entry["cassette"], True, "recorded", updated, statuses, answer)
+
+
+def moved(
+    entry: Mapping[str, Any], owner: str, params: Mapping[str, Any] | None = None, body: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """A write scenario moved onto the token owner's account: the owner's username and the ids of the
+    things made for it in its path (the query stays), ``body`` members replacing the recorded ones."""
+    copy: dict[str, Any] = json.loads(json.dumps(entry))
+    if "username" in copy["path_params"]:
+        copy["path_params"]["username"] = owner
+    copy["path_params"].update({name: str(value) for name, value in (params or {}).items()})
+    if body:
+        copy["body"] = {**(copy["body"] or {}), **body}
+    path = copy["path_template"].format(**{k: quote(str(v), safe="") for k, v in copy["path_params"].items()})
+    for interaction in copy["interactions"]:
+        method, target = request_target(interaction)
+        _, question, query = target.partition("?")
+        interaction["request"] = f"{method} {path}{question}{query}"
+    return copy
 
 
 def as_owner(entry: Mapping[str, Any], owner: str) -> dict[str, Any]:
     """A write scenario moved onto the token owner's account: the owner's username in every path."""
-    moved: dict[str, Any] = json.loads(json.dumps(entry))
-    if "username" not in moved["path_params"]:
-        return moved
-    moved["path_params"]["username"] = owner
-    path = moved["path_template"].format(**{k: quote(str(v), safe="") for k, v in moved["path_params"].items()})
-    for interaction in moved["interactions"]:
-        method, target = request_target(interaction)
-        _, question, query = target.partition("?")
-        interaction["request"] = f"{method} {path}{question}{query}"
-    return moved
+    return moved(entry, owner)
+
+
+# -- writes: what each needs beforehand and what puts things back ----------------------------------
+
+SCRATCH_FOLDER = "musicagent cassette recording"  # made for a recording and deleted after it
+UNCATEGORIZED = 1  # every collection has it; releases can be added to it
+DRAFT = {"release_id": 1, "condition": "Mint (M)", "price": 10.0, "status": "Draft"}  # never for sale
+
+
+class SetupError(Exception):
+    """The owner's account lacks something a write scenario needs (a notes field, seller settings...)."""
+
+
+@dataclass
+class Plan:
+    """What a write scenario is recorded with on the owner's account, and how to undo it afterwards.
+
+    ``cleanups`` run last-added first, after the recording, with the live answer (parsed JSON or None).
+    """
+
+    params: dict[str, Any] = field(default_factory=dict)
+    body: dict[str, Any] = field(default_factory=dict)
+    cleanups: list[Callable[[Any], None]] = field(default_factory=list)
+
+
+def _quietly(call: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+    """Undo something that may already be undone (a DELETE that was the recording itself)."""
+    from musicagent import NotFoundError
+
+    try:
+        call(*args, **kwargs)
+    except NotFoundError:
+        pass
+
+
+def _with_answer(key: str, undo: Callable[[int], None]) -> Callable[[Any], None]:
+    """A cleanup that needs the id of what the recorded request made (absent when it failed)."""
+
+    def cleanup(answer: Any) -> None:
+        if isinstance(answer, dict) and answer.get(key) is not None:
+            undo(int(answer[key]))
+
+    return cleanup
+
+
+def _undo_instance(instances: Any, owner: str, folder: int, release: int, instance: int, answer: Any) -> None:
+    _quietly(instances.delete, owner, folder, release, instance)
+
+
+def _want_of(client: Any, owner: str, release: int) -> Any:
+    """The owner's wantlist entry for ``release``, or None (the wantlist has no lookup by release)."""
+    return next((want for want in client.users.wants.list(owner) if want.id == release), None)
+
+
+def plan_write(client: Any, owner: str, entry: Mapping[str, Any], plan: Plan) -> Plan:
+    """Prepare the owner's account for one write scenario (outside any cassette), filling ``plan``;
+    when preparing fails half-way, ``plan.cleanups`` undo what was already made."""
+    operation = entry["operation"]
+    params = entry["path_params"]
+    folders = client.users.collection.folders
+    instances = client.users.collection.instances
+
+    def scratch_folder() -> int:
+        folder = int(folders.create(owner, name=SCRATCH_FOLDER).id)
+        plan.cleanups.append(lambda answer: _quietly(folders.delete, owner, folder))
+        return folder
+
+    if operation == "users.collection.folders.create":
+        plan.cleanups.append(_with_answer("id", lambda made: _quietly(folders.delete, owner, made)))
+    elif operation in ("users.collection.folders.update", "users.collection.folders.delete"):
+        plan.params["folder_id"] = scratch_folder()
+    elif operation == "users.collection.folders.add_release":
+        folder, release = int(params["folder_id"]), int(params["release_id"])
+        plan.cleanups.append(
+            _with_answer("instance_id", lambda made: _quietly(instances.delete, owner, folder, release, made))
+        )
+    elif operation in (
+        "users.collection.instances.update",
+        "users.collection.instances.delete",
+        "users.collection.fields.set",
+    ):
+        release = int(params["release_id"])
+        where = UNCATEGORIZED
+        if operation == "users.collection.instances.update" and "folder_id" in (entry["body"] or {}):
+            where = plan.body["folder_id"] = scratch_folder()  # the instance moves there
+        if operation == "users.collection.fields.set":
+            notes = [f for f in client.users.collection.fields.list(owner).fields if f.type == "textarea"]
+            if not notes:
+                raise SetupError("the token owner has no collection notes field of type textarea")
+            plan.params["field_id"] = notes[0].id
+        instance = int(folders.add_release(owner, UNCATEGORIZED, release).instance_id)
+        plan.params.update(folder_id=UNCATEGORIZED, instance_id=instance)
+        for folder in sorted({UNCATEGORIZED, where}):  # wherever the instance ended up
+            plan.cleanups.append(partial(_undo_instance, instances, owner, folder, release, instance))
+    elif operation.startswith("users.wants."):
+        release = int(params["release_id"])
+        before = _want_of(client, owner, release)
+        if operation != "users.wants.add" and before is None:
+            client.users.wants.add(owner, release)  # something to edit or to delete
+
+        def restore(answer: Any) -> None:
+            if before is None:
+                _quietly(client.users.wants.delete, owner, release)
+            else:
+                client.users.wants.add(owner, release, notes=before.notes or "", rating=before.rating or 0)
+
+        plan.cleanups.append(restore)
+    elif operation == "marketplace.listings.create":
+        plan.cleanups.append(
+            _with_answer("listing_id", lambda made: _quietly(client.marketplace.listings.delete, made))
+        )
+    elif operation in ("marketplace.listings.update", "marketplace.listings.delete"):
+        listing = int(client.marketplace.listings.create(**(entry["body"] or DRAFT)).listing_id)
+        plan.params["listing_id"] = listing
+        plan.cleanups.append(lambda answer: _quietly(client.marketplace.listings.delete, listing))
+    return plan
+
+
+def _parsed(answer: bytes | None) -> Any:
+    try:
+        return json.loads(answer) if answer else None
+    except ValueError:
+        return None
 
 
 def _record_writes(entries: list[dict[str, Any]], *, token: str, base_url: str, out: Path, today: str) -> list[Outcome]:
     """Writes on the owner's account, then put back what they changed (outside any cassette)."""
-    from musicagent import NotFoundError
+    from musicagent import DiscogsError, NotFoundError
 
     client = _client(token, base_url)
     owner = client.oauth.identity().username
     outcomes: list[Outcome] = []
     previous: dict[int, int] = {}
     for entry in entries:
-        moved = as_owner(entry, owner)
         if entry["operation"].startswith("releases.rating."):
-            release = int(moved["path_params"]["release_id"])
+            release = int(entry["path_params"]["release_id"])
             if release not in previous:
                 previous[release] = client.releases.rating.get(release, owner).rating
-        outcome = record_entry(moved, token=token, base_url=base_url, out=out, today=today)
+        plan = Plan()
+        try:
+            plan_write(client, owner, entry, plan)
+        except (SetupError, DiscogsError) as exc:
+            outcome = Outcome(entry["cassette"], False, f"could not prepare the account ({exc}): kept")
+        else:
+            outcome = record_entry(
+                moved(entry, owner, plan.params, plan.body), token=token, base_url=base_url, out=out, today=today
+            )
+        answer = _parsed(outcome.answer)
+        for cleanup in reversed(plan.cleanups):
+            try:
+                cleanup(answer)
+            except DiscogsError as exc:  # go on undoing the rest, and report it
+                outcome.leftovers.append(f"{type(exc).__name__}: {exc}")
         outcomes.append(outcome)
-        if entry["operation"] == "users.collection.folders.create" and outcome.ok:
-            created = json.loads(_body_of(out / moved["cassette"]))
-            client.request("DELETE", f"/users/{quote(owner, safe='')}/collection/folders/{created['id']}")
     for release, rating in previous.items():
         if rating:
             client.releases.rating.update(release, owner, rating=rating)
@@ -297,14 +467,6 @@ def _record_writes(entries: list[dict[str, Any]], *, token: str, base_url: str, 
             except NotFoundError:  # already gone
                 pass
     return outcomes
-
-
-def _body_of(cassette: Path) -> str:
-    import yaml
-
-    data = yaml.safe_load(cassette.read_text(encoding="utf-8"))
-    body = data["interactions"][0]["response"]["body"]["string"]
-    return body.decode("utf-8") if isinstance(body, bytes) else str(body)
 
 
 def record_all(
@@ -325,6 +487,8 @@ def record_all(
         for outcome in _record_writes(writes, token=token, base_url=base_url, out=out, today=today):
             outcomes.append(outcome)
             print(f"{'ok  ' if outcome.ok else 'FAIL'} {outcome.cassette}: {outcome.message}")
+            for leftover in outcome.leftovers:
+                print(f"     NOT PUT BACK on your account: {leftover}")
     return outcomes
 
 
@@ -378,7 +542,10 @@ def main(argv: list[str] | None = None) -> int:
     save_index(index, outcomes)
     failed = [o for o in outcomes if not o.ok]
     print(f"{len(outcomes) - len(failed)} recorded, {len(failed)} kept as they were")
-    return 1 if failed else 0
+    leftovers = [o.cassette for o in outcomes if o.leftovers]
+    if leftovers:
+        print(f"check your account: {', '.join(leftovers)} could not undo everything (see above)")
+    return 1 if failed or leftovers else 0
 
 
 if __name__ == "__main__":

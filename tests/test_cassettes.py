@@ -705,3 +705,248 @@ def test_record_moves_writes_onto_the_owner() -> None:
     moved = record.as_owner(BY_NAME["releases.rating.update/10507194-username.yaml"], "me/you")
     assert moved["path_params"]["username"] == "me/you"
     assert moved["interactions"][0]["request"] == "PUT /releases/10507194/rating/me%2Fyou"
+
+
+class _AccountHandler(BaseHTTPRequestHandler):
+    """A stand-in for the token owner's account, with state: folders, collection instances and their
+    notes fields, wantlist, listings, ratings and exports. record.py's write scenarios run against it,
+    and the test compares the account before and after."""
+
+    owner = "owner"
+    state: typing.ClassVar[dict[str, Any]] = {}
+    log: typing.ClassVar[list[str]] = []
+
+    @classmethod
+    def reset(cls) -> None:
+        cls.state.clear()
+        cls.state.update(
+            {
+                "next": 1000,
+                "folders": {0: "All", 1: "Uncategorized", 7: "Keep me"},
+                "instances": {500: {"folder": 7, "release": 42, "rating": 3}},
+                "notes": {},
+                "wants": {1: {"notes": "keep me", "rating": 3}},
+                "listings": {},
+                "ratings": {"10507194": 2},
+                "exports": 0,
+            }
+        )
+        cls.log.clear()
+
+    def _new_id(self) -> int:
+        self.state["next"] += 1
+        return int(self.state["next"])
+
+    def _answer(self, status: int, payload: Any = None, headers: dict[str, str] | None = None) -> None:
+        data = b"" if payload is None else json.dumps(payload).encode()
+        self.send_response(status)
+        if payload is not None:
+            self.send_header("Content-Type", "application/json")
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _want(self, release: int) -> dict[str, Any]:
+        want = self.state["wants"][release]
+        return {"id": release, "rating": want["rating"], "notes": want["notes"], "basic_information": {"title": "x"}}
+
+    def _handle(self) -> None:
+        from urllib.parse import parse_qs, urlsplit
+
+        length = int(self.headers.get("Content-Length") or 0)
+        sent = json.loads(self.rfile.read(length)) if length else {}
+        parts = urlsplit(self.path)
+        path, query = parts.path, {k: v[-1] for k, v in parse_qs(parts.query).items()}
+        self.log.append(f"{self.command} {path}")
+        s, me = self.state, f"/users/{self.owner}"
+        folders, instances = s["folders"], s["instances"]
+        if path == "/oauth/identity":
+            return self._answer(200, {"id": 1, "username": self.owner, "resource_url": "x", "consumer_name": "t"})
+        if m := re.fullmatch(r"/releases/(\d+)/rating/(\w+)", path):
+            if self.command == "PUT":
+                s["ratings"][m[1]] = sent["rating"]
+            elif self.command == "DELETE":
+                s["ratings"].pop(m[1], None)
+                return self._answer(204)
+            rating = {"username": m[2], "release_id": int(m[1]), "rating": s["ratings"].get(m[1], 0)}
+            return self._answer(201 if self.command == "PUT" else 200, rating)
+        if path == f"{me}/collection/folders" and self.command == "POST":
+            folder = self._new_id()
+            folders[folder] = sent["name"]
+            return self._answer(201, {"id": folder, "name": sent["name"], "count": 0, "resource_url": "x"})
+        if m := re.fullmatch(rf"{me}/collection/folders/(\d+)", path):
+            folder = int(m[1])
+            if folder not in folders:
+                return self._answer(404, {"message": "Folder not found."})
+            if self.command == "DELETE":
+                if any(i["folder"] == folder for i in instances.values()):
+                    return self._answer(400, {"message": "Folder must be empty."})
+                del folders[folder]
+                return self._answer(204)
+            folders[folder] = sent.get("name", folders[folder])
+            return self._answer(200, {"id": folder, "name": folders[folder], "count": 0, "resource_url": "x"})
+        if m := re.fullmatch(rf"{me}/collection/folders/(\d+)/releases/(\d+)", path):
+            instance = self._new_id()
+            instances[instance] = {"folder": int(m[1]), "release": int(m[2]), "rating": 0}
+            return self._answer(201, {"instance_id": instance, "resource_url": "x"})
+        if m := re.fullmatch(rf"{me}/collection/folders/(\d+)/releases/(\d+)/instances/(\d+)(/fields/(\d+))?", path):
+            found = instances.get(int(m[3]))
+            if found is None or found["folder"] != int(m[1]) or found["release"] != int(m[2]):
+                return self._answer(404, {"message": "Instance not found."})
+            if m[5]:
+                s["notes"][(int(m[3]), int(m[5]))] = query["value"]
+            elif self.command == "DELETE":
+                del instances[int(m[3])]
+                s["notes"] = {k: v for k, v in s["notes"].items() if k[0] != int(m[3])}
+            else:
+                found["rating"] = sent.get("rating", found["rating"])
+                if "folder_id" in sent:
+                    if sent["folder_id"] not in folders:
+                        return self._answer(404, {"message": "Folder not found."})
+                    found["folder"] = sent["folder_id"]
+            return self._answer(204)
+        if path == f"{me}/collection/fields":
+            fields = [{"id": 1, "name": "Media", "type": "dropdown"}, {"id": 3, "name": "Notes", "type": "textarea"}]
+            return self._answer(200, {"fields": fields})
+        if path == f"{me}/wants":
+            wants = [self._want(r) for r in sorted(s["wants"])]
+            pagination = {"page": 1, "pages": 1, "per_page": 100, "items": len(wants), "urls": {}}
+            return self._answer(200, {"pagination": pagination, "wants": wants})
+        if m := re.fullmatch(rf"{me}/wants/(\d+)", path):
+            release = int(m[1])
+            if self.command == "PUT":
+                s["wants"][release] = {"notes": sent.get("notes", ""), "rating": sent.get("rating", 0)}
+                return self._answer(201, self._want(release))
+            if release not in s["wants"]:
+                return self._answer(404, {"message": "Release not in wantlist."})
+            if self.command == "DELETE":
+                del s["wants"][release]
+                return self._answer(204)
+            s["wants"][release].update(sent)
+            return self._answer(200, self._want(release))
+        if path == "/marketplace/listings":
+            listing = self._new_id()
+            s["listings"][listing] = sent
+            return self._answer(201, {"listing_id": listing, "resource_url": "x"})
+        if m := re.fullmatch(r"/marketplace/listings/(\d+)", path):
+            if int(m[1]) not in s["listings"]:
+                return self._answer(404, {"message": "Listing not found."})
+            if self.command == "DELETE":
+                del s["listings"][int(m[1])]
+            else:
+                s["listings"][int(m[1])] = sent
+            return self._answer(204)
+        if path == "/inventory/export":
+            s["exports"] += 1
+            return self._answer(200, headers={"Location": f"/inventory/export/{s['exports']}"})
+        return self._answer(403, {"message": "You don't have permission to access this resource."})
+
+    do_GET = do_PUT = do_POST = do_DELETE = _handle  # noqa: N815
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def account_server() -> Iterator[str]:
+    _AccountHandler.reset()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _AccountHandler)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_record_every_write_scenario_and_leave_the_account_as_it_was(account_server: str, tmp_path: Path) -> None:
+    from cassettes import record
+
+    before = json.loads(json.dumps(_AccountHandler.state, default=str))
+    writes = [e for e in record.select(INDEX, [], writes=True) if e["record"] == "write"]
+    assert {e["operation"] for e in writes} >= {
+        "users.collection.folders.update",
+        "users.collection.instances.update",
+        "users.collection.fields.set",
+        "users.wants.delete",
+        "marketplace.listings.delete",
+        "inventory.exports.create",
+    }
+    url = account_server
+    outcomes = record._record_writes(writes, token="live-secret", base_url=url, out=tmp_path, today="x")
+    assert [(o.cassette, o.ok) for o in outcomes] == [(e["cassette"], True) for e in writes], [
+        o.message for o in outcomes if not o.ok
+    ]
+    after = json.loads(json.dumps(_AccountHandler.state, default=str))
+    after.pop("next"), before.pop("next")
+    assert after.pop("exports") == 1 and before.pop("exports") == 0  # an export job stays: harmless
+    assert after == before, "the recording left the account changed"
+    for outcome in outcomes:
+        assert outcome.entry is not None
+        written = (tmp_path / outcome.cassette).read_bytes()
+        assert b"live-secret" not in written and b"uthorization" not in written
+        if "username" in outcome.entry["path_params"]:
+            assert outcome.entry["path_params"]["username"] == "owner"
+        data = yaml.safe_load(written)
+        (interaction,) = data["interactions"]
+        assert interaction["request"]["uri"].startswith(url + "/")
+        assert set(interaction["request"]["headers"]) <= {"User-Agent", "Accept", "Content-Type"}
+    by_operation = {o.entry["operation"]: o.entry for o in outcomes if o.entry is not None}
+    moved = by_operation["users.collection.instances.update"]
+    assert moved["body"]["rating"] == 5 and moved["body"]["folder_id"] not in (4, 7)  # a scratch folder
+    assert by_operation["users.collection.fields.set"]["path_params"]["field_id"] == "3"  # the notes field
+    # each recorded request went to the owner's account
+    log = _AccountHandler.log
+    assert "POST /users/owner/collection/folders/1/releases/213658" in log
+    assert "DELETE /users/owner/wants/1" in log
+    assert any(line.startswith("DELETE /marketplace/listings/") for line in log)
+
+
+def test_a_cleanup_that_fails_is_reported_and_the_others_still_run(
+    account_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cassettes import record
+
+    ran: list[str] = []
+
+    def failing(answer: Any) -> None:
+        raise musicagent.ServerError("the folder is busy", status_code=500)
+
+    def plan(client: Any, owner: str, entry: Any, plan: Any) -> Any:
+        plan.cleanups.append(lambda answer: ran.append("undone"))  # added first: runs last
+        plan.cleanups.append(failing)
+        return plan
+
+    monkeypatch.setattr(record, "plan_write", plan)
+    entries = record.select(INDEX, ["inventory.exports.create"], writes=True)
+    (outcome,) = record._record_writes(entries, token="live-secret", base_url=account_server, out=tmp_path, today="x")
+    assert outcome.ok  # the recording itself is fine
+    assert ran == ["undone"]
+    assert outcome.leftovers and "the folder is busy" in outcome.leftovers[0]
+
+
+def test_a_write_whose_preparation_fails_is_kept(account_server: str, tmp_path: Path) -> None:
+    from cassettes import record
+
+    entries = record.select(INDEX, ["users.collection.fields.set"], writes=True)
+    original = _AccountHandler._handle
+
+    def no_fields(self: Any) -> None:
+        if self.path.endswith("/collection/fields"):
+            self.log.append(f"{self.command} {self.path}")
+            self._answer(200, {"fields": []})  # the owner has no notes field
+        else:
+            original(self)
+
+    _AccountHandler.do_GET = no_fields  # type: ignore[method-assign]
+    try:
+        (outcome,) = record._record_writes(
+            entries, token="live-secret", base_url=account_server, out=tmp_path, today="x"
+        )
+    finally:
+        _AccountHandler.do_GET = original  # type: ignore[method-assign]
+    assert not outcome.ok and "no collection notes field" in outcome.message
+    assert not (tmp_path / outcome.cassette).exists()
