@@ -928,7 +928,9 @@ def test_a_cleanup_that_fails_is_reported_and_the_others_still_run(
     assert outcome.leftovers and "the folder is busy" in outcome.leftovers[0]
 
 
-def test_a_write_whose_preparation_fails_is_kept(account_server: str, tmp_path: Path) -> None:
+def test_a_write_whose_preparation_fails_is_kept(
+    account_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from cassettes import record
 
     entries = record.select(INDEX, ["users.collection.fields.set"], writes=True)
@@ -941,12 +943,7 @@ def test_a_write_whose_preparation_fails_is_kept(account_server: str, tmp_path: 
         else:
             original(self)
 
-    _AccountHandler.do_GET = no_fields  # type: ignore[method-assign]
-    try:
-        (outcome,) = record._record_writes(
-            entries, token="live-secret", base_url=account_server, out=tmp_path, today="x"
-        )
-    finally:
-        _AccountHandler.do_GET = original  # type: ignore[method-assign]
+    monkeypatch.setattr(_AccountHandler, "do_GET", no_fields)
+    (outcome,) = record._record_writes(entries, token="live-secret", base_url=account_server, out=tmp_path, today="x")
     assert not outcome.ok and "no collection notes field" in outcome.message
     assert not (tmp_path / outcome.cassette).exists()
