@@ -1125,6 +1125,18 @@ def render_table(entries: Iterable[Mapping[str, Any]]) -> str:
                 f"| `{entry['cassette']}` | {source['status']} | {_cell(source['class'])} | {where} "
                 f"| {repo_cell} | {_cell(source.get('licence'))} | {_cell(source.get('docs_section'))} |"
             )
+    lines += ["", "Cassettes per operation (every operation of the SDK has at least one):", ""]
+    lines += ["| operation | cassettes | response bodies by class |", "|---|---|---|"]
+    per_operation: dict[str, list[Mapping[str, Any]]] = {}
+    for entry in entries:
+        per_operation.setdefault(entry["operation"], []).append(entry)
+    for operation, group in sorted(per_operation.items()):
+        classes: dict[str, int] = {}
+        for entry in group:
+            for source in entry["interactions"]:
+                classes[source["class"]] = classes.get(source["class"], 0) + 1
+        described = ", ".join(f"{name} {count}" for name, count in sorted(classes.items()))
+        lines.append(f"| `{operation}` | {len(group)} | {described} |")
     lines += ["", "Bodies per source repository (credit where it is due):", ""]
     lines += ["| source repository | licence | bodies used |", "|---|---|---|"]
     for (repo, licence), count in sorted(credits.items()):
