@@ -11,12 +11,9 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-from loguru import logger as _logger
-
-_logger.disable("musicagent")  # a library stays silent until its user calls enable_logging()
-
-from ._generated.client import Discogs  # noqa: E402
-from ._runtime.errors import (  # noqa: E402
+# Silent until enable_logging(): no log record is made (and loguru is not imported) before that.
+from ._generated.client import Discogs
+from ._runtime.errors import (
     APIConnectionError,
     APIError,
     APITimeoutError,
@@ -38,10 +35,10 @@ from ._runtime.errors import (  # noqa: E402
     UnprocessableEntityError,
     UnsupportedMediaTypeError,
 )
-from ._runtime.log import disable_logging, enable_logging  # noqa: E402
-from ._runtime.pagination import Page, PageInfo  # noqa: E402
-from ._runtime.ratelimit import RateLimitState  # noqa: E402
-from ._runtime.transport import RawResponse  # noqa: E402
+from ._runtime.log import disable_logging, enable_logging
+from ._runtime.pagination import Page, PageInfo
+from ._runtime.ratelimit import RateLimitState
+from ._runtime.transport import RawResponse
 
 if TYPE_CHECKING:
     from . import models as models

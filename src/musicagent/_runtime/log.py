@@ -1,8 +1,9 @@
 """Logging through loguru: silent until the user calls :func:`enable_logging`.
 
-A library must not configure logging behind its user's back, so the package disables its loguru
-namespace at import and adds sinks only on request. Every record passes through :func:`mask`, so a
-token, secret or OAuth signature never reaches a sink, whatever a message happens to contain.
+A library must not configure logging behind its user's back: nothing is logged, and loguru is not
+even imported, until :func:`enable_logging`; from then on the package's namespace is enabled and the
+sinks asked for are added. Every record passes through :func:`mask`, so a token, secret or OAuth
+signature never reaches a sink, whatever a message happens to contain.
 """
 
 from __future__ import annotations
@@ -13,12 +14,10 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from loguru import logger
-
 if TYPE_CHECKING:
-    from loguru import Record
+    from loguru import Logger, Record
 
-__all__ = ["disable_logging", "enable_logging", "is_enabled", "log", "mask", "register_secret"]
+__all__ = ["disable_logging", "enable_logging", "get_logger", "is_enabled", "mask", "register_secret"]
 
 # ``name=value`` (query strings, ``Discogs token=…``, OAuth ``oauth_signature="…"``) or a quoted value after
 # a colon (JSON, dict reprs). An unquoted word after a colon is prose ("'consumer_key': consumer_key is
@@ -56,7 +55,17 @@ def _mask_record(record: Record) -> None:
             record["extra"][key] = mask(value)
 
 
-log = logger.patch(_mask_record)
+_patched: Logger | None = None
+
+
+def get_logger() -> Logger:
+    """The package's masking logger (imports loguru on first use; callers check is_enabled() first)."""
+    global _patched
+    if _patched is None:
+        from loguru import logger
+
+        _patched = logger.patch(_mask_record)
+    return _patched
 
 
 def is_enabled() -> bool:
@@ -89,10 +98,13 @@ def enable_logging(
     previous setup; other loguru sinks of the application are left alone.
     """
     global _enabled
+    from loguru import logger
+
     disable_logging()
     owned = lambda record: record["name"] is not None and record["name"].startswith("musicagent")  # noqa: E731
     common: dict[str, Any] = {"level": level, "serialize": json, "filter": owned, "enqueue": False}
     if console:
+        _replace_default_handler(logger)
         _sink_ids.append(logger.add(sys.stderr, format=_CONSOLE_FORMAT, colorize=None, **common))
     if file is not None:
         _sink_ids.append(logger.add(str(file), format=_FILE_FORMAT, rotation=rotation, retention=retention, **common))
@@ -107,10 +119,27 @@ def enable_logging(
     _enabled = True
 
 
+def _replace_default_handler(logger: Logger) -> None:
+    """Stop loguru's untouched default stderr handler from printing our records a second time.
+
+    It is swapped for an equivalent handler that skips musicagent's records, so the application's
+    own messages still print as before. A handler the application configured itself is left alone.
+    """
+    try:
+        logger.remove(0)
+    except ValueError:
+        return  # already removed or replaced by the application
+    logger.add(sys.stderr, filter=lambda record: not (record["name"] or "").startswith("musicagent"))
+
+
 def disable_logging() -> None:
     """Remove the sinks :func:`enable_logging` added and silence the namespace again."""
     global _enabled
     _enabled = False
+    if not _sink_ids and "loguru" not in sys.modules:
+        return
+    from loguru import logger
+
     logger.disable("musicagent")
     while _sink_ids:
         try:

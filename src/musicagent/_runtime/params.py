@@ -42,18 +42,22 @@ def check_int(
     ``1.0`` usually means a computation went wrong upstream. ``hint`` (from the spec's
     ``x-musicagent-hint``) says why a bound exists.
     """
-    try:
-        if isinstance(value, bool) or not isinstance(value, SupportsIndex):
-            raise TypeError
-        number = operator.index(value)
-    except TypeError:  # also an __index__ that refuses, as numpy.bool_ does
-        raise InvalidParameterError(name, f"expected an integer, got {_type_name(value)} {value!r}") from None
+    number = value if type(value) is int else _index(name, value)  # skip the Protocol check if we can
     why = f" ({hint})" if hint else ""
     if minimum is not None and number < minimum:
         raise InvalidParameterError(name, f"must be >= {minimum}, got {number}{why}")
     if maximum is not None and number > maximum:
         raise InvalidParameterError(name, f"must be <= {maximum}, got {number}{why}")
     return number
+
+
+def _index(name: str, value: object) -> int:
+    try:
+        if isinstance(value, bool) or not isinstance(value, SupportsIndex):
+            raise TypeError
+        return operator.index(value)
+    except TypeError:  # also an __index__ that refuses, as numpy.bool_ does
+        raise InvalidParameterError(name, f"expected an integer, got {_type_name(value)} {value!r}") from None
 
 
 def check_number(

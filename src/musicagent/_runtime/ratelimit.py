@@ -145,7 +145,11 @@ class RateLimiter:
         self.window = window
         self.store = store
         self._interval_ms = round((window + _margin(window)) * 1000)
-        self._bucket = _make_bucket(requests, self._interval_ms, store)
+        # A shared store is opened now, so a bad store fails at construction; the in-memory bucket
+        # (and the pyrate-limiter import it needs) waits for the first request.
+        self._bucket_obj: AbstractBucket | None = (
+            None if store is None else _make_bucket(requests, self._interval_ms, store)
+        )
         self._lock = threading.Lock()  # guards the bucket and the server figures
         self._turn = threading.Lock()  # held by the one thread waiting for a slot
         self._server: tuple[int | None, int | None, int | None] = (None, None, None)
@@ -154,6 +158,12 @@ class RateLimiter:
 
     def __repr__(self) -> str:
         return f"<RateLimiter {self.requests}/{self.window:g}s store={mask(self.store or 'memory://')!r}>"
+
+    @property
+    def _bucket(self) -> AbstractBucket:
+        if self._bucket_obj is None:
+            self._bucket_obj = _make_bucket(self.requests, self._interval_ms, None)
+        return self._bucket_obj
 
     # -- bucket access, always under self._lock --------------------------------------------------
     def _now(self) -> int:
@@ -269,4 +279,5 @@ class RateLimiter:
     def close(self) -> None:
         """Close the store's connection (SQLite file, Redis socket); in-memory buckets hold nothing."""
         with self._lock:
-            self._bucket.close()
+            if self._bucket_obj is not None:
+                self._bucket_obj.close()

@@ -15,7 +15,6 @@ import os
 import tempfile
 import threading
 import time
-import uuid
 from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
@@ -24,7 +23,6 @@ from typing import Any, TypeVar
 from urllib.parse import urlencode, urlsplit
 from urllib.request import getproxies, proxy_bypass
 
-import backoff
 import urllib3
 from urllib3.exceptions import (
     ConnectTimeoutError,
@@ -56,6 +54,7 @@ __all__ = ["RawResponse", "RequestOptions", "Transport"]
 
 T = TypeVar("T")
 
+_NO_RETRIES = urllib3.Retry(total=False, redirect=False)  # what retries=False means, built once
 _IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS"})
 _RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 _BACKOFF_BASE = 0.5
@@ -106,6 +105,8 @@ def _waits(time_left: Callable[[], float | None]) -> Generator[float, Any, None]
     with ``jitter=None``, sleeps exactly what it yields. Under a deadline a jittered wait takes at most
     half of what is left, so another attempt still fits (a ``Retry-After`` that does not fit gives up).
     """
+    import backoff  # only once a retry is needed: it imports asyncio
+
     attempt = 0
     exc = yield 0.0
     while True:
@@ -200,7 +201,18 @@ class Transport:
         self.metrics = Metrics()
         self._local = threading.local()
         self._base_host = urlsplit(base_url).hostname or ""
+        self._base_prefix = base_url + "/"
         self._pool = self._make_pool(base_url, pool_maxsize)
+        self._direct = type(self._pool) is urllib3.PoolManager  # no proxy in between
+        self._base: urllib3.HTTPConnectionPool | None = None
+        self._timeout = urllib3.Timeout(connect=timeout, read=timeout)
+        self._static_headers = {
+            "User-Agent": user_agent,
+            "Accept": "application/json",
+            "Accept-Encoding": "gzip, deflate",
+        }
+        # OAuth signs every attempt afresh (nonce, timestamp); the other credentials never change.
+        self._auth = None if credentials.kind == "oauth" else credentials.header()
 
     def __repr__(self) -> str:
         return f"<Transport {self.base_url} auth={self.credentials.kind} limiter={self.limiter!r}>"
@@ -222,6 +234,13 @@ class Transport:
 
     def close(self) -> None:
         self._pool.clear()
+        self._base = None
+
+    def _base_pool(self) -> urllib3.HTTPConnectionPool:
+        pool = self._base
+        if pool is None:
+            pool = self._base = self._pool.connection_from_url(self.base_url)
+        return pool
 
     def url_for(self, path: str, query: Mapping[str, Any] | None = None) -> str:
         if path.startswith(("http://", "https://")):
@@ -259,7 +278,7 @@ class Transport:
         max_retries = self.max_retries if opts.max_retries is None else opts.max_retries
         deadline = self.deadline if opts.deadline is None else opts.deadline
         timeout = self.timeout if opts.timeout is None else opts.timeout
-        cid = uuid.uuid4().hex[:12]
+        cid = os.urandom(6).hex()
         started = time.monotonic()
         attempts = 0
         last: _RequestError | None = None
@@ -280,7 +299,9 @@ class Transport:
                 )
             attempts += 1
             try:
-                raw = self._send(method, url, body, content_type, opts.extra_headers, timeout, left, cid, attempts)
+                raw = self._send(
+                    method, url, shown, body, content_type, opts.extra_headers, timeout, left, cid, attempts
+                )
                 try:
                     return parse(raw)
                 except ResponseDecodeError as exc:
@@ -302,7 +323,7 @@ class Transport:
         def on_backoff(details: Any) -> None:
             self.metrics.record_retry()
             if _log.is_enabled():
-                _log.log.bind(correlation_id=cid).warning(
+                _log.get_logger().bind(correlation_id=cid).warning(
                     "retrying {} {} in {:.2f}s after attempt {}: {}",
                     method,
                     shown,
@@ -313,13 +334,40 @@ class Transport:
 
         def on_giveup(details: Any) -> None:
             if _log.is_enabled():
-                _log.log.bind(correlation_id=cid).error(
+                _log.get_logger().bind(correlation_id=cid).error(
                     "giving up on {} {} after {} attempt(s): {}",
                     method,
                     shown,
                     details["tries"],
                     details["exception"].error,
                 )
+
+        # The first attempt runs bare: building backoff's retry loop costs time on every call, and
+        # most calls succeed. Only after a retryable failure is the loop built; it starts by
+        # replaying that failure, so backoff counts and waits exactly as if it had run from the start.
+        first: _Retryable | None = None
+        try:
+            return attempt()
+        except _Retryable as exc:
+            if max_retries > 0 and not give_up(exc):
+                first = exc
+            else:
+                on_giveup({"tries": attempts, "exception": exc})
+                error: _RequestError = exc.error
+        except _RequestError as exc:
+            error = exc
+        if first is None:
+            error.attempts = attempts
+            raise error from None
+
+        def retried() -> T:
+            nonlocal first
+            if first is not None:
+                replay, first = first, None
+                raise replay
+            return attempt()
+
+        import backoff
 
         retrying = backoff.on_exception(
             functools.partial(_waits, time_left),
@@ -331,11 +379,11 @@ class Transport:
             on_giveup=on_giveup,
             raise_on_giveup=True,
             logger=None,
-        )(attempt)
+        )(retried)
         try:
             return retrying()
         except _Retryable as exc:
-            error: _RequestError = exc.error
+            error = exc.error
         except _RequestError as exc:
             error = exc
         error.attempts = attempts
@@ -357,16 +405,13 @@ class Transport:
             self._local.stream_to = None
 
     # -- one attempt ---------------------------------------------------------------------------
-    def _headers(self, url: str, content_type: str | None, extra: Mapping[str, str] | None, cid: str) -> dict[str, str]:
-        headers = {
-            "User-Agent": self.user_agent,
-            "Accept": "application/json",
-            "Accept-Encoding": "gzip, deflate",
-            "X-Request-Id": cid,
-        }
-        host = urlsplit(url).hostname or ""
+    def _headers(
+        self, url: str, on_base: bool, content_type: str | None, extra: Mapping[str, str] | None, cid: str
+    ) -> dict[str, str]:
+        headers = {**self._static_headers, "X-Request-Id": cid}
+        host = self._base_host if on_base else (urlsplit(url).hostname or "")
         if host == self._base_host or host == "discogs.com" or host.endswith(".discogs.com"):
-            auth = self.credentials.header()
+            auth = self._auth if self._auth is not None else self.credentials.header()
             if auth:
                 headers["Authorization"] = auth
         if content_type:
@@ -384,12 +429,15 @@ class Transport:
         if waited > 0.001:
             self.metrics.record_wait(waited)
             if _log.is_enabled():
-                _log.log.bind(correlation_id=where["request_id"]).debug("waited {:.3f}s for the rate limiter", waited)
+                _log.get_logger().bind(correlation_id=where["request_id"]).debug(
+                    "waited {:.3f}s for the rate limiter", waited
+                )
 
     def _send(
         self,
         method: str,
         url: str,
+        shown: str,
         body: bytes | None,
         content_type: str | None,
         extra_headers: Mapping[str, str] | None,
@@ -398,24 +446,40 @@ class Transport:
         cid: str,
         attempt: int,
     ) -> RawResponse:
-        where: dict[str, Any] = {"method": method, "url": _path_of(url), "request_id": cid, "attempts": attempt}
+        where: dict[str, Any] = {"method": method, "url": shown, "request_id": cid, "attempts": attempt}
         self._acquire(left, where)
         if left is not None:
             timeout = max(0.001, min(timeout, left))
-        headers = self._headers(url, content_type, extra_headers, cid)
+        on_base = url.startswith(self._base_prefix)
+        headers = self._headers(url, on_base, content_type, extra_headers, cid)
         stream_to: Path | None = getattr(self._local, "stream_to", None)
+        timeouts = self._timeout if timeout == self.timeout else urllib3.Timeout(connect=timeout, read=timeout)
         t0 = time.monotonic()
         try:
-            response = self._pool.request(
-                method,
-                url,
-                body=body,
-                headers=headers,
-                timeout=urllib3.Timeout(connect=timeout, read=timeout),
-                retries=False,
-                redirect=False,
-                preload_content=stream_to is None,
-            )
+            if on_base and self._direct:
+                # Straight to the base host's pool: PoolManager.request would re-parse the URL each time.
+                response = self._base_pool().urlopen(
+                    method,
+                    url[len(self.base_url) :],
+                    body=body,
+                    headers=headers,
+                    timeout=timeouts,
+                    retries=_NO_RETRIES,
+                    redirect=False,
+                    assert_same_host=False,
+                    preload_content=stream_to is None,
+                )
+            else:
+                response = self._pool.request(
+                    method,
+                    url,
+                    body=body,
+                    headers=headers,
+                    timeout=timeouts,
+                    retries=_NO_RETRIES,
+                    redirect=False,
+                    preload_content=stream_to is None,
+                )
             if stream_to is not None and 200 <= response.status < 300:
                 data = b""
                 _stream(response, stream_to)
@@ -456,7 +520,7 @@ class Transport:
         raw = RawResponse(method, where["url"], status, resp_headers, elapsed, attempt, request_id, data)
         self._local.last = raw
         if _log.is_enabled():
-            _log.log.bind(correlation_id=cid).info(
+            _log.get_logger().bind(correlation_id=cid).info(
                 "{} {} -> {} in {:.0f} ms (attempt {}, rate-limit remaining {})",
                 method,
                 where["url"],

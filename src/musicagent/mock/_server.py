@@ -77,7 +77,7 @@ def find_match(
     significant = _significant(query)
     page = _page(query)
     best: Interaction | None = None
-    best_score = (-1, -1, -1)
+    best_score: tuple[int, ...] = (-1,)
     for candidate in interactions:
         if candidate.method != wanted_method or candidate.path != path or _page(candidate.query) != page:
             continue
