@@ -507,3 +507,9 @@ def test_a_dotenv_that_is_not_utf8_is_a_configuration_error() -> None:
     (Path.cwd() / ".env").write_bytes(b"DISCOGS_TOKEN=\xff\xfe\n")
     with pytest.raises(ConfigurationError, match="not UTF-8"):
         Discogs()
+
+
+def test_a_rate_limit_store_password_stays_out_of_the_settings_repr() -> None:
+    settings = Settings(rate_limit_store="redis://:hunter22@127.0.0.1:6379/0")
+    assert "hunter22" not in repr(settings)
+    assert settings.rate_limit_store == "redis://:hunter22@127.0.0.1:6379/0"

@@ -125,7 +125,7 @@ class Settings(BaseModel):
     max_retries: int = Field(default=3, ge=0, le=20)
     deadline: float | None = Field(default=None, gt=0, allow_inf_nan=False)
     rate_limit: tuple[int, float] | Literal["auto"] | None = "auto"
-    rate_limit_store: str | None = None
+    rate_limit_store: str | None = Field(default=None, repr=False)  # a Redis URL may hold a password
 
     @field_validator(*_CREDENTIALS, mode="before")
     @classmethod
