@@ -19,7 +19,7 @@ from pathlib import Path
 from musicagent.mock import MockServer
 
 HERE = Path(__file__).resolve().parent
-SEARCH = ["search", "--q", "nirvana", "--type", "release", "--limit", "50"]
+SEARCH = ["search", "--q", "prodigy", "--type", "release", "--limit", "50"]
 
 
 def step(title: str) -> None:
@@ -48,7 +48,7 @@ def main(argv: list[str]) -> int:
 
         out = args.out or Path(tmp)
         out.mkdir(parents=True, exist_ok=True)
-        target = out / "nirvana.csv"
+        target = out / "prodigy.csv"
         step("Export a search to CSV")
         export_search(target, env)
         lines = target.read_text(encoding="utf-8").splitlines()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import os
 import subprocess
 import sys
@@ -121,7 +122,7 @@ def test_demo_runs_quickstart_and_a_cli_export_offline(tmp_path: Path) -> None:
     out = result.stdout
     assert "==> Mock Discogs API on http://127.0.0.1:" in out
     assert "Artist #108713: Nickelback" in out
-    assert "$ musicagent search --q nirvana --type release --limit 50 --format csv -o" in out
-    assert "nirvana.csv: 50 rows" in out and "Demo finished" in out
-    rows = (tmp_path / "out" / "nirvana.csv").read_text(encoding="utf-8").splitlines()
-    assert rows[0].startswith("id,type,title") and len(rows) == 51
+    assert "$ musicagent search --q prodigy --type release --limit 50 --format csv -o" in out
+    assert "prodigy.csv: 50 rows" in out and "Demo finished" in out
+    rows = list(csv.DictReader((tmp_path / "out" / "prodigy.csv").open(encoding="utf-8")))
+    assert len(rows) == 50 and {row["type"] for row in rows} == {"release"}  # what --type asked for
