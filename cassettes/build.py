@@ -911,7 +911,8 @@ def multipart(upload: Upload, data: bytes) -> tuple[str, str]:
 
 def request_of(scenario: Scenario, docs_dir: Path) -> tuple[str | None, dict[str, list[str]]]:
     """The request body the SDK sends for a scenario (as text) and the request headers a cassette keeps."""
-    headers = {"Accept": [JSON_TYPE], "User-Agent": [USER_AGENT]}
+    downloads = sdk_operations()[scenario.operation][2] == "download"  # a CSV, not the API's JSON
+    headers = {"Accept": ["*/*" if downloads else JSON_TYPE], "User-Agent": [USER_AGENT]}
     if scenario.upload is not None:
         text, content_type = multipart(scenario.upload, docs_bytes(scenario.upload.docs, docs_dir))
         headers["Content-Type"] = [content_type]

@@ -166,6 +166,7 @@ def request_matcher(entry: dict[str, Any]) -> Callable[[Any, Any], None]:
 
     def matches(live: Any, recorded: Any) -> None:
         assert _header(live, "User-Agent") == USER_AGENT
+        assert _header(live, "Accept") == _header(recorded, "Accept")  # JSON, or */* for a download
         check_authorization(_header(live, "Authorization"))
         live_type, recorded_type = _header(live, "Content-Type"), _header(recorded, "Content-Type")
         assert _media_type(live_type) == _media_type(recorded_type), f"Content-Type {live_type!r} != {recorded_type!r}"

@@ -292,7 +292,7 @@ class BaseClient:
             try:
                 body = self._fetch(operation, "GET", path, model, query=page_query, options=options)
             except PermissionDeniedError as exc:
-                if number > 100:
+                if number > 100 and operation == "users.inventory":
                     exc.message += (
                         f" (page {number}: Discogs serves at most 100 pages of another user's inventory, "
                         "i.e. 10,000 listings at 100 per page; only your own inventory goes further)"

@@ -8,6 +8,7 @@ work). Everything that can go wrong comes out as a :mod:`musicagent` exception.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import http.client
 import json as _json
@@ -398,6 +399,10 @@ class Transport:
         def save(raw: RawResponse) -> Path:
             return target
 
+        # A download is whatever the resource is (CSV, an image), not the API's JSON.
+        headers = dict((options.extra_headers if options else None) or {})
+        headers.setdefault("Accept", "*/*")
+        options = dataclasses.replace(options or RequestOptions(), extra_headers=headers)
         self._local.stream_to = target
         try:
             return self.request("GET", url, parse=save, options=options)
