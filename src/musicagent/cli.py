@@ -10,20 +10,9 @@ path parameters are positional arguments and its other parameters ``--options``:
 Output is pretty JSON unless ``--format jsonl|csv|table``; settings come from the options, then the
 same environment variables and ``.env`` file as the library (``DISCOGS_TOKEN``, ...).
 
-Exit codes (each failure prints one line, ``musicagent: error: ...``; ``--debug`` adds the traceback):
-
-====  ==========================================================================
-0     success
-1     local failure (the output file could not be written)
-2     usage: bad command line, invalid argument or setting (nothing was sent)
-3     authentication: credentials missing, invalid or not allowed (HTTP 401/403)
-4     not found (HTTP 404)
-5     rate limited (HTTP 429 after the retries)
-6     network: connection failed or timed out
-7     other API error, or a response that is not what the API promises
-130   interrupted (Ctrl-C)
-141   stdout was closed early (e.g. piped into ``head``)
-====  ==========================================================================
+Each failure prints one line, ``musicagent: error: ...`` (``--debug`` adds the traceback), and
+exits with a status that says what kind of failure it was: ``musicagent --help`` lists them, from
+``musicagent._cli.parser.EXIT_CODES``.
 """
 
 from __future__ import annotations

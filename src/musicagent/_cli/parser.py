@@ -15,6 +15,7 @@ from .. import __version__
 from .._runtime.operations import OperationInfo, ParamInfo
 
 __all__ = [
+    "EXIT_CODES",
     "FORMATS",
     "PARAM_PREFIX",
     "CLIParser",
@@ -31,6 +32,20 @@ PARAM_PREFIX = "p__"
 
 BUILTINS = ("login", "mock")
 
+EXIT_CODES: tuple[tuple[int, str], ...] = (
+    (0, "success"),
+    (1, "local failure (the output file could not be written)"),
+    (2, "usage: bad command line, invalid argument or setting (nothing was sent)"),
+    (3, "authentication: credentials missing, invalid or not allowed (HTTP 401/403)"),
+    (4, "not found (HTTP 404)"),
+    (5, "rate limited (HTTP 429 after the retries)"),
+    (6, "network: connection failed or timed out"),
+    (7, "other API error (4xx/5xx), or a response that is not what the API promises"),
+    (130, "interrupted (Ctrl-C)"),
+    (141, "stdout was closed early (e.g. piped into head)"),
+)
+"""What each exit status means; the help epilog is made from it."""
+
 EPILOG = """\
 configuration:
   Options win over environment variables, which win over a .env file in the working directory:
@@ -42,18 +57,8 @@ examples:
   musicagent artists get 108713
   musicagent search --q nirvana --type release --limit 500 --format csv -o nirvana.csv
 
-exit codes:
-  0    success
-  1    local failure (the output file could not be written)
-  2    usage: bad command line, invalid argument or setting (nothing was sent)
-  3    authentication: credentials missing, invalid or not allowed (HTTP 401/403)
-  4    not found (HTTP 404)
-  5    rate limited (HTTP 429 after the retries)
-  6    network: connection failed or timed out
-  7    other API error (4xx/5xx), or a response that is not what the API promises
-  130  interrupted (Ctrl-C)
-  141  stdout was closed early (e.g. piped into head)
-"""
+""" + "exit codes:\n" + "".join(f"  {code:<4} {text}\n" for code, text in EXIT_CODES)
+
 
 
 class UsageError(Exception):
