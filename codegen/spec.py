@@ -172,6 +172,21 @@ class _Reader:
             return str(node["$ref"].rsplit("/", 1)[1])
         return None
 
+    def _number_or_choice(self, param: Param, alternatives: list[dict[str, Any]], where: str) -> Param:
+        """A number or one of a few words (a listing's ``weight``: grams, or ``"auto"``)."""
+        numbers = [a for a in alternatives if a.get("type") in ("integer", "number")]
+        words = [a for a in alternatives if "enum" in a]
+        if len(numbers) != 1 or len(words) != 1 or len(alternatives) != 2:
+            raise SpecError(f"{where}: {param.wire!r}: anyOf must be one number type and one string enum")
+        number, choices = numbers[0], tuple(str(v) for v in words[0]["enum"])
+        integer = number["type"] == "integer"
+        param.schema_type = number["type"]
+        param.choices = choices
+        param.annotation = ("int" if integer else "float") + " | Literal[" + ", ".join(f'"{c}"' for c in choices) + "]"
+        bounds = _bounds(number, (("minimum", "minimum"), ("maximum", "maximum")))
+        param.check = f"_p.check_number_or_choice({param.name!r}, {param.name}, {choices!r}, integer={integer}{bounds})"
+        return param
+
     def param(self, raw: dict[str, Any], location: str, where: str, required: bool, name: str | None = None) -> Param:
         schema = self.resolve(raw.get("schema", raw))
         wire = str(raw.get("name", name))
@@ -184,6 +199,9 @@ class _Reader:
             types = next((t for t in types if t != "null"), "string")
         param = Param(arg, wire, location, required, "str", "", description, schema_type=str(types))
         q = repr(arg)
+        alternatives = schema.get("anyOf") or schema.get("oneOf")
+        if alternatives and location != "file":
+            return self._number_or_choice(param, [self.resolve(a) for a in alternatives], where)
         if location == "file":
             param.annotation = "FileInput"
             param.check = f"_p.check_file({q}, {arg})"
@@ -224,6 +242,10 @@ class _Reader:
         else:
             raise SpecError(f"{where}: parameter {wire!r} has unsupported type {types!r}")
         return param
+
+
+def _bounds(schema: dict[str, Any], names: tuple[tuple[str, str], ...]) -> str:
+    return "".join(f", {k}={schema[s]!r}" for k, s in names if s in schema)
 
 
 def load(path: Path) -> Spec:

@@ -6,7 +6,9 @@ client pointed at a closed port gets InvalidParameterError rather than a connect
 
 from __future__ import annotations
 
+import contextlib
 import io
+import json
 from collections.abc import Callable, Iterator
 from decimal import Decimal
 from fractions import Fraction
@@ -55,6 +57,36 @@ BAD_CALLS: list[tuple[str, Call, str]] = [
     ("releases.rating.get(0, 'u')", lambda d: d.releases.rating.get(0, "u"), "release_id"),
     ("releases.rating.update(1, 'u', rating=6)", lambda d: d.releases.rating.update(1, "u", rating=6), "rating"),
     ("releases.rating.delete(1, '')", lambda d: d.releases.rating.delete(1, ""), "username"),
+    # the known traps of the collection and the marketplace, refused before sending
+    ("folders.update('me', 1, name='x')", lambda d: d.users.collection.folders.update("me", 1, name="x"), "folder_id"),
+    ("folders.delete('me', 0)", lambda d: d.users.collection.folders.delete("me", 0), "folder_id"),
+    ("folders.add_release('me', 0, 5)", lambda d: d.users.collection.folders.add_release("me", 0, 5), "folder_id"),
+    (
+        "instances.update(move_to_folder_id=0)",
+        lambda d: d.users.collection.instances.update("me", 1, 2, 3, move_to_folder_id=0),
+        "move_to_folder_id",
+    ),
+    (
+        "listings.create(price=0)",
+        lambda d: d.marketplace.listings.create(release_id=1, condition="Mint (M)", price=0, status="Draft"),
+        "price",
+    ),
+    (
+        "listings.create(condition='shiny')",
+        lambda d: d.marketplace.listings.create(release_id=1, condition="shiny", price=1, status="Draft"),  # type: ignore[arg-type]
+        "condition",
+    ),
+    (
+        "listings.create(weight='heavy')",
+        lambda d: d.marketplace.listings.create(
+            release_id=1,
+            condition="Mint (M)",
+            price=1,
+            status="Draft",
+            weight="heavy",  # type: ignore[arg-type]
+        ),
+        "weight",
+    ),
     ("search(type='song')", lambda d: d.search(type="song"), "type"),  # type: ignore[arg-type]
     ("search(q=5)", lambda d: d.search(q=5), "q"),  # type: ignore[arg-type]
 ]
@@ -238,3 +270,21 @@ def test_check_file_refusals(value: Any, message: str) -> None:
 
 def test_drop_none() -> None:
     assert params.drop_none({"a": 1, "b": None, "c": 0, "d": ""}) == {"a": 1, "c": 0, "d": ""}
+
+
+def test_folder_errors_say_why_the_folder_is_refused() -> None:
+    discogs = Discogs(base_url=closed_port_url(), rate_limit=None, max_retries=0)
+    with pytest.raises(InvalidParameterError, match=r"cannot be renamed or deleted"):
+        discogs.users.collection.folders.update("me", 1, name="x")
+    with pytest.raises(InvalidParameterError, match=r"cannot receive releases"):
+        discogs.users.collection.folders.add_release("me", 0, 5)
+
+
+def test_a_listing_weight_may_be_auto_or_grams(server: DiscogsServer, discogs: Discogs) -> None:
+    for weight in ("auto", 180, 180.5):
+        with contextlib.suppress(Exception):  # the recording server has no listing answer: the body is the point
+            discogs.marketplace.listings.create(
+                release_id=1, condition="Mint (M)", price=9.5, status="Draft", weight=weight
+            )
+    sent = [json.loads(r.body) for r in server.requests]
+    assert [b["weight"] for b in sent] == ["auto", 180, 180.5]

@@ -115,6 +115,13 @@ class ArtistReleasesSort(RootModel[Literal["year", "title", "format"]]):
     """
 
 
+class Auto(RootModel[Literal["auto"]]):
+    root: Literal["auto"]
+    """
+    Lets Discogs work a listing's shipping figure out itself.
+    """
+
+
 class BasicInformation(DiscogsModel):
     """
     The summary of a release carried by collection items and wantlist entries. `master_url` is `null`
@@ -512,6 +519,13 @@ class Format(DiscogsModel):
     text: str | None = None
 
 
+class FormatQuantity(RootModel[int]):
+    root: Annotated[int, Field(ge=0)]
+    """
+    How many items the listing counts as for shipping ("Counts As"), or `auto`.
+    """
+
+
 class Identifier(DiscogsModel):
     """
     A barcode, matrix/runout, rights society or other identifier printed on a release.
@@ -875,17 +889,13 @@ class ListingCreate(DiscogsModel):
     """
     Private note on where the item is stored.
     """
-    weight: Annotated[float | None, Field(ge=0.0)] = None
+    weight: Weight | Auto | None = None
     """
-    Weight in grams, for shipping. (Discogs also accepts the string `auto` to estimate it; this
-    argument is typed as a number, so leave it out to keep Discogs' own value.)
-
+    Weight in grams, for shipping, or `auto` to let Discogs estimate it.
     """
-    format_quantity: Annotated[int | None, Field(ge=0)] = None
+    format_quantity: FormatQuantity | Auto | None = None
     """
-    How many items the listing counts as for shipping ("Counts As" on the website). (Discogs also
-    accepts `auto`; this argument is typed as an integer.)
-
+    How many items the listing counts as for shipping ("Counts As"), or `auto`.
     """
 
 
@@ -986,17 +996,13 @@ class ListingUpdate(DiscogsModel):
     """
     Private note on where the item is stored.
     """
-    weight: Annotated[float | None, Field(ge=0.0)] = None
+    weight: Weight | Auto | None = None
     """
-    Weight in grams, for shipping. (Discogs also accepts the string `auto` to estimate it; this
-    argument is typed as a number, so leave it out to keep Discogs' own value.)
-
+    Weight in grams, for shipping, or `auto` to let Discogs estimate it.
     """
-    format_quantity: Annotated[int | None, Field(ge=0)] = None
+    format_quantity: FormatQuantity | Auto | None = None
     """
-    How many items the listing counts as for shipping ("Counts As" on the website). (Discogs also
-    accepts `auto`; this argument is typed as an integer.)
-
+    How many items the listing counts as for shipping ("Counts As"), or `auto`.
     """
 
 
@@ -1964,6 +1970,13 @@ class WantlistPage(DiscogsModel):
     wants: list[Want]
 
 
+class Weight(RootModel[float]):
+    root: Annotated[float, Field(ge=0.0)]
+    """
+    Weight in grams, for shipping, or `auto` to let Discogs estimate it.
+    """
+
+
 Track.model_rebuild()
 
 
@@ -1975,6 +1988,7 @@ __all__ = [
     "ArtistRelease",
     "ArtistReleasesPage",
     "ArtistReleasesSort",
+    "Auto",
     "BasicInformation",
     "CollectionField",
     "CollectionFields",
@@ -2004,6 +2018,7 @@ __all__ = [
     "FolderCreate",
     "FolderUpdate",
     "Format",
+    "FormatQuantity",
     "Identifier",
     "Identity",
     "Image",
@@ -2086,4 +2101,5 @@ __all__ = [
     "Want",
     "WantUpdate",
     "WantlistPage",
+    "Weight",
 ]

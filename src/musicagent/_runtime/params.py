@@ -23,6 +23,7 @@ __all__ = [
     "check_file",
     "check_int",
     "check_number",
+    "check_number_or_choice",
     "check_str",
     "drop_none",
     "segment",
@@ -78,6 +79,28 @@ def check_number(
     if exclusive_minimum is not None and value <= exclusive_minimum:
         raise InvalidParameterError(name, f"must be > {exclusive_minimum}, got {value}")
     return value
+
+
+def check_number_or_choice(
+    name: str,
+    value: object,
+    choices: Collection[str],
+    *,
+    integer: bool = False,
+    minimum: float | None = None,
+    maximum: float | None = None,
+) -> int | float | str:
+    """A number, or one of a few words the API also accepts in its place (``weight="auto"``)."""
+    if isinstance(value, str):
+        return check_choice(name, value, choices)
+    if integer:
+        return check_int(
+            name,
+            value,
+            minimum=None if minimum is None else int(minimum),
+            maximum=None if maximum is None else int(maximum),
+        )
+    return check_number(name, value, minimum=minimum, maximum=maximum)
 
 
 def check_str(name: str, value: object, *, min_length: int | None = None, max_length: int | None = None) -> str:

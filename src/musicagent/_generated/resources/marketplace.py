@@ -60,8 +60,8 @@ class MarketplaceListingsResource(Resource):
         allow_offers: bool | None = None,
         external_id: str | None = None,
         location: str | None = None,
-        weight: float | None = None,
-        format_quantity: int | None = None,
+        weight: float | Literal["auto"] | None = None,
+        format_quantity: int | Literal["auto"] | None = None,
         timeout: float | None = None,
         max_retries: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
@@ -85,8 +85,8 @@ class MarketplaceListingsResource(Resource):
             allow_offers: Whether buyers may make offers (Discogs default false).
             external_id: Private reference for the seller ("Private Comments" on the website).
             location: Private note on where the item is stored.
-            weight: Weight in grams, for shipping. (Discogs also accepts the string `auto` to estimate it; this argument is typed as a number, so leave it out to keep Discogs' own value.)
-            format_quantity: How many items the listing counts as for shipping ("Counts As" on the website). (Discogs also accepts `auto`; this argument is typed as an integer.)
+            weight: Weight in grams, for shipping, or `auto` to let Discogs estimate it. One of: auto.
+            format_quantity: How many items the listing counts as for shipping ("Counts As"), or `auto`. One of: auto.
 
         Returns:
             ``ListingCreated``.
@@ -142,10 +142,12 @@ class MarketplaceListingsResource(Resource):
                 "status": _p.check_choice("status", status, ("For Sale", "Draft")),
                 "external_id": None if external_id is None else _p.check_str("external_id", external_id),
                 "location": None if location is None else _p.check_str("location", location),
-                "weight": None if weight is None else _p.check_number("weight", weight, minimum=0),
+                "weight": None
+                if weight is None
+                else _p.check_number_or_choice("weight", weight, ("auto",), integer=False, minimum=0),
                 "format_quantity": None
                 if format_quantity is None
-                else _p.check_int("format_quantity", format_quantity, minimum=0),
+                else _p.check_number_or_choice("format_quantity", format_quantity, ("auto",), integer=True, minimum=0),
             }
         )
         options = options_of(timeout, max_retries, extra_headers, extra_query)
@@ -285,8 +287,8 @@ class MarketplaceListingsResource(Resource):
         allow_offers: bool | None = None,
         external_id: str | None = None,
         location: str | None = None,
-        weight: float | None = None,
-        format_quantity: int | None = None,
+        weight: float | Literal["auto"] | None = None,
+        format_quantity: int | Literal["auto"] | None = None,
         timeout: float | None = None,
         max_retries: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
@@ -313,8 +315,8 @@ class MarketplaceListingsResource(Resource):
             allow_offers: Whether buyers may make offers.
             external_id: Private reference for the seller.
             location: Private note on where the item is stored.
-            weight: Weight in grams, for shipping. (Discogs also accepts the string `auto` to estimate it; this argument is typed as a number, so leave it out to keep Discogs' own value.)
-            format_quantity: How many items the listing counts as for shipping ("Counts As" on the website). (Discogs also accepts `auto`; this argument is typed as an integer.)
+            weight: Weight in grams, for shipping, or `auto` to let Discogs estimate it. One of: auto.
+            format_quantity: How many items the listing counts as for shipping ("Counts As"), or `auto`. One of: auto.
 
         Returns:
             None.
@@ -381,10 +383,12 @@ class MarketplaceListingsResource(Resource):
                 "status": _p.check_choice("status", status, ("For Sale", "Draft")),
                 "external_id": None if external_id is None else _p.check_str("external_id", external_id),
                 "location": None if location is None else _p.check_str("location", location),
-                "weight": None if weight is None else _p.check_number("weight", weight, minimum=0),
+                "weight": None
+                if weight is None
+                else _p.check_number_or_choice("weight", weight, ("auto",), integer=False, minimum=0),
                 "format_quantity": None
                 if format_quantity is None
-                else _p.check_int("format_quantity", format_quantity, minimum=0),
+                else _p.check_number_or_choice("format_quantity", format_quantity, ("auto",), integer=True, minimum=0),
             }
         )
         options = options_of(timeout, max_retries, extra_headers, extra_query)
