@@ -85,8 +85,8 @@ class MarketplaceListingsResource(Resource):
             allow_offers: Whether buyers may make offers (Discogs default false).
             external_id: Private reference for the seller ("Private Comments" on the website).
             location: Private note on where the item is stored.
-            weight: Weight in grams, for shipping, or `auto` to let Discogs estimate it. One of: auto.
-            format_quantity: How many items the listing counts as for shipping ("Counts As"), or `auto`. One of: auto.
+            weight: Weight in grams, for shipping, or `auto` to let Discogs estimate it. A number, or one of: auto.
+            format_quantity: How many items the listing counts as for shipping ("Counts As"), or `auto`. A number, or one of: auto.
 
         Returns:
             ``ListingCreated``.
@@ -315,8 +315,8 @@ class MarketplaceListingsResource(Resource):
             allow_offers: Whether buyers may make offers.
             external_id: Private reference for the seller.
             location: Private note on where the item is stored.
-            weight: Weight in grams, for shipping, or `auto` to let Discogs estimate it. One of: auto.
-            format_quantity: How many items the listing counts as for shipping ("Counts As"), or `auto`. One of: auto.
+            weight: Weight in grams, for shipping, or `auto` to let Discogs estimate it. A number, or one of: auto.
+            format_quantity: How many items the listing counts as for shipping ("Counts As"), or `auto`. A number, or one of: auto.
 
         Returns:
             None.
