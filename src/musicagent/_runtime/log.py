@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from loguru import Logger, Record
 
-__all__ = ["disable_logging", "enable_logging", "get_logger", "is_enabled", "mask", "register_secret"]
+__all__ = ["disable_logging", "enable_logging", "get_logger", "is_enabled", "mask", "mask_secrets", "register_secret"]
 
 # ``name=value`` (query strings, ``Discogs token=…``, OAuth ``oauth_signature="…"``) or a quoted value after
 # a colon (JSON, dict reprs). An unquoted word after a colon is prose ("'consumer_key': consumer_key is
@@ -39,12 +39,17 @@ def register_secret(value: str | None) -> None:
             _secrets.add(value)
 
 
-def mask(text: str) -> str:
-    """Hide registered secrets and anything shaped like ``token=...`` / ``oauth_signature=...``."""
+def mask_secrets(text: str) -> str:
+    """Hide the registered secrets only: enough for text that cannot hold ``name=value`` pairs."""
     for secret in tuple(_secrets):
         if secret in text:
             text = text.replace(secret, "***")
-    return _PATTERN.sub(r"\1***", text)
+    return text
+
+
+def mask(text: str) -> str:
+    """Hide registered secrets and anything shaped like ``token=...`` / ``oauth_signature=...``."""
+    return _PATTERN.sub(r"\1***", mask_secrets(text))
 
 
 def _mask_record(record: Record) -> None:

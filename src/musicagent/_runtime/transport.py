@@ -582,8 +582,12 @@ def _query_value(value: Any) -> str:
 
 
 def _path_of(url: str) -> str:
-    """The URL as it may appear in logs and errors (credentials never are in it; masked anyway)."""
-    return _log.mask(url)
+    """The URL as it may appear in logs and errors (credentials never are in it; masked anyway).
+
+    Path segments are percent-encoded, so only a query can hold ``token=...``: without one, the
+    registered secrets are all there is to hide (and the regex is skipped on the hot path).
+    """
+    return _log.mask(url) if "=" in url else _log.mask_secrets(url)
 
 
 def _reason(exc: BaseException) -> str:
