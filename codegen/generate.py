@@ -17,7 +17,7 @@ from pathlib import Path
 
 import jinja2
 
-from .spec import Group, Spec, SpecError, load
+from .spec import Group, Spec, SpecError, constant_name, load
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -124,6 +124,9 @@ def render(spec: Spec, spec_path: Path, out_dir: Path, docs_path: Path | None) -
         )
     files[out_dir / "client.py"] = env.get_template("client.py.jinja").render(
         header=HEADER, tops=spec.top_groups, root_ops=spec.root.operations
+    )
+    files[out_dir / "types.py"] = env.get_template("types.py.jinja").render(
+        header=HEADER, literals=spec.literals, constant=constant_name
     )
     files[out_dir / "operations.py"] = env.get_template("operations.py.jinja").render(
         header=HEADER, operations=sorted(spec.operations, key=lambda o: o.id)

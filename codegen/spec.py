@@ -137,15 +137,31 @@ class Spec:
     document: dict[str, Any]
     operations: list[Operation]
     root: Group
+    literals: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def top_groups(self) -> list[Group]:
         return sorted(self.root.children.values(), key=lambda g: g.path)
 
 
+def constant_name(name: str) -> str:
+    """``ListingCondition`` -> ``LISTING_CONDITION``: the tuple of a named enum's values."""
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).upper()
+
+
 class _Reader:
     def __init__(self, document: dict[str, Any]) -> None:
         self.doc = document
+        self.literals: dict[str, tuple[str, ...]] = {}  # named enums used by parameters
+
+    def choices(self, node: Any, schema: dict[str, Any]) -> tuple[str, tuple[str, ...], str]:
+        """(annotation, values, expression for the values) of an enum; named ones go to types.py."""
+        values = tuple(str(v) for v in schema["enum"])
+        name = self.ref_name(node)
+        if name is None:
+            return "Literal[" + ", ".join(f'"{c}"' for c in values) + "]", values, repr(values)
+        self.literals[name] = values
+        return f"t.{name}", values, f"t.{constant_name(name)}"
 
     def resolve(self, node: Any) -> Any:
         seen = 0
@@ -172,19 +188,19 @@ class _Reader:
             return str(node["$ref"].rsplit("/", 1)[1])
         return None
 
-    def _number_or_choice(self, param: Param, alternatives: list[dict[str, Any]], where: str) -> Param:
+    def _number_or_choice(self, param: Param, alternatives: list[Any], where: str) -> Param:
         """A number or one of a few words (a listing's ``weight``: grams, or ``"auto"``)."""
-        numbers = [a for a in alternatives if a.get("type") in ("integer", "number")]
-        words = [a for a in alternatives if "enum" in a]
+        numbers = [self.resolve(a) for a in alternatives if self.resolve(a).get("type") in ("integer", "number")]
+        words = [a for a in alternatives if "enum" in self.resolve(a)]
         if len(numbers) != 1 or len(words) != 1 or len(alternatives) != 2:
             raise SpecError(f"{where}: {param.wire!r}: anyOf must be one number type and one string enum")
-        number, choices = numbers[0], tuple(str(v) for v in words[0]["enum"])
+        number = numbers[0]
+        annotation, param.choices, values = self.choices(words[0], self.resolve(words[0]))
         integer = number["type"] == "integer"
         param.schema_type = number["type"]
-        param.choices = choices
-        param.annotation = ("int" if integer else "float") + " | Literal[" + ", ".join(f'"{c}"' for c in choices) + "]"
+        param.annotation = ("int" if integer else "float") + " | " + annotation
         bounds = _bounds(number, (("minimum", "minimum"), ("maximum", "maximum")))
-        param.check = f"_p.check_number_or_choice({param.name!r}, {param.name}, {choices!r}, integer={integer}{bounds})"
+        param.check = f"_p.check_number_or_choice({param.name!r}, {param.name}, {values}, integer={integer}{bounds})"
         return param
 
     def param(self, raw: dict[str, Any], location: str, where: str, required: bool, name: str | None = None) -> Param:
@@ -201,14 +217,13 @@ class _Reader:
         q = repr(arg)
         alternatives = schema.get("anyOf") or schema.get("oneOf")
         if alternatives and location != "file":
-            return self._number_or_choice(param, [self.resolve(a) for a in alternatives], where)
+            return self._number_or_choice(param, alternatives, where)
         if location == "file":
             param.annotation = "FileInput"
             param.check = f"_p.check_file({q}, {arg})"
         elif "enum" in schema:
-            param.choices = tuple(str(v) for v in schema["enum"])
-            param.annotation = "Literal[" + ", ".join(f'"{c}"' for c in param.choices) + "]"
-            param.check = f"_p.check_choice({q}, {arg}, {param.choices!r})"
+            param.annotation, param.choices, values = self.choices(raw.get("schema", raw), schema)
+            param.check = f"_p.check_choice({q}, {arg}, {values})"
         elif types == "integer":
             param.annotation = "int"
             param.minimum = schema.get("minimum")
@@ -266,7 +281,7 @@ def load(path: Path) -> Spec:
             node = node.children.setdefault(part, Group((*node.path, part)))
         node.operations.append(op)
     _check_tree(root)
-    return Spec(document, operations, root)
+    return Spec(document, operations, root, dict(sorted(reader.literals.items())))
 
 
 def _operation(

@@ -198,3 +198,18 @@ def test_a_method_and_a_resource_with_one_name_are_refused(tmp_path: Path) -> No
     spec_path.write_text(yaml.safe_dump(spec), encoding="utf-8")
     with pytest.raises(SpecError, match="both a method and a resource"):
         load(spec_path)
+
+
+def test_parameter_choices_are_public_literal_types_matching_the_spec() -> None:
+    import typing
+
+    import musicagent.types as types
+    from codegen.spec import constant_name
+
+    schemas = yaml.safe_load(SPEC.read_text(encoding="utf-8"))["components"]["schemas"]
+    names = [n for n in types.__all__ if n[0].isupper() and not n.isupper()]
+    assert "ListingCondition" in names and "CurrencyCode" in names
+    for name in names:
+        values = tuple(schemas[name]["enum"])
+        assert typing.get_args(getattr(types, name)) == values, name
+        assert getattr(types, constant_name(name)) == values, name

@@ -16,6 +16,7 @@ from .._runtime import params as _p
 from .._runtime.client import BaseClient, options_of
 from .._runtime.pagination import Page
 from .._runtime.params import FileInput
+from . import types as t
 
 if TYPE_CHECKING:
     from . import models
@@ -96,7 +97,7 @@ class Discogs(BaseClient):
         self,
         *,
         q: str | None = None,
-        type: Literal["release", "master", "artist", "label"] | None = None,
+        type: t.SearchType | None = None,
         title: str | None = None,
         release_title: str | None = None,
         credit: str | None = None,
@@ -166,7 +167,7 @@ class Discogs(BaseClient):
         path = f"/database/search"
         query: dict[str, Any] = {
             "q": None if q is None else _p.check_str("q", q),
-            "type": None if type is None else _p.check_choice("type", type, ("release", "master", "artist", "label")),
+            "type": None if type is None else _p.check_choice("type", type, t.SEARCH_TYPE),
             "title": None if title is None else _p.check_str("title", title),
             "release_title": None if release_title is None else _p.check_str("release_title", release_title),
             "credit": None if credit is None else _p.check_str("credit", credit),

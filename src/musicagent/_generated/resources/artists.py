@@ -14,6 +14,7 @@ from ..._runtime.client import Resource, options_of
 from ..._runtime.pagination import Page
 from ..._runtime.params import FileInput
 from .. import models
+from .. import types as t
 
 __all__ = ["ArtistsResource"]
 
@@ -57,8 +58,8 @@ class ArtistsResource(Resource):
         self,
         artist_id: int,
         *,
-        sort: Literal["year", "title", "format"] | None = None,
-        sort_order: Literal["asc", "desc"] | None = None,
+        sort: t.ArtistReleasesSort | None = None,
+        sort_order: t.SortOrder | None = None,
         page: int | None = None,
         per_page: int | None = None,
         limit: int | None = None,
@@ -94,8 +95,8 @@ class ArtistsResource(Resource):
         _artist_id = _p.segment(_p.check_int("artist_id", artist_id, minimum=1))
         path = f"/artists/{_artist_id}/releases"
         query: dict[str, Any] = {
-            "sort": None if sort is None else _p.check_choice("sort", sort, ("year", "title", "format")),
-            "sort_order": None if sort_order is None else _p.check_choice("sort_order", sort_order, ("asc", "desc")),
+            "sort": None if sort is None else _p.check_choice("sort", sort, t.ARTIST_RELEASES_SORT),
+            "sort_order": None if sort_order is None else _p.check_choice("sort_order", sort_order, t.SORT_ORDER),
             "page": None if page is None else _p.check_int("page", page, minimum=1),
             "per_page": None if per_page is None else _p.check_int("per_page", per_page, minimum=1, maximum=100),
         }

@@ -14,6 +14,7 @@ from ..._runtime.client import Resource, options_of
 from ..._runtime.pagination import Page
 from ..._runtime.params import FileInput
 from .. import models
+from .. import types as t
 
 __all__ = [
     "MarketplaceListingsResource",
@@ -30,38 +31,16 @@ class MarketplaceListingsResource(Resource):
         self,
         *,
         release_id: int,
-        condition: Literal[
-            "Mint (M)",
-            "Near Mint (NM or M-)",
-            "Very Good Plus (VG+)",
-            "Very Good (VG)",
-            "Good Plus (G+)",
-            "Good (G)",
-            "Fair (F)",
-            "Poor (P)",
-        ],
+        condition: t.ListingCondition,
         price: float,
-        status: Literal["For Sale", "Draft"],
-        sleeve_condition: Literal[
-            "Mint (M)",
-            "Near Mint (NM or M-)",
-            "Very Good Plus (VG+)",
-            "Very Good (VG)",
-            "Good Plus (G+)",
-            "Good (G)",
-            "Fair (F)",
-            "Poor (P)",
-            "Generic",
-            "Not Graded",
-            "No Cover",
-        ]
-        | None = None,
+        status: t.ListingStatus,
+        sleeve_condition: t.SleeveCondition | None = None,
         comments: str | None = None,
         allow_offers: bool | None = None,
         external_id: str | None = None,
         location: str | None = None,
-        weight: float | Literal["auto"] | None = None,
-        format_quantity: int | Literal["auto"] | None = None,
+        weight: float | t.Auto | None = None,
+        format_quantity: int | t.Auto | None = None,
         timeout: float | None = None,
         max_retries: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
@@ -103,51 +82,22 @@ class MarketplaceListingsResource(Resource):
         body = _p.drop_none(
             {
                 "release_id": _p.check_int("release_id", release_id, minimum=1),
-                "condition": _p.check_choice(
-                    "condition",
-                    condition,
-                    (
-                        "Mint (M)",
-                        "Near Mint (NM or M-)",
-                        "Very Good Plus (VG+)",
-                        "Very Good (VG)",
-                        "Good Plus (G+)",
-                        "Good (G)",
-                        "Fair (F)",
-                        "Poor (P)",
-                    ),
-                ),
+                "condition": _p.check_choice("condition", condition, t.LISTING_CONDITION),
                 "sleeve_condition": None
                 if sleeve_condition is None
-                else _p.check_choice(
-                    "sleeve_condition",
-                    sleeve_condition,
-                    (
-                        "Mint (M)",
-                        "Near Mint (NM or M-)",
-                        "Very Good Plus (VG+)",
-                        "Very Good (VG)",
-                        "Good Plus (G+)",
-                        "Good (G)",
-                        "Fair (F)",
-                        "Poor (P)",
-                        "Generic",
-                        "Not Graded",
-                        "No Cover",
-                    ),
-                ),
+                else _p.check_choice("sleeve_condition", sleeve_condition, t.SLEEVE_CONDITION),
                 "price": _p.check_number("price", price, exclusive_minimum=0),
                 "comments": None if comments is None else _p.check_str("comments", comments),
                 "allow_offers": None if allow_offers is None else _p.check_bool("allow_offers", allow_offers),
-                "status": _p.check_choice("status", status, ("For Sale", "Draft")),
+                "status": _p.check_choice("status", status, t.LISTING_STATUS),
                 "external_id": None if external_id is None else _p.check_str("external_id", external_id),
                 "location": None if location is None else _p.check_str("location", location),
                 "weight": None
                 if weight is None
-                else _p.check_number_or_choice("weight", weight, ("auto",), integer=False, minimum=0),
+                else _p.check_number_or_choice("weight", weight, t.AUTO, integer=False, minimum=0),
                 "format_quantity": None
                 if format_quantity is None
-                else _p.check_number_or_choice("format_quantity", format_quantity, ("auto",), integer=True, minimum=0),
+                else _p.check_number_or_choice("format_quantity", format_quantity, t.AUTO, integer=True, minimum=0),
             }
         )
         options = options_of(timeout, max_retries, extra_headers, extra_query)
@@ -159,8 +109,7 @@ class MarketplaceListingsResource(Resource):
         self,
         listing_id: int,
         *,
-        curr_abbr: Literal["USD", "GBP", "EUR", "CAD", "AUD", "JPY", "CHF", "MXN", "BRL", "NZD", "SEK", "ZAR"]
-        | None = None,
+        curr_abbr: t.CurrencyCode | None = None,
         timeout: float | None = None,
         max_retries: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
@@ -190,13 +139,7 @@ class MarketplaceListingsResource(Resource):
         _listing_id = _p.segment(_p.check_int("listing_id", listing_id, minimum=1))
         path = f"/marketplace/listings/{_listing_id}"
         query: dict[str, Any] = {
-            "curr_abbr": None
-            if curr_abbr is None
-            else _p.check_choice(
-                "curr_abbr",
-                curr_abbr,
-                ("USD", "GBP", "EUR", "CAD", "AUD", "JPY", "CHF", "MXN", "BRL", "NZD", "SEK", "ZAR"),
-            ),
+            "curr_abbr": None if curr_abbr is None else _p.check_choice("curr_abbr", curr_abbr, t.CURRENCY_CODE),
         }
         options = options_of(timeout, max_retries, extra_headers, extra_query)
         return self._client._fetch_none("marketplace.listings.delete", "DELETE", path, query=query, options=options)
@@ -205,8 +148,7 @@ class MarketplaceListingsResource(Resource):
         self,
         listing_id: int,
         *,
-        curr_abbr: Literal["USD", "GBP", "EUR", "CAD", "AUD", "JPY", "CHF", "MXN", "BRL", "NZD", "SEK", "ZAR"]
-        | None = None,
+        curr_abbr: t.CurrencyCode | None = None,
         timeout: float | None = None,
         max_retries: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
@@ -237,13 +179,7 @@ class MarketplaceListingsResource(Resource):
         _listing_id = _p.segment(_p.check_int("listing_id", listing_id, minimum=1))
         path = f"/marketplace/listings/{_listing_id}"
         query: dict[str, Any] = {
-            "curr_abbr": None
-            if curr_abbr is None
-            else _p.check_choice(
-                "curr_abbr",
-                curr_abbr,
-                ("USD", "GBP", "EUR", "CAD", "AUD", "JPY", "CHF", "MXN", "BRL", "NZD", "SEK", "ZAR"),
-            ),
+            "curr_abbr": None if curr_abbr is None else _p.check_choice("curr_abbr", curr_abbr, t.CURRENCY_CODE),
         }
         options = options_of(timeout, max_retries, extra_headers, extra_query)
         return self._client._fetch(
@@ -255,40 +191,17 @@ class MarketplaceListingsResource(Resource):
         listing_id: int,
         *,
         release_id: int,
-        condition: Literal[
-            "Mint (M)",
-            "Near Mint (NM or M-)",
-            "Very Good Plus (VG+)",
-            "Very Good (VG)",
-            "Good Plus (G+)",
-            "Good (G)",
-            "Fair (F)",
-            "Poor (P)",
-        ],
+        condition: t.ListingCondition,
         price: float,
-        status: Literal["For Sale", "Draft"],
-        curr_abbr: Literal["USD", "GBP", "EUR", "CAD", "AUD", "JPY", "CHF", "MXN", "BRL", "NZD", "SEK", "ZAR"]
-        | None = None,
-        sleeve_condition: Literal[
-            "Mint (M)",
-            "Near Mint (NM or M-)",
-            "Very Good Plus (VG+)",
-            "Very Good (VG)",
-            "Good Plus (G+)",
-            "Good (G)",
-            "Fair (F)",
-            "Poor (P)",
-            "Generic",
-            "Not Graded",
-            "No Cover",
-        ]
-        | None = None,
+        status: t.ListingStatus,
+        curr_abbr: t.CurrencyCode | None = None,
+        sleeve_condition: t.SleeveCondition | None = None,
         comments: str | None = None,
         allow_offers: bool | None = None,
         external_id: str | None = None,
         location: str | None = None,
-        weight: float | Literal["auto"] | None = None,
-        format_quantity: int | Literal["auto"] | None = None,
+        weight: float | t.Auto | None = None,
+        format_quantity: int | t.Auto | None = None,
         timeout: float | None = None,
         max_retries: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
@@ -333,62 +246,27 @@ class MarketplaceListingsResource(Resource):
         _listing_id = _p.segment(_p.check_int("listing_id", listing_id, minimum=1))
         path = f"/marketplace/listings/{_listing_id}"
         query: dict[str, Any] = {
-            "curr_abbr": None
-            if curr_abbr is None
-            else _p.check_choice(
-                "curr_abbr",
-                curr_abbr,
-                ("USD", "GBP", "EUR", "CAD", "AUD", "JPY", "CHF", "MXN", "BRL", "NZD", "SEK", "ZAR"),
-            ),
+            "curr_abbr": None if curr_abbr is None else _p.check_choice("curr_abbr", curr_abbr, t.CURRENCY_CODE),
         }
         body = _p.drop_none(
             {
                 "release_id": _p.check_int("release_id", release_id, minimum=1),
-                "condition": _p.check_choice(
-                    "condition",
-                    condition,
-                    (
-                        "Mint (M)",
-                        "Near Mint (NM or M-)",
-                        "Very Good Plus (VG+)",
-                        "Very Good (VG)",
-                        "Good Plus (G+)",
-                        "Good (G)",
-                        "Fair (F)",
-                        "Poor (P)",
-                    ),
-                ),
+                "condition": _p.check_choice("condition", condition, t.LISTING_CONDITION),
                 "sleeve_condition": None
                 if sleeve_condition is None
-                else _p.check_choice(
-                    "sleeve_condition",
-                    sleeve_condition,
-                    (
-                        "Mint (M)",
-                        "Near Mint (NM or M-)",
-                        "Very Good Plus (VG+)",
-                        "Very Good (VG)",
-                        "Good Plus (G+)",
-                        "Good (G)",
-                        "Fair (F)",
-                        "Poor (P)",
-                        "Generic",
-                        "Not Graded",
-                        "No Cover",
-                    ),
-                ),
+                else _p.check_choice("sleeve_condition", sleeve_condition, t.SLEEVE_CONDITION),
                 "price": _p.check_number("price", price, exclusive_minimum=0),
                 "comments": None if comments is None else _p.check_str("comments", comments),
                 "allow_offers": None if allow_offers is None else _p.check_bool("allow_offers", allow_offers),
-                "status": _p.check_choice("status", status, ("For Sale", "Draft")),
+                "status": _p.check_choice("status", status, t.LISTING_STATUS),
                 "external_id": None if external_id is None else _p.check_str("external_id", external_id),
                 "location": None if location is None else _p.check_str("location", location),
                 "weight": None
                 if weight is None
-                else _p.check_number_or_choice("weight", weight, ("auto",), integer=False, minimum=0),
+                else _p.check_number_or_choice("weight", weight, t.AUTO, integer=False, minimum=0),
                 "format_quantity": None
                 if format_quantity is None
-                else _p.check_number_or_choice("format_quantity", format_quantity, ("auto",), integer=True, minimum=0),
+                else _p.check_number_or_choice("format_quantity", format_quantity, t.AUTO, integer=True, minimum=0),
             }
         )
         options = options_of(timeout, max_retries, extra_headers, extra_query)
@@ -405,20 +283,7 @@ class MarketplaceOrdersMessagesResource(Resource):
         order_id: str,
         *,
         message: str | None = None,
-        status: Literal[
-            "New Order",
-            "Buyer Contacted",
-            "Invoice Sent",
-            "Payment Pending",
-            "Payment Received",
-            "In Progress",
-            "Shipped",
-            "Refund Sent",
-            "Cancelled (Non-Paying Buyer)",
-            "Cancelled (Item Unavailable)",
-            "Cancelled (Per Buyer's Request)",
-        ]
-        | None = None,
+        status: t.OrderStatus | None = None,
         timeout: float | None = None,
         max_retries: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
@@ -454,25 +319,7 @@ class MarketplaceOrdersMessagesResource(Resource):
         body = _p.drop_none(
             {
                 "message": None if message is None else _p.check_str("message", message),
-                "status": None
-                if status is None
-                else _p.check_choice(
-                    "status",
-                    status,
-                    (
-                        "New Order",
-                        "Buyer Contacted",
-                        "Invoice Sent",
-                        "Payment Pending",
-                        "Payment Received",
-                        "In Progress",
-                        "Shipped",
-                        "Refund Sent",
-                        "Cancelled (Non-Paying Buyer)",
-                        "Cancelled (Item Unavailable)",
-                        "Cancelled (Per Buyer's Request)",
-                    ),
-                ),
+                "status": None if status is None else _p.check_choice("status", status, t.ORDER_STATUS),
             }
         )
         options = options_of(timeout, max_retries, extra_headers, extra_query)
@@ -579,30 +426,12 @@ class MarketplaceOrdersResource(Resource):
     def list(
         self,
         *,
-        status: Literal[
-            "All",
-            "New Order",
-            "Buyer Contacted",
-            "Invoice Sent",
-            "Payment Pending",
-            "Payment Received",
-            "In Progress",
-            "Shipped",
-            "Merged",
-            "Order Changed",
-            "Refund Sent",
-            "Cancelled",
-            "Cancelled (Non-Paying Buyer)",
-            "Cancelled (Item Unavailable)",
-            "Cancelled (Per Buyer's Request)",
-            "Cancelled (Refund Received)",
-        ]
-        | None = None,
+        status: t.OrderStatusFilter | None = None,
         created_after: str | None = None,
         created_before: str | None = None,
         archived: bool | None = None,
-        sort: Literal["id", "buyer", "created", "status", "last_activity"] | None = None,
-        sort_order: Literal["asc", "desc"] | None = None,
+        sort: t.OrdersSort | None = None,
+        sort_order: t.SortOrder | None = None,
         page: int | None = None,
         per_page: int | None = None,
         limit: int | None = None,
@@ -641,37 +470,12 @@ class MarketplaceOrdersResource(Resource):
         """
         path = f"/marketplace/orders"
         query: dict[str, Any] = {
-            "status": None
-            if status is None
-            else _p.check_choice(
-                "status",
-                status,
-                (
-                    "All",
-                    "New Order",
-                    "Buyer Contacted",
-                    "Invoice Sent",
-                    "Payment Pending",
-                    "Payment Received",
-                    "In Progress",
-                    "Shipped",
-                    "Merged",
-                    "Order Changed",
-                    "Refund Sent",
-                    "Cancelled",
-                    "Cancelled (Non-Paying Buyer)",
-                    "Cancelled (Item Unavailable)",
-                    "Cancelled (Per Buyer's Request)",
-                    "Cancelled (Refund Received)",
-                ),
-            ),
+            "status": None if status is None else _p.check_choice("status", status, t.ORDER_STATUS_FILTER),
             "created_after": None if created_after is None else _p.check_str("created_after", created_after),
             "created_before": None if created_before is None else _p.check_str("created_before", created_before),
             "archived": None if archived is None else _p.check_bool("archived", archived),
-            "sort": None
-            if sort is None
-            else _p.check_choice("sort", sort, ("id", "buyer", "created", "status", "last_activity")),
-            "sort_order": None if sort_order is None else _p.check_choice("sort_order", sort_order, ("asc", "desc")),
+            "sort": None if sort is None else _p.check_choice("sort", sort, t.ORDERS_SORT),
+            "sort_order": None if sort_order is None else _p.check_choice("sort_order", sort_order, t.SORT_ORDER),
             "page": None if page is None else _p.check_int("page", page, minimum=1),
             "per_page": None if per_page is None else _p.check_int("per_page", per_page, minimum=1, maximum=100),
         }
@@ -691,20 +495,7 @@ class MarketplaceOrdersResource(Resource):
         self,
         order_id: str,
         *,
-        status: Literal[
-            "New Order",
-            "Buyer Contacted",
-            "Invoice Sent",
-            "Payment Pending",
-            "Payment Received",
-            "In Progress",
-            "Shipped",
-            "Refund Sent",
-            "Cancelled (Non-Paying Buyer)",
-            "Cancelled (Item Unavailable)",
-            "Cancelled (Per Buyer's Request)",
-        ]
-        | None = None,
+        status: t.OrderStatus | None = None,
         shipping: float | None = None,
         timeout: float | None = None,
         max_retries: int | None = None,
@@ -741,25 +532,7 @@ class MarketplaceOrdersResource(Resource):
         path = f"/marketplace/orders/{_order_id}"
         body = _p.drop_none(
             {
-                "status": None
-                if status is None
-                else _p.check_choice(
-                    "status",
-                    status,
-                    (
-                        "New Order",
-                        "Buyer Contacted",
-                        "Invoice Sent",
-                        "Payment Pending",
-                        "Payment Received",
-                        "In Progress",
-                        "Shipped",
-                        "Refund Sent",
-                        "Cancelled (Non-Paying Buyer)",
-                        "Cancelled (Item Unavailable)",
-                        "Cancelled (Per Buyer's Request)",
-                    ),
-                ),
+                "status": None if status is None else _p.check_choice("status", status, t.ORDER_STATUS),
                 "shipping": None if shipping is None else _p.check_number("shipping", shipping, minimum=0),
             }
         )
@@ -813,7 +586,7 @@ class MarketplaceResource(Resource):
     def fee_in_currency(
         self,
         price: float,
-        currency: Literal["USD", "GBP", "EUR", "CAD", "AUD", "JPY", "CHF", "MXN", "BRL", "NZD", "SEK", "ZAR"],
+        currency: t.CurrencyCode,
         *,
         timeout: float | None = None,
         max_retries: int | None = None,
@@ -840,13 +613,7 @@ class MarketplaceResource(Resource):
             ServerError: HTTP 500.
         """
         _price = _p.segment(_p.check_number("price", price, exclusive_minimum=0))
-        _currency = _p.segment(
-            _p.check_choice(
-                "currency",
-                currency,
-                ("USD", "GBP", "EUR", "CAD", "AUD", "JPY", "CHF", "MXN", "BRL", "NZD", "SEK", "ZAR"),
-            )
-        )
+        _currency = _p.segment(_p.check_choice("currency", currency, t.CURRENCY_CODE))
         path = f"/marketplace/fee/{_price}/{_currency}"
         options = options_of(timeout, max_retries, extra_headers, extra_query)
         return self._client._fetch("marketplace.fee_in_currency", "GET", path, models.Fee, options=options)
@@ -893,8 +660,7 @@ class MarketplaceResource(Resource):
         self,
         release_id: int,
         *,
-        curr_abbr: Literal["USD", "GBP", "EUR", "CAD", "AUD", "JPY", "CHF", "MXN", "BRL", "NZD", "SEK", "ZAR"]
-        | None = None,
+        curr_abbr: t.CurrencyCode | None = None,
         timeout: float | None = None,
         max_retries: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
@@ -924,13 +690,7 @@ class MarketplaceResource(Resource):
         _release_id = _p.segment(_p.check_int("release_id", release_id, minimum=1))
         path = f"/marketplace/stats/{_release_id}"
         query: dict[str, Any] = {
-            "curr_abbr": None
-            if curr_abbr is None
-            else _p.check_choice(
-                "curr_abbr",
-                curr_abbr,
-                ("USD", "GBP", "EUR", "CAD", "AUD", "JPY", "CHF", "MXN", "BRL", "NZD", "SEK", "ZAR"),
-            ),
+            "curr_abbr": None if curr_abbr is None else _p.check_choice("curr_abbr", curr_abbr, t.CURRENCY_CODE),
         }
         options = options_of(timeout, max_retries, extra_headers, extra_query)
         return self._client._fetch(

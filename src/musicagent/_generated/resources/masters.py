@@ -14,6 +14,7 @@ from ..._runtime.client import Resource, options_of
 from ..._runtime.pagination import Page
 from ..._runtime.params import FileInput
 from .. import models
+from .. import types as t
 
 __all__ = ["MastersResource"]
 
@@ -63,8 +64,8 @@ class MastersResource(Resource):
         label: str | None = None,
         released: str | None = None,
         country: str | None = None,
-        sort: Literal["released", "title", "format", "label", "catno", "country"] | None = None,
-        sort_order: Literal["asc", "desc"] | None = None,
+        sort: t.MasterVersionsSort | None = None,
+        sort_order: t.SortOrder | None = None,
         limit: int | None = None,
         timeout: float | None = None,
         max_retries: int | None = None,
@@ -108,10 +109,8 @@ class MastersResource(Resource):
             "label": None if label is None else _p.check_str("label", label),
             "released": None if released is None else _p.check_str("released", released),
             "country": None if country is None else _p.check_str("country", country),
-            "sort": None
-            if sort is None
-            else _p.check_choice("sort", sort, ("released", "title", "format", "label", "catno", "country")),
-            "sort_order": None if sort_order is None else _p.check_choice("sort_order", sort_order, ("asc", "desc")),
+            "sort": None if sort is None else _p.check_choice("sort", sort, t.MASTER_VERSIONS_SORT),
+            "sort_order": None if sort_order is None else _p.check_choice("sort_order", sort_order, t.SORT_ORDER),
         }
         options = options_of(timeout, max_retries, extra_headers, extra_query)
         return self._client._page(

@@ -14,6 +14,7 @@ from ..._runtime.client import Resource, options_of
 from ..._runtime.pagination import Page
 from ..._runtime.params import FileInput
 from .. import models
+from .. import types as t
 
 __all__ = ["ReleasesRatingResource", "ReleasesResource"]
 
@@ -186,8 +187,7 @@ class ReleasesResource(Resource):
         self,
         release_id: int,
         *,
-        curr_abbr: Literal["USD", "GBP", "EUR", "CAD", "AUD", "JPY", "CHF", "MXN", "BRL", "NZD", "SEK", "ZAR"]
-        | None = None,
+        curr_abbr: t.CurrencyCode | None = None,
         timeout: float | None = None,
         max_retries: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
@@ -217,13 +217,7 @@ class ReleasesResource(Resource):
         _release_id = _p.segment(_p.check_int("release_id", release_id, minimum=1))
         path = f"/releases/{_release_id}"
         query: dict[str, Any] = {
-            "curr_abbr": None
-            if curr_abbr is None
-            else _p.check_choice(
-                "curr_abbr",
-                curr_abbr,
-                ("USD", "GBP", "EUR", "CAD", "AUD", "JPY", "CHF", "MXN", "BRL", "NZD", "SEK", "ZAR"),
-            ),
+            "curr_abbr": None if curr_abbr is None else _p.check_choice("curr_abbr", curr_abbr, t.CURRENCY_CODE),
         }
         options = options_of(timeout, max_retries, extra_headers, extra_query)
         return self._client._fetch("releases.get", "GET", path, models.Release, query=query, options=options)

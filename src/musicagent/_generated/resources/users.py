@@ -14,6 +14,7 @@ from ..._runtime.client import Resource, options_of
 from ..._runtime.pagination import Page
 from ..._runtime.params import FileInput
 from .. import models
+from .. import types as t
 
 __all__ = [
     "UsersCollectionFieldsResource",
@@ -341,8 +342,8 @@ class UsersCollectionFoldersResource(Resource):
         username: str,
         folder_id: int,
         *,
-        sort: Literal["label", "artist", "title", "catno", "format", "rating", "added", "year"] | None = None,
-        sort_order: Literal["asc", "desc"] | None = None,
+        sort: t.CollectionSort | None = None,
+        sort_order: t.SortOrder | None = None,
         page: int | None = None,
         per_page: int | None = None,
         limit: int | None = None,
@@ -382,12 +383,8 @@ class UsersCollectionFoldersResource(Resource):
         _folder_id = _p.segment(_p.check_int("folder_id", folder_id, minimum=0))
         path = f"/users/{_username}/collection/folders/{_folder_id}/releases"
         query: dict[str, Any] = {
-            "sort": None
-            if sort is None
-            else _p.check_choice(
-                "sort", sort, ("label", "artist", "title", "catno", "format", "rating", "added", "year")
-            ),
-            "sort_order": None if sort_order is None else _p.check_choice("sort_order", sort_order, ("asc", "desc")),
+            "sort": None if sort is None else _p.check_choice("sort", sort, t.COLLECTION_SORT),
+            "sort_order": None if sort_order is None else _p.check_choice("sort_order", sort_order, t.SORT_ORDER),
             "page": None if page is None else _p.check_int("page", page, minimum=1),
             "per_page": None if per_page is None else _p.check_int("per_page", per_page, minimum=1, maximum=100),
         }
@@ -876,8 +873,8 @@ class UsersResource(Resource):
         self,
         username: str,
         *,
-        sort: Literal["label", "artist", "title", "catno", "format", "rating", "year", "added"] | None = None,
-        sort_order: Literal["asc", "desc"] | None = None,
+        sort: t.ContributionsSort | None = None,
+        sort_order: t.SortOrder | None = None,
         page: int | None = None,
         per_page: int | None = None,
         limit: int | None = None,
@@ -912,12 +909,8 @@ class UsersResource(Resource):
         _username = _p.segment(_p.check_str("username", username, min_length=1))
         path = f"/users/{_username}/contributions"
         query: dict[str, Any] = {
-            "sort": None
-            if sort is None
-            else _p.check_choice(
-                "sort", sort, ("label", "artist", "title", "catno", "format", "rating", "year", "added")
-            ),
-            "sort_order": None if sort_order is None else _p.check_choice("sort_order", sort_order, ("asc", "desc")),
+            "sort": None if sort is None else _p.check_choice("sort", sort, t.CONTRIBUTIONS_SORT),
+            "sort_order": None if sort_order is None else _p.check_choice("sort_order", sort_order, t.SORT_ORDER),
             "page": None if page is None else _p.check_int("page", page, minimum=1),
             "per_page": None if per_page is None else _p.check_int("per_page", per_page, minimum=1, maximum=100),
         }
@@ -971,11 +964,9 @@ class UsersResource(Resource):
         self,
         username: str,
         *,
-        status: Literal["All", "Deleted", "Draft", "Expired", "For Sale", "Sold", "Suspended", "Violation"]
-        | None = None,
-        sort: Literal["listed", "price", "item", "artist", "label", "catno", "audio", "status", "location"]
-        | None = None,
-        sort_order: Literal["asc", "desc"] | None = None,
+        status: t.InventoryStatus | None = None,
+        sort: t.InventorySort | None = None,
+        sort_order: t.SortOrder | None = None,
         page: int | None = None,
         per_page: int | None = None,
         limit: int | None = None,
@@ -1017,17 +1008,9 @@ class UsersResource(Resource):
         _username = _p.segment(_p.check_str("username", username, min_length=1))
         path = f"/users/{_username}/inventory"
         query: dict[str, Any] = {
-            "status": None
-            if status is None
-            else _p.check_choice(
-                "status", status, ("All", "Deleted", "Draft", "Expired", "For Sale", "Sold", "Suspended", "Violation")
-            ),
-            "sort": None
-            if sort is None
-            else _p.check_choice(
-                "sort", sort, ("listed", "price", "item", "artist", "label", "catno", "audio", "status", "location")
-            ),
-            "sort_order": None if sort_order is None else _p.check_choice("sort_order", sort_order, ("asc", "desc")),
+            "status": None if status is None else _p.check_choice("status", status, t.INVENTORY_STATUS),
+            "sort": None if sort is None else _p.check_choice("sort", sort, t.INVENTORY_SORT),
+            "sort_order": None if sort_order is None else _p.check_choice("sort_order", sort_order, t.SORT_ORDER),
             "page": None if page is None else _p.check_int("page", page, minimum=1),
             "per_page": None if per_page is None else _p.check_int("per_page", per_page, minimum=1, maximum=100),
         }
@@ -1147,8 +1130,7 @@ class UsersResource(Resource):
         home_page: str | None = None,
         location: str | None = None,
         profile: str | None = None,
-        curr_abbr: Literal["USD", "GBP", "EUR", "CAD", "AUD", "JPY", "CHF", "MXN", "BRL", "NZD", "SEK", "ZAR"]
-        | None = None,
+        curr_abbr: t.CurrencyCode | None = None,
         timeout: float | None = None,
         max_retries: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
@@ -1188,13 +1170,7 @@ class UsersResource(Resource):
                 "home_page": None if home_page is None else _p.check_str("home_page", home_page),
                 "location": None if location is None else _p.check_str("location", location),
                 "profile": None if profile is None else _p.check_str("profile", profile),
-                "curr_abbr": None
-                if curr_abbr is None
-                else _p.check_choice(
-                    "curr_abbr",
-                    curr_abbr,
-                    ("USD", "GBP", "EUR", "CAD", "AUD", "JPY", "CHF", "MXN", "BRL", "NZD", "SEK", "ZAR"),
-                ),
+                "curr_abbr": None if curr_abbr is None else _p.check_choice("curr_abbr", curr_abbr, t.CURRENCY_CODE),
             }
         )
         options = options_of(timeout, max_retries, extra_headers, extra_query)
