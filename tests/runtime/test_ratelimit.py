@@ -327,3 +327,15 @@ def test_one_thread_at_a_time_waits_on_the_bucket() -> None:
     assert limiter.acquire(timeout=0.05) is None
     waiter.join(5)
     assert limiter.state().local_in_window == 1
+
+
+def test_a_429_with_retry_after_or_figures_does_not_fill_the_window() -> None:
+    from musicagent._runtime.ratelimit import RateLimiter
+
+    limiter = RateLimiter(10, 60.0)
+    limiter.observe({"Retry-After": "1"}, rejected=True)
+    assert limiter.state().local_in_window == 0  # the retry waits one second, not a minute
+    limiter.observe({"X-Discogs-Ratelimit": "10", "X-Discogs-Ratelimit-Remaining": "7"}, rejected=True)
+    assert limiter.state().local_in_window == 3  # the server's own count
+    limiter.observe({}, rejected=True)
+    assert limiter.state().local_in_window == 10  # a bare 429: the whole window

@@ -225,7 +225,9 @@ class RateLimiter:
     def observe(self, headers: Mapping[str, str], *, rejected: bool = False) -> None:
         """Fold the server's view into the bucket (see the module docstring).
 
-        ``rejected`` means the server answered 429: its window is full whatever the headers say.
+        ``rejected`` means the server answered 429. A bare one fills the local window (the server's
+        is full, and nothing says for how long); one with figures is read by its figures, and one
+        with ``Retry-After`` is left to the retry's wait, so a stray 429 costs one wait, not a window.
         The server's limit is read as a count per the configured window; it only ever shrinks the
         local limit (Discogs grants 25 instead of 60 when it does not accept the credentials).
         """
@@ -243,8 +245,8 @@ class RateLimiter:
                 self.requests = limit
                 self._bucket.rates = [Rate(limit, self._interval_ms)]
             capacity = self.requests
-            if rejected:
-                target = capacity
+            if rejected and not known and headers.get("Retry-After") is None:
+                target = capacity  # a bare 429: the window is full, and nothing says for how long
             elif remaining is not None:
                 target = capacity - remaining
             elif used is not None:
