@@ -190,7 +190,7 @@ class Transport:
         max_retries: int,
         deadline: float | None,
         limiter: RateLimiter | None,
-        pool_maxsize: int = 16,
+        pool_maxsize: int = 32,  # threads beyond it would open (and drop) connections of their own
     ) -> None:
         self.base_url = base_url
         self.credentials = credentials
