@@ -229,7 +229,7 @@ def test_request_sends_json_and_returns_none_for_an_empty_body(discogs: Discogs,
 def test_request_with_a_body_that_is_not_json(discogs: Discogs, server: DiscogsServer) -> None:
     server.routes["/html"] = lambda seen: (200, {"Content-Type": "text/html"}, b"<p>hi</p>")
 
-    with pytest.raises(ResponseDecodeError, match="GET /html: the body is not valid JSON"):
+    with pytest.raises(ResponseDecodeError, match="GET /html: HTTP 200 with a body that is not valid JSON"):
         discogs.request("GET", "/html")
 
 

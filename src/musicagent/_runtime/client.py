@@ -22,7 +22,7 @@ from .images import ImagesResource
 from .metrics import MetricsSnapshot
 from .oauth import OAuthFlow
 from .pagination import Page
-from .ratelimit import RateLimiter, RateLimitState
+from .ratelimit import RateLimiter, RateLimitState, parse_rate_headers
 from .transport import RawResponse, RequestOptions, Transport
 
 __all__ = ["BaseClient", "Resource"]
@@ -33,21 +33,27 @@ I = TypeVar("I")  # noqa: E741
 _AUTO: Any = "auto"
 
 
+def _not_json(raw: RawResponse, label: str) -> ResponseDecodeError:
+    what = "an empty body" if not raw.content.strip() else "a body that is not valid JSON"
+    return ResponseDecodeError(
+        f"{label}: HTTP {raw.status} with {what}",
+        status_code=raw.status,
+        body_excerpt=raw.content[:200].decode("utf-8", "replace"),
+        method=raw.method,
+        url=raw.url,
+        request_id=raw.request_id,
+    )
+
+
 def _decode(model: type[M], raw: RawResponse, operation: str) -> M:
     """Validate a JSON body straight from bytes; bad JSON is a decode error, a bad shape names the field."""
     try:
         return model.model_validate_json(raw.content)
     except ValidationError as exc:
         errors = exc.errors(include_url=False, include_input=False)
-        where = {"method": raw.method, "url": raw.url, "request_id": raw.request_id}
         if any(e["type"] == "json_invalid" for e in errors):
-            what = "an empty body" if not raw.content.strip() else "a body that is not valid JSON"
-            raise ResponseDecodeError(
-                f"{operation}: HTTP {raw.status} with {what}",
-                status_code=raw.status,
-                body_excerpt=raw.content[:200].decode("utf-8", "replace"),
-                **where,
-            ) from None
+            raise _not_json(raw, operation) from None
+        where = {"method": raw.method, "url": raw.url, "request_id": raw.request_id}
         first = errors[0]
         field = ".".join(str(p) for p in first["loc"]) or "(body)"
         raise ResponseValidationError(
@@ -154,8 +160,6 @@ class BaseClient:
         limiter = self._transport.limiter
         if limiter is None:
             last = self._transport.last_response
-            from .ratelimit import parse_rate_headers
-
             limit, used, remaining = parse_rate_headers(last.headers) if last else (None, None, None)
             return RateLimitState(limit, used, remaining, None, None, None, None)
         return limiter.state()
@@ -198,13 +202,7 @@ class BaseClient:
             try:
                 return _json.loads(raw.content)
             except ValueError:
-                raise ResponseDecodeError(
-                    f"{method.upper()} {path}: the body is not valid JSON",
-                    status_code=raw.status,
-                    body_excerpt=raw.content[:200].decode("utf-8", "replace"),
-                    method=raw.method,
-                    url=raw.url,
-                ) from None
+                raise _not_json(raw, f"{method.upper()} {path}") from None
 
         options = options_of(timeout, max_retries, extra_headers, None)
         return self._transport.request(method.upper(), path, query=params, json=json, parse=parse, options=options)
