@@ -111,9 +111,10 @@ class Page(Generic[I]):
         if remaining is not None and remaining <= 0:
             return
         for page in self.iter_pages():
-            for item in page.items:
-                yield item
-                if remaining is not None:
-                    remaining -= 1
-                    if remaining <= 0:
-                        return  # before the next page is requested
+            items = page.items
+            if remaining is not None and len(items) >= remaining:
+                yield from items[:remaining]
+                return  # before the next page is requested
+            yield from items
+            if remaining is not None:
+                remaining -= len(items)
