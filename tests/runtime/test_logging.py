@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import sys
+import subprocess
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -136,3 +139,25 @@ def test_mask_leaves_prose_readable() -> None:
     assert mask(text) == text
     assert mask("{'token': 'abc123'}") == "{'token': '***'}"
     assert mask("oauth_token_secret=xyz&oauth_verifier=v") == "oauth_token_secret=***&oauth_verifier=***"
+
+
+def test_a_sink_of_its_own_gets_the_records_and_stderr_stays_quiet(server: LocalServer, tmp_path: Path) -> None:
+    """In a fresh interpreter loguru's default stderr handler exists; it must not print our records too."""
+    script = tmp_path / "log_to_a_list.py"
+    script.write_text(
+        "import sys\n"
+        "import musicagent\n"
+        "from loguru import logger\n"
+        "records = []\n"
+        "musicagent.enable_logging('INFO', console=False, sink=lambda m: records.append(str(m)))\n"
+        f"musicagent.Discogs(base_url={server.url!r}, rate_limit=None).request('GET', '/releases/1')\n"
+        "logger.info('the application still logs')\n"
+        "print(len([r for r in records if '/releases/1 -> 200' in r]))\n",
+        encoding="utf-8",
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DISCOGS_")}
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "1"
+    assert "/releases/1" not in done.stderr  # not printed a second time by loguru's default handler
+    assert "the application still logs" in done.stderr  # while the application's own records still print

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -101,3 +102,19 @@ def test_oauth_header_for_the_token_dance() -> None:
     assert "oauth_token=" not in value
     assert Credentials(consumer_key="ck", consumer_secret="cs", access_token="at").kind == "oauth"
     assert Credentials(consumer_key="ck").kind == "none"
+
+
+@pytest.mark.parametrize(
+    ("url", "sent"),
+    [
+        ("https://api.discogs.com/artists/1", True),
+        ("https://i.discogs.com/abc/image.jpg", True),
+        ("http://i.discogs.com/abc/image.jpg", False),  # never in clear text
+        ("https://evildiscogs.com/x", False),
+        ("https://example.org/x", False),
+    ],
+)
+def test_credentials_go_only_to_discogs_hosts_over_https(url: str, sent: bool) -> None:
+    transport = Discogs(token="tok-abcdef", rate_limit=None, env={}, dotenv=os.devnull)._transport
+    headers = transport._headers(url, False, None, None, "cid")
+    assert ("Authorization" in headers) is sent

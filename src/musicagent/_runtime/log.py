@@ -108,8 +108,8 @@ def enable_logging(
     disable_logging()
     owned = lambda record: record["name"] is not None and record["name"].startswith("musicagent")  # noqa: E731
     common: dict[str, Any] = {"level": level, "serialize": json, "filter": owned, "enqueue": False}
+    _replace_default_handler(logger)  # our records go to the sinks asked for here, not also to stderr
     if console:
-        _replace_default_handler(logger)
         _sink_ids.append(logger.add(sys.stderr, format=_CONSOLE_FORMAT, colorize=None, **common))
     if file is not None:
         _sink_ids.append(logger.add(str(file), format=_FILE_FORMAT, rotation=rotation, retention=retention, **common))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import ipaddress
 import http.client
 import json as _json
 import os
@@ -414,8 +415,7 @@ class Transport:
         self, url: str, on_base: bool, content_type: str | None, extra: Mapping[str, str] | None, cid: str
     ) -> dict[str, str]:
         headers = {**self._static_headers, "X-Request-Id": cid}
-        host = self._base_host if on_base else (urlsplit(url).hostname or "")
-        if host == self._base_host or host == "discogs.com" or host.endswith(".discogs.com"):
+        if on_base or _may_carry_credentials(url, self._base_host):
             auth = self._auth if self._auth is not None else self.credentials.header()
             if auth:
                 headers["Authorization"] = auth
@@ -579,6 +579,28 @@ def _query_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
+
+
+def _may_carry_credentials(url: str, base_host: str) -> bool:
+    """Credentials go to the API's own host or Discogs' (image) hosts, and only over https.
+
+    The base URL was checked at construction (plain http only on loopback); an absolute URL given
+    later (an image, ``request()``) is checked here, so a token never crosses the network in clear.
+    """
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if host != base_host and host != "discogs.com" and not host.endswith(".discogs.com"):
+        return False
+    return parts.scheme == "https" or (parts.scheme == "http" and host == base_host and _loopback(host))
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _path_of(url: str) -> str:
