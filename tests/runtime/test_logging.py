@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-import sys
-import subprocess
 import os
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import ipaddress
 import http.client
+import ipaddress
 import json as _json
 import os
 import tempfile
