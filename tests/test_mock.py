@@ -579,3 +579,23 @@ def test_python_m_musicagent_mock_stops_cleanly_on_sigterm(cassettes: Path) -> N
             process.communicate()
     assert process.returncode == 0, err
     assert "stopped" in out
+
+
+def test_a_listing_recorded_in_part_ends_at_its_last_recorded_page(tmp_path: Path) -> None:
+    base = "https://api.discogs.com"
+    first = page_body(1, 23, [1, 2])
+    first["pagination"]["urls"] = {"next": base + "/labels/1/releases?page=2", "last": base + "/labels/1/releases?page=23"}
+    write_cassette(
+        tmp_path / "c.yaml",
+        interaction(base + "/labels/1/releases?page=1", first),
+        interaction(base + "/labels/1/releases?page=2", page_body(2, 23, [3, 4])),
+    )
+    with MockServer(tmp_path) as mock:
+        status, _, body = get(mock.url + "/labels/1/releases")
+        pagination = json.loads(body)["pagination"]
+        assert status == 200 and pagination["pages"] == 2 and "next" in pagination["urls"]
+        assert "last" not in pagination["urls"]  # page 23 was never recorded
+        last = json.loads(get(mock.url + "/labels/1/releases?page=2")[2])["pagination"]
+        assert last["pages"] == 2 and "next" not in last.get("urls", {})
+        discogs = Discogs(token="t", base_url=mock.url, rate_limit=None)
+        assert [r.id for r in discogs.labels.releases(1)] == [1, 2, 3, 4]  # no 404 at page 3

@@ -21,7 +21,9 @@ answered by a recording of ``/releases/1?curr_abbr=USD`` but ``q=beatles`` never
 ``page`` must be the same (absent means 1), so page 2 is never answered with page 1. Several
 candidates: the one matching the most parameters wins, and a recorded error only answers when no
 success fits. No recording: 404 ``{"message": "The requested resource was not found."}``. Each
-answer names its cassette in ``X-Musicagent-Mock-Cassette``.
+answer names its cassette in ``X-Musicagent-Mock-Cassette``. A recorded page claims every page of
+its listing; the mock lowers ``pagination.pages`` to the pages it has recorded (and drops the links
+past them), so a client iterating stops at the last recorded page instead of meeting a 404.
 """
 
 from ._cassettes import CassetteError, Interaction, bundle, load_cassettes, read_cassette

@@ -14,7 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from ._cassettes import Interaction, load_cassettes, normalize_path, query_of
 
@@ -339,12 +339,54 @@ class MockServer:
         if not any(k.lower() == "content-type" for k, _ in headers):
             headers.append(("Content-Type", _JSON))
         body = match.body
+        if method in ("GET", "HEAD") and match.status == 200:
+            capped = self._cap_pagination(body, method, raw_path, raw_query, authenticated)
+            if capped is not None:
+                body = capped
+                headers = [(k, v) for k, v in headers if k.lower() not in ("link", "content-length")]
         base = self._url
         if self.rewrite_urls and base is not None:
             headers = [(k, _rewrite(v, base)) for k, v in headers]
             body = _rewrite(body.decode("utf-8", "surrogateescape"), base).encode("utf-8", "surrogateescape")
         headers.append(("X-Musicagent-Mock-Cassette", match.source))
         self._send(handler, method, match.status, match.reason, headers + rate_headers, body)
+
+    def _cap_pagination(
+        self, body: bytes, method: str, raw_path: str, raw_query: str, authenticated: bool
+    ) -> bytes | None:
+        """A recorded page claims every page of its listing; lower ``pages`` to the recorded ones.
+
+        Without this a client iterating a recording of page 1 of 23 would meet a 404 at page 2;
+        with it, the last recorded page says it is the last (no ``next`` link), and iteration ends.
+        None when the body needs no change.
+        """
+        if b'"pagination"' not in body:
+            return None
+        try:
+            data = json.loads(body)
+            pagination = data["pagination"]
+            page, pages = int(pagination["page"]), int(pagination["pages"])
+        except (ValueError, KeyError, TypeError):
+            return None
+        query = dict(parse_qsl(raw_query, keep_blank_values=True))
+        last = page
+        while last < pages:
+            query["page"] = str(last + 1)
+            if find_match(self.interactions, method, raw_path, urlencode(query), authenticated=authenticated) is None:
+                break
+            last += 1
+        if last == pages:
+            return None
+        pagination["pages"] = last
+        per_page = pagination.get("per_page")
+        if isinstance(per_page, int) and isinstance(pagination.get("items"), int):
+            pagination["items"] = min(pagination["items"], per_page * last)
+        urls = pagination.get("urls")
+        if isinstance(urls, dict):
+            urls.pop("last", None)
+            if page >= last:
+                urls.pop("next", None)
+        return json.dumps(data, ensure_ascii=False).encode("utf-8")
 
     @staticmethod
     def _send(
