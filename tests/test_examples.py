@@ -39,7 +39,7 @@ EXPECTED: dict[str, tuple[list[str], list[str]]] = {
     "advanced_usage.py": (
         ["OUT"],
         [
-            "page 2 of 3",
+            "page 2 of 2",  # the mock ends the listing at its last recorded page
             "artist 1, page 2: 7 releases (has next: False)",
             "X-Discogs-Ratelimit: 60",
             "log: ",

@@ -584,7 +584,10 @@ def test_python_m_musicagent_mock_stops_cleanly_on_sigterm(cassettes: Path) -> N
 def test_a_listing_recorded_in_part_ends_at_its_last_recorded_page(tmp_path: Path) -> None:
     base = "https://api.discogs.com"
     first = page_body(1, 23, [1, 2])
-    first["pagination"]["urls"] = {"next": base + "/labels/1/releases?page=2", "last": base + "/labels/1/releases?page=23"}
+    first["pagination"]["urls"] = {
+        "next": base + "/labels/1/releases?page=2",
+        "last": base + "/labels/1/releases?page=23",
+    }
     write_cassette(
         tmp_path / "c.yaml",
         interaction(base + "/labels/1/releases?page=1", first),
