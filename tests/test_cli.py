@@ -290,16 +290,17 @@ def test_underscore_spelling_of_commands_and_options(capsys: pytest.CaptureFixtu
     assert api.requests[-1]["query"]["per_page"] == "2"
 
 
-def test_output_to_a_missing_directory_is_a_usage_error(
+def test_an_unwritable_output_fails_before_anything_is_sent(
     capsys: pytest.CaptureFixture[str], api: FakeDiscogs, tmp_path: Path
 ) -> None:
+    """Exit 1 (the output could not be written), and no request: a POST's answer is never lost."""
     missing = str(tmp_path / "nope" / "out.json")
-    code, _, err = run(capsys, api, "search", "--limit", "1", "-o", missing)
-    assert code == 2
-    assert_one_line_error(err)
-    code, _, err = run(capsys, api, "artists", "get", "1", "-o", missing)
-    assert code == 2
-    assert_one_line_error(err)
+    for command in (["search", "--limit", "1"], ["artists", "get", "1"]):
+        for target in (missing, str(tmp_path)):  # a missing directory, or a directory itself
+            code, _, err = run(capsys, api, *command, "-o", target)
+            assert code == 1
+            assert_one_line_error(err)
+    assert api.requests == []
 
 
 def test_model_to_a_file(capsys: pytest.CaptureFixture[str], api: FakeDiscogs, tmp_path: Path) -> None:

@@ -344,6 +344,28 @@ def test_an_image_needs_an_existing_directory(server: Server, tmp_path: Path) ->
     assert server.seen == []
 
 
+def test_a_directory_as_destination_is_refused_before_sending(server: Server, tmp_path: Path) -> None:
+    with pytest.raises(musicagent.InvalidParameterError, match="is a directory"):
+        image_client(server).images.download(f"{server.url}/images/R-1.jpg", tmp_path)
+    assert server.seen == []
+
+
+def test_a_disk_that_cannot_take_the_file_is_a_download_error_not_retried(
+    server: Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tempfile
+
+    def full_disk(*args: Any, **kwargs: Any) -> Any:
+        raise OSError(28, "No space left on device")
+
+    server.routes[("GET", "/images/R-1.jpg")] = lambda seen, h: (200, {"Content-Type": "image/jpeg"}, IMAGE)
+    monkeypatch.setattr(tempfile, "mkstemp", full_disk)
+    client = Discogs(token=TOKEN, base_url=server.url, rate_limit=None, max_retries=3)
+    with pytest.raises(musicagent.DownloadError, match="No space left on device"):
+        client.images.download(f"{server.url}/images/R-1.jpg", tmp_path / "cover.jpg")
+    assert len(server.seen) == 1  # a local failure: asking the server again would not help
+
+
 # ---------------------------------------------------------------------------------------------
 # the inventory page cap
 

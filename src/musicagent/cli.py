@@ -29,6 +29,7 @@ from ._runtime.errors import (
     AuthenticationError,
     ConfigurationError,
     DiscogsError,
+    DownloadError,
     InvalidParameterError,
     NotFoundError,
     PermissionDeniedError,
@@ -71,8 +72,10 @@ _CLIENT_OPTIONS = ("token", "base_url", "user_agent", "timeout", "max_retries")
 
 def exit_code_for(exc: BaseException) -> int:
     """The exit code of a failure; the most specific class wins (a timeout is a network error)."""
-    from ._cli.parser import UsageError
+    from ._cli.parser import OutputError, UsageError
 
+    if isinstance(exc, OutputError | DownloadError):
+        return EXIT_FAILURE
     if isinstance(exc, UsageError | InvalidParameterError | ConfigurationError | ExportError):
         return EXIT_USAGE
     if isinstance(exc, AuthenticationError | PermissionDeniedError):
@@ -165,10 +168,12 @@ def _tracked(page: Any, limit: int | None, progress: Any) -> Iterator[Any]:
 def _run_operation(op: OperationInfo, ns: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     from . import Discogs
     from ._cli.output import model_class, write_many, write_one
+    from ._cli.parser import check_output
     from ._cli.progress import Progress
     from ._runtime.pagination import Page
 
     args, kwargs = _arguments(op, ns)
+    check_output(ns.output)  # before the request: a created listing must not be lost to a bad -o
     with Discogs(**_client_options(ns)) as client:
         method = _resolve(client, op)
         progress = Progress(stderr, enabled=_progress_enabled(ns, stdout, stderr), label=op.id)

@@ -16,7 +16,7 @@ from pydantic import BaseModel
 from pydantic_core import to_jsonable_python
 
 from ..export import to_csv, to_json, to_jsonl
-from .parser import UsageError
+from .parser import check_output
 
 __all__ = ["dump", "flatten", "model_class", "render_record", "render_table", "write_many", "write_one"]
 
@@ -125,9 +125,8 @@ def _write_text(text: str, output: str | None, stdout: TextIO) -> None:
         stdout.write(text)
         stdout.flush()
         return
+    check_output(output)
     path = Path(output)
-    if path.is_dir() or not path.parent.is_dir():
-        raise UsageError(f"cannot write to {output!r}: not a file in an existing directory")
     path.write_text(text, encoding="utf-8")
 
 

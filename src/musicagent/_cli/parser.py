@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, NoReturn
 
 from .. import __version__
@@ -19,7 +20,9 @@ __all__ = [
     "FORMATS",
     "PARAM_PREFIX",
     "CLIParser",
+    "OutputError",
     "UsageError",
+    "check_output",
     "build_parser",
     "command_path",
     "option_names",
@@ -63,6 +66,19 @@ examples:
 
 class UsageError(Exception):
     """A bad command line; the CLI turns it into exit code 2 and a one-line message."""
+
+
+class OutputError(Exception):
+    """``-o`` names a place that cannot be written; exit code 1. Checked before any request."""
+
+
+def check_output(output: str | None) -> None:
+    """Refuse an unwritable ``-o`` before anything is sent, so a POST's answer is never lost."""
+    if output is None:
+        return
+    path = Path(output)
+    if path.is_dir() or not path.parent.is_dir():
+        raise OutputError(f"cannot write to {output!r}: not a file in an existing directory")
 
 
 class CLIParser(argparse.ArgumentParser):

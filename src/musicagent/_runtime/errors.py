@@ -21,6 +21,7 @@ __all__ = [
     "ConfigurationError",
     "ConflictError",
     "DiscogsError",
+    "DownloadError",
     "ForbiddenError",
     "InvalidParameterError",
     "MethodNotAllowedError",
@@ -51,6 +52,13 @@ class DiscogsError(Exception):
 
 class ConfigurationError(DiscogsError, ValueError):
     """A setting (argument, environment variable or `.env` entry) has a bad value."""
+
+
+class DownloadError(DiscogsError):
+    """A download arrived but could not be written where it was asked to go (a local disk problem).
+
+    Not retried: asking the server again would not make the directory writable.
+    """
 
 
 class InvalidParameterError(DiscogsError, ValueError, TypeError):

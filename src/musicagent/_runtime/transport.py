@@ -43,6 +43,7 @@ from .errors import (
     APIConnectionError,
     APIError,
     APITimeoutError,
+    DownloadError,
     InvalidParameterError,
     RateLimitError,
     ResponseDecodeError,
@@ -396,6 +397,8 @@ class Transport:
         target = Path(destination)
         if not target.parent.is_dir():
             raise InvalidParameterError("destination", f"directory {str(target.parent)!r} does not exist")
+        if target.is_dir():
+            raise InvalidParameterError("destination", f"{str(target)!r} is a directory; name the file to write")
 
         def save(raw: RawResponse) -> Path:
             return target
@@ -550,8 +553,16 @@ class Transport:
 
 
 def _stream(response: urllib3.BaseHTTPResponse, target: Path) -> None:
-    """Copy a body to ``target`` in chunks through a temporary file in the same directory."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    """Copy a body to ``target`` in chunks through a temporary file in the same directory.
+
+    A failure of the local disk is a :class:`DownloadError` (not retried); one of the connection
+    stays a urllib3 error for the caller to map and retry.
+    """
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    except OSError as exc:
+        response.release_conn()
+        raise DownloadError(f"cannot write {str(target)!r}: {exc.strerror or exc}") from None
     try:
         with os.fdopen(fd, "wb") as out:
             for chunk in response.stream(64 * 1024):
@@ -559,6 +570,9 @@ def _stream(response: urllib3.BaseHTTPResponse, target: Path) -> None:
             out.flush()
             os.fsync(out.fileno())
         os.replace(tmp, target)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise DownloadError(f"cannot write {str(target)!r}: {exc.strerror or exc}") from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
