@@ -17,6 +17,7 @@ from _sdk_server import DiscogsServer, Reply, Seen, artist_body
 import musicagent
 from musicagent import (
     Discogs,
+    InvalidParameterError,
     NotFoundError,
     PermissionDeniedError,
     ResponseDecodeError,
@@ -321,3 +322,45 @@ def test_options_of_allocates_nothing_for_the_common_case() -> None:
         {"X": "y"},
         {"q": 1},
     )
+
+
+def test_an_empty_success_body_is_a_decode_error_without_retries(server: DiscogsServer) -> None:
+    server.routes["/artists/5"] = lambda seen: (200, {"Content-Type": "application/json"}, b"")
+    client = Discogs(base_url=server.url, rate_limit=None, max_retries=3)
+    with pytest.raises(ResponseDecodeError, match="empty body"):
+        client.artists.get(5)
+    assert len(server.requests) == 1  # what the server meant to send: asking again would not help
+
+
+def test_a_garbled_success_body_is_retried(server: DiscogsServer) -> None:
+    answers = iter([(200, {"Content-Type": "application/json"}, b'{"id": 5, "na'), reply(200, artist_body(5))])
+    server.routes["/artists/5"] = lambda seen: next(answers)
+    client = Discogs(base_url=server.url, rate_limit=None, max_retries=3)
+    assert client.artists.get(5).id == 5
+    assert len(server.requests) == 2
+
+
+@pytest.mark.parametrize(
+    ("call", "parameter"),
+    [
+        (lambda d: d.artists.get(1, extra_headers={"X-Note": "a\r\nInjected: 1"}), "extra_headers"),
+        (lambda d: d.artists.get(1, extra_headers={"X-Note": "caf\u00e9 \u20ac"}), "extra_headers"),
+        (lambda d: d.artists.get(1, extra_query="a=b"), "extra_query"),
+        (lambda d: d.request("POST", "/x", json={1, 2}), "json"),
+        (lambda d: d.request("POST", "/x", json={"price": float("nan")}), "json"),
+    ],
+)
+def test_bad_per_call_extras_are_refused_before_sending(
+    discogs: Discogs, server: DiscogsServer, call: Any, parameter: str
+) -> None:
+    with pytest.raises(InvalidParameterError) as caught:
+        call(discogs)
+    assert caught.value.parameter == parameter
+    assert server.requests == []
+
+
+def test_request_survives_absurdly_deep_json(server: DiscogsServer, discogs: Discogs) -> None:
+    deep = b"[" * 100_000 + b"]" * 100_000
+    server.routes["/deep"] = lambda seen: (200, {"Content-Type": "application/json"}, deep)
+    with pytest.raises(ResponseDecodeError):
+        discogs.request("GET", "/deep", max_retries=0)

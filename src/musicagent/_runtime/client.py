@@ -34,10 +34,13 @@ _AUTO: Any = "auto"
 
 
 def _not_json(raw: RawResponse, label: str) -> ResponseDecodeError:
-    what = "an empty body" if not raw.content.strip() else "a body that is not valid JSON"
+    """An empty body is what the server meant to send (no retry); a garbled one may be cut off."""
+    empty = not raw.content.strip()
+    what = "an empty body" if empty else "a body that is not valid JSON"
     return ResponseDecodeError(
         f"{label}: HTTP {raw.status} with {what}",
         status_code=raw.status,
+        transient=not empty,
         body_excerpt=raw.content[:200].decode("utf-8", "replace"),
         method=raw.method,
         url=raw.url,
@@ -201,7 +204,7 @@ class BaseClient:
                 return None
             try:
                 return _json.loads(raw.content)
-            except ValueError:
+            except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
                 raise _not_json(raw, f"{method.upper()} {path}") from None
 
         options = options_of(timeout, max_retries, extra_headers, None)
@@ -319,6 +322,10 @@ def options_of(
     """Per-call options, or None when none were given (the common case allocates nothing)."""
     if timeout is None and max_retries is None and extra_headers is None and extra_query is None:
         return None
+    if extra_headers is not None:
+        params.check_headers("extra_headers", extra_headers)
+    if extra_query is not None:
+        params.check_mapping("extra_query", extra_query)
     if timeout is not None:
         params.check_number("timeout", timeout, exclusive_minimum=0)
     if max_retries is not None:

@@ -85,7 +85,8 @@ _LAYERS = ("argument", "environment variable", ".env entry")
 
 
 def _has_control_chars(value: str) -> bool:
-    return any(ord(c) < 32 or ord(c) == 127 for c in value)
+    """Control characters, or anything an HTTP header cannot carry (headers are latin-1)."""
+    return any(ord(c) < 32 or ord(c) == 127 or ord(c) > 255 for c in value)
 
 
 def _incomplete_credentials(present: set[str]) -> tuple[str, str] | None:
@@ -138,7 +139,7 @@ class Settings(BaseModel):
             if not value:
                 return None
             if _has_control_chars(value):
-                raise ValueError("must not contain control characters (line breaks, tabs...)")
+                raise ValueError("must not contain control characters or characters an HTTP header cannot carry")
         return value
 
     @field_validator("timeout", "max_retries", "deadline", mode="before")

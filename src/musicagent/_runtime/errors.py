@@ -109,11 +109,23 @@ class RateLimitStoreError(APIConnectionError):
 
 
 class ResponseDecodeError(_RequestError):
-    """The response body was not the JSON Discogs promises (an HTML proxy page, a truncated body…)."""
+    """The response body was not the JSON Discogs promises (an HTML proxy page, a truncated body…).
 
-    def __init__(self, message: str, *, status_code: int | None = None, body_excerpt: str = "", **kw: Any) -> None:
+    ``transient`` says whether asking again may help (a cut-off body) or not (an empty one).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int | None = None,
+        body_excerpt: str = "",
+        transient: bool = True,
+        **kw: Any,
+    ) -> None:
         self.status_code = status_code
         self.body_excerpt = mask(body_excerpt)
+        self.transient = transient
         super().__init__(message, **kw)
 
 

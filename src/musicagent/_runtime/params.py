@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import operator
 import os
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any, BinaryIO, SupportsIndex, Union
 from urllib.parse import quote
@@ -21,7 +21,9 @@ __all__ = [
     "check_bool",
     "check_choice",
     "check_file",
+    "check_headers",
     "check_int",
+    "check_mapping",
     "check_number",
     "check_number_or_choice",
     "check_str",
@@ -161,6 +163,24 @@ def check_file(name: str, value: object) -> tuple[str, bytes, str]:
         filename = Path(str(getattr(value, "name", f"{name}.csv"))).name
         return (filename, data, "text/csv")
     raise InvalidParameterError(name, f"expected a path, bytes or a binary file, got {_type_name(value)}")
+
+
+def check_mapping(name: str, value: object) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise InvalidParameterError(name, f"expected a mapping such as a dict, got {_type_name(value)}")
+    return value
+
+
+def check_headers(name: str, value: object) -> Mapping[str, str]:
+    """Header names and values an HTTP request can carry: strings, latin-1, no line breaks (no injection)."""
+    headers = check_mapping(name, value)
+    for key, item in headers.items():
+        for part in (key, item):
+            if not isinstance(part, str):
+                raise InvalidParameterError(name, f"{key!r}: header names and values must be strings")
+            if any(ord(c) < 32 or ord(c) == 127 or ord(c) > 255 for c in part):
+                raise InvalidParameterError(name, f"{key!r}: line breaks or characters a header cannot carry")
+    return headers
 
 
 def drop_none(values: dict[str, Any]) -> dict[str, Any]:

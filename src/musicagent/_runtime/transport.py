@@ -308,6 +308,8 @@ class Transport:
                 try:
                     return parse(raw)
                 except ResponseDecodeError as exc:
+                    if not exc.transient:
+                        raise
                     raise _Retryable(exc, reached=True) from None
             except _Retryable as exc:
                 last = exc.error
@@ -585,7 +587,11 @@ def _encode_body(json: Any, fields: Mapping[str, Any] | None) -> tuple[bytes | N
         body, content_type = urllib3.encode_multipart_formdata(dict(fields))
         return body, content_type
     if json is not None:
-        return _json.dumps(json, separators=(",", ":"), ensure_ascii=False).encode("utf-8"), "application/json"
+        try:
+            text = _json.dumps(json, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise InvalidParameterError("json", f"cannot be sent as JSON: {exc}") from None
+        return text.encode("utf-8"), "application/json"
     return None, None
 
 
