@@ -152,7 +152,7 @@ class APIError(_RequestError):
         **kw: Any,
     ) -> None:
         self.status_code = status_code
-        self.headers = dict(headers or {})
+        self.headers = {k: mask(v) for k, v in (headers or {}).items()}  # a proxy may echo credentials
         self.body = body
         super().__init__(message, **kw)
 
