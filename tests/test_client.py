@@ -364,3 +364,19 @@ def test_request_survives_absurdly_deep_json(server: DiscogsServer, discogs: Dis
     server.routes["/deep"] = lambda seen: (200, {"Content-Type": "application/json"}, deep)
     with pytest.raises(ResponseDecodeError):
         discogs.request("GET", "/deep", max_retries=0)
+
+
+def test_an_api_redirect_is_an_error_naming_where_it_points(discogs: Discogs, server: DiscogsServer) -> None:
+    server.routes["/artists/6"] = lambda seen: (301, {"Location": "/artists/7"}, b"")
+    with pytest.raises(musicagent.APIError) as caught:
+        discogs.artists.get(6)
+    assert caught.value.status_code == 301 and "redirect to /artists/7" in caught.value.message
+    assert len(server.requests) == 1
+
+
+def test_a_download_follows_a_redirect(discogs: Discogs, server: DiscogsServer, tmp_path: Path) -> None:
+    server.routes["/inventory/export/9/download"] = lambda seen: (302, {"Location": "/files/export-9.csv"}, b"")
+    server.routes["/files/export-9.csv"] = lambda seen: (200, {"Content-Type": "text/csv"}, b"listing_id,price\n1,2\n")
+    written = discogs.inventory.exports.download(9, tmp_path / "export.csv")
+    assert written.read_bytes() == b"listing_id,price\n1,2\n"
+    assert [r.path for r in server.requests] == ["/inventory/export/9/download", "/files/export-9.csv"]

@@ -58,6 +58,9 @@ __all__ = ["RawResponse", "RequestOptions", "Transport"]
 T = TypeVar("T")
 
 _NO_RETRIES = urllib3.Retry(total=False, redirect=False)  # what retries=False means, built once
+_DOWNLOAD_REDIRECTS = urllib3.Retry(  # follow redirects; let every error through as it is (backoff retries)
+    total=None, connect=False, read=False, other=False, redirect=5, raise_on_redirect=False
+)
 _IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS"})
 _RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 _BACKOFF_BASE = 0.5
@@ -151,7 +154,7 @@ def _error_message(data: bytes, status: int, content_type: str) -> tuple[str, An
     if data:
         try:
             body = _json.loads(data)
-        except ValueError:
+        except (ValueError, RecursionError):
             body = None
     if isinstance(body, dict) and isinstance(body.get("message"), str):
         return body["message"], _masked(body)
@@ -466,7 +469,7 @@ class Transport:
         timeouts = self._timeout if timeout == self.timeout else urllib3.Timeout(connect=timeout, read=timeout)
         t0 = time.monotonic()
         try:
-            if on_base and self._direct:
+            if on_base and self._direct and stream_to is None:
                 # Straight to the base host's pool: PoolManager.request would re-parse the URL each time.
                 response = self._base_pool().urlopen(
                     method,
@@ -480,14 +483,16 @@ class Transport:
                     preload_content=stream_to is None,
                 )
             else:
+                # A download may be redirected to storage elsewhere: PoolManager follows it and drops
+                # the Authorization header when the host changes. API calls never follow redirects.
                 response = self._pool.request(
                     method,
                     url,
                     body=body,
                     headers=headers,
                     timeout=timeouts,
-                    retries=_NO_RETRIES,
-                    redirect=False,
+                    retries=_NO_RETRIES if stream_to is None else _DOWNLOAD_REDIRECTS,
+                    redirect=stream_to is not None,
                     preload_content=stream_to is None,
                 )
             if stream_to is not None and 200 <= response.status < 300:
@@ -542,6 +547,9 @@ class Transport:
         if 200 <= status < 300:
             return raw
         message, parsed = _error_message(data, status, resp_headers.get("Content-Type", ""))
+        if 300 <= status < 400:
+            where_to = _log.mask(resp_headers.get("Location", "nowhere"))
+            message = f"HTTP {status} redirect to {where_to} (API calls do not follow redirects)"
         kw: dict[str, Any] = {**where, "status_code": status, "headers": resp_headers, "body": parsed}
         kw["request_id"] = request_id
         err: APIError
