@@ -584,3 +584,21 @@ def test_first_item_without_keys_needs_columns(tmp_path: Path) -> None:
         to_csv([{}], tmp_path / "x.csv")
     assert to_csv([{}], tmp_path / "x.csv", columns=["a"]) == 1
     assert read_csv(tmp_path / "x.csv") == [["a"], [""]]
+
+
+def test_json_has_no_nan_and_unserialisable_values_are_export_errors(tmp_path: Path) -> None:
+    target = tmp_path / "out.json"
+    to_json([{"a": float("nan"), "b": float("inf"), "c": 1.5}], target)
+    assert json.loads(target.read_text(encoding="utf-8")) == [{"a": None, "b": None, "c": 1.5}]
+    with pytest.raises(ExportError, match="item #1"):
+        to_jsonl([{"a": object()}], tmp_path / "bad.jsonl")
+    assert not (tmp_path / "bad.jsonl").exists()
+
+
+def test_a_symlinked_target_is_written_through_the_link(tmp_path: Path) -> None:
+    real = tmp_path / "real.csv"
+    real.write_text("old\n", encoding="utf-8")
+    link = tmp_path / "latest.csv"
+    link.symlink_to(real)
+    to_csv([{"a": 1}], link)
+    assert link.is_symlink() and real.read_text(encoding="utf-8") == "a\n1\n"

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, TypeAlias
 
 from pydantic import BaseModel
-from pydantic_core import to_json, to_jsonable_python
+from pydantic_core import PydanticSerializationError, to_json, to_jsonable_python
 
 from ._errors import ExportError
 
@@ -47,8 +47,15 @@ def to_data(item: object, number: int) -> dict[str, Any]:
 
 
 def to_json_text(item: object, number: int, indent: int | None = None) -> str:
-    """The JSON text of ``to_data(item)``, made in one step by pydantic's fast serializer."""
-    return to_json(_checked(item, number), by_alias=True, indent=indent).decode()
+    """The JSON text of ``to_data(item)``, made in one step by pydantic's fast serializer.
+
+    NaN and infinities become ``null``: JSON has no such numbers, and a reader would reject the file.
+    Values JSON cannot hold at all (bytes that are not UTF-8, arbitrary objects) are an ExportError.
+    """
+    try:
+        return to_json(_checked(item, number), by_alias=True, indent=indent, inf_nan_mode="null").decode()
+    except PydanticSerializationError as exc:
+        raise ExportError(f"item #{number} cannot be written as JSON: {exc}") from None
 
 
 def _checked(item: object, number: int) -> BaseModel | dict[str, Any]:

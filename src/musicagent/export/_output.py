@@ -26,6 +26,8 @@ def check_target(target: Target) -> Path | TextSink:
     """Reject an unusable destination before any item is fetched or any byte written."""
     if isinstance(target, (str, os.PathLike)):
         path = Path(os.fsdecode(os.fspath(target)))
+        if path.is_symlink():  # write through the link: replacing it would leave its target stale
+            path = Path(os.path.realpath(path))
         if path.is_dir():
             raise ExportError(f"cannot write to {str(path)!r}: it is a directory")
         parent = path.parent
