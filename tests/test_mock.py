@@ -602,3 +602,20 @@ def test_a_listing_recorded_in_part_ends_at_its_last_recorded_page(tmp_path: Pat
         assert last["pages"] == 2 and "next" not in last.get("urls", {})
         discogs = Discogs(token="t", base_url=mock.url, rate_limit=None)
         assert [r.id for r in discogs.labels.releases(1)] == [1, 2, 3, 4]  # no 404 at page 3
+
+
+def test_chunked_bodies_are_drained_and_options_is_a_json_405(server: MockServer) -> None:
+    host, port = server.url.removeprefix("http://").rsplit(":", 1)
+    connection = http.client.HTTPConnection(host, int(port), timeout=5)
+    connection.putrequest("POST", "/artists/108713")
+    connection.putheader("Transfer-Encoding", "chunked")
+    connection.endheaders()
+    connection.send(b"5\r\nhello\r\n0\r\n\r\n")
+    connection.getresponse().read()
+    connection.request("GET", "/artists/108713")  # same connection: the chunked body did not linger
+    answer = connection.getresponse()
+    assert answer.status == 200 and answer.read()
+    connection.request("OPTIONS", "/artists/108713")
+    answer = connection.getresponse()
+    assert answer.status == 405 and json.loads(answer.read())["message"]
+    connection.close()

@@ -158,11 +158,35 @@ class _Handler(BaseHTTPRequestHandler):
             length = 0
         if length > 0:
             self.rfile.read(length)  # drained so the connection stays usable; bodies are not matched
+        elif "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            self._drain_chunks()
         parts = urlsplit(self.path)
         self.server.owner._respond(self, self.command, parts.path, parts.query, self.headers.get("Authorization"))
 
+    def _drain_chunks(self) -> None:
+        """Read a chunked request body to its end, so the next request on the connection parses."""
+        while True:
+            size_line = self.rfile.readline(1024)
+            try:
+                size = int(size_line.split(b";", 1)[0].strip() or b"0", 16)
+            except ValueError:
+                self.close_connection = True
+                return
+            if size == 0:
+                while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):
+                    pass  # trailers
+                return
+            self.rfile.read(size + 2)  # the chunk and its CRLF
+
     def do_GET(self) -> None:
         self._handle()
+
+    def do_OPTIONS(self) -> None:
+        """Discogs answers what it does not allow with a JSON 405, not the stdlib's HTML 501."""
+        body = _error("The method is not allowed for the requested URL.")
+        self.server.owner._send(
+            self, "OPTIONS", 405, "Method Not Allowed", [("Allow", "GET, HEAD, POST, PUT, DELETE")], body
+        )
 
     def do_HEAD(self) -> None:
         self._handle()
