@@ -45,6 +45,7 @@ class Param:
     check: str  # expression validating the argument, evaluating to the value to send
     description: str = ""
     choices: tuple[str, ...] = ()
+    choices_expr: str = "()"  # the choices as code: a types.py constant when the enum is named
     schema_type: str = "string"
     minimum: float | None = None
     maximum: float | None = None
@@ -196,6 +197,7 @@ class _Reader:
             raise SpecError(f"{where}: {param.wire!r}: anyOf must be one number type and one string enum")
         number = numbers[0]
         annotation, param.choices, values = self.choices(words[0], self.resolve(words[0]))
+        param.choices_expr = values
         integer = number["type"] == "integer"
         param.schema_type = number["type"]
         param.annotation = ("int" if integer else "float") + " | " + annotation
@@ -223,6 +225,7 @@ class _Reader:
             param.check = f"_p.check_file({q}, {arg})"
         elif "enum" in schema:
             param.annotation, param.choices, values = self.choices(raw.get("schema", raw), schema)
+            param.choices_expr = values
             param.check = f"_p.check_choice({q}, {arg}, {values})"
         elif types == "integer":
             param.annotation = "int"
