@@ -8,9 +8,13 @@ a fresh machine still gets a working tour instead of a network error, and is tol
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import sys
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import NoReturn
+
+from musicagent import DiscogsError
 
 USER_AGENT = "musicagent-examples/1.0 +https://github.com/musicagent/musicagent"
 
@@ -38,3 +42,14 @@ def offline_unless_configured() -> Iterator[None]:
             yield
         finally:
             del os.environ["DISCOGS_BASE_URL"], os.environ["DISCOGS_TOKEN"]
+
+
+def run(main: Callable[[], int]) -> NoReturn:
+    """Run an example's ``main`` (offline unless configured); a musicagent error is one line, exit 1."""
+    with offline_unless_configured():
+        try:
+            code = main()
+        except DiscogsError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            code = 1
+    sys.exit(code)

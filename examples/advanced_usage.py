@@ -11,10 +11,10 @@ import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from _offline import USER_AGENT, offline_unless_configured
+from _offline import USER_AGENT, run
 
 import musicagent
-from musicagent import Discogs, DiscogsError
+from musicagent import Discogs
 from musicagent.export import to_csv, to_jsonl
 
 
@@ -106,9 +106,4 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    with offline_unless_configured():
-        try:
-            sys.exit(main(sys.argv[1:]))
-        except DiscogsError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            sys.exit(1)
+    run(lambda: main(sys.argv[1:]))

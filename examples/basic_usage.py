@@ -7,11 +7,10 @@ return a page that iterates over every item of every page (``limit=`` stops earl
 from __future__ import annotations
 
 import json
-import sys
 
-from _offline import USER_AGENT, offline_unless_configured
+from _offline import USER_AGENT, run
 
-from musicagent import Discogs, DiscogsError
+from musicagent import Discogs
 
 
 def show_artist(discogs: Discogs) -> None:
@@ -69,9 +68,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    with offline_unless_configured():
-        try:
-            sys.exit(main())
-        except DiscogsError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            sys.exit(1)
+    run(main)

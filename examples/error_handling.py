@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import os
 import socket
-import sys
 from collections.abc import Callable
 
-from _offline import USER_AGENT, offline_unless_configured
+from _offline import USER_AGENT, run
 
 from musicagent import (
     APIConnectionError,
@@ -126,9 +125,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    with offline_unless_configured():
-        try:
-            sys.exit(main())
-        except DiscogsError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            sys.exit(1)
+    run(main)

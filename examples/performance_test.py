@@ -15,7 +15,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from _offline import USER_AGENT, offline_unless_configured
+from _offline import USER_AGENT, run
 
 from musicagent import Discogs, DiscogsError
 
@@ -71,5 +71,4 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    with offline_unless_configured():
-        sys.exit(main(sys.argv[1:]))
+    run(lambda: main(sys.argv[1:]))

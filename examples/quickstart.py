@@ -7,11 +7,9 @@ neither set to replay recorded answers offline.
 
 from __future__ import annotations
 
-import sys
+from _offline import USER_AGENT, run
 
-from _offline import USER_AGENT, offline_unless_configured
-
-from musicagent import Discogs, DiscogsError, InvalidParameterError, NotFoundError
+from musicagent import Discogs, InvalidParameterError, NotFoundError
 
 
 def main() -> int:
@@ -62,9 +60,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    with offline_unless_configured():
-        try:
-            sys.exit(main())
-        except DiscogsError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            sys.exit(1)
+    run(main)
