@@ -138,6 +138,11 @@ class FakeDiscogs:
             return 200, b"oauth_token=acc&oauth_token_secret=acc-secret"
         if path == "/releases/1/rating/alice" and method == "DELETE":
             return 204, None
+        if path == "/marketplace/listings" and method == "POST":
+            return 201, {
+                "listing_id": 41578241,
+                "resource_url": "https://api.discogs.com/marketplace/listings/41578241",
+            }
         return 404, {"message": "Resource not found."}
 
     def close(self) -> None:
@@ -715,3 +720,22 @@ def test_python_dash_m_version() -> None:
     )
     assert done.returncode == 0
     assert done.stdout.strip() == f"musicagent {musicagent.__version__}"
+
+
+@pytest.mark.parametrize(("given", "sent"), [("180", 180.0), ("auto", "auto")])
+def test_a_listing_weight_is_grams_or_auto(
+    capsys: pytest.CaptureFixture[str], api: FakeDiscogs, given: str, sent: object
+) -> None:
+    listing = ["marketplace", "listings", "create", "--release-id", "1", "--condition", "Mint (M)"]
+    code, out, _ = run(capsys, api, *listing, "--price", "9.5", "--status", "Draft", "--weight", given)
+    assert code == 0 and json.loads(out)["listing_id"] == 41578241
+    assert json.loads(api.requests[-1]["body"])["weight"] == sent
+
+
+def test_a_listing_weight_that_is_neither_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str], api: FakeDiscogs
+) -> None:
+    listing = ["marketplace", "listings", "create", "--release-id", "1", "--condition", "Mint (M)"]
+    code, _, err = run(capsys, api, *listing, "--price", "9.5", "--status", "Draft", "--weight", "heavy")
+    assert code == 2 and "weight" in err
+    assert api.requests == []

@@ -129,11 +129,20 @@ _CONVERTERS: dict[str, Callable[[str], Any]] = {"integer": int, "number": float,
 
 
 def _converter(param: ParamInfo) -> Callable[[str], Any]:
-    return _CONVERTERS.get(param.type, str)
+    convert = _CONVERTERS.get(param.type, str)
+    if not (param.choices and param.type in ("integer", "number")):
+        return convert
+    words = param.choices
+
+    def number_or_word(text: str) -> Any:  # a listing's --weight: grams, or "auto"
+        return text if text in words else convert(text)
+
+    number_or_word.__name__ = f"{param.type} or {'/'.join(words)}"
+    return number_or_word
 
 
 def _choices(param: ParamInfo) -> list[Any] | None:
-    if not param.choices:
+    if not param.choices or param.type in ("integer", "number"):  # numbers with a word or two: no fixed list
         return None
     convert = _converter(param)
     try:
@@ -182,6 +191,8 @@ def _metavar(param: ParamInfo, choices: list[Any] | None) -> str | None:
         return None
     if param.location == "file":
         return "PATH"
+    if param.choices and param.type in ("integer", "number"):
+        return f"{param.type.upper()}|{'|'.join(param.choices)}"
     return param.name.upper() if param.location == "path" else param.type.upper()
 
 
