@@ -380,3 +380,14 @@ def test_a_download_follows_a_redirect(discogs: Discogs, server: DiscogsServer, 
     written = discogs.inventory.exports.download(9, tmp_path / "export.csv")
     assert written.read_bytes() == b"listing_id,price\n1,2\n"
     assert [r.path for r in server.requests] == ["/inventory/export/9/download", "/files/export-9.csv"]
+
+
+def test_a_text_field_sent_as_a_number_is_taken_as_text(discogs: Discogs, server: DiscogsServer) -> None:
+    """Discogs sends search-result years as strings; a body that sends a number must not break the page."""
+    page = {
+        "pagination": {"page": 1, "pages": 1, "per_page": 50, "items": 1, "urls": {}},
+        "results": [{"id": 1, "type": "release", "title": "Nevermind", "year": 1991, "catno": 24425}],
+    }
+    server.routes["/database/search"] = lambda seen: reply(200, page)
+    (result,) = list(discogs.search(q="nevermind"))
+    assert (result.year, result.catno) == ("1991", "24425")
