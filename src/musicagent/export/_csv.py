@@ -32,6 +32,7 @@ def to_csv(
     model: type[BaseModel] | None = None,
     list_style: ListStyle = "json",
     progress: ProgressCallback | None = None,
+    escape_formulas: bool = False,
 ) -> int:
     """Write ``items`` as CSV, one row per item, and return how many rows were written.
 
@@ -56,6 +57,8 @@ def to_csv(
     ``path`` is a file path (UTF-8, replaced atomically: on any error the previous file
     stays as it was) or a text stream, which should be opened with ``newline=""``.
     ``progress(count)`` is called every 1000 rows and once with the total.
+    ``escape_formulas=True`` prefixes text cells starting with ``= + - @`` (or a tab or carriage
+    return) with ``'``, so a spreadsheet shows user-written Discogs text instead of running it.
     """
     target = check_target(path)
     if list_style not in _LIST_STYLES:
@@ -71,7 +74,7 @@ def to_csv(
     list_cell = _joined if list_style == "join" else _compact_json
 
     with open_output(target, newline="") as out:
-        writer = csv.writer(out)
+        writer = _FormulaSafeWriter(out) if escape_formulas else csv.writer(out)
         first: object = next(iterator, _END)
         if first is _END:
             if chosen is not None:
@@ -93,6 +96,21 @@ def to_csv(
             writer.writerow(_row(data, paths, list_cell))
             counter.step()
     return counter.finish()
+
+
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+class _FormulaSafeWriter:
+    """A csv writer whose text cells cannot start a spreadsheet formula."""
+
+    def __init__(self, out: Any) -> None:
+        self._writer = csv.writer(out)
+
+    def writerow(self, row: list[object]) -> None:
+        self._writer.writerow(
+            ["'" + cell if isinstance(cell, str) and cell.startswith(_FORMULA_STARTS) else cell for cell in row]
+        )
 
 
 def model_columns(model: type[BaseModel]) -> list[Column]:
