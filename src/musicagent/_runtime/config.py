@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 
 from .errors import ConfigurationError
 
-__all__ = ["DEFAULT_BASE_URL", "Settings", "read_dotenv"]
+__all__ = ["DEFAULT_BASE_URL", "Settings", "is_loopback", "read_dotenv"]
 
 DEFAULT_BASE_URL = "https://api.discogs.com"
 AUTHENTICATED_RATE = (60, 60.0)
@@ -70,7 +70,8 @@ def read_dotenv(path: Path) -> dict[str, str]:
     return values
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
+    """localhost, 127.0.0.0/8 or ::1 (brackets allowed): the only hosts plain http may reach."""
     if host == "localhost":
         return True
     try:
@@ -169,7 +170,7 @@ class Settings(BaseModel):
             parts.port  # noqa: B018 - urlsplit checks the port only when asked
         except ValueError:
             raise ValueError(f"{value!r} has an invalid port") from None
-        if parts.scheme == "http" and not _is_loopback(parts.hostname):
+        if parts.scheme == "http" and not is_loopback(parts.hostname):
             raise ValueError(f"plain http is only allowed for loopback hosts, not {parts.hostname!r}; use https")
         return text.rstrip("/")
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import http.client
-import ipaddress
 import json as _json
 import os
 import tempfile
@@ -39,6 +38,7 @@ from urllib3.exceptions import (
 
 from . import log as _log
 from .auth import Credentials
+from .config import is_loopback
 from .errors import (
     APIConnectionError,
     APIError,
@@ -619,16 +619,7 @@ def _may_carry_credentials(url: str, base_host: str) -> bool:
     host = parts.hostname or ""
     if host != base_host and host != "discogs.com" and not host.endswith(".discogs.com"):
         return False
-    return parts.scheme == "https" or (parts.scheme == "http" and host == base_host and _loopback(host))
-
-
-def _loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    return parts.scheme == "https" or (parts.scheme == "http" and host == base_host and is_loopback(host))
 
 
 def _path_of(url: str) -> str:
