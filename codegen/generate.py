@@ -44,7 +44,6 @@ def _models(spec_path: Path) -> str:
             "--field-constraints",
             "--enum-field-as-literal", "all",
             "--use-schema-description",
-            "--use-field-description",
             "--strict-nullable",
             "--type-mappings", "uri=string",
             "--disable-timestamp",

@@ -24,7 +24,11 @@ def check_results(discogs: Discogs) -> None:
     artist = discogs.artists.get(108713)
     assert_type(artist, models.Artist)
     assert_type(artist.id, int)
-    assert_type(artist.name, str | None)
+    assert_type(artist.name, str)  # identifying fields every live body carries are required
+    name: str = artist.name
+    assert_type(name, str)
+    assert_type(discogs.releases.get(1).resource_url, str)
+    assert_type(artist.realname, str | None)  # the rest stay optional: Discogs omits empty keys
 
     for release in discogs.artists.releases(108713):
         assert_type(release, models.ArtistRelease)

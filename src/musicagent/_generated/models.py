@@ -3,20 +3,19 @@
 
 from __future__ import annotations
 
-from musicagent._runtime.model import DiscogsModel
 from typing import Annotated, Any, Dict, Literal
+from musicagent._runtime.model import DiscogsModel
 from pydantic import ConfigDict, Field, RootModel
 
 
 class Artist(DiscogsModel):
     """
-    An artist. `name` is required in reality but missing from the documentation's example, so it is
-    optional here.
+    An artist. Every live body names it; the documentation's example omits `name`.
 
     """
 
     id: int
-    name: str | None = None
+    name: str
     realname: str | None = None
     profile: str | None = None
     data_quality: str | None = None
@@ -28,7 +27,7 @@ class Artist(DiscogsModel):
     images: list[Image] | None = None
     uri: str | None = None
     releases_url: str | None = None
-    resource_url: str | None = None
+    resource_url: str
 
 
 class ArtistAlias(DiscogsModel):
@@ -38,7 +37,7 @@ class ArtistAlias(DiscogsModel):
 
     id: int
     name: str
-    resource_url: str | None = None
+    resource_url: str
     thumbnail_url: str | None = None
 
 
@@ -50,17 +49,14 @@ class ArtistCredit(DiscogsModel):
 
     """
 
-    id: int | None = None
+    id: int
     name: str
     anv: str | None = None
     join: str | None = None
     role: str | None = None
     tracks: str | None = None
-    resource_url: str | None = None
-    thumbnail_url: str | None = None
-    """
-    Newer bodies only; may be empty.
-    """
+    resource_url: str
+    thumbnail_url: Annotated[str | None, Field(description="Newer bodies only; may be empty.")] = None
 
 
 class ArtistMember(DiscogsModel):
@@ -71,7 +67,7 @@ class ArtistMember(DiscogsModel):
     id: int
     name: str
     active: bool | None = None
-    resource_url: str | None = None
+    resource_url: str
     thumbnail_url: str | None = None
 
 
@@ -96,7 +92,7 @@ class ArtistRelease(DiscogsModel):
     trackinfo: str | None = None
     thumb: str | None = None
     stats: ItemStats | None = None
-    resource_url: str | None = None
+    resource_url: str
 
 
 class ArtistReleasesPage(DiscogsModel):
@@ -109,17 +105,17 @@ class ArtistReleasesPage(DiscogsModel):
 
 
 class ArtistReleasesSort(RootModel[Literal["year", "title", "format"]]):
-    root: Literal["year", "title", "format"]
-    """
-    Sort keys for an artist's releases.
-    """
+    root: Annotated[
+        Literal["year", "title", "format"],
+        Field(description="Sort keys for an artist's releases."),
+    ]
 
 
 class Auto(RootModel[Literal["auto"]]):
-    root: Literal["auto"]
-    """
-    Lets Discogs work a listing's shipping figure out itself.
-    """
+    root: Annotated[
+        Literal["auto"],
+        Field(description="Lets Discogs work a listing's shipping figure out itself."),
+    ]
 
 
 class BasicInformation(DiscogsModel):
@@ -132,10 +128,7 @@ class BasicInformation(DiscogsModel):
 
     id: int | None = None
     title: str
-    year: int | None = None
-    """
-    0 when unknown.
-    """
+    year: Annotated[int | None, Field(description="0 when unknown.")] = None
     artists: list[ArtistCredit] | None = None
     labels: list[ReleaseLabel] | None = None
     formats: list[Format] | None = None
@@ -202,14 +195,8 @@ class CollectionInstanceUpdate(DiscogsModel):
     A new rating for a collection instance and/or the folder to move it to.
     """
 
-    rating: Annotated[int | None, Field(ge=0, le=5)] = None
-    """
-    0 (not rated) to 5.
-    """
-    folder_id: Annotated[int | None, Field(ge=1)] = None
-    """
-    The folder to move the instance to.
-    """
+    rating: Annotated[int | None, Field(description="0 (not rated) to 5.", ge=0, le=5)] = None
+    folder_id: Annotated[int | None, Field(description="The folder to move the instance to.", ge=1)] = None
 
 
 class CollectionItem(DiscogsModel):
@@ -222,10 +209,7 @@ class CollectionItem(DiscogsModel):
     id: int
     instance_id: int
     folder_id: int | None = None
-    rating: int | None = None
-    """
-    0 to 5; 0 when not rated.
-    """
+    rating: Annotated[int | None, Field(description="0 to 5; 0 when not rated.")] = None
     date_added: str | None = None
     notes: list[CollectionNote] | None = None
     basic_information: BasicInformation | None = None
@@ -250,10 +234,10 @@ class CollectionNote(DiscogsModel):
 
 
 class CollectionSort(RootModel[Literal["label", "artist", "title", "catno", "format", "rating", "added", "year"]]):
-    root: Literal["label", "artist", "title", "catno", "format", "rating", "added", "year"]
-    """
-    Sort keys for the items of a collection folder.
-    """
+    root: Annotated[
+        Literal["label", "artist", "title", "catno", "format", "rating", "added", "year"],
+        Field(description="Sort keys for the items of a collection folder."),
+    ]
 
 
 class CollectionValue(DiscogsModel):
@@ -294,7 +278,7 @@ class CommunityReleaseRating(DiscogsModel):
     The community rating of a release.
     """
 
-    release_id: int | None = None
+    release_id: int
     rating: CommunityRating
 
 
@@ -306,12 +290,9 @@ class Company(DiscogsModel):
     id: int
     name: str
     catno: str | None = None
-    entity_type: str | None = None
-    """
-    Numeric code of the role
-    """
+    entity_type: Annotated[str | None, Field(description="Numeric code of the role")] = None
     entity_type_name: str | None = None
-    resource_url: str | None = None
+    resource_url: str
     thumbnail_url: str | None = None
 
 
@@ -326,10 +307,7 @@ class ContributedRelease(DiscogsModel):
     title: str
     status: str | None = None
     data_quality: str | None = None
-    year: int | None = None
-    """
-    0 when unknown.
-    """
+    year: Annotated[int | None, Field(description="0 when unknown.")] = None
     released: str | None = None
     released_formatted: str | None = None
     country: str | None = None
@@ -345,23 +323,17 @@ class ContributedRelease(DiscogsModel):
     styles: list[str] | None = None
     identifiers: list[Identifier] | None = None
     images: list[Image] | None = None
-    thumb: str | None = None
-    """
-    May be empty.
-    """
+    thumb: Annotated[str | None, Field(description="May be empty.")] = None
     community: Community | None = None
     master_id: int | None = None
     master_url: str | None = None
     num_for_sale: int | None = None
     lowest_price: float | None = None
-    estimated_weight: int | None = None
-    """
-    In grams.
-    """
+    estimated_weight: Annotated[int | None, Field(description="In grams.")] = None
     date_added: str | None = None
     date_changed: str | None = None
     uri: str | None = None
-    resource_url: str | None = None
+    resource_url: str
 
 
 class ContributionsPage(DiscogsModel):
@@ -374,10 +346,10 @@ class ContributionsPage(DiscogsModel):
 
 
 class ContributionsSort(RootModel[Literal["label", "artist", "title", "catno", "format", "rating", "year", "added"]]):
-    root: Literal["label", "artist", "title", "catno", "format", "rating", "year", "added"]
-    """
-    Sort keys for a user's contributions.
-    """
+    root: Annotated[
+        Literal["label", "artist", "title", "catno", "format", "rating", "year", "added"],
+        Field(description="Sort keys for a user's contributions."),
+    ]
 
 
 class Contributor(DiscogsModel):
@@ -386,7 +358,18 @@ class Contributor(DiscogsModel):
     """
 
     username: str
-    resource_url: str | None = None
+    resource_url: str
+
+
+class ConvertedPrice(DiscogsModel):
+    """
+    An amount converted into another currency (the viewer's, or USD), as Discogs formats it.
+    """
+
+    curr_abbr: str | None = None
+    curr_id: int | None = None
+    formatted: str | None = None
+    value: float | None = None
 
 
 class CurrencyCode(
@@ -407,23 +390,23 @@ class CurrencyCode(
         ]
     ]
 ):
-    root: Literal[
-        "USD",
-        "GBP",
-        "EUR",
-        "CAD",
-        "AUD",
-        "JPY",
-        "CHF",
-        "MXN",
-        "BRL",
-        "NZD",
-        "SEK",
-        "ZAR",
+    root: Annotated[
+        Literal[
+            "USD",
+            "GBP",
+            "EUR",
+            "CAD",
+            "AUD",
+            "JPY",
+            "CHF",
+            "MXN",
+            "BRL",
+            "NZD",
+            "SEK",
+            "ZAR",
+        ],
+        Field(description="Currencies the marketplace accepts."),
     ]
-    """
-    Currencies the marketplace accepts.
-    """
 
 
 class EmptyArray(RootModel[list[Any]]):
@@ -431,10 +414,13 @@ class EmptyArray(RootModel[list[Any]]):
     An empty array where Discogs sends an empty object (bodies re-serialised by PHP clients).
     """
 
-    root: Annotated[list[Any], Field(max_length=0)]
-    """
-    An empty array where Discogs sends an empty object (bodies re-serialised by PHP clients).
-    """
+    root: Annotated[
+        list[Any],
+        Field(
+            description="An empty array where Discogs sends an empty object (bodies re-serialised by PHP clients).",
+            max_length=0,
+        ),
+    ]
 
 
 class Error(DiscogsModel):
@@ -443,6 +429,7 @@ class Error(DiscogsModel):
     """
 
     message: str | None = None
+    detail: list[Any] | None = None
 
 
 class Fee(DiscogsModel):
@@ -452,6 +439,16 @@ class Fee(DiscogsModel):
 
     value: float | None = None
     currency: str | None = None
+
+
+class FeedbackLink(DiscogsModel):
+    """
+    Feedback for one side of an order; the URLs are `null` until feedback is left.
+    """
+
+    eligible: bool | None = None
+    url: str | None = None
+    resource_url: str | None = None
 
 
 class FilterFacet(DiscogsModel):
@@ -483,7 +480,7 @@ class Folder(DiscogsModel):
     id: int
     name: str
     count: int | None = None
-    resource_url: str | None = None
+    resource_url: str
 
 
 class FolderCreate(DiscogsModel):
@@ -491,10 +488,7 @@ class FolderCreate(DiscogsModel):
     A new collection folder.
     """
 
-    name: Annotated[str, Field(min_length=1)]
-    """
-    The folder's name.
-    """
+    name: Annotated[str, Field(description="The folder's name.", min_length=1)]
 
 
 class FolderUpdate(DiscogsModel):
@@ -502,10 +496,7 @@ class FolderUpdate(DiscogsModel):
     A new name for a collection folder.
     """
 
-    name: Annotated[str, Field(min_length=1)]
-    """
-    The folder's new name.
-    """
+    name: Annotated[str, Field(description="The folder's new name.", min_length=1)]
 
 
 class Format(DiscogsModel):
@@ -520,10 +511,13 @@ class Format(DiscogsModel):
 
 
 class FormatQuantity(RootModel[int]):
-    root: Annotated[int, Field(ge=0)]
-    """
-    How many items the listing counts as for shipping ("Counts As"), or `auto`.
-    """
+    root: Annotated[
+        int,
+        Field(
+            description='How many items the listing counts as for shipping ("Counts As"), or `auto`.',
+            ge=0,
+        ),
+    ]
 
 
 class Identifier(DiscogsModel):
@@ -532,7 +526,7 @@ class Identifier(DiscogsModel):
     """
 
     type: str
-    value: str | None = None
+    value: str
     description: str | None = None
 
 
@@ -543,7 +537,7 @@ class Identity(DiscogsModel):
 
     id: int
     username: str
-    resource_url: str | None = None
+    resource_url: str
     consumer_name: str | None = None
 
 
@@ -552,10 +546,7 @@ class Image(DiscogsModel):
     An image; URLs are signed and empty or absent without authentication.
     """
 
-    type: str | None = None
-    """
-    primary or secondary
-    """
+    type: Annotated[str | None, Field(description="primary or secondary")] = None
     uri: str | None = None
     uri150: str | None = None
     resource_url: str | None = None
@@ -575,10 +566,7 @@ class InventoryExport(DiscogsModel):
     status: str | None = None
     filename: str | None = None
     created_ts: str | None = None
-    finished_ts: str | None = None
-    """
-    Assumed absent or null while the job runs.
-    """
+    finished_ts: Annotated[str | None, Field(description="Assumed absent or null while the job runs.")] = None
     url: str | None = None
     download_url: str | None = None
 
@@ -616,20 +604,20 @@ class InventorySort(
         ]
     ]
 ):
-    root: Literal[
-        "listed",
-        "price",
-        "item",
-        "artist",
-        "label",
-        "catno",
-        "audio",
-        "status",
-        "location",
+    root: Annotated[
+        Literal[
+            "listed",
+            "price",
+            "item",
+            "artist",
+            "label",
+            "catno",
+            "audio",
+            "status",
+            "location",
+        ],
+        Field(description="Sort keys for an inventory; `status` and `location` work for the owner only."),
     ]
-    """
-    Sort keys for an inventory; `status` and `location` work for the owner only.
-    """
 
 
 class InventoryStatus(
@@ -646,19 +634,21 @@ class InventoryStatus(
         ]
     ]
 ):
-    root: Literal[
-        "All",
-        "Deleted",
-        "Draft",
-        "Expired",
-        "For Sale",
-        "Sold",
-        "Suspended",
-        "Violation",
+    root: Annotated[
+        Literal[
+            "All",
+            "Deleted",
+            "Draft",
+            "Expired",
+            "For Sale",
+            "Sold",
+            "Suspended",
+            "Violation",
+        ],
+        Field(
+            description="Listing statuses an inventory can be filtered by (the values Discogs lists in its 422 answer)."
+        ),
     ]
-    """
-    Listing statuses an inventory can be filtered by (the values Discogs lists in its 422 answer).
-    """
 
 
 class InventoryUpload(DiscogsModel):
@@ -674,10 +664,7 @@ class InventoryUpload(DiscogsModel):
     filename: str | None = None
     results: str | None = None
     created_ts: str | None = None
-    finished_ts: str | None = None
-    """
-    Assumed absent or null while the job runs.
-    """
+    finished_ts: Annotated[str | None, Field(description="Assumed absent or null while the job runs.")] = None
 
 
 class InventoryUploadFile(DiscogsModel):
@@ -685,10 +672,7 @@ class InventoryUploadFile(DiscogsModel):
     The multipart form of an inventory upload.
     """
 
-    upload: bytes
-    """
-    The CSV file.
-    """
+    upload: Annotated[bytes, Field(description="The CSV file.")]
 
 
 class InventoryUploadsPage(DiscogsModel):
@@ -734,7 +718,7 @@ class Label(DiscogsModel):
     images: list[Image] | None = None
     uri: str | None = None
     releases_url: str | None = None
-    resource_url: str | None = None
+    resource_url: str
 
 
 class LabelReference(DiscogsModel):
@@ -744,7 +728,7 @@ class LabelReference(DiscogsModel):
 
     id: int
     name: str
-    resource_url: str | None = None
+    resource_url: str
 
 
 class LabelRelease(DiscogsModel):
@@ -761,7 +745,7 @@ class LabelRelease(DiscogsModel):
     year: int | None = None
     thumb: str | None = None
     stats: ItemStats | None = None
-    resource_url: str | None = None
+    resource_url: str
 
 
 class LabelReleasesPage(DiscogsModel):
@@ -784,14 +768,8 @@ class Listing(DiscogsModel):
     id: int
     status: str | None = None
     condition: str | None = None
-    sleeve_condition: str | None = None
-    """
-    May be empty.
-    """
-    comments: str | None = None
-    """
-    May be empty.
-    """
+    sleeve_condition: Annotated[str | None, Field(description="May be empty.")] = None
+    comments: Annotated[str | None, Field(description="May be empty.")] = None
     ships_from: str | None = None
     posted: str | None = None
     allow_offers: bool | None = None
@@ -802,30 +780,17 @@ class Listing(DiscogsModel):
     original_price: OriginalPrice | None = None
     shipping_price: Price | None = None
     original_shipping_price: OriginalPrice | None = None
-    weight: float | None = None
-    """
-    In grams (owner only).
-    """
-    format_quantity: int | None = None
-    """
-    Owner only.
-    """
-    external_id: str | None = None
-    """
-    Owner only.
-    """
-    location: str | None = None
-    """
-    Owner only.
-    """
-    quantity: int | None = None
-    """
-    Owner only.
-    """
+    weight: Annotated[float | None, Field(description="In grams (owner only).")] = None
+    format_quantity: Annotated[int | None, Field(description="Owner only.")] = None
+    external_id: Annotated[str | None, Field(description="Owner only.")] = None
+    location: Annotated[str | None, Field(description="Owner only.")] = None
+    quantity: Annotated[int | None, Field(description="Owner only.")] = None
+    estimated_weight: int | None = None
+    shipping_is_blocked: bool | None = None
     seller: ListingSeller | None = None
     release: ListingRelease | None = None
     uri: str | None = None
-    resource_url: str | None = None
+    resource_url: str
 
 
 class ListingCondition(
@@ -842,19 +807,19 @@ class ListingCondition(
         ]
     ]
 ):
-    root: Literal[
-        "Mint (M)",
-        "Near Mint (NM or M-)",
-        "Very Good Plus (VG+)",
-        "Very Good (VG)",
-        "Good Plus (G+)",
-        "Good (G)",
-        "Fair (F)",
-        "Poor (P)",
+    root: Annotated[
+        Literal[
+            "Mint (M)",
+            "Near Mint (NM or M-)",
+            "Very Good Plus (VG+)",
+            "Very Good (VG)",
+            "Good Plus (G+)",
+            "Good (G)",
+            "Fair (F)",
+            "Poor (P)",
+        ],
+        Field(description="The media grades Discogs accepts for a listing, spelled exactly so."),
     ]
-    """
-    The media grades Discogs accepts for a listing, spelled exactly so.
-    """
 
 
 class ListingCreate(DiscogsModel):
@@ -862,41 +827,29 @@ class ListingCreate(DiscogsModel):
     A new marketplace listing.
     """
 
-    release_id: Annotated[int, Field(ge=1)]
-    """
-    The release to sell.
-    """
+    release_id: Annotated[int, Field(description="The release to sell.", ge=1)]
     condition: ListingCondition
     sleeve_condition: SleeveCondition | None = None
-    price: Annotated[float, Field(gt=0.0)]
-    """
-    The price in the seller's currency.
-    """
-    comments: str | None = None
-    """
-    Remarks shown to buyers.
-    """
-    allow_offers: bool | None = None
-    """
-    Whether buyers may make offers (Discogs default false).
-    """
+    price: Annotated[float, Field(description="The price in the seller's currency.", gt=0.0)]
+    comments: Annotated[str | None, Field(description="Remarks shown to buyers.")] = None
+    allow_offers: Annotated[
+        bool | None,
+        Field(description="Whether buyers may make offers (Discogs default false)."),
+    ] = None
     status: ListingStatus
-    external_id: str | None = None
-    """
-    Private reference for the seller ("Private Comments" on the website).
-    """
-    location: str | None = None
-    """
-    Private note on where the item is stored.
-    """
-    weight: Weight | Auto | None = None
-    """
-    Weight in grams, for shipping, or `auto` to let Discogs estimate it.
-    """
-    format_quantity: FormatQuantity | Auto | None = None
-    """
-    How many items the listing counts as for shipping ("Counts As"), or `auto`.
-    """
+    external_id: Annotated[
+        str | None,
+        Field(description='Private reference for the seller ("Private Comments" on the website).'),
+    ] = None
+    location: Annotated[str | None, Field(description="Private note on where the item is stored.")] = None
+    weight: Annotated[
+        Weight | Auto | None,
+        Field(description="Weight in grams, for shipping, or `auto` to let Discogs estimate it."),
+    ] = None
+    format_quantity: Annotated[
+        FormatQuantity | Auto | None,
+        Field(description='How many items the listing counts as for shipping ("Counts As"), or `auto`.'),
+    ] = None
 
 
 class ListingCreated(DiscogsModel):
@@ -922,17 +875,11 @@ class ListingRelease(DiscogsModel):
     format: str | None = None
     label: str | None = None
     catalog_number: str | None = None
-    year: int | None = None
-    """
-    0 when unknown.
-    """
-    thumbnail: str | None = None
-    """
-    May be empty.
-    """
+    year: Annotated[int | None, Field(description="0 when unknown.")] = None
+    thumbnail: Annotated[str | None, Field(description="May be empty.")] = None
     images: list[Image] | None = None
     stats: ItemStats | None = None
-    resource_url: str | None = None
+    resource_url: str
 
 
 class ListingSeller(DiscogsModel):
@@ -956,10 +903,10 @@ class ListingSeller(DiscogsModel):
 
 
 class ListingStatus(RootModel[Literal["For Sale", "Draft"]]):
-    root: Literal["For Sale", "Draft"]
-    """
-    The status a new or edited listing can be given; Draft keeps it off the marketplace.
-    """
+    root: Annotated[
+        Literal["For Sale", "Draft"],
+        Field(description="The status a new or edited listing can be given; Draft keeps it off the marketplace."),
+    ]
 
 
 class ListingUpdate(DiscogsModel):
@@ -969,41 +916,23 @@ class ListingUpdate(DiscogsModel):
 
     """
 
-    release_id: Annotated[int, Field(ge=1)]
-    """
-    The release being sold.
-    """
+    release_id: Annotated[int, Field(description="The release being sold.", ge=1)]
     condition: ListingCondition
     sleeve_condition: SleeveCondition | None = None
-    price: Annotated[float, Field(gt=0.0)]
-    """
-    The price in the seller's currency.
-    """
-    comments: str | None = None
-    """
-    Remarks shown to buyers.
-    """
-    allow_offers: bool | None = None
-    """
-    Whether buyers may make offers.
-    """
+    price: Annotated[float, Field(description="The price in the seller's currency.", gt=0.0)]
+    comments: Annotated[str | None, Field(description="Remarks shown to buyers.")] = None
+    allow_offers: Annotated[bool | None, Field(description="Whether buyers may make offers.")] = None
     status: ListingStatus
-    external_id: str | None = None
-    """
-    Private reference for the seller.
-    """
-    location: str | None = None
-    """
-    Private note on where the item is stored.
-    """
-    weight: Weight | Auto | None = None
-    """
-    Weight in grams, for shipping, or `auto` to let Discogs estimate it.
-    """
-    format_quantity: FormatQuantity | Auto | None = None
-    """
-    How many items the listing counts as for shipping ("Counts As"), or `auto`.
-    """
+    external_id: Annotated[str | None, Field(description="Private reference for the seller.")] = None
+    location: Annotated[str | None, Field(description="Private note on where the item is stored.")] = None
+    weight: Annotated[
+        Weight | Auto | None,
+        Field(description="Weight in grams, for shipping, or `auto` to let Discogs estimate it."),
+    ] = None
+    format_quantity: Annotated[
+        FormatQuantity | Auto | None,
+        Field(description='How many items the listing counts as for shipping ("Counts As"), or `auto`.'),
+    ] = None
 
 
 class MarketplaceStats(DiscogsModel):
@@ -1025,10 +954,7 @@ class Master(DiscogsModel):
 
     id: int
     title: str
-    year: int | None = None
-    """
-    0 when unknown.
-    """
+    year: Annotated[int | None, Field(description="0 when unknown.")] = None
     data_quality: str | None = None
     notes: str | None = None
     main_release: int | None = None
@@ -1043,12 +969,9 @@ class Master(DiscogsModel):
     images: list[Image] | None = None
     videos: list[Video] | None = None
     num_for_sale: int | None = None
-    lowest_price: float | None = None
-    """
-    Sent as a whole number when it has no cents.
-    """
+    lowest_price: Annotated[float | None, Field(description="Sent as a whole number when it has no cents.")] = None
     uri: str | None = None
-    resource_url: str | None = None
+    resource_url: str
 
 
 class MasterVersion(DiscogsModel):
@@ -1067,7 +990,7 @@ class MasterVersion(DiscogsModel):
     released: str | None = None
     thumb: str | None = None
     stats: ItemStats | None = None
-    resource_url: str | None = None
+    resource_url: str
 
 
 class MasterVersionsFilters(DiscogsModel):
@@ -1077,12 +1000,12 @@ class MasterVersionsFilters(DiscogsModel):
 
     """
 
-    applied: dict[str, Any] | EmptyArray | None = None
-    """
-    The filters in effect, by facet. Discogs sends an object; bodies re-serialised by PHP clients
-    hold an empty array instead of an empty object, so that is accepted too.
-
-    """
+    applied: Annotated[
+        dict[str, Any] | EmptyArray | None,
+        Field(
+            description="The filters in effect, by facet. Discogs sends an object; bodies re-serialised by PHP clients\nhold an empty array instead of an empty object, so that is accepted too.\n"
+        ),
+    ] = None
     available: dict[str, dict[str, int]] | None = None
 
 
@@ -1098,10 +1021,10 @@ class MasterVersionsPage(DiscogsModel):
 
 
 class MasterVersionsSort(RootModel[Literal["released", "title", "format", "label", "catno", "country"]]):
-    root: Literal["released", "title", "format", "label", "catno", "country"]
-    """
-    Sort keys for the versions of a master.
-    """
+    root: Annotated[
+        Literal["released", "title", "format", "label", "catno", "country"],
+        Field(description="Sort keys for the versions of a master."),
+    ]
 
 
 class OAuthAccessToken(DiscogsModel):
@@ -1137,15 +1060,14 @@ class OAuthRequestToken(DiscogsModel):
 
 class Order(DiscogsModel):
     """
-    A marketplace order (written from the documentation; no live body was recorded). `status` is free
-    text (New Order, Invoice Sent, Shipped, ...); `next_status` lists the statuses it may move to.
+    A marketplace order. `status` is free text (New Order, Invoice Sent, Shipped, ...); `next_status`
+    lists the statuses it may move to. No live body is recorded here: the documentation's example
+    gives the core fields, and public reports of live answers add `tax`, `tracking`, `feedback`, the
+    buyer fee, per-item condition comments and location, and the other party's `email`.
 
     """
 
-    id: str
-    """
-    Seller number and order number, e.g. `1-1`.
-    """
+    id: Annotated[str, Field(description="Seller number and order number, e.g. `1-1`.")]
     status: str | None = None
     next_status: list[str] | None = None
     created: str | None = None
@@ -1159,9 +1081,23 @@ class Order(DiscogsModel):
     additional_instructions: str | None = None
     seller: UserLink | None = None
     buyer: UserLink | None = None
+    buyer_fee: Price | None = None
+    tax_on_buyer_fee: Price | None = None
+    tax: list[OrderTax] | None = None
+    tracking: OrderTracking | None = None
+    feedback: OrderFeedback | None = None
     uri: str | None = None
     messages_url: str | None = None
     resource_url: str | None = None
+
+
+class OrderFeedback(DiscogsModel):
+    """
+    Whether feedback can be left on an order, and where.
+    """
+
+    id: int | None = None
+    for_buyer: FeedbackLink | None = None
 
 
 class OrderItem(DiscogsModel):
@@ -1174,6 +1110,9 @@ class OrderItem(DiscogsModel):
     price: Price | None = None
     media_condition: str | None = None
     sleeve_condition: str | None = None
+    condition_comments: str | None = None
+    item_location: str | None = None
+    private_comments: str | None = None
 
 
 class OrderItemRelease(DiscogsModel):
@@ -1183,6 +1122,9 @@ class OrderItemRelease(DiscogsModel):
 
     id: int | None = None
     description: str | None = None
+    title: str | None = None
+    artist: str | None = None
+    format: str | None = None
     thumbnail: str | None = None
     resource_url: str | None = None
 
@@ -1197,24 +1139,15 @@ class OrderMessage(DiscogsModel):
     """
 
     type: str | None = None
-    subject: str | None = None
-    """
-    May be empty.
-    """
+    subject: Annotated[str | None, Field(description="May be empty.")] = None
     message: str | None = None
     timestamp: str | None = None
     order: OrderRef | None = None
     from_: Annotated[UserLink | None, Field(alias="from")] = None
     actor: UserLink | None = None
     status_id: int | None = None
-    original: float | None = None
-    """
-    Shipping amount before a shipping change.
-    """
-    new: float | None = None
-    """
-    Shipping amount after a shipping change.
-    """
+    original: Annotated[float | None, Field(description="Shipping amount before a shipping change.")] = None
+    new: Annotated[float | None, Field(description="Shipping amount after a shipping change.")] = None
     refund: OrderRefund | None = None
 
 
@@ -1223,10 +1156,7 @@ class OrderMessageCreate(DiscogsModel):
     A message to the buyer and/or a status change; at least one of the two must be given.
     """
 
-    message: str | None = None
-    """
-    The text of the message.
-    """
+    message: Annotated[str | None, Field(description="The text of the message.")] = None
     status: OrderStatus | None = None
 
 
@@ -1284,22 +1214,22 @@ class OrderStatus(
         ]
     ]
 ):
-    root: Literal[
-        "New Order",
-        "Buyer Contacted",
-        "Invoice Sent",
-        "Payment Pending",
-        "Payment Received",
-        "In Progress",
-        "Shipped",
-        "Refund Sent",
-        "Cancelled (Non-Paying Buyer)",
-        "Cancelled (Item Unavailable)",
-        "Cancelled (Per Buyer's Request)",
+    root: Annotated[
+        Literal[
+            "New Order",
+            "Buyer Contacted",
+            "Invoice Sent",
+            "Payment Pending",
+            "Payment Received",
+            "In Progress",
+            "Shipped",
+            "Refund Sent",
+            "Cancelled (Non-Paying Buyer)",
+            "Cancelled (Item Unavailable)",
+            "Cancelled (Per Buyer's Request)",
+        ],
+        Field(description="Statuses an order can be moved to (it must also be in the order's `next_status`)."),
     ]
-    """
-    Statuses an order can be moved to (it must also be in the order's `next_status`).
-    """
 
 
 class OrderStatusFilter(
@@ -1324,27 +1254,54 @@ class OrderStatusFilter(
         ]
     ]
 ):
-    root: Literal[
-        "All",
-        "New Order",
-        "Buyer Contacted",
-        "Invoice Sent",
-        "Payment Pending",
-        "Payment Received",
-        "In Progress",
-        "Shipped",
-        "Merged",
-        "Order Changed",
-        "Refund Sent",
-        "Cancelled",
-        "Cancelled (Non-Paying Buyer)",
-        "Cancelled (Item Unavailable)",
-        "Cancelled (Per Buyer's Request)",
-        "Cancelled (Refund Received)",
+    root: Annotated[
+        Literal[
+            "All",
+            "New Order",
+            "Buyer Contacted",
+            "Invoice Sent",
+            "Payment Pending",
+            "Payment Received",
+            "In Progress",
+            "Shipped",
+            "Merged",
+            "Order Changed",
+            "Refund Sent",
+            "Cancelled",
+            "Cancelled (Non-Paying Buyer)",
+            "Cancelled (Item Unavailable)",
+            "Cancelled (Per Buyer's Request)",
+            "Cancelled (Refund Received)",
+        ],
+        Field(description="Statuses the order list can be filtered by."),
     ]
+
+
+class OrderTax(DiscogsModel):
     """
-    Statuses the order list can be filtered by.
+    One tax line of an order, as Discogs computed it for the buyer's jurisdiction.
     """
+
+    id: int | None = None
+    name: str | None = None
+    display_name: str | None = None
+    status: str | None = None
+    rate: float | None = None
+    display_rate: str | None = None
+    price: OriginalPrice | None = None
+    taxable_amount: OriginalPrice | None = None
+    remitter: str | None = None
+    jurisdiction: str | None = None
+
+
+class OrderTracking(DiscogsModel):
+    """
+    The shipment tracking the seller entered for an order.
+    """
+
+    number: str | None = None
+    carrier: str | None = None
+    url: str | None = None
 
 
 class OrderUpdate(DiscogsModel):
@@ -1355,10 +1312,7 @@ class OrderUpdate(DiscogsModel):
     """
 
     status: OrderStatus | None = None
-    shipping: Annotated[float | None, Field(ge=0.0)] = None
-    """
-    The shipping amount
-    """
+    shipping: Annotated[float | None, Field(description="The shipping amount", ge=0.0)] = None
 
 
 class OrdersPage(DiscogsModel):
@@ -1371,10 +1325,10 @@ class OrdersPage(DiscogsModel):
 
 
 class OrdersSort(RootModel[Literal["id", "buyer", "created", "status", "last_activity"]]):
-    root: Literal["id", "buyer", "created", "status", "last_activity"]
-    """
-    Sort keys for the order list.
-    """
+    root: Annotated[
+        Literal["id", "buyer", "created", "status", "last_activity"],
+        Field(description="Sort keys for the order list."),
+    ]
 
 
 class OriginalPrice(DiscogsModel):
@@ -1384,11 +1338,12 @@ class OriginalPrice(DiscogsModel):
 
     curr_abbr: str | None = None
     curr_id: int | None = None
-    formatted: str | None = None
-    """
-    The amount with its currency sign, e.g. `$120.00`.
-    """
+    formatted: Annotated[
+        str | None,
+        Field(description="The amount with its currency sign, e.g. `$120.00`."),
+    ] = None
     value: float | None = None
+    converted: ConvertedPrice | None = None
 
 
 class Pagination(DiscogsModel):
@@ -1396,12 +1351,12 @@ class Pagination(DiscogsModel):
     pages: int
     per_page: int
     items: int
-    urls: PaginationUrls | EmptyArray | None = None
-    """
-    Links to neighbouring pages. Bodies re-serialised by PHP clients hold an empty array instead
-    of an empty object when there are no links, so an empty array is accepted too.
-
-    """
+    urls: Annotated[
+        PaginationUrls | EmptyArray | None,
+        Field(
+            description="Links to neighbouring pages. Bodies re-serialised by PHP clients hold an empty array instead\nof an empty object when there are no links, so an empty array is accepted too.\n"
+        ),
+    ] = None
 
 
 class PaginationUrls(DiscogsModel):
@@ -1422,10 +1377,7 @@ class Price(DiscogsModel):
 
     """
 
-    currency: str | None = None
-    """
-    Three-letter currency code.
-    """
+    currency: Annotated[str | None, Field(description="Three-letter currency code.")] = None
     value: float | None = None
 
 
@@ -1451,14 +1403,8 @@ class Release(DiscogsModel):
     title: str
     status: str | None = None
     data_quality: str | None = None
-    year: int | None = None
-    """
-    0 when unknown.
-    """
-    released: str | None = None
-    """
-    Release date as entered, e.g. `1994-03-00`.
-    """
+    year: Annotated[int | None, Field(description="0 when unknown.")] = None
+    released: Annotated[str | None, Field(description="Release date as entered, e.g. `1994-03-00`.")] = None
     released_formatted: str | None = None
     country: str | None = None
     notes: str | None = None
@@ -1476,28 +1422,19 @@ class Release(DiscogsModel):
     identifiers: list[Identifier] | None = None
     images: list[Image] | None = None
     videos: list[Video] | None = None
-    thumb: str | None = None
-    """
-    May be empty.
-    """
+    thumb: Annotated[str | None, Field(description="May be empty.")] = None
     community: Community | None = None
     master_id: int | None = None
     master_url: str | None = None
     num_for_sale: int | None = None
-    lowest_price: float | None = None
-    """
-    In the requested currency (`curr_abbr`).
-    """
-    estimated_weight: int | None = None
-    """
-    In grams.
-    """
+    lowest_price: Annotated[float | None, Field(description="In the requested currency (`curr_abbr`).")] = None
+    estimated_weight: Annotated[int | None, Field(description="In grams.")] = None
     blocked_from_sale: bool | None = None
     is_offensive: bool | None = None
     date_added: str | None = None
     date_changed: str | None = None
     uri: str | None = None
-    resource_url: str | None = None
+    resource_url: str
 
 
 class ReleaseLabel(DiscogsModel):
@@ -1508,25 +1445,23 @@ class ReleaseLabel(DiscogsModel):
     id: int
     name: str
     catno: str | None = None
-    entity_type: str | None = None
-    """
-    Numeric code as a string; empty in old bodies.
-    """
+    entity_type: Annotated[str | None, Field(description="Numeric code as a string; empty in old bodies.")] = None
     entity_type_name: str | None = None
-    resource_url: str | None = None
+    resource_url: str
     thumbnail_url: str | None = None
 
 
 class ReleaseRating(DiscogsModel):
     """
-    A user's rating of a release (0 when not rated). The documentation's example says `release`
-    instead of `release_id`, so `release_id` is not required.
+    A user's rating of a release (0 when not rated). The documentation's example names the release
+    `release` instead of `release_id`; that name is kept as a deprecated field.
 
     """
 
     username: str
     release_id: int | None = None
     rating: int
+    release: Annotated[int | None, Field(deprecated=True)] = None
 
 
 class ReleaseRatingUpdate(DiscogsModel):
@@ -1534,10 +1469,7 @@ class ReleaseRatingUpdate(DiscogsModel):
     A new rating of a release by a user.
     """
 
-    rating: Annotated[int, Field(ge=1, le=5)]
-    """
-    The rating, 1 to 5.
-    """
+    rating: Annotated[int, Field(description="The rating, 1 to 5.", ge=1, le=5)]
 
 
 class ReleaseStats(DiscogsModel):
@@ -1569,11 +1501,11 @@ class SearchResult(DiscogsModel):
 
     id: int
     type: str
-    title: str | None = None
+    title: str
     thumb: str | None = None
     cover_image: str | None = None
     uri: str | None = None
-    resource_url: str | None = None
+    resource_url: str
     country: str | None = None
     year: str | None = None
     format: list[str] | None = None
@@ -1600,10 +1532,10 @@ class SearchResultCommunity(DiscogsModel):
 
 
 class SearchType(RootModel[Literal["release", "master", "artist", "label"]]):
-    root: Literal["release", "master", "artist", "label"]
-    """
-    The kinds of database entity a search can be limited to.
-    """
+    root: Annotated[
+        Literal["release", "master", "artist", "label"],
+        Field(description="The kinds of database entity a search can be limited to."),
+    ]
 
 
 class SearchUserData(DiscogsModel):
@@ -1635,7 +1567,7 @@ class Series(DiscogsModel):
     catno: str | None = None
     entity_type: str | None = None
     entity_type_name: str | None = None
-    resource_url: str | None = None
+    resource_url: str
     thumbnail_url: str | None = None
 
 
@@ -1656,22 +1588,24 @@ class SleeveCondition(
         ]
     ]
 ):
-    root: Literal[
-        "Mint (M)",
-        "Near Mint (NM or M-)",
-        "Very Good Plus (VG+)",
-        "Very Good (VG)",
-        "Good Plus (G+)",
-        "Good (G)",
-        "Fair (F)",
-        "Poor (P)",
-        "Generic",
-        "Not Graded",
-        "No Cover",
+    root: Annotated[
+        Literal[
+            "Mint (M)",
+            "Near Mint (NM or M-)",
+            "Very Good Plus (VG+)",
+            "Very Good (VG)",
+            "Good Plus (G+)",
+            "Good (G)",
+            "Fair (F)",
+            "Poor (P)",
+            "Generic",
+            "Not Graded",
+            "No Cover",
+        ],
+        Field(
+            description="The sleeve grades Discogs accepts for a listing; the media grades plus three sleeve-only values."
+        ),
     ]
-    """
-    The sleeve grades Discogs accepts for a listing; the media grades plus three sleeve-only values.
-    """
 
 
 class SortOrder(RootModel[Literal["asc", "desc"]]):
@@ -1719,7 +1653,7 @@ class SubmittedArtist(DiscogsModel):
     images: list[Image] | None = None
     uri: str | None = None
     releases_url: str | None = None
-    resource_url: str | None = None
+    resource_url: str
 
 
 class SubmittedLabel(DiscogsModel):
@@ -1736,7 +1670,7 @@ class SubmittedLabel(DiscogsModel):
     images: list[Image] | None = None
     uri: str | None = None
     releases_url: str | None = None
-    resource_url: str | None = None
+    resource_url: str
 
 
 class Track(DiscogsModel):
@@ -1746,7 +1680,7 @@ class Track(DiscogsModel):
 
     """
 
-    position: str | None = None
+    position: str
     title: str
     duration: str | None = None
     type_: str | None = None
@@ -1765,26 +1699,11 @@ class User(DiscogsModel):
 
     id: int
     username: str
-    name: str | None = None
-    """
-    May be empty.
-    """
-    email: str | None = None
-    """
-    Only when authenticated as this user.
-    """
-    home_page: str | None = None
-    """
-    May be empty.
-    """
-    location: str | None = None
-    """
-    May be empty.
-    """
-    profile: str | None = None
-    """
-    May be empty.
-    """
+    name: Annotated[str | None, Field(description="May be empty.")] = None
+    email: Annotated[str | None, Field(description="Only when authenticated as this user.")] = None
+    home_page: Annotated[str | None, Field(description="May be empty.")] = None
+    location: Annotated[str | None, Field(description="May be empty.")] = None
+    profile: Annotated[str | None, Field(description="May be empty.")] = None
     registered: str | None = None
     rank: float | None = None
     num_pending: int | None = None
@@ -1801,20 +1720,14 @@ class User(DiscogsModel):
     seller_rating: float | None = None
     seller_rating_stars: float | None = None
     seller_num_ratings: int | None = None
-    curr_abbr: str | None = None
-    """
-    The user's marketplace currency.
-    """
+    curr_abbr: Annotated[str | None, Field(description="The user's marketplace currency.")] = None
     activated: bool | None = None
     is_staff: bool | None = None
     marketplace_suspended: bool | None = None
     avatar_url: str | None = None
-    banner_url: str | None = None
-    """
-    May be empty.
-    """
+    banner_url: Annotated[str | None, Field(description="May be empty.")] = None
     uri: str | None = None
-    resource_url: str | None = None
+    resource_url: str
     inventory_url: str | None = None
     collection_folders_url: str | None = None
     collection_fields_url: str | None = None
@@ -1823,29 +1736,40 @@ class User(DiscogsModel):
 
 class UserLink(DiscogsModel):
     """
-    A user as referred to from an order or an order message.
+    A user as referred to from an order, an order message or a list.
     """
 
     id: int | None = None
     username: str
+    email: str | None = None
     avatar_url: str | None = None
     resource_url: str | None = None
 
 
 class UserList(DiscogsModel):
     """
-    A list with its items (written from the documentation, which names the ID `list_id`).
+    A list with its items. Live answers name the ID `id` and the dates `date_added` and
+    `date_changed`, as the user's lists do; the documentation's example of this endpoint says
+    `list_id`, `created_ts`, `modified_ts` and `url` instead, kept as deprecated fields so that
+    such a body still parses.
+
     """
 
-    list_id: int | None = None
+    id: int | None = None
+    user: UserLink | None = None
     name: str | None = None
     description: str | None = None
     public: bool | None = None
-    created_ts: str | None = None
-    modified_ts: str | None = None
-    url: str | None = None
+    date_added: str | None = None
+    date_changed: str | None = None
+    image_url: str | None = None
+    uri: str | None = None
     resource_url: str | None = None
     items: list[UserListItem] | None = None
+    list_id: Annotated[int | None, Field(deprecated=True)] = None
+    created_ts: Annotated[str | None, Field(deprecated=True)] = None
+    modified_ts: Annotated[str | None, Field(deprecated=True)] = None
+    url: Annotated[str | None, Field(deprecated=True)] = None
 
 
 class UserListItem(DiscogsModel):
@@ -1860,13 +1784,14 @@ class UserListItem(DiscogsModel):
     display_title: str | None = None
     comment: str | None = None
     image_url: str | None = None
+    stats: ItemStats | None = None
     uri: str | None = None
     resource_url: str | None = None
 
 
 class UserListSummary(DiscogsModel):
     """
-    A list as shown in a user's lists, without its items (written from the documentation).
+    A list as shown in a user's lists, without its items.
     """
 
     id: int
@@ -1875,6 +1800,8 @@ class UserListSummary(DiscogsModel):
     public: bool | None = None
     date_added: str | None = None
     date_changed: str | None = None
+    user: UserLink | None = None
+    image_url: str | None = None
     uri: str | None = None
     resource_url: str | None = None
 
@@ -1893,22 +1820,10 @@ class UserUpdate(DiscogsModel):
     New profile values; only the given ones change.
     """
 
-    name: str | None = None
-    """
-    The user's real name.
-    """
-    home_page: str | None = None
-    """
-    The user's website.
-    """
-    location: str | None = None
-    """
-    Where the user is.
-    """
-    profile: str | None = None
-    """
-    About the user.
-    """
+    name: Annotated[str | None, Field(description="The user's real name.")] = None
+    home_page: Annotated[str | None, Field(description="The user's website.")] = None
+    location: Annotated[str | None, Field(description="Where the user is.")] = None
+    profile: Annotated[str | None, Field(description="About the user.")] = None
     curr_abbr: CurrencyCode | None = None
 
 
@@ -1931,19 +1846,13 @@ class Want(DiscogsModel):
 
     """
 
-    id: int
-    """
-    The release ID.
-    """
-    rating: int | None = None
-    """
-    0 to 5; 0 when not rated.
-    """
+    id: Annotated[int, Field(description="The release ID.")]
+    rating: Annotated[int | None, Field(description="0 to 5; 0 when not rated.")] = None
     notes: str | None = None
     notes_public: bool | None = None
     date_added: str | None = None
     basic_information: BasicInformation | None = None
-    resource_url: str | None = None
+    resource_url: str
 
 
 class WantUpdate(DiscogsModel):
@@ -1951,14 +1860,8 @@ class WantUpdate(DiscogsModel):
     Notes and rating of a wantlist entry.
     """
 
-    notes: str | None = None
-    """
-    The user's notes on the release.
-    """
-    rating: Annotated[int | None, Field(ge=0, le=5)] = None
-    """
-    0 (not rated) to 5.
-    """
+    notes: Annotated[str | None, Field(description="The user's notes on the release.")] = None
+    rating: Annotated[int | None, Field(description="0 (not rated) to 5.", ge=0, le=5)] = None
 
 
 class WantlistPage(DiscogsModel):
@@ -1971,10 +1874,13 @@ class WantlistPage(DiscogsModel):
 
 
 class Weight(RootModel[float]):
-    root: Annotated[float, Field(ge=0.0)]
-    """
-    Weight in grams, for shipping, or `auto` to let Discogs estimate it.
-    """
+    root: Annotated[
+        float,
+        Field(
+            description="Weight in grams, for shipping, or `auto` to let Discogs estimate it.",
+            ge=0.0,
+        ),
+    ]
 
 
 Track.model_rebuild()
@@ -2008,10 +1914,12 @@ __all__ = [
     "ContributionsPage",
     "ContributionsSort",
     "Contributor",
+    "ConvertedPrice",
     "CurrencyCode",
     "EmptyArray",
     "Error",
     "Fee",
+    "FeedbackLink",
     "FilterFacet",
     "FilterFacetValue",
     "Folder",
@@ -2053,6 +1961,7 @@ __all__ = [
     "OAuthAccessToken",
     "OAuthRequestToken",
     "Order",
+    "OrderFeedback",
     "OrderItem",
     "OrderItemRelease",
     "OrderMessage",
@@ -2063,6 +1972,8 @@ __all__ = [
     "OrderShipping",
     "OrderStatus",
     "OrderStatusFilter",
+    "OrderTax",
+    "OrderTracking",
     "OrderUpdate",
     "OrdersPage",
     "OrdersSort",
