@@ -56,9 +56,27 @@ def _models(spec_path: Path) -> str:
         if result.returncode != 0:
             raise SpecError("datamodel-code-generator failed:\n" + result.stderr[-4000:])
         text = out.read_text(encoding="utf-8")
+    text = _mapping_models(text)
     names = re.findall(r"^class (\w+)\(", text, flags=re.MULTILINE)
     listing = "".join(f'    "{name}",\n' for name in sorted(names))
     return f"{text}\n\n__all__ = [\n{listing}]\n"
+
+
+def _mapping_models(text: str) -> str:
+    """Root models of a dict (`additionalProperties` only) read like a dict: base them on DiscogsMapping."""
+    text, count = re.subn(
+        r"^class (\w+)\(RootModel\[dict\[str, (\w+)\]\]\):",
+        r"class \1(DiscogsMapping[\2]):",
+        text,
+        flags=re.MULTILINE,
+    )
+    if count:
+        text = text.replace(
+            "from musicagent._runtime.model import DiscogsModel",
+            "from musicagent._runtime.model import DiscogsMapping, DiscogsModel",
+            1,
+        )
+    return text
 
 
 def _docindent(text: str) -> str:

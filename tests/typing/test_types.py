@@ -48,6 +48,9 @@ def check_results(discogs: Discogs) -> None:
         assert_type(result, models.SearchResult)
 
     assert_type(discogs.releases.rating.get(1, "a/b?c"), models.ReleaseRating)
+    suggestions = discogs.marketplace.price_suggestions(1)
+    assert_type(suggestions["Mint (M)"], models.Price)
+    assert_type([condition for condition in suggestions], list[str])
     assert_type(discogs.inventory.exports.download(1, Path("export.csv")), Path)
     assert_type(discogs.request("GET", "/brand/new"), Any)  # decoded JSON of an unknown shape
     assert_type(discogs.last_response, RawResponse | None)
