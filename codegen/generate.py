@@ -17,6 +17,7 @@ from pathlib import Path
 
 import jinja2
 
+from . import docs
 from .spec import Group, Spec, SpecError, constant_name, load
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -126,6 +127,17 @@ def _ruff_format(files: dict[Path, str]) -> dict[Path, str]:
     return formatted
 
 
+def _reference_context(spec: Spec) -> dict[str, object]:
+    """The model reference and the choice types of docs/api_reference.md (see codegen/docs.py)."""
+    return {
+        "models": docs.models(spec.document),
+        "choices": docs.choices(spec.document),
+        "literals": spec.literals,
+        "anchor": docs.anchor,
+        "constant": constant_name,
+    }
+
+
 def render(spec: Spec, spec_path: Path, out_dir: Path, docs_path: Path | None) -> dict[Path, str]:
     env = _environment()
     files: dict[Path, str] = {}
@@ -150,7 +162,7 @@ def render(spec: Spec, spec_path: Path, out_dir: Path, docs_path: Path | None) -
     )
     if docs_path is not None:
         files[docs_path] = env.get_template("api_reference.md.jinja").render(
-            operations=sorted(spec.operations, key=lambda o: o.id), spec=spec
+            operations=sorted(spec.operations, key=lambda o: o.id), spec=spec, **_reference_context(spec)
         )
     return _ruff_format(files)
 

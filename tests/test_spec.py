@@ -539,3 +539,46 @@ def test_price_suggestions_read_like_a_dict() -> None:
     with pytest.raises(KeyError):
         ps["Poor (P)"]
     assert ps.model_dump()["Mint (M)"] == {"currency": "USD", "value": 12.5}
+
+
+# ---------------------------------------------------------------------------------------------
+# 6. the API reference documents the models and the choices
+
+
+def _reference() -> str:
+    return (REPO / "docs" / "api_reference.md").read_text(encoding="utf-8")
+
+
+def test_the_reference_lists_every_model_field_with_its_description() -> None:
+    text = _reference()
+    missing = []
+    for name, schema in spec()["components"]["schemas"].items():
+        if "properties" not in schema:
+            continue
+        section = text.split(f"### `{name}`\n", 1)[1].split("\n### ", 1)[0] if f"### `{name}`\n" in text else ""
+        if not section:
+            missing.append(name)
+            continue
+        for prop, sub in schema["properties"].items():
+            required = "yes" if prop in schema.get("required", []) else "no"
+            row = re.search(rf"^\| `{re.escape(prop)}` \| .+ \| {required} \| (.+) \|$", section, flags=re.MULTILINE)
+            if row is None or " ".join(sub["description"].split()).replace("|", "\\|") not in row.group(1):
+                missing.append(f"{name}.{prop}")
+    assert not missing, "not in docs/api_reference.md: " + ", ".join(missing)
+
+
+def test_the_reference_lists_the_values_of_every_choice_type() -> None:
+    row = re.compile(r"^\| <a id=\"choice-\w+\"></a>`(\w+)`.*? \| (.+) \|$", flags=re.MULTILINE)
+    rows = {m.group(1): m.group(2) for m in row.finditer(_reference())}
+    for name, schema in spec()["components"]["schemas"].items():
+        if "enum" in schema:
+            assert name in rows, name
+            assert re.findall(r"`([^`]+)`", rows[name]) == [str(v) for v in schema["enum"]], name
+
+
+def test_the_reference_documents_limit_for_every_paginated_method() -> None:
+    text = _reference()
+    for _, _, op in operations():
+        section = text.split(f"## `discogs.{op['operationId']}`\n", 1)[1].split("\n## ", 1)[0]
+        has_limit = "\n| `limit` | keyword (SDK) | `int` | no |" in section
+        assert has_limit == bool(op.get("x-musicagent-pagination")), op["operationId"]
