@@ -122,10 +122,17 @@ def test_no_import_cycle_among_the_packages_modules() -> None:
     assert cycles(graph) == []
 
 
-@pytest.mark.parametrize("layer", ["_runtime", "_generated"])
+LOWER_LAYERS = {
+    "_runtime": ("_runtime",),
+    "_generated": ("_generated", "_runtime"),
+    "lib": ("lib", "_generated", "_runtime", "_version"),
+}
+
+
+@pytest.mark.parametrize("layer", sorted(LOWER_LAYERS))
 def test_lower_layers_import_nothing_above_them(layer: str) -> None:
-    """``_runtime`` imports only ``_runtime``; ``_generated`` only ``_generated`` and ``_runtime``."""
-    allowed = {"_runtime": ("_runtime",), "_generated": ("_generated", "_runtime")}[layer]
+    """``_runtime`` imports only ``_runtime``; ``_generated`` adds ``_runtime``; ``lib`` adds both and the version."""
+    allowed = LOWER_LAYERS[layer]
     prefixes = tuple(f"{PACKAGE}.{name}" for name in allowed)
     upward = {
         module: sorted(m for m in imported if not m.startswith(prefixes))

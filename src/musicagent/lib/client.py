@@ -1,8 +1,8 @@
 """The public ``Discogs``: the generated operations plus the hand-written features beside them.
 
 Composition is one line of inheritance: ``BaseClient`` (runtime) → generated ``Discogs`` (the resource
-tree, ``_generated/client.py``) → ``Discogs`` (this module). Anything here may call generated resources with full typing;
-nothing below may call up into it.
+tree, ``_generated/client.py``) → ``Discogs`` (this module). Anything here may call generated
+resources with full typing; nothing below may call up into it.
 """
 
 from __future__ import annotations
