@@ -117,8 +117,8 @@ def test_allow_writes_adds_the_writes_with_their_hints(mock_url: str, tmp_path: 
     tools = anyio.run(scenario)
     assert set(tools) == READS | WRITES
     hints = {name: tools[name].annotations for name in WRITES}
-    for name, annotations in hints.items():
-        assert annotations is not None and annotations.read_only_hint is False, name
+    for name, hint in hints.items():
+        assert hint is not None and hint.read_only_hint is False, name
     deletes = {name for name, a in hints.items() if a is not None and a.destructive_hint}
     assert deletes == {
         "inventory_uploads_delete",
@@ -155,9 +155,8 @@ def test_calls_return_typed_structured_content(mock_url: str, tmp_path: Path) ->
                 tools["users_collection_folders_releases"],
                 await call("users_collection_folders_releases", username="abuntine", folder_id=0, limit=5),
             )
-            out["folders"] = _check_structured(
-                tools["users_collection_folders_list"], await call("users_collection_folders_list", username="test_user")
-            )
+            folders = await call("users_collection_folders_list", username="test_user")
+            out["folders"] = _check_structured(tools["users_collection_folders_list"], folders)
         return out
 
     out = anyio.run(scenario)
