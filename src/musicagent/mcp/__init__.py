@@ -48,7 +48,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _client(options: Mapping[str, Any], deadline: float | None) -> Any:
     """The SDK client, with the settings the CLI has; the deadline defaults to DEFAULT_DEADLINE."""
-    from .._generated.client import Discogs
+    from ..lib.client import Discogs
     from .._runtime.config import Settings
 
     settings: dict[str, Any] = dict(options)
