@@ -48,8 +48,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _client(options: Mapping[str, Any], deadline: float | None) -> Any:
     """The SDK client, with the settings the CLI has; the deadline defaults to DEFAULT_DEADLINE."""
-    from ..lib.client import Discogs
     from .._runtime.config import Settings
+    from ..lib.client import Discogs
 
     settings: dict[str, Any] = dict(options)
     if deadline is not None:
