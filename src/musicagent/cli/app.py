@@ -186,6 +186,10 @@ def _run(
     builtin = getattr(ns, "_builtin", None)
     if builtin == "mock":
         return _run_mock(extra)
+    if builtin == "mcp":
+        from ..mcp import run as run_mcp
+
+        return run_mcp(ns, _client_options(ns))
     if builtin == "login":
         from .. import Discogs
 

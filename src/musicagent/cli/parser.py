@@ -28,7 +28,7 @@ FORMATS = ("json", "jsonl", "csv", "table")
 PARAM_PREFIX = "p__"
 """Namespace prefix of operation parameters, so ``format`` the filter never meets ``--format`` the output."""
 
-BUILTINS = ("login", "mock")
+BUILTINS = ("login", "mcp", "mock")
 
 EPILOG = f"""\
 configuration:
@@ -276,7 +276,7 @@ def _add_nodes(commands: argparse._SubParsersAction[CLIParser], node: _Node, dep
         _add_nodes(nested, child, depth + 1, common)
 
 
-def _add_builtins(commands: argparse._SubParsersAction[CLIParser], taken: Sequence[str]) -> None:
+def _add_builtins(commands: argparse._SubParsersAction[CLIParser], taken: Sequence[str], common: CLIParser) -> None:
     if "login" not in taken:
         login = commands.add_parser(
             "login",
@@ -288,6 +288,18 @@ def _add_builtins(commands: argparse._SubParsersAction[CLIParser], taken: Sequen
         login.add_argument("--callback", metavar="URL", help="OAuth callback URL, if the application has one")
         login.add_argument("--verifier", metavar="CODE", help="the verifier from the authorize page, else prompted")
         login.set_defaults(_builtin="login")
+    if "mcp" not in taken:
+        from ..mcp import add_arguments as add_mcp_arguments  # not the MCP SDK: that loads only to serve
+
+        mcp = commands.add_parser(
+            "mcp",
+            parents=[common],
+            help="serve every operation as a tool for AI agents (Model Context Protocol, stdio or --http)",
+            description="An MCP server over stdio (or streamable HTTP on 127.0.0.1 with --http PORT) whose "
+            "tools are the Discogs operations. Needs the mcp extra: pip install 'musicagent[mcp]'.",
+        )
+        add_mcp_arguments(mcp)
+        mcp.set_defaults(_builtin="mcp")
     if "mock" not in taken:
         # No options of its own: everything after ``mock`` goes to the mock server's parser.
         mock = commands.add_parser(
@@ -313,5 +325,5 @@ def build_parser(operations: Sequence[OperationInfo]) -> CLIParser:
     tree = _tree(operations)
     commands = root.add_subparsers(title="commands", dest="_command0", metavar="COMMAND", required=True)
     _add_nodes(commands, tree, 0, common)
-    _add_builtins(commands, list(tree.children))
+    _add_builtins(commands, list(tree.children), common)
     return root
