@@ -17,6 +17,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="Artist",
         item_model=None,
         auth="none",
+        page_cap=None,
     ),
     OperationInfo(
         id="artists.releases",
@@ -42,6 +43,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="ArtistReleasesPage",
         item_model="ArtistRelease",
         auth="none",
+        page_cap=None,
     ),
     OperationInfo(
         id="inventory.exports.create",
@@ -53,6 +55,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model=None,
         item_model=None,
         auth="user",
+        page_cap=None,
     ),
     OperationInfo(
         id="inventory.exports.download",
@@ -64,6 +67,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model=None,
         item_model=None,
         auth="user",
+        page_cap=None,
     ),
     OperationInfo(
         id="inventory.exports.get",
@@ -75,6 +79,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="InventoryExport",
         item_model=None,
         auth="user",
+        page_cap=None,
     ),
     OperationInfo(
         id="inventory.exports.list",
@@ -97,6 +102,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="InventoryExportsPage",
         item_model="InventoryExport",
         auth="user",
+        page_cap=None,
     ),
     OperationInfo(
         id="inventory.uploads.add",
@@ -108,6 +114,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model=None,
         item_model=None,
         auth="user",
+        page_cap=None,
     ),
     OperationInfo(
         id="inventory.uploads.change",
@@ -119,6 +126,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model=None,
         item_model=None,
         auth="user",
+        page_cap=None,
     ),
     OperationInfo(
         id="inventory.uploads.delete",
@@ -130,6 +138,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model=None,
         item_model=None,
         auth="user",
+        page_cap=None,
     ),
     OperationInfo(
         id="inventory.uploads.get",
@@ -141,6 +150,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="InventoryUpload",
         item_model=None,
         auth="user",
+        page_cap=None,
     ),
     OperationInfo(
         id="inventory.uploads.list",
@@ -163,6 +173,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="InventoryUploadsPage",
         item_model="InventoryUpload",
         auth="user",
+        page_cap=None,
     ),
     OperationInfo(
         id="labels.get",
@@ -174,6 +185,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="Label",
         item_model=None,
         auth="none",
+        page_cap=None,
     ),
     OperationInfo(
         id="labels.releases",
@@ -197,6 +209,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="LabelReleasesPage",
         item_model="LabelRelease",
         auth="none",
+        page_cap=None,
     ),
     OperationInfo(
         id="lists.get",
@@ -208,6 +221,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="UserList",
         item_model=None,
         auth="none",
+        page_cap=None,
     ),
     OperationInfo(
         id="marketplace.fee",
@@ -229,6 +243,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="Fee",
         item_model=None,
         auth="none",
+        page_cap=None,
     ),
     OperationInfo(
         id="marketplace.fee_in_currency",
@@ -259,6 +274,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="Fee",
         item_model=None,
         auth="none",
+        page_cap=None,
     ),
     OperationInfo(
         id="marketplace.listings.create",
@@ -330,6 +346,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="ListingCreated",
         item_model=None,
         auth="user",
+        page_cap=None,
     ),
     OperationInfo(
         id="marketplace.listings.delete",
@@ -352,6 +369,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model=None,
         item_model=None,
         auth="user",
+        page_cap=None,
     ),
     OperationInfo(
         id="marketplace.listings.get",
@@ -374,6 +392,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="Listing",
         item_model=None,
         auth="none",
+        page_cap=None,
     ),
     OperationInfo(
         id="marketplace.listings.update",
@@ -439,6 +458,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model=None,
         item_model=None,
         auth="user",
+        page_cap=None,
     ),
     OperationInfo(
         id="marketplace.orders.get",
@@ -460,6 +480,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="Order",
         item_model=None,
         auth="user",
+        page_cap=None,
     ),
     OperationInfo(
         id="marketplace.orders.list",
@@ -520,6 +541,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="OrdersPage",
         item_model="Order",
         auth="user",
+        page_cap=None,
     ),
     OperationInfo(
         id="marketplace.orders.messages.add",
@@ -551,6 +573,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="OrderMessage",
         item_model=None,
         auth="user",
+        page_cap=None,
     ),
     OperationInfo(
         id="marketplace.orders.messages.list",
@@ -582,6 +605,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="OrderMessagesPage",
         item_model="OrderMessage",
         auth="user",
+        page_cap=None,
     ),
     OperationInfo(
         id="marketplace.orders.update",
@@ -613,6 +637,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="Order",
         item_model=None,
         auth="user",
+        page_cap=None,
     ),
     OperationInfo(
         id="marketplace.price_suggestions",
@@ -624,6 +649,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="PriceSuggestions",
         item_model=None,
         auth="user",
+        page_cap=None,
     ),
     OperationInfo(
         id="marketplace.stats",
@@ -646,6 +672,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="MarketplaceStats",
         item_model=None,
         auth="none",
+        page_cap=None,
     ),
     OperationInfo(
         id="masters.get",
@@ -657,6 +684,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="Master",
         item_model=None,
         auth="none",
+        page_cap=None,
     ),
     OperationInfo(
         id="masters.versions",
@@ -706,6 +734,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="MasterVersionsPage",
         item_model="MasterVersion",
         auth="none",
+        page_cap=None,
     ),
     OperationInfo(
         id="oauth.access_token",
@@ -717,6 +746,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model=None,
         item_model=None,
         auth="user",
+        page_cap=None,
     ),
     OperationInfo(
         id="oauth.identity",
@@ -728,6 +758,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="Identity",
         item_model=None,
         auth="user",
+        page_cap=None,
     ),
     OperationInfo(
         id="oauth.request_token",
@@ -739,6 +770,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model=None,
         item_model=None,
         auth="user",
+        page_cap=None,
     ),
     OperationInfo(
         id="releases.community_rating",
@@ -750,6 +782,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="CommunityReleaseRating",
         item_model=None,
         auth="none",
+        page_cap=None,
     ),
     OperationInfo(
         id="releases.get",
@@ -772,6 +805,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="Release",
         item_model=None,
         auth="none",
+        page_cap=None,
     ),
     OperationInfo(
         id="releases.rating.delete",
@@ -786,6 +820,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model=None,
         item_model=None,
         auth="user",
+        page_cap=None,
     ),
     OperationInfo(
         id="releases.rating.get",
@@ -800,6 +835,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="ReleaseRating",
         item_model=None,
         auth="none",
+        page_cap=None,
     ),
     OperationInfo(
         id="releases.rating.update",
@@ -815,6 +851,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="ReleaseRating",
         item_model=None,
         auth="user",
+        page_cap=None,
     ),
     OperationInfo(
         id="releases.stats",
@@ -826,6 +863,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="ReleaseStats",
         item_model=None,
         auth="none",
+        page_cap=None,
     ),
     OperationInfo(
         id="search",
@@ -866,6 +904,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="SearchPage",
         item_model="SearchResult",
         auth="any",
+        page_cap=None,
     ),
     OperationInfo(
         id="users.collection.fields.list",
@@ -877,6 +916,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="CollectionFields",
         item_model=None,
         auth="none",
+        page_cap=None,
     ),
     OperationInfo(
         id="users.collection.fields.set",
@@ -911,6 +951,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model=None,
         item_model=None,
         auth="user",
+        page_cap=None,
     ),
     OperationInfo(
         id="users.collection.folders.add_release",
@@ -934,6 +975,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="CollectionInstanceCreated",
         item_model=None,
         auth="user",
+        page_cap=None,
     ),
     OperationInfo(
         id="users.collection.folders.create",
@@ -948,6 +990,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="Folder",
         item_model=None,
         auth="user",
+        page_cap=None,
     ),
     OperationInfo(
         id="users.collection.folders.delete",
@@ -970,6 +1013,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model=None,
         item_model=None,
         auth="user",
+        page_cap=None,
     ),
     OperationInfo(
         id="users.collection.folders.get",
@@ -992,6 +1036,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="Folder",
         item_model=None,
         auth="none",
+        page_cap=None,
     ),
     OperationInfo(
         id="users.collection.folders.list",
@@ -1003,6 +1048,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="CollectionFolders",
         item_model=None,
         auth="none",
+        page_cap=None,
     ),
     OperationInfo(
         id="users.collection.folders.releases",
@@ -1037,6 +1083,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="CollectionItemsPage",
         item_model="CollectionItem",
         auth="none",
+        page_cap=None,
     ),
     OperationInfo(
         id="users.collection.folders.update",
@@ -1060,6 +1107,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="Folder",
         item_model=None,
         auth="user",
+        page_cap=None,
     ),
     OperationInfo(
         id="users.collection.instances.delete",
@@ -1092,6 +1140,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model=None,
         item_model=None,
         auth="user",
+        page_cap=None,
     ),
     OperationInfo(
         id="users.collection.instances.update",
@@ -1128,6 +1177,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model=None,
         item_model=None,
         auth="user",
+        page_cap=None,
     ),
     OperationInfo(
         id="users.collection.releases",
@@ -1152,6 +1202,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="CollectionItemsPage",
         item_model="CollectionItem",
         auth="none",
+        page_cap=None,
     ),
     OperationInfo(
         id="users.collection.value",
@@ -1163,6 +1214,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="CollectionValue",
         item_model=None,
         auth="user",
+        page_cap=None,
     ),
     OperationInfo(
         id="users.contributions",
@@ -1190,6 +1242,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="ContributionsPage",
         item_model="ContributedRelease",
         auth="none",
+        page_cap=None,
     ),
     OperationInfo(
         id="users.get",
@@ -1201,6 +1254,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="User",
         item_model=None,
         auth="none",
+        page_cap=None,
     ),
     OperationInfo(
         id="users.inventory",
@@ -1229,6 +1283,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="InventoryPage",
         item_model="Listing",
         auth="none",
+        page_cap=100,
     ),
     OperationInfo(
         id="users.lists",
@@ -1252,6 +1307,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="UserListsPage",
         item_model="UserListSummary",
         auth="none",
+        page_cap=None,
     ),
     OperationInfo(
         id="users.submissions",
@@ -1275,6 +1331,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="SubmissionsPage",
         item_model=None,
         auth="none",
+        page_cap=None,
     ),
     OperationInfo(
         id="users.update",
@@ -1295,6 +1352,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="User",
         item_model=None,
         auth="user",
+        page_cap=None,
     ),
     OperationInfo(
         id="users.wants.add",
@@ -1311,6 +1369,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="Want",
         item_model=None,
         auth="user",
+        page_cap=None,
     ),
     OperationInfo(
         id="users.wants.delete",
@@ -1325,6 +1384,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model=None,
         item_model=None,
         auth="user",
+        page_cap=None,
     ),
     OperationInfo(
         id="users.wants.list",
@@ -1348,6 +1408,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="WantlistPage",
         item_model="Want",
         auth="none",
+        page_cap=None,
     ),
     OperationInfo(
         id="users.wants.update",
@@ -1364,5 +1425,6 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="Want",
         item_model=None,
         auth="user",
+        page_cap=None,
     ),
 )
