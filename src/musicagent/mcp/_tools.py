@@ -101,9 +101,10 @@ class Toolbox:
 
         op = self._operations[tool.operation]
         if tool.kind == "model" and op.model is not None:
-            return _untitled(getattr(models, op.model).model_json_schema(mode="serialization"))
+            schema: dict[str, Any] = _untitled(getattr(models, op.model).model_json_schema(mode="serialization"))
+            return schema
         if tool.kind == "page" and op.item_model is not None:
-            item = _untitled(getattr(models, op.item_model).model_json_schema(mode="serialization"))
+            item: dict[str, Any] = _untitled(getattr(models, op.item_model).model_json_schema(mode="serialization"))
             defs = item.pop("$defs", {})
             defs[op.item_model] = item
             return {
