@@ -24,6 +24,7 @@ from typing import Any, Literal
 from urllib.parse import urlencode, urlsplit
 
 from . import log as _log
+from . import waits
 from .auth import Credentials
 from .config import is_loopback
 from .errors import (
@@ -356,6 +357,7 @@ def log_response(call: Call, raw: RawResponse) -> None:
 
 
 def log_retry(call: Call, wait: float, failed: Failure) -> None:
+    waits.announce(wait, f"retrying {call.method} {call.shown} after: {failed.error}", log=False)
     if _log.is_enabled():
         _log.get_logger().bind(correlation_id=call.cid).warning(
             "retrying {} {} in {:.2f}s after attempt {}: {}", call.method, call.shown, wait, call.attempts, failed.error

@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 
 from .errors import ConfigurationError, RateLimitStoreError
 from .log import mask, register_secret
+from .waits import announce
 
 if TYPE_CHECKING:  # pyrate-limiter imports asyncio, sqlite3 and multiprocessing: keep imports lazy
     from pyrate_limiter import AbstractBucket
@@ -207,6 +208,7 @@ class RateLimiter:
         start = time.monotonic()
         if not self._turn.acquire(timeout=-1 if timeout is None else max(0.0, timeout)):
             return None
+        told = False
         try:
             while True:
                 with self._lock:
@@ -218,6 +220,7 @@ class RateLimiter:
                 wait = wait_ms / 1000
                 if timeout is not None and time.monotonic() - start + wait > timeout:
                     return None
+                told = told or announce(wait, f"rate limit of {self.requests} requests per {self.window:g} s")
                 time.sleep(wait)
         finally:
             self._turn.release()
