@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, ClassVar, Self, TypeVar
+from typing import Any, ClassVar, Never, Self, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -64,6 +64,18 @@ def _decode(model: type[M], raw: RawResponse, operation: str) -> M:
         ) from None
 
 
+def _unknown_arguments(cls: str, unknown: Mapping[str, Any], init: Any) -> TypeError:
+    """``Discogs() got an unexpected keyword argument 'tokn' (did you mean 'token'?)``."""
+    import difflib
+    import inspect
+
+    known = [name for name in inspect.signature(init).parameters if name not in ("self", "unknown")]
+    name = next(iter(unknown))
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else f" (it takes: {', '.join(known)})"
+    return TypeError(f"{cls}() got an unexpected keyword argument {name!r}{hint}")
+
+
 class BaseClient:
     """Configuration, connection pool, rate limiter and metrics shared by every resource."""
 
@@ -87,6 +99,7 @@ class BaseClient:
         rate_limit_store: str | None = None,
         env: Mapping[str, str] | None = None,
         dotenv: str | os.PathLike[str] | None = None,
+        **unknown: Never,
     ) -> None:
         """Arguments win over environment variables (``DISCOGS_TOKEN``, ``DISCOGS_BASE_URL``, ...),
         which win over a ``.env`` file in the working directory. ``rate_limit=(requests, seconds)``
@@ -94,6 +107,8 @@ class BaseClient:
         it off. ``rate_limit_store`` shares the limit: ``sqlite:///path.db`` between processes,
         ``redis://host:6379/0`` between machines.
         """
+        if unknown:  # Python would name BaseClient.__init__; say the class the user wrote, and what was meant
+            raise _unknown_arguments(type(self).__name__, unknown, BaseClient.__init__)
         arguments: dict[str, Any] = {
             "token": token,
             "user_agent": user_agent,

@@ -12,12 +12,24 @@ import re
 import sys
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 if TYPE_CHECKING:
     from loguru import Logger, Record
 
-__all__ = ["disable_logging", "enable_logging", "get_logger", "is_enabled", "mask", "mask_secrets", "register_secret"]
+__all__ = [
+    "LogLevel",
+    "disable_logging",
+    "enable_logging",
+    "get_logger",
+    "is_enabled",
+    "mask",
+    "mask_secrets",
+    "register_secret",
+]
+
+LogLevel = Literal["TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL"]
+"""loguru's level names; rate-limit waits of 2 s or more are INFO, each request INFO, retries WARNING."""
 
 # ``name=value`` (query strings, ``Discogs token=…``, OAuth ``oauth_signature="…"``) or a quoted value after
 # a colon (JSON, dict reprs). An unquoted word after a colon is prose ("'consumer_key': consumer_key is
@@ -85,8 +97,20 @@ _CONSOLE_FORMAT = (
 _FILE_FORMAT = "{time:YYYY-MM-DD HH:mm:ss.SSS} | {level: <8} | {extra[correlation_id]} {message} | {extra}"
 
 
+def _checked_level(level: object) -> str | int:
+    """A level loguru knows, or a ConfigurationError naming the bad value (loguru would raise a bare ValueError)."""
+    names = get_args(LogLevel)
+    if isinstance(level, str) and level.strip().upper() in names:
+        return level.strip().upper()
+    if isinstance(level, int) and not isinstance(level, bool) and level >= 0:
+        return level
+    from .errors import ConfigurationError
+
+    raise ConfigurationError(f"enable_logging: level must be one of {', '.join(names)} or a number >= 0, not {level!r}")
+
+
 def enable_logging(
-    level: str | int = "INFO",
+    level: LogLevel | int = "INFO",
     *,
     json: bool = False,
     console: bool = True,
@@ -103,11 +127,12 @@ def enable_logging(
     previous setup; other loguru sinks of the application are left alone.
     """
     global _enabled
+    checked = _checked_level(level)  # before anything changes: a bad call leaves the current setup alone
     from loguru import logger
 
     disable_logging()
     owned = lambda record: record["name"] is not None and record["name"].startswith("musicagent")  # noqa: E731
-    common: dict[str, Any] = {"level": level, "serialize": json, "filter": owned, "enqueue": False}
+    common: dict[str, Any] = {"level": checked, "serialize": json, "filter": owned, "enqueue": False}
     _replace_default_handler(logger)  # our records go to the sinks asked for here, not also to stderr
     if console:
         _sink_ids.append(logger.add(sys.stderr, format=_CONSOLE_FORMAT, colorize=None, **common))

@@ -54,6 +54,22 @@ class RateLimitState:
     window: float | None = None
     local_in_window: int | None = None
 
+    def __repr__(self) -> str:
+        """``RateLimitState(server 57/60 remaining, 3 used, 4 s ago; local 3/60 per 60 s)``."""
+        from .waits import describe
+
+        if self.limit is None and self.remaining is None and self.used is None:
+            server = "server: no figures yet"
+        else:
+            age = "" if self.updated_at is None else f", {describe(max(0.0, time.time() - self.updated_at))} ago"
+            server = f"server {self.remaining if self.remaining is not None else '?'}/{self.limit or '?'} remaining"
+            server += f", {self.used if self.used is not None else '?'} used{age}"
+        if self.local_limit is None:
+            local = "local limiter off"
+        else:
+            local = f"local {self.local_in_window or 0}/{self.local_limit} per {describe(self.window or 0)}"
+        return f"RateLimitState({server}; {local})"
+
 
 def parse_rate_headers(headers: Mapping[str, str]) -> tuple[int | None, int | None, int | None]:
     """(limit, used, remaining) from Discogs' headers; missing or garbled values are None."""

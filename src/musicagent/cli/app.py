@@ -244,9 +244,9 @@ def _run(
     if builtin == "mock":
         return _run_mock(extra)
     if builtin == "completion":
-        import argcomplete
+        from argcomplete.shell_integration import shellcode
 
-        stdout.write(argcomplete.shellcode([PROG], shell=ns.shell))
+        stdout.write(shellcode([PROG], shell=ns.shell))
         return EXIT_OK
     if builtin == "mcp":
         from ..mcp import run as run_mcp

@@ -140,8 +140,11 @@ def render_table(
         if number == 0:
             lines.append("  ".join(["-" * w for w in widths] + (["-"] if kept < len(names) else [])))
     if kept < len(names):
+        import textwrap
+
         left = names[kept:]
-        lines.append(f"… {len(left)} more column(s) did not fit: {', '.join(left)} (choose with --columns)")
+        note = f"… {len(left)} more column(s) did not fit: {', '.join(left)} (choose with --columns)"
+        lines.extend(textwrap.wrap(note, width) if width else [note])
     return "\n".join(lines) + "\n"
 
 
@@ -185,6 +188,7 @@ def list_field(model: type[BaseModel]) -> tuple[str, type[BaseModel]] | None:
     videos, ...) or none is shown as one record.
     """
     found = []
+    model.model_rebuild()  # deferred models hold forward references until built
     for name, info in model.model_fields.items():
         for arg in get_args(info.annotation) or (info.annotation,):
             if get_origin(arg) is list:
