@@ -1,2 +1,2 @@
-"""vcrpy cassettes of Discogs API answers: ``build.py`` makes them from real saved bodies, ``record.py``
-re-records them live. See README.md in this folder."""
+"""Cassette tooling: ``build.py`` makes ``cassettes/`` from real saved bodies and ``scenarios.yaml``,
+``record.py`` re-records them live. See ``cassettes/README.md``."""
