@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .log import mask
+from .redact import mask
 
 __all__ = [
     "APIConnectionError",

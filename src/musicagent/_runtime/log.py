@@ -8,11 +8,11 @@ signature never reaches a sink, whatever a message happens to contain.
 
 from __future__ import annotations
 
-import re
 import sys
-import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, get_args
+
+from .redact import mask, mask_secrets, register_secret
 
 if TYPE_CHECKING:
     from loguru import Logger, Record
@@ -31,37 +31,8 @@ __all__ = [
 LogLevel = Literal["TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL"]
 """loguru's level names; rate-limit waits of 2 s or more are INFO, each request INFO, retries WARNING."""
 
-# ``name=value`` (query strings, ``Discogs token=…``, OAuth ``oauth_signature="…"``) or a quoted value after
-# a colon (JSON, dict reprs). An unquoted word after a colon is prose ("'consumer_key': consumer_key is
-# set but ..."), not a credential, and stays readable.
-_PATTERN = re.compile(
-    r"(?i)((?:token|secret|key|signature|oauth_verifier)"
-    r"(?:\s*=\s*[\"']?|[\"']?\s*:\s*[\"']))([^\s&,\"'}]+)"
-)
-_secrets: set[str] = set()
-_secrets_lock = threading.Lock()
 _sink_ids: list[int] = []
 _enabled = False
-
-
-def register_secret(value: str | None) -> None:
-    """Remember a credential so that :func:`mask` hides it wherever it appears."""
-    if value and len(value) >= 4:
-        with _secrets_lock:
-            _secrets.add(value)
-
-
-def mask_secrets(text: str) -> str:
-    """Hide the registered secrets only: enough for text that cannot hold ``name=value`` pairs."""
-    for secret in tuple(_secrets):
-        if secret in text:
-            text = text.replace(secret, "***")
-    return text
-
-
-def mask(text: str) -> str:
-    """Hide registered secrets and anything shaped like ``token=...`` / ``oauth_signature=...``."""
-    return _PATTERN.sub(r"\1***", mask_secrets(text))
 
 
 def _mask_record(record: Record) -> None:
