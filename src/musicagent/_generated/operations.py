@@ -17,6 +17,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="Artist",
         item_model=None,
         auth="none",
+        schemes=("", "DiscogsKeySecret", "DiscogsToken", "OAuth1"),
     ),
     OperationInfo(
         id="artists.releases",
@@ -42,6 +43,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="ArtistReleasesPage",
         item_model="ArtistRelease",
         auth="none",
+        schemes=("", "DiscogsKeySecret", "DiscogsToken", "OAuth1"),
     ),
     OperationInfo(
         id="inventory.exports.create",
@@ -53,6 +55,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model=None,
         item_model=None,
         auth="user",
+        schemes=("DiscogsToken", "OAuth1"),
     ),
     OperationInfo(
         id="inventory.exports.download",
@@ -64,6 +67,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model=None,
         item_model=None,
         auth="user",
+        schemes=("DiscogsToken", "OAuth1"),
     ),
     OperationInfo(
         id="inventory.exports.get",
@@ -75,6 +79,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="InventoryExport",
         item_model=None,
         auth="user",
+        schemes=("DiscogsToken", "OAuth1"),
     ),
     OperationInfo(
         id="inventory.exports.list",
@@ -97,6 +102,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="InventoryExportsPage",
         item_model="InventoryExport",
         auth="user",
+        schemes=("DiscogsToken", "OAuth1"),
     ),
     OperationInfo(
         id="inventory.uploads.add",
@@ -108,6 +114,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model=None,
         item_model=None,
         auth="user",
+        schemes=("DiscogsToken", "OAuth1"),
     ),
     OperationInfo(
         id="inventory.uploads.change",
@@ -119,6 +126,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model=None,
         item_model=None,
         auth="user",
+        schemes=("DiscogsToken", "OAuth1"),
     ),
     OperationInfo(
         id="inventory.uploads.delete",
@@ -130,6 +138,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model=None,
         item_model=None,
         auth="user",
+        schemes=("DiscogsToken", "OAuth1"),
     ),
     OperationInfo(
         id="inventory.uploads.get",
@@ -141,6 +150,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="InventoryUpload",
         item_model=None,
         auth="user",
+        schemes=("DiscogsToken", "OAuth1"),
     ),
     OperationInfo(
         id="inventory.uploads.list",
@@ -163,6 +173,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="InventoryUploadsPage",
         item_model="InventoryUpload",
         auth="user",
+        schemes=("DiscogsToken", "OAuth1"),
     ),
     OperationInfo(
         id="labels.get",
@@ -174,6 +185,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="Label",
         item_model=None,
         auth="none",
+        schemes=("", "DiscogsKeySecret", "DiscogsToken", "OAuth1"),
     ),
     OperationInfo(
         id="labels.releases",
@@ -197,6 +209,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="LabelReleasesPage",
         item_model="LabelRelease",
         auth="none",
+        schemes=("", "DiscogsKeySecret", "DiscogsToken", "OAuth1"),
     ),
     OperationInfo(
         id="lists.get",
@@ -208,6 +221,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="UserList",
         item_model=None,
         auth="none",
+        schemes=("", "DiscogsKeySecret", "DiscogsToken", "OAuth1"),
     ),
     OperationInfo(
         id="marketplace.fee",
@@ -229,6 +243,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="Fee",
         item_model=None,
         auth="none",
+        schemes=("", "DiscogsKeySecret", "DiscogsToken", "OAuth1"),
     ),
     OperationInfo(
         id="marketplace.fee_in_currency",
@@ -259,6 +274,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="Fee",
         item_model=None,
         auth="none",
+        schemes=("", "DiscogsKeySecret", "DiscogsToken", "OAuth1"),
     ),
     OperationInfo(
         id="marketplace.listings.create",
@@ -338,6 +354,8 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="ListingCreated",
         item_model=None,
         auth="user",
+        schemes=("DiscogsToken", "OAuth1"),
+        body_model="ListingCreate",
     ),
     OperationInfo(
         id="marketplace.listings.delete",
@@ -360,6 +378,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model=None,
         item_model=None,
         auth="user",
+        schemes=("DiscogsToken", "OAuth1"),
     ),
     OperationInfo(
         id="marketplace.listings.get",
@@ -382,6 +401,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="Listing",
         item_model=None,
         auth="none",
+        schemes=("", "DiscogsKeySecret", "DiscogsToken", "OAuth1"),
     ),
     OperationInfo(
         id="marketplace.listings.update",
@@ -455,6 +475,8 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model=None,
         item_model=None,
         auth="user",
+        schemes=("DiscogsToken", "OAuth1"),
+        body_model="ListingUpdate",
     ),
     OperationInfo(
         id="marketplace.orders.get",
@@ -476,6 +498,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="Order",
         item_model=None,
         auth="user",
+        schemes=("DiscogsToken", "OAuth1"),
     ),
     OperationInfo(
         id="marketplace.orders.list",
@@ -536,6 +559,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="OrdersPage",
         item_model="Order",
         auth="user",
+        schemes=("DiscogsToken", "OAuth1"),
     ),
     OperationInfo(
         id="marketplace.orders.messages.add",
@@ -567,6 +591,8 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="OrderMessage",
         item_model=None,
         auth="user",
+        schemes=("DiscogsToken", "OAuth1"),
+        body_model="OrderMessageCreate",
     ),
     OperationInfo(
         id="marketplace.orders.messages.list",
@@ -598,6 +624,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="OrderMessagesPage",
         item_model="OrderMessage",
         auth="user",
+        schemes=("DiscogsToken", "OAuth1"),
     ),
     OperationInfo(
         id="marketplace.orders.update",
@@ -629,6 +656,8 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="Order",
         item_model=None,
         auth="user",
+        schemes=("DiscogsToken", "OAuth1"),
+        body_model="OrderUpdate",
     ),
     OperationInfo(
         id="marketplace.price_suggestions",
@@ -640,6 +669,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="PriceSuggestions",
         item_model=None,
         auth="user",
+        schemes=("DiscogsToken", "OAuth1"),
     ),
     OperationInfo(
         id="marketplace.stats",
@@ -662,6 +692,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="MarketplaceStats",
         item_model=None,
         auth="none",
+        schemes=("", "DiscogsKeySecret", "DiscogsToken", "OAuth1"),
     ),
     OperationInfo(
         id="masters.get",
@@ -673,6 +704,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="Master",
         item_model=None,
         auth="none",
+        schemes=("", "DiscogsKeySecret", "DiscogsToken", "OAuth1"),
     ),
     OperationInfo(
         id="masters.versions",
@@ -722,6 +754,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="MasterVersionsPage",
         item_model="MasterVersion",
         auth="none",
+        schemes=("", "DiscogsKeySecret", "DiscogsToken", "OAuth1"),
     ),
     OperationInfo(
         id="oauth.access_token",
@@ -733,6 +766,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model=None,
         item_model=None,
         auth="user",
+        schemes=("OAuth1",),
     ),
     OperationInfo(
         id="oauth.identity",
@@ -744,6 +778,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="Identity",
         item_model=None,
         auth="user",
+        schemes=("DiscogsToken", "OAuth1"),
     ),
     OperationInfo(
         id="oauth.request_token",
@@ -755,6 +790,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model=None,
         item_model=None,
         auth="user",
+        schemes=("OAuth1",),
     ),
     OperationInfo(
         id="releases.community_rating",
@@ -766,6 +802,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="CommunityReleaseRating",
         item_model=None,
         auth="none",
+        schemes=("", "DiscogsKeySecret", "DiscogsToken", "OAuth1"),
     ),
     OperationInfo(
         id="releases.get",
@@ -788,6 +825,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="Release",
         item_model=None,
         auth="none",
+        schemes=("", "DiscogsKeySecret", "DiscogsToken", "OAuth1"),
     ),
     OperationInfo(
         id="releases.rating.delete",
@@ -802,6 +840,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model=None,
         item_model=None,
         auth="user",
+        schemes=("DiscogsToken", "OAuth1"),
     ),
     OperationInfo(
         id="releases.rating.get",
@@ -816,6 +855,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="ReleaseRating",
         item_model=None,
         auth="none",
+        schemes=("", "DiscogsKeySecret", "DiscogsToken", "OAuth1"),
     ),
     OperationInfo(
         id="releases.rating.update",
@@ -831,6 +871,8 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="ReleaseRating",
         item_model=None,
         auth="user",
+        schemes=("DiscogsToken", "OAuth1"),
+        body_model="ReleaseRatingUpdate",
     ),
     OperationInfo(
         id="releases.stats",
@@ -842,6 +884,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="ReleaseStats",
         item_model=None,
         auth="none",
+        schemes=("", "DiscogsKeySecret", "DiscogsToken", "OAuth1"),
     ),
     OperationInfo(
         id="search",
@@ -882,6 +925,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="SearchPage",
         item_model="SearchResult",
         auth="any",
+        schemes=("DiscogsKeySecret", "DiscogsToken", "OAuth1"),
     ),
     OperationInfo(
         id="users.collection.fields.list",
@@ -893,6 +937,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="CollectionFields",
         item_model=None,
         auth="none",
+        schemes=("", "DiscogsKeySecret", "DiscogsToken", "OAuth1"),
     ),
     OperationInfo(
         id="users.collection.fields.set",
@@ -927,6 +972,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model=None,
         item_model=None,
         auth="user",
+        schemes=("DiscogsToken", "OAuth1"),
     ),
     OperationInfo(
         id="users.collection.folders.add_release",
@@ -950,6 +996,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="CollectionInstanceCreated",
         item_model=None,
         auth="user",
+        schemes=("DiscogsToken", "OAuth1"),
     ),
     OperationInfo(
         id="users.collection.folders.create",
@@ -964,6 +1011,8 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="Folder",
         item_model=None,
         auth="user",
+        schemes=("DiscogsToken", "OAuth1"),
+        body_model="FolderCreate",
     ),
     OperationInfo(
         id="users.collection.folders.delete",
@@ -986,6 +1035,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model=None,
         item_model=None,
         auth="user",
+        schemes=("DiscogsToken", "OAuth1"),
     ),
     OperationInfo(
         id="users.collection.folders.get",
@@ -1008,6 +1058,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="Folder",
         item_model=None,
         auth="none",
+        schemes=("", "DiscogsKeySecret", "DiscogsToken", "OAuth1"),
     ),
     OperationInfo(
         id="users.collection.folders.list",
@@ -1019,6 +1070,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="CollectionFolders",
         item_model=None,
         auth="none",
+        schemes=("", "DiscogsKeySecret", "DiscogsToken", "OAuth1"),
     ),
     OperationInfo(
         id="users.collection.folders.releases",
@@ -1053,6 +1105,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="CollectionItemsPage",
         item_model="CollectionItem",
         auth="none",
+        schemes=("", "DiscogsKeySecret", "DiscogsToken", "OAuth1"),
     ),
     OperationInfo(
         id="users.collection.folders.update",
@@ -1076,6 +1129,8 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="Folder",
         item_model=None,
         auth="user",
+        schemes=("DiscogsToken", "OAuth1"),
+        body_model="FolderUpdate",
     ),
     OperationInfo(
         id="users.collection.instances.delete",
@@ -1108,6 +1163,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model=None,
         item_model=None,
         auth="user",
+        schemes=("DiscogsToken", "OAuth1"),
     ),
     OperationInfo(
         id="users.collection.instances.update",
@@ -1144,6 +1200,8 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model=None,
         item_model=None,
         auth="user",
+        schemes=("DiscogsToken", "OAuth1"),
+        body_model="CollectionInstanceUpdate",
     ),
     OperationInfo(
         id="users.collection.releases",
@@ -1168,6 +1226,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="CollectionItemsPage",
         item_model="CollectionItem",
         auth="none",
+        schemes=("", "DiscogsKeySecret", "DiscogsToken", "OAuth1"),
     ),
     OperationInfo(
         id="users.collection.value",
@@ -1179,6 +1238,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="CollectionValue",
         item_model=None,
         auth="user",
+        schemes=("DiscogsToken", "OAuth1"),
     ),
     OperationInfo(
         id="users.contributions",
@@ -1206,6 +1266,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="ContributionsPage",
         item_model="ContributedRelease",
         auth="none",
+        schemes=("", "DiscogsKeySecret", "DiscogsToken", "OAuth1"),
     ),
     OperationInfo(
         id="users.get",
@@ -1217,6 +1278,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="User",
         item_model=None,
         auth="none",
+        schemes=("", "DiscogsKeySecret", "DiscogsToken", "OAuth1"),
     ),
     OperationInfo(
         id="users.inventory",
@@ -1245,6 +1307,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="InventoryPage",
         item_model="Listing",
         auth="none",
+        schemes=("", "DiscogsKeySecret", "DiscogsToken", "OAuth1"),
     ),
     OperationInfo(
         id="users.lists",
@@ -1268,6 +1331,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="UserListsPage",
         item_model="UserListSummary",
         auth="none",
+        schemes=("", "DiscogsKeySecret", "DiscogsToken", "OAuth1"),
     ),
     OperationInfo(
         id="users.submissions",
@@ -1291,6 +1355,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="SubmissionsPage",
         item_model=None,
         auth="none",
+        schemes=("", "DiscogsKeySecret", "DiscogsToken", "OAuth1"),
     ),
     OperationInfo(
         id="users.update",
@@ -1317,6 +1382,8 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="User",
         item_model=None,
         auth="user",
+        schemes=("DiscogsToken", "OAuth1"),
+        body_model="UserUpdate",
     ),
     OperationInfo(
         id="users.wants.add",
@@ -1333,6 +1400,8 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="Want",
         item_model=None,
         auth="user",
+        schemes=("DiscogsToken", "OAuth1"),
+        body_model="WantUpdate",
     ),
     OperationInfo(
         id="users.wants.delete",
@@ -1347,6 +1416,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model=None,
         item_model=None,
         auth="user",
+        schemes=("DiscogsToken", "OAuth1"),
     ),
     OperationInfo(
         id="users.wants.list",
@@ -1370,6 +1440,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="WantlistPage",
         item_model="Want",
         auth="none",
+        schemes=("", "DiscogsKeySecret", "DiscogsToken", "OAuth1"),
     ),
     OperationInfo(
         id="users.wants.update",
@@ -1386,5 +1457,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="Want",
         item_model=None,
         auth="user",
+        schemes=("DiscogsToken", "OAuth1"),
+        body_model="WantUpdate",
     ),
 )

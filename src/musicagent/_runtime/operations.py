@@ -29,3 +29,5 @@ class OperationInfo:
     model: str | None = None
     item_model: str | None = None
     auth: str = "none"
+    schemes: tuple[str, ...] = ()  # security schemes from the spec; "" means anonymous calls are allowed
+    body_model: str | None = None  # the generated model of the JSON request body, if any
