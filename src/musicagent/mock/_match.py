@@ -15,7 +15,7 @@ from urllib.parse import urlencode
 
 from .._generated.operations import OPERATIONS
 from .._runtime.operations import OperationInfo
-from ._cassettes import Interaction
+from ._cassettes import Interaction, normalize_path, query_of
 
 __all__ = ["Route", "find_match", "nearest", "request_line", "route", "significant"]
 
@@ -108,8 +108,8 @@ def _score(candidate: Interaction, query: Mapping[str, tuple[str, ...]], authent
 def find_match(
     interactions: Sequence[Interaction],
     method: str,
-    path: str,
-    query: Mapping[str, tuple[str, ...]],
+    raw_path: str,
+    raw_query: str | Mapping[str, tuple[str, ...]],
     *,
     authenticated: bool = True,
 ) -> Interaction | None:
@@ -122,6 +122,8 @@ def find_match(
     compare without regard to case). Among equals: a recorded 401 for a request without
     credentials and last otherwise, a success over a failure, the same ``per_page``, the first loaded.
     """
+    path = normalize_path(raw_path)
+    query = query_of(raw_query) if isinstance(raw_query, str) else raw_query
     wanted_method = "GET" if method == "HEAD" else method
     key = _path_key(wanted_method, path)
     wanted = significant(wanted_method, path, query)
@@ -140,8 +142,9 @@ def find_match(
 
 def request_line(method: str, path: str, query: Mapping[str, tuple[str, ...]]) -> str:
     """``GET /path?a=b`` without credentials: how misses name requests."""
-    shown = [(k, v) for k, values in query.items() if k not in IGNORED_PARAMS and not k.startswith("oauth_")
-             for v in values]
+    shown = [
+        (k, v) for k, values in query.items() if k not in IGNORED_PARAMS and not k.startswith("oauth_") for v in values
+    ]
     return f"{method} {path}" + ("?" + urlencode(shown) if shown else "")
 
 
