@@ -18,6 +18,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         item_model=None,
         auth="none",
         schemes=("", "DiscogsKeySecret", "DiscogsToken", "OAuth1"),
+        page_cap=None,
     ),
     OperationInfo(
         id="artists.releases",
@@ -44,6 +45,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         item_model="ArtistRelease",
         auth="none",
         schemes=("", "DiscogsKeySecret", "DiscogsToken", "OAuth1"),
+        page_cap=None,
     ),
     OperationInfo(
         id="inventory.exports.create",
@@ -56,6 +58,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         item_model=None,
         auth="user",
         schemes=("DiscogsToken", "OAuth1"),
+        page_cap=None,
     ),
     OperationInfo(
         id="inventory.exports.download",
@@ -68,6 +71,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         item_model=None,
         auth="user",
         schemes=("DiscogsToken", "OAuth1"),
+        page_cap=None,
     ),
     OperationInfo(
         id="inventory.exports.get",
@@ -80,6 +84,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         item_model=None,
         auth="user",
         schemes=("DiscogsToken", "OAuth1"),
+        page_cap=None,
     ),
     OperationInfo(
         id="inventory.exports.list",
@@ -103,6 +108,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         item_model="InventoryExport",
         auth="user",
         schemes=("DiscogsToken", "OAuth1"),
+        page_cap=None,
     ),
     OperationInfo(
         id="inventory.uploads.add",
@@ -115,6 +121,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         item_model=None,
         auth="user",
         schemes=("DiscogsToken", "OAuth1"),
+        page_cap=None,
     ),
     OperationInfo(
         id="inventory.uploads.change",
@@ -127,6 +134,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         item_model=None,
         auth="user",
         schemes=("DiscogsToken", "OAuth1"),
+        page_cap=None,
     ),
     OperationInfo(
         id="inventory.uploads.delete",
@@ -139,6 +147,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         item_model=None,
         auth="user",
         schemes=("DiscogsToken", "OAuth1"),
+        page_cap=None,
     ),
     OperationInfo(
         id="inventory.uploads.get",
@@ -151,6 +160,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         item_model=None,
         auth="user",
         schemes=("DiscogsToken", "OAuth1"),
+        page_cap=None,
     ),
     OperationInfo(
         id="inventory.uploads.list",
@@ -174,6 +184,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         item_model="InventoryUpload",
         auth="user",
         schemes=("DiscogsToken", "OAuth1"),
+        page_cap=None,
     ),
     OperationInfo(
         id="labels.get",
@@ -186,6 +197,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         item_model=None,
         auth="none",
         schemes=("", "DiscogsKeySecret", "DiscogsToken", "OAuth1"),
+        page_cap=None,
     ),
     OperationInfo(
         id="labels.releases",
@@ -210,6 +222,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         item_model="LabelRelease",
         auth="none",
         schemes=("", "DiscogsKeySecret", "DiscogsToken", "OAuth1"),
+        page_cap=None,
     ),
     OperationInfo(
         id="lists.get",
@@ -222,6 +235,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         item_model=None,
         auth="none",
         schemes=("", "DiscogsKeySecret", "DiscogsToken", "OAuth1"),
+        page_cap=None,
     ),
     OperationInfo(
         id="marketplace.fee",
@@ -244,6 +258,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         item_model=None,
         auth="none",
         schemes=("", "DiscogsKeySecret", "DiscogsToken", "OAuth1"),
+        page_cap=None,
     ),
     OperationInfo(
         id="marketplace.fee_in_currency",
@@ -275,6 +290,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         item_model=None,
         auth="none",
         schemes=("", "DiscogsKeySecret", "DiscogsToken", "OAuth1"),
+        page_cap=None,
     ),
     OperationInfo(
         id="marketplace.listings.create",
@@ -356,6 +372,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         auth="user",
         schemes=("DiscogsToken", "OAuth1"),
         body_model="ListingCreate",
+        page_cap=None,
     ),
     OperationInfo(
         id="marketplace.listings.delete",
@@ -379,6 +396,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         item_model=None,
         auth="user",
         schemes=("DiscogsToken", "OAuth1"),
+        page_cap=None,
     ),
     OperationInfo(
         id="marketplace.listings.get",
@@ -402,6 +420,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         item_model=None,
         auth="none",
         schemes=("", "DiscogsKeySecret", "DiscogsToken", "OAuth1"),
+        page_cap=None,
     ),
     OperationInfo(
         id="marketplace.listings.update",
@@ -477,6 +496,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         auth="user",
         schemes=("DiscogsToken", "OAuth1"),
         body_model="ListingUpdate",
+        page_cap=None,
     ),
     OperationInfo(
         id="marketplace.orders.get",
@@ -499,6 +519,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         item_model=None,
         auth="user",
         schemes=("DiscogsToken", "OAuth1"),
+        page_cap=None,
     ),
     OperationInfo(
         id="marketplace.orders.list",
@@ -560,6 +581,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         item_model="Order",
         auth="user",
         schemes=("DiscogsToken", "OAuth1"),
+        page_cap=None,
     ),
     OperationInfo(
         id="marketplace.orders.messages.add",
@@ -593,6 +615,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         auth="user",
         schemes=("DiscogsToken", "OAuth1"),
         body_model="OrderMessageCreate",
+        page_cap=None,
     ),
     OperationInfo(
         id="marketplace.orders.messages.list",
@@ -625,6 +648,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         item_model="OrderMessage",
         auth="user",
         schemes=("DiscogsToken", "OAuth1"),
+        page_cap=None,
     ),
     OperationInfo(
         id="marketplace.orders.update",
@@ -658,6 +682,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         auth="user",
         schemes=("DiscogsToken", "OAuth1"),
         body_model="OrderUpdate",
+        page_cap=None,
     ),
     OperationInfo(
         id="marketplace.price_suggestions",
@@ -670,6 +695,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         item_model=None,
         auth="user",
         schemes=("DiscogsToken", "OAuth1"),
+        page_cap=None,
     ),
     OperationInfo(
         id="marketplace.stats",
@@ -693,6 +719,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         item_model=None,
         auth="none",
         schemes=("", "DiscogsKeySecret", "DiscogsToken", "OAuth1"),
+        page_cap=None,
     ),
     OperationInfo(
         id="masters.get",
@@ -705,6 +732,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         item_model=None,
         auth="none",
         schemes=("", "DiscogsKeySecret", "DiscogsToken", "OAuth1"),
+        page_cap=None,
     ),
     OperationInfo(
         id="masters.versions",
@@ -755,6 +783,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         item_model="MasterVersion",
         auth="none",
         schemes=("", "DiscogsKeySecret", "DiscogsToken", "OAuth1"),
+        page_cap=None,
     ),
     OperationInfo(
         id="oauth.access_token",
@@ -767,6 +796,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         item_model=None,
         auth="user",
         schemes=("OAuth1",),
+        page_cap=None,
     ),
     OperationInfo(
         id="oauth.identity",
@@ -779,6 +809,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         item_model=None,
         auth="user",
         schemes=("DiscogsToken", "OAuth1"),
+        page_cap=None,
     ),
     OperationInfo(
         id="oauth.request_token",
@@ -791,6 +822,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         item_model=None,
         auth="user",
         schemes=("OAuth1",),
+        page_cap=None,
     ),
     OperationInfo(
         id="releases.community_rating",
@@ -803,6 +835,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         item_model=None,
         auth="none",
         schemes=("", "DiscogsKeySecret", "DiscogsToken", "OAuth1"),
+        page_cap=None,
     ),
     OperationInfo(
         id="releases.get",
@@ -826,6 +859,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         item_model=None,
         auth="none",
         schemes=("", "DiscogsKeySecret", "DiscogsToken", "OAuth1"),
+        page_cap=None,
     ),
     OperationInfo(
         id="releases.rating.delete",
@@ -841,6 +875,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         item_model=None,
         auth="user",
         schemes=("DiscogsToken", "OAuth1"),
+        page_cap=None,
     ),
     OperationInfo(
         id="releases.rating.get",
@@ -856,6 +891,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         item_model=None,
         auth="none",
         schemes=("", "DiscogsKeySecret", "DiscogsToken", "OAuth1"),
+        page_cap=None,
     ),
     OperationInfo(
         id="releases.rating.update",
@@ -873,6 +909,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         auth="user",
         schemes=("DiscogsToken", "OAuth1"),
         body_model="ReleaseRatingUpdate",
+        page_cap=None,
     ),
     OperationInfo(
         id="releases.stats",
@@ -885,6 +922,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         item_model=None,
         auth="none",
         schemes=("", "DiscogsKeySecret", "DiscogsToken", "OAuth1"),
+        page_cap=None,
     ),
     OperationInfo(
         id="search",
@@ -926,6 +964,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         item_model="SearchResult",
         auth="any",
         schemes=("DiscogsKeySecret", "DiscogsToken", "OAuth1"),
+        page_cap=None,
     ),
     OperationInfo(
         id="users.collection.fields.list",
@@ -938,6 +977,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         item_model=None,
         auth="none",
         schemes=("", "DiscogsKeySecret", "DiscogsToken", "OAuth1"),
+        page_cap=None,
     ),
     OperationInfo(
         id="users.collection.fields.set",
@@ -973,6 +1013,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         item_model=None,
         auth="user",
         schemes=("DiscogsToken", "OAuth1"),
+        page_cap=None,
     ),
     OperationInfo(
         id="users.collection.folders.add_release",
@@ -997,6 +1038,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         item_model=None,
         auth="user",
         schemes=("DiscogsToken", "OAuth1"),
+        page_cap=None,
     ),
     OperationInfo(
         id="users.collection.folders.create",
@@ -1013,6 +1055,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         auth="user",
         schemes=("DiscogsToken", "OAuth1"),
         body_model="FolderCreate",
+        page_cap=None,
     ),
     OperationInfo(
         id="users.collection.folders.delete",
@@ -1036,6 +1079,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         item_model=None,
         auth="user",
         schemes=("DiscogsToken", "OAuth1"),
+        page_cap=None,
     ),
     OperationInfo(
         id="users.collection.folders.get",
@@ -1059,6 +1103,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         item_model=None,
         auth="none",
         schemes=("", "DiscogsKeySecret", "DiscogsToken", "OAuth1"),
+        page_cap=None,
     ),
     OperationInfo(
         id="users.collection.folders.list",
@@ -1071,6 +1116,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         item_model=None,
         auth="none",
         schemes=("", "DiscogsKeySecret", "DiscogsToken", "OAuth1"),
+        page_cap=None,
     ),
     OperationInfo(
         id="users.collection.folders.releases",
@@ -1106,6 +1152,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         item_model="CollectionItem",
         auth="none",
         schemes=("", "DiscogsKeySecret", "DiscogsToken", "OAuth1"),
+        page_cap=None,
     ),
     OperationInfo(
         id="users.collection.folders.update",
@@ -1131,6 +1178,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         auth="user",
         schemes=("DiscogsToken", "OAuth1"),
         body_model="FolderUpdate",
+        page_cap=None,
     ),
     OperationInfo(
         id="users.collection.instances.delete",
@@ -1164,6 +1212,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         item_model=None,
         auth="user",
         schemes=("DiscogsToken", "OAuth1"),
+        page_cap=None,
     ),
     OperationInfo(
         id="users.collection.instances.update",
@@ -1202,6 +1251,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         auth="user",
         schemes=("DiscogsToken", "OAuth1"),
         body_model="CollectionInstanceUpdate",
+        page_cap=None,
     ),
     OperationInfo(
         id="users.collection.releases",
@@ -1227,6 +1277,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         item_model="CollectionItem",
         auth="none",
         schemes=("", "DiscogsKeySecret", "DiscogsToken", "OAuth1"),
+        page_cap=None,
     ),
     OperationInfo(
         id="users.collection.value",
@@ -1239,6 +1290,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         item_model=None,
         auth="user",
         schemes=("DiscogsToken", "OAuth1"),
+        page_cap=None,
     ),
     OperationInfo(
         id="users.contributions",
@@ -1267,6 +1319,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         item_model="ContributedRelease",
         auth="none",
         schemes=("", "DiscogsKeySecret", "DiscogsToken", "OAuth1"),
+        page_cap=None,
     ),
     OperationInfo(
         id="users.get",
@@ -1279,6 +1332,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         item_model=None,
         auth="none",
         schemes=("", "DiscogsKeySecret", "DiscogsToken", "OAuth1"),
+        page_cap=None,
     ),
     OperationInfo(
         id="users.inventory",
@@ -1308,6 +1362,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         item_model="Listing",
         auth="none",
         schemes=("", "DiscogsKeySecret", "DiscogsToken", "OAuth1"),
+        page_cap=100,
     ),
     OperationInfo(
         id="users.lists",
@@ -1332,6 +1387,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         item_model="UserListSummary",
         auth="none",
         schemes=("", "DiscogsKeySecret", "DiscogsToken", "OAuth1"),
+        page_cap=None,
     ),
     OperationInfo(
         id="users.submissions",
@@ -1356,6 +1412,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         item_model=None,
         auth="none",
         schemes=("", "DiscogsKeySecret", "DiscogsToken", "OAuth1"),
+        page_cap=None,
     ),
     OperationInfo(
         id="users.update",
@@ -1384,6 +1441,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         auth="user",
         schemes=("DiscogsToken", "OAuth1"),
         body_model="UserUpdate",
+        page_cap=None,
     ),
     OperationInfo(
         id="users.wants.add",
@@ -1402,6 +1460,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         auth="user",
         schemes=("DiscogsToken", "OAuth1"),
         body_model="WantUpdate",
+        page_cap=None,
     ),
     OperationInfo(
         id="users.wants.delete",
@@ -1417,6 +1476,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         item_model=None,
         auth="user",
         schemes=("DiscogsToken", "OAuth1"),
+        page_cap=None,
     ),
     OperationInfo(
         id="users.wants.list",
@@ -1441,6 +1501,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         item_model="Want",
         auth="none",
         schemes=("", "DiscogsKeySecret", "DiscogsToken", "OAuth1"),
+        page_cap=None,
     ),
     OperationInfo(
         id="users.wants.update",
@@ -1459,5 +1520,6 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         auth="user",
         schemes=("DiscogsToken", "OAuth1"),
         body_model="WantUpdate",
+        page_cap=None,
     ),
 )
