@@ -38,7 +38,7 @@ __all__ = [
 
 NOT_FOUND_MESSAGE = "The requested resource was not found."
 TOO_MANY_MESSAGE = "You are making requests too quickly."
-# Every answer says where it came from: recorded | state | synthesized | stub | auth | image | miss | strict
+# Every answer says where it came from: recorded | state | synthesized | stub | refused | image | miss | strict
 ANSWER_HEADER = "X-Musicagent-Mock"
 MAX_BODY = 16 * 1024 * 1024  # a request body larger than this is refused (413) rather than read into memory
 _DISCOGS_ORIGINS = ("https://api.discogs.com", "http://api.discogs.com")
@@ -498,11 +498,11 @@ class MockServer:
         if found is not None:
             refused = check(found.operation, found.params, kind, self.user)
             if refused is not None:
-                reply.error(*refused, "auth")
+                reply.error(*refused, "refused")
                 return
             parsed, problem = _validated(found.operation, method, body)
             if problem is not None:
-                reply.error(*problem, "auth")
+                reply.error(*problem, "refused")
                 return
             if found.operation.id == "oauth.identity" and self._recorded_identity() != self.user:
                 reply.json(200, self._identity(), "synthesized")
@@ -713,9 +713,9 @@ def _validated(op: OperationInfo, method: str, body: bytes) -> tuple[Any, tuple[
     try:
         parsed = json.loads(body) if body.strip() else {}
     except ValueError:
-        return None, (400, "The request body is not valid JSON.")
+        return None, (422, "Invalid body: not valid JSON.")
     if not isinstance(parsed, dict):
-        return None, (400, "The request body must be a JSON object.")
+        return None, (422, "Invalid body: a JSON object is required.")
     from pydantic import ValidationError
 
     from .._generated import models

@@ -37,7 +37,7 @@ def _error(status: int, message: str) -> Answer:
 
 
 def _now() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S-07:00", time.gmtime())
+    return time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime())
 
 
 def _int(text: str) -> int:
@@ -259,7 +259,7 @@ class State:
         if folder is None:
             return _error(404, "Folder does not exist.")
         if folder["id"] in (0, 1):
-            return _error(400, "The folders All and Uncategorized cannot be renamed.")
+            return _error(422, "The folders All and Uncategorized cannot be renamed.")
         if body.get("name") is not None:
             folder["name"] = body["name"]
         return Answer(200, folder)
@@ -270,7 +270,7 @@ class State:
             return _error(404, "Folder does not exist.")
         self._recount()
         if folder["id"] in (0, 1) or folder.get("count"):
-            return _error(400, "A folder must be empty to be deleted, and All and Uncategorized cannot be.")
+            return _error(403, "A folder must be empty to be deleted, and All and Uncategorized cannot be.")
         del self._folders()[folder["id"]]
         return Answer(204)
 
