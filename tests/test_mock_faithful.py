@@ -25,8 +25,8 @@ from musicagent import (
     NotFoundError,
     PermissionDeniedError,
     UnprocessableEntityError,
+    cli,
 )
-from musicagent import cli
 from musicagent.mock import MockServer, default_cassettes
 from musicagent.testing import mock_discogs, mock_server
 
@@ -119,9 +119,9 @@ def test_the_readme_search_gives_only_what_was_asked_for(server: MockServer, tmp
 def test_a_filter_never_falls_back_to_a_recording_without_it(server: MockServer) -> None:
     discogs = client(server.url)
     with pytest.raises(NotFoundError, match="was not recorded"):
-        discogs.search().items
+        _ = discogs.search().items
     with pytest.raises(NotFoundError, match="was not recorded"):
-        discogs.search(q="nirvana", type="master").items
+        _ = discogs.search(q="nirvana", type="master").items
     with pytest.raises(NotFoundError, match="was not recorded"):
         discogs.releases.get(1, curr_abbr="EUR")
     assert discogs.releases.get(1, curr_abbr="USD").id == 1
@@ -140,7 +140,7 @@ def test_usernames_compare_without_case(server: MockServer) -> None:
 def test_a_miss_is_logged_with_the_nearest_recordings(tmp_path: Path) -> None:
     lines: list[str] = []
     with MockServer(rate_limit=None, log=lines.append) as running:
-        status, headers, body = http(running.url + "/database/search?q=beatles&token=t")
+        status, headers, _body = http(running.url + "/database/search?q=beatles&token=t")
     assert (status, headers["X-Musicagent-Mock"]) == (404, "miss")
     [miss] = [line for line in lines if line.startswith("miss: ")]
     assert "GET /database/search?q=beatles was not recorded" in miss
@@ -244,7 +244,7 @@ def test_writes_to_the_users_own_data_are_seen_by_later_reads() -> None:
 def test_a_bad_write_body_gets_discogs_422_shape(server: MockServer) -> None:
     auth = {"Authorization": "Discogs token=t", "Content-Type": "application/json"}
     for body in ({"release_id": 1, "condition": "Mint", "price": 10, "status": "Draft"}, {"price": 10}, b"{not json"):
-        status, headers, answer = http(server.url + "/marketplace/listings", "POST", body, auth)
+        status, _headers, answer = http(server.url + "/marketplace/listings", "POST", body, auth)
         assert status == 422 and set(json.loads(answer)) == {"message"}, answer
     with pytest.raises(UnprocessableEntityError, match="rating"):
         http_client = client(server.url)
