@@ -285,15 +285,15 @@ def test_a_recorded_filter_never_answers_a_request_without_it_and_failures_come_
     base = "https://api.discogs.com"
     write_cassette(
         tmp_path / "c.yaml",
-        interaction(base + "/releases/5?curr_abbr=USD", {"id": 5, "title": "priced in USD"}),
+        interaction(base + "/releases/5?curr_abbr=EUR", {"id": 5, "title": "priced in EUR"}),
         interaction(base + "/database/search?q=nirvana&per_page=100", {"message": "Query time exceeded."}, status=500),
         interaction(base + "/database/search?q=nirvana&per_page=50", page_body(1, 1, [7])),
     )
     with MockServer(tmp_path) as mock:
-        status, _, body = get(mock.url + "/releases/5?curr_abbr=USD")
-        assert (status, json.loads(body)["title"]) == (200, "priced in USD")
+        status, _, body = get(mock.url + "/releases/5?curr_abbr=EUR")
+        assert (status, json.loads(body)["title"]) == (200, "priced in EUR")
         assert get(mock.url + "/releases/5")[0] == 404  # asked without the currency: another question
-        assert get(mock.url + "/releases/5?curr_abbr=EUR")[0] == 404  # a different question
+        assert get(mock.url + "/releases/5?curr_abbr=GBP")[0] == 404  # a different question
         status, _, body = get(mock.url + "/database/search?q=nirvana&per_page=100&token=t")
         assert status == 200 and json.loads(body)["releases"][0]["id"] == 7
 

@@ -124,7 +124,8 @@ def test_a_filter_never_falls_back_to_a_recording_without_it(server: MockServer)
         _ = discogs.search(q="nirvana", type="master").items
     with pytest.raises(NotFoundError, match="was not recorded"):
         discogs.releases.get(1, curr_abbr="EUR")
-    assert discogs.releases.get(1, curr_abbr="USD").id == 1
+    assert discogs.releases.get(1, curr_abbr="USD").id == 1  # USD: Discogs' default currency, as if left out
+    assert discogs.releases.get(249504).title == "Never Gonna Give You Up"  # recorded with curr_abbr=USD
     assert discogs.search(q="NIRVANA", type="release", limit=1).items  # search terms ignore case
 
 

@@ -25,8 +25,9 @@ IGNORED_PARAMS = frozenset({"per_page", "token", "key", "secret", "callback"})
 # Discogs compares these without regard to case: usernames in paths, free-text search terms.
 _CASELESS_PATH_PARAMS = frozenset({"username"})
 _CASELESS_OPERATIONS = frozenset({"search"})
-# A parameter sent with Discogs' default value asks the same question as one left out.
-_DEFAULTS = {"page": "1"}
+# A parameter sent with Discogs' default value asks the same question as one left out (the mock's
+# user has Discogs' default currency, USD).
+_DEFAULTS = {"page": "1", "curr_abbr": "USD"}
 
 
 @dataclass(frozen=True)
@@ -82,7 +83,7 @@ def significant(method: str, path: str, query: Mapping[str, tuple[str, ...]]) ->
     for name, values in query.items():
         if name in IGNORED_PARAMS or name.startswith("oauth_"):
             continue
-        if len(values) == 1 and _DEFAULTS.get(name) == _number(values[0]):
+        if len(values) == 1 and _DEFAULTS.get(name) == (_number(values[0]) if name == "page" else values[0]):
             continue
         result[name] = tuple(
             " ".join(v.split()).casefold() if caseless else _number(v) if name == "page" else v for v in values
