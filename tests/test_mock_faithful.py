@@ -349,3 +349,12 @@ def test_the_pytest_fixtures_give_a_server_with_options(pytester: pytest.Pyteste
         """
     )
     pytester.runpytest_inprocess("-q", "-p", "no:cacheprovider").assert_outcomes(passed=2)
+
+
+def test_logs_mask_credentials_in_the_query() -> None:
+    lines: list[str] = []
+    with MockServer(rate_limit=None, log=lines.append) as running:
+        http(running.url + "/database/search?q=nirvana&token=SECRET1&key=SECRET2&secret=SECRET3")
+        http(running.url + "/database/search?q=beatles&oauth_token=SECRET4")
+    text = "\n".join(lines)
+    assert "token=***" in text and "SECRET" not in text, text

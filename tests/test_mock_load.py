@@ -152,3 +152,15 @@ def test_a_fast_client_is_never_cut_off_by_the_idle_timeout() -> None:
 def test_a_bad_idle_timeout_is_refused() -> None:
     with pytest.raises(ValueError, match="idle_timeout"):
         MockServer(idle_timeout=0)
+
+
+def test_a_huge_request_body_is_refused_unread() -> None:
+    with MockServer(rate_limit=None) as server:
+        connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+        connection.putrequest("POST", "/marketplace/listings")
+        connection.putheader("Content-Length", str(64 * 1024 * 1024))
+        connection.endheaders()  # announces 64 MiB and sends none of it
+        response = connection.getresponse()
+        assert (response.status, response.getheader("Connection")) == (413, "close")
+        connection.close()
+        assert get("127.0.0.1", server.port) == 200

@@ -49,6 +49,7 @@ _IMAGE_HOSTS = re.compile(
 # Paths the mock answers with its image: its own /_images/<host>/..., and the API's old image paths.
 _IMAGE_PATHS = ("/_images/", "/image/", "/images/")
 _JSON = "application/json"
+_CREDENTIAL_IN_QUERY = re.compile(r"([?&](?:token|key|secret|oauth_[a-z_]+)=)[^&\s]*", re.IGNORECASE)
 _WRITES = frozenset({"POST", "PUT", "DELETE", "PATCH"})
 
 
@@ -125,6 +126,12 @@ class _Handler(BaseHTTPRequestHandler):
         if log is not None:
             log(f"{self.address_string()} {format % args}")
 
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        """One line per request, with credentials in the query masked (the stdlib logs the raw line)."""
+        if self.server.owner.log is not None:
+            line = _CREDENTIAL_IN_QUERY.sub(r"\1***", self.requestline)
+            self.log_message('"%s" %s %s', line, str(code), str(size))
+
     def _read_body(self) -> bytes | None:
         """The request body (None when too large: answered 413 and the connection closed)."""
         try:
@@ -171,7 +178,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self.command,
                 413,
                 "Payload Too Large",
-                [(ANSWER_HEADER, "miss")],
+                [(ANSWER_HEADER, "refused"), ("Connection", "close")],
                 _error("The request body is too large."),
             )
             return
