@@ -362,7 +362,7 @@ def test_write_tools_with_allow_writes(tmp_path: Path) -> None:
             _check_structured(tools["inventory_exports_download"], results["download"], json_text=False)
             return results
 
-    with mock_discogs() as discogs:
+    with mock_discogs(server_options={"user": "abuntine"}) as discogs:  # the mock's token is abuntine's
         results = anyio.run(scenario, discogs)
         want = discogs.users.wants.add("abuntine", 1)
         expected_csv = discogs.inventory.exports.download(599632, tmp_path / "export.csv").read_bytes()
