@@ -276,7 +276,9 @@ def test_every_image_url_served_points_at_the_mock_and_answers_an_image(server: 
 def test_stubs_answer_first_once_or_always_and_requests_can_be_asserted() -> None:
     with mock_discogs(rate_limit=None, max_retries=0) as discogs:
         server = discogs.mock_server
-        once = server.stub("GET", "/artists/{artist_id}", json={"id": 1, "name": "Stubbed", "resource_url": ""}, times=1)
+        once = server.stub(
+            "GET", "/artists/{artist_id}", json={"id": 1, "name": "Stubbed", "resource_url": ""}, times=1
+        )
         assert discogs.artists.get(108713).name == "Stubbed"
         assert discogs.artists.get(108713).name == "Nickelback"  # used up: the recording answers again
         once.assert_called(times=1)
