@@ -10,9 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, ClassVar, Self, TypeVar
-
-from pydantic import BaseModel, ValidationError
+from typing import TYPE_CHECKING, Any, ClassVar, Self, TypeVar
 
 from . import params
 from .auth import Credentials
@@ -23,9 +21,12 @@ from .pagination import Page
 from .ratelimit import RateLimiter, RateLimitState, parse_rate_headers
 from .transport import RawResponse, RequestOptions, Transport
 
+if TYPE_CHECKING:  # pydantic is imported with the first model, not with the client
+    from pydantic import BaseModel
+
 __all__ = ["BaseClient", "Resource", "not_json", "options_of"]
 
-M = TypeVar("M", bound=BaseModel)
+M = TypeVar("M", bound="BaseModel")
 I = TypeVar("I")  # noqa: E741
 
 _AUTO: Any = "auto"
@@ -50,7 +51,11 @@ def _decode(model: type[M], raw: RawResponse, operation: str) -> M:
     """Validate a JSON body straight from bytes; bad JSON is a decode error, a bad shape names the field."""
     try:
         return model.model_validate_json(raw.content)
-    except ValidationError as exc:
+    except ValueError as exc:  # pydantic's ValidationError is one; it is loaded by now (model is a model)
+        from pydantic import ValidationError
+
+        if not isinstance(exc, ValidationError):
+            raise
         errors = exc.errors(include_url=False, include_input=False)
         if any(e["type"] == "json_invalid" for e in errors):
             raise not_json(raw, operation) from None

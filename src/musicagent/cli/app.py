@@ -37,7 +37,6 @@ from .._runtime.errors import (
 )
 from .._runtime.log import mask
 from .._runtime.operations import OperationInfo
-from ..export import ExportError
 
 __all__ = [
     "EXIT_API",
@@ -72,6 +71,7 @@ _CLIENT_OPTIONS = ("token", "base_url", "user_agent", "timeout", "max_retries")
 
 def exit_code_for(exc: BaseException) -> int:
     """The exit code of a failure; the most specific class wins (a timeout is a network error)."""
+    from ..export import ExportError  # here: export imports pydantic, which --help and completion never need
     from .parser import OutputError, UsageError
 
     if isinstance(exc, OutputError | DownloadError):
