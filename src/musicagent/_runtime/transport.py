@@ -37,7 +37,10 @@ class _Pools:
     def __init__(self, base_url: str, maxsize: int, timeout: float) -> None:
         import urllib3
 
+        from . import headers
+
         self.manager = _make_pool(base_url, maxsize)
+        headers.install(self.manager)  # header blocks read without the email package: see headers.py
         self.direct = type(self.manager) is urllib3.PoolManager  # no proxy in between
         self.base = self.manager.connection_from_url(base_url)
         self.default_timeout = timeout
