@@ -38,7 +38,7 @@ DEFERRED = (
     "backoff",
     "musicagent.models",
     "musicagent._generated.models",
-    "musicagent.export",
+    "musicagent.export._csv",
 )
 
 
