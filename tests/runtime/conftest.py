@@ -8,9 +8,11 @@ per ``window`` seconds the way Discogs does (a moving window, 429 beyond it, the
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import socket
+import ssl
 import subprocess
 import threading
 import time
@@ -214,12 +216,16 @@ class _Server(ThreadingHTTPServer):
         pass  # broken pipes after a client timeout are expected here
 
 
-@pytest.fixture
-def server() -> Iterator[LocalServer]:
-    """A fresh local server per test; ``server.url`` is its base URL."""
+@contextlib.contextmanager
+def serve(tls: ssl.SSLContext | None = None) -> Iterator[LocalServer]:
+    """Run a local server on a free port until the block ends; ``tls`` makes it an https server."""
     httpd = _Server(("127.0.0.1", 0), _Handler)
     httpd.state = LocalServer()
-    httpd.state.url = f"http://127.0.0.1:{httpd.server_address[1]}"
+    scheme = "http"
+    if tls is not None:
+        httpd.socket = tls.wrap_socket(httpd.socket, server_side=True)
+        scheme = "https"
+    httpd.state.url = f"{scheme}://127.0.0.1:{httpd.server_address[1]}"
     thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
@@ -228,6 +234,56 @@ def server() -> Iterator[LocalServer]:
         httpd.shutdown()
         httpd.server_close()
         thread.join(5)
+
+
+@pytest.fixture
+def server() -> Iterator[LocalServer]:
+    """A fresh local server per test; ``server.url`` is its base URL."""
+    with serve() as state:
+        yield state
+
+
+@pytest.fixture(scope="session")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
+    """A self-signed certificate for 127.0.0.1 and localhost, made by the openssl command: (cert, key)."""
+    binary = shutil.which("openssl")
+    if binary is None:
+        pytest.skip("the openssl command is not installed")
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = str(folder / "cert.pem"), str(folder / "key.pem")
+    subprocess.run(
+        [
+            binary,
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            key,
+            "-out",
+            cert,
+            "-days",
+            "2",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1,DNS:localhost",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return cert, key
+
+
+@pytest.fixture
+def tls_server(certificate: tuple[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalServer]:
+    """An https local server whose certificate the client trusts (through SSL_CERT_FILE)."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(*certificate)
+    monkeypatch.setenv("SSL_CERT_FILE", certificate[0])
+    with serve(context) as state:
+        yield state
 
 
 @pytest.fixture

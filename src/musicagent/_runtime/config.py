@@ -6,7 +6,6 @@ never later inside a request.
 
 from __future__ import annotations
 
-import ipaddress
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -16,6 +15,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
 from .errors import ConfigurationError
+from .urls import UnsafeURLError, base_may_carry_credentials, is_loopback, origin_of
 
 __all__ = ["DEFAULT_BASE_URL", "Settings", "is_loopback", "read_dotenv"]
 
@@ -37,6 +37,10 @@ _ENV: dict[str, tuple[str, ...]] = {
     "deadline": ("DISCOGS_DEADLINE",),
     "rate_limit": ("DISCOGS_RATE_LIMIT",),
     "rate_limit_store": ("DISCOGS_RATE_LIMIT_STORE",),
+    # transport limits (runtime)
+    "credentials_hosts": ("DISCOGS_CREDENTIALS_HOSTS",),
+    "max_response_bytes": ("DISCOGS_MAX_RESPONSE_BYTES",),
+    "max_download_bytes": ("DISCOGS_MAX_DOWNLOAD_BYTES",),
 }
 
 
@@ -68,16 +72,6 @@ def read_dotenv(path: Path) -> dict[str, str]:
             value = value.split(" #", 1)[0].rstrip()
         values[key] = value
     return values
-
-
-def is_loopback(host: str) -> bool:
-    """localhost, 127.0.0.0/8 or ::1 (brackets allowed): the only hosts plain http may reach."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 _SECRETS = ("token", "consumer_secret", "access_token", "access_token_secret")
@@ -128,6 +122,10 @@ class Settings(BaseModel):
     deadline: float | None = Field(default=None, gt=0, allow_inf_nan=False)
     rate_limit: tuple[int, float] | Literal["auto"] | None = "auto"
     rate_limit_store: str | None = Field(default=None, repr=False)  # a Redis URL may hold a password
+    # -- transport limits (runtime): where credentials may go, how large an answer may be --------
+    credentials_hosts: tuple[str, ...] = ()
+    max_response_bytes: int = Field(default=64 * 2**20, ge=1024)
+    max_download_bytes: int = Field(default=4 * 2**30, ge=1024)
 
     @field_validator(*_CREDENTIALS, mode="before")
     @classmethod
@@ -172,7 +170,33 @@ class Settings(BaseModel):
             raise ValueError(f"{value!r} has an invalid port") from None
         if parts.scheme == "http" and not is_loopback(parts.hostname):
             raise ValueError(f"plain http is only allowed for loopback hosts, not {parts.hostname!r}; use https")
+        try:
+            origin_of(text)
+        except UnsafeURLError as exc:
+            raise ValueError(str(exc)) from None
         return text.rstrip("/")
+
+    @field_validator("credentials_hosts", mode="before")
+    @classmethod
+    def _parse_hosts(cls, value: Any) -> Any:
+        """A comma-separated list (environment, `.env`) or a sequence of host names; compared in lower case."""
+        items = value.split(",") if isinstance(value, str) else value
+        if not isinstance(items, list | tuple | set | frozenset):
+            raise ValueError("expected host names, e.g. ('proxy.example.org',) or 'a.example,b.example'")
+        hosts = []
+        for item in items:
+            host = item.strip().lower() if isinstance(item, str) else item
+            if not isinstance(host, str) or not host or any(c in host for c in "/:@\\ \t"):
+                raise ValueError(f"expected bare host names such as 'proxy.example.org', got {item!r}")
+            hosts.append(host)
+        return tuple(hosts)
+
+    @field_validator("max_response_bytes", "max_download_bytes", mode="before")
+    @classmethod
+    def _no_bool_size(cls, value: Any) -> Any:
+        if isinstance(value, bool):
+            raise ValueError(f"expected a number of bytes, got {value!r}")
+        return value
 
     @field_validator("rate_limit", mode="before")
     @classmethod
@@ -210,6 +234,12 @@ class Settings(BaseModel):
         problem = _incomplete_credentials({name for name in _CREDENTIALS if getattr(self, name) is not None})
         if problem is not None:
             raise ValueError(f"{problem[0]} is set but {problem[1]} is not; give both, or neither")
+        if self.is_authenticated and not base_may_carry_credentials(origin_of(self.base_url), self.credentials_hosts):
+            host = origin_of(self.base_url).host
+            raise ValueError(
+                f"credentials are only sent to Discogs hosts (*.discogs.com) and loopback, not to {host!r}; "
+                f"to send them there, list it in credentials_hosts (DISCOGS_CREDENTIALS_HOSTS={host})"
+            )
         return self
 
     @property

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .log import mask
+from .log import mask, mask_headers
 
 __all__ = [
     "APIConnectionError",
@@ -152,7 +152,7 @@ class APIError(_RequestError):
         **kw: Any,
     ) -> None:
         self.status_code = status_code
-        self.headers = {k: mask(v) for k, v in (headers or {}).items()}  # a proxy may echo credentials
+        self.headers = mask_headers(headers or {})  # a proxy may echo credentials
         self.body = body
         super().__init__(message, **kw)
 

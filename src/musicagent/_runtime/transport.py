@@ -62,6 +62,9 @@ class Transport:
         max_retries: int,
         deadline: float | None,
         limiter: RateLimiter | None,
+        credentials_hosts: tuple[str, ...] = (),
+        max_response_bytes: int = 64 * 2**20,
+        max_download_bytes: int = 4 * 2**30,
         pool_maxsize: int = 32,  # threads beyond it would open (and drop) connections of their own
     ) -> None:
         self.builder = core.RequestBuilder(
@@ -71,7 +74,10 @@ class Transport:
             timeout=timeout,
             max_retries=max_retries,
             deadline=deadline,
+            credentials_hosts=credentials_hosts,
         )
+        self.max_response_bytes = max_response_bytes
+        self.max_download_bytes = max_download_bytes
         self.base_url = base_url
         self.credentials = credentials
         self.limiter = limiter
@@ -137,7 +143,7 @@ class Transport:
         headers = dict((options.extra_headers if options else None) or {})
         headers.setdefault("Accept", "*/*")
         options = dataclasses.replace(options or RequestOptions(), extra_headers=headers)
-        call = self.builder.call("GET", url, options=options)
+        call = self.builder.call("GET", url, options=options, url_parameter="url")
         return self._run(call, lambda raw: target, target)
 
     # -- the loop --------------------------------------------------------------------------------
