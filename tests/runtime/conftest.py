@@ -63,6 +63,8 @@ class LocalServer:
     arrivals: list[float] = field(default_factory=list)  # every admitted request, ever
     rejected: int = 0
     slow_seconds: float = 1.0
+    drip_every: float = 0.25  # seconds between two pieces of a dripped answer
+    drip_size: int = 4  # bytes per piece of a dripped body (headers drip one byte at a time)
     retry_after: str | None = None
     routes: dict[str, Callable[[Seen], tuple[int, dict[str, str], bytes]]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -175,6 +177,26 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
             self.close_connection = True
             self.connection.shutdown(socket.SHUT_RDWR)
+        elif fault == "drip_body":  # headers at once, then the body a few bytes at a time
+            body = json.dumps({**artist_body(1), "padding": "x" * 300}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.flush()
+            self._drip(body, state.drip_size)
+        elif fault == "drip_headers":  # the status line and headers one byte at a time
+            body = json.dumps(artist_body(1)).encode()
+            head = f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+            self._drip((head + "X-Padding: " + "p" * 100 + "\r\n\r\n").encode() + body, 1)
+        elif fault == "drip_raw":  # the route's answer, its body dripped in pieces of drip_size
+            status, extra, raw = state.routes[self.path.split("?", 1)[0]](Seen("GET", self.path, {}, b"", 0.0))
+            self.send_response(status)
+            for name, value in {**extra, "Content-Length": str(len(raw))}.items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.flush()
+            self._drip(raw, state.drip_size)
         elif fault == "html200":
             self._send_raw(200, b"<html><body>Proxy login required</body></html>", {"Content-Type": "text/html"})
         elif fault == "garbage":
@@ -192,6 +214,17 @@ class _Handler(BaseHTTPRequestHandler):
         else:  # pragma: no cover - a typo in a test
             raise AssertionError(f"unknown fault {fault!r}")
         return True
+
+    def _drip(self, data: bytes, size: int) -> None:
+        """Write ``data`` in pieces of ``size`` bytes, ``drip_every`` seconds apart, until done or cut off."""
+        self.close_connection = True
+        try:
+            for start in range(0, len(data), size):
+                self.wfile.write(data[start : start + size])
+                self.wfile.flush()
+                time.sleep(self.server.state.drip_every)
+        except OSError:
+            pass  # the client gave up: what the drip tests expect
 
     def _send(self, status: int, payload: Any, headers: dict[str, str]) -> None:
         self._send_raw(status, json.dumps(payload).encode(), {"Content-Type": "application/json", **headers})

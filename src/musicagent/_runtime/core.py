@@ -33,6 +33,7 @@ from .errors import (
     InvalidParameterError,
     RateLimitError,
     ResponseDecodeError,
+    ResponseTooLargeError,
     _RequestError,
     error_for_status,
 )
@@ -288,7 +289,7 @@ def status_error(raw: RawResponse) -> APIError | Failure | None:
 
 
 FailureKind = Literal[
-    "connect", "connect_timeout", "read_timeout", "tls", "truncated", "decode", "connection", "request"
+    "connect", "connect_timeout", "read_timeout", "deadline", "tls", "truncated", "decode", "connection", "request"
 ]
 
 
@@ -305,7 +306,9 @@ def failure(call: Call, kind: FailureKind, reason: str, timeout: float) -> Failu
     if kind == "connect_timeout":
         return Failure(APITimeoutError(f"could not connect: {reason}", **where), reached=False)
     if kind == "read_timeout":
-        return Failure(APITimeoutError(f"no response within {timeout:g}s", **where), reached=True)
+        return Failure(APITimeoutError(f"no complete response within {timeout:g}s", **where), reached=True)
+    if kind == "deadline":
+        return Failure(APITimeoutError(f"{reason} during attempt {call.attempts}", **where), reached=True)
     if kind == "tls":
         return APIConnectionError(f"TLS failed: {reason}", **where)
     if kind == "truncated":
@@ -315,6 +318,16 @@ def failure(call: Call, kind: FailureKind, reason: str, timeout: float) -> Failu
     if kind == "connection":
         return Failure(APIConnectionError(f"the connection failed: {reason}", **where), reached=True)
     return Failure(APIConnectionError(f"the request failed: {reason}", **where), reached=True)
+
+
+def too_large(call: Call, limit: int, setting: str) -> ResponseTooLargeError:
+    """An answer past the size cap: final (the same answer would come again), and says which setting to raise."""
+    return ResponseTooLargeError(
+        f"the response is larger than {setting}={limit:,} bytes once decompressed "
+        f"(raise {setting} if such an answer is expected)",
+        transient=False,
+        **call.where(),
+    )
 
 
 # -- whether, and when, to try again ------------------------------------------------------------------------

@@ -31,6 +31,7 @@ __all__ = [
     "RateLimitStoreError",
     "ResourceNotFoundError",
     "ResponseDecodeError",
+    "ResponseTooLargeError",
     "ResponseValidationError",
     "ServerError",
     "UnprocessableEntityError",
@@ -127,6 +128,14 @@ class ResponseDecodeError(_RequestError):
         self.body_excerpt = mask(body_excerpt)
         self.transient = transient
         super().__init__(message, **kw)
+
+
+class ResponseTooLargeError(ResponseDecodeError):
+    """The answer grew past ``max_response_bytes`` (or ``max_download_bytes``) once decompressed.
+
+    Not retried: the server would send the same answer again. Memory stays bounded: decoding
+    stops at the limit.
+    """
 
 
 class ResponseValidationError(_RequestError):

@@ -11,10 +11,9 @@ from __future__ import annotations
 import dataclasses
 import http.client
 import os
-import tempfile
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -32,10 +31,11 @@ from urllib3.exceptions import (
     SSLError,
 )
 
-from . import core
+from . import core, watchdog
 from .auth import Credentials
 from .core import Call, Failure, RawResponse, RequestOptions
 from .errors import APITimeoutError, DownloadError, InvalidParameterError, ResponseDecodeError, _RequestError
+from .files import atomic_write
 from .metrics import Metrics
 from .ratelimit import RateLimiter
 
@@ -84,6 +84,7 @@ class Transport:
         self.metrics = Metrics()
         self._local = threading.local()
         self._pool = self._make_pool(base_url, pool_maxsize)
+        self._pool.pool_classes_by_scheme = watchdog.pool_classes()  # attempts bounded by the wall clock
         self._direct = type(self._pool) is urllib3.PoolManager  # no proxy in between
         self._base: urllib3.HTTPConnectionPool | None = None
         self._timeout = urllib3.Timeout(connect=timeout, read=timeout)
@@ -167,9 +168,8 @@ class Transport:
 
     def _attempt(self, call: Call, parse: Callable[[RawResponse], T], stream_to: Path | None) -> T:
         """One attempt: wait for the limiter, send, read, map the status, parse."""
-        left = call.begin_attempt()
-        self._acquire(call, left)
-        raw = self._send(call, call.attempt_timeout(left), stream_to)
+        self._acquire(call, call.begin_attempt())
+        raw = self._send(call, stream_to)
         error = core.status_error(raw)
         if error is not None:
             raise error
@@ -196,48 +196,40 @@ class Transport:
             pool = self._base = self._pool.connection_from_url(self.base_url)
         return pool
 
-    def _send(self, call: Call, timeout: float, stream_to: Path | None) -> RawResponse:
-        """Send the request once and read the answer; a failure of the exchange becomes the core's error."""
+    def _send(self, call: Call, stream_to: Path | None) -> RawResponse:
+        """Send the request once and read the whole answer within the attempt's wall-clock bound.
+
+        The bound is ``timeout``, cut to what the deadline leaves (limiter waits included); the
+        watchdog enforces it on every byte of the exchange, not just the gaps between them.
+        """
+        timeout = call.attempt_timeout(call.time_left())
         headers = self.builder.headers(call)
         timeouts = self._timeout if timeout == self.builder.timeout else urllib3.Timeout(connect=timeout, read=timeout)
         t0 = time.monotonic()
+        guard = watchdog.arm(t0 + timeout)
+        response: urllib3.BaseHTTPResponse | None = None
         try:
-            if self.builder.on_base(call.url) and self._direct and stream_to is None:
-                # Straight to the base host's pool: PoolManager.request would re-parse the URL each time.
-                response = self._base_pool().urlopen(
-                    call.method,
-                    call.url[len(self.base_url) :],
-                    body=call.body,
-                    headers=headers,
-                    timeout=timeouts,
-                    retries=_NO_RETRIES,
-                    redirect=False,
-                    assert_same_host=False,
-                )
-            else:
-                # A download may be redirected to storage elsewhere: PoolManager follows it and drops
-                # the Authorization header when the host changes. API calls never follow redirects.
-                response = self._pool.request(
-                    call.method,
-                    call.url,
-                    body=call.body,
-                    headers=headers,
-                    timeout=timeouts,
-                    retries=_NO_RETRIES if stream_to is None else _DOWNLOAD_REDIRECTS,
-                    redirect=stream_to is not None,
-                    preload_content=stream_to is None,
-                )
+            response = self._open(call, headers, timeouts, stream_to)
             if stream_to is not None and 200 <= response.status < 300:
                 data = b""
-                _stream(response, stream_to)
+                self._stream(call, response, stream_to, guard, timeout)
             else:
-                data = response.data if stream_to is None else response.read()
+                data = _read_body(call, response, self.max_response_bytes, "max_response_bytes")
+            if watchdog.disarm(guard):
+                # Cut off while reading: what arrived may look complete (headers cut short read
+                # as an empty answer), but it is not.
+                raise _Overrun
         except Exception as exc:
-            mapped = _failure(call, exc, timeout)
+            fired = watchdog.disarm(guard)
+            if response is not None:
+                response.close()  # a half-read answer leaves nothing reusable on the connection
+                response.release_conn()
+            mapped = _overrun(call, timeout) if fired else _failure(call, exc, timeout)
             if mapped is None:
                 raise
             self.metrics.record_failure()
             raise mapped from None
+        response.release_conn()
         elapsed = time.monotonic() - t0
         self.metrics.record_response(response.status, elapsed)
         if self.limiter is not None:
@@ -246,6 +238,98 @@ class Transport:
         self._local.last = raw
         core.log_response(call, raw)
         return raw
+
+    def _open(
+        self, call: Call, headers: dict[str, str], timeouts: urllib3.Timeout, stream_to: Path | None
+    ) -> urllib3.BaseHTTPResponse:
+        """Send the request; the answer's headers are read, its body is not."""
+        if self.builder.on_base(call.url) and self._direct and stream_to is None:
+            # Straight to the base host's pool: PoolManager.request would re-parse the URL each time.
+            return self._base_pool().urlopen(
+                call.method,
+                call.url[len(self.base_url) :],
+                body=call.body,
+                headers=headers,
+                timeout=timeouts,
+                retries=_NO_RETRIES,
+                redirect=False,
+                assert_same_host=False,
+                preload_content=False,
+            )
+        # A download may be redirected to storage elsewhere: PoolManager follows it and drops
+        # the Authorization header when the host changes. API calls never follow redirects.
+        return self._pool.request(
+            call.method,
+            call.url,
+            body=call.body,
+            headers=headers,
+            timeout=timeouts,
+            retries=_NO_RETRIES if stream_to is None else _DOWNLOAD_REDIRECTS,
+            redirect=stream_to is not None,
+            preload_content=False,
+        )
+
+    def _stream(
+        self, call: Call, response: urllib3.BaseHTTPResponse, target: Path, guard: watchdog.Guard, timeout: float
+    ) -> None:
+        """Write a download to ``target`` atomically, in bounded chunks, at most ``max_download_bytes``.
+
+        Each chunk that arrives earns the attempt another ``timeout`` (a large file on a slow link
+        is not cut off), up to the call's deadline; a server that stops sending is.
+        """
+        end = None if call.deadline is None else call.started + call.deadline
+        written = 0
+
+        def chunks() -> Iterator[bytes]:
+            nonlocal written
+            for chunk in response.stream(_CHUNK):
+                written += len(chunk)
+                if written > self.max_download_bytes:
+                    raise core.too_large(call, self.max_download_bytes, "max_download_bytes")
+                yield chunk
+                next_end = time.monotonic() + timeout
+                guard.extend(next_end if end is None else min(next_end, end))
+
+        try:
+            atomic_write(target, chunks())
+        except OSError as exc:
+            raise DownloadError(f"cannot write {str(target)!r}: {exc.strerror or exc}") from None
+
+
+_CHUNK = 64 * 1024
+
+
+class _Overrun(Exception):
+    """The watchdog fired although reading did not fail."""
+
+
+def _read_body(call: Call, response: urllib3.BaseHTTPResponse, limit: int, setting: str) -> bytes:
+    """The decoded body, refusing more than ``limit`` bytes.
+
+    Decoding runs chunk by chunk (urllib3 2 bounds what each ``read(amt)`` decompresses), so a
+    small compressed body that expands to gigabytes stops at the limit instead of filling memory.
+    """
+    length = response.length_remaining
+    if length is not None and not response.headers.get("Content-Encoding"):
+        if length > limit:
+            raise core.too_large(call, limit, setting)
+        return response.read()
+    parts: list[bytes] = []
+    size = 0
+    for chunk in response.stream(_CHUNK):
+        size += len(chunk)
+        if size > limit:
+            raise core.too_large(call, limit, setting)
+        parts.append(chunk)
+    return b"".join(parts)
+
+
+def _overrun(call: Call, timeout: float) -> Failure | _RequestError:
+    """The watchdog cut an attempt off: the deadline ran out, or the attempt's ``timeout`` did."""
+    left = call.time_left()
+    if left is not None and left <= 0.01:
+        return core.failure(call, "deadline", f"the {call.deadline:g}s deadline ran out", timeout)
+    return core.failure(call, "read_timeout", "the answer did not complete in time", timeout)
 
 
 def _failure(call: Call, exc: Exception, timeout: float) -> Failure | _RequestError | None:
@@ -276,31 +360,3 @@ def _truncated(exc: ProtocolError) -> bool:
     return isinstance(exc, http.client.IncompleteRead) or any(
         isinstance(arg, http.client.IncompleteRead) for arg in exc.args
     )
-
-
-def _stream(response: urllib3.BaseHTTPResponse, target: Path) -> None:
-    """Copy a body to ``target`` in chunks through a temporary file in the same directory.
-
-    A failure of the local disk is a :class:`DownloadError` (not retried); one of the connection
-    stays a urllib3 error for the caller to map and retry.
-    """
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
-    except OSError as exc:
-        response.release_conn()
-        raise DownloadError(f"cannot write {str(target)!r}: {exc.strerror or exc}") from None
-    try:
-        with os.fdopen(fd, "wb") as out:
-            for chunk in response.stream(64 * 1024):
-                out.write(chunk)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, target)
-    except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
-        raise DownloadError(f"cannot write {str(target)!r}: {exc.strerror or exc}") from None
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    finally:
-        response.release_conn()
