@@ -169,7 +169,11 @@ class Transport:
     def _attempt(self, call: Call, parse: Callable[[RawResponse], T], stream_to: Path | None) -> T:
         """One attempt: wait for the limiter, send, read, map the status, parse."""
         self._acquire(call, call.begin_attempt())
-        raw = self._send(call, stream_to)
+        try:
+            raw = self._send(call, stream_to)
+        finally:
+            if self.limiter is not None:
+                self.limiter.settle()
         error = core.status_error(raw)
         if error is not None:
             raise error
@@ -183,7 +187,7 @@ class Transport:
     def _acquire(self, call: Call, left: float | None) -> None:
         if self.limiter is None:
             return
-        waited = self.limiter.acquire(timeout=left)
+        waited = self.limiter.acquire(timeout=left, store_timeout=call.timeout)
         if waited is None:
             raise APITimeoutError("the deadline would run out while waiting for the rate limiter", **call.where())
         if waited > 0.001:
@@ -233,7 +237,7 @@ class Transport:
         elapsed = time.monotonic() - t0
         self.metrics.record_response(response.status, elapsed)
         if self.limiter is not None:
-            self.limiter.observe(response.headers, rejected=response.status == 429)
+            self.limiter.observe(response.headers, rejected=response.status == 429, timeout=timeout)
         raw = core.received(call, response.status, response.headers, data, elapsed)
         self._local.last = raw
         core.log_response(call, raw)
