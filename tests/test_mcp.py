@@ -23,6 +23,7 @@ import pytest
 from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
 from mcp.shared.exceptions import MCPError
+from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
 
 from musicagent import Discogs
 from musicagent._generated.operations import OPERATIONS
@@ -32,6 +33,7 @@ from musicagent.mcp._tools import Toolbox
 from musicagent.mock import MockServer
 from musicagent.testing import MOCK_TOKEN, mock_discogs
 
+ROOT = Path(__file__).resolve().parents[1]
 READS = {op.id.replace(".", "_") for op in OPERATIONS if op.method == "GET" and op.kind != "form"}
 WRITES = {op.id.replace(".", "_") for op in OPERATIONS if op.method != "GET" and op.kind != "form"}
 
@@ -48,10 +50,17 @@ def _params(url: str, cwd: Path, *extra: str, token: str = MOCK_TOKEN) -> StdioS
 
 
 @asynccontextmanager
-async def _stdio(url: str, cwd: Path, *extra: str, token: str = MOCK_TOKEN) -> AsyncIterator[Client]:
-    """A client talking to ``musicagent mcp`` in a subprocess; its stderr goes to ``cwd/stderr.log``."""
+async def _stdio(
+    url: str, cwd: Path, *extra: str, token: str = MOCK_TOKEN, mode: str = "auto"
+) -> AsyncIterator[Client]:
+    """A client talking to ``musicagent mcp`` in a subprocess; its stderr goes to ``cwd/stderr.log``.
+
+    ``mode="legacy"`` makes the client use the ``initialize`` handshake of the protocol versions
+    before 2026-07-28, which most deployed MCP clients still speak; "auto" negotiates the newest.
+    """
     with (cwd / "stderr.log").open("w", encoding="utf-8") as errlog:
-        async with Client(stdio_client(_params(url, cwd, *extra, token=token), errlog=errlog)) as client:
+        transport = stdio_client(_params(url, cwd, *extra, token=token), errlog=errlog)
+        async with Client(transport, mode=mode) as client:
             yield client
 
 
@@ -135,10 +144,12 @@ def test_allow_writes_adds_the_writes_with_their_hints(mock_url: str, tmp_path: 
     assert tools["inventory_uploads_add"].input_schema["properties"]["upload"]["type"] == "string"
 
 
-def test_calls_return_typed_structured_content(mock_url: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("mode", ["auto", "legacy"])
+def test_calls_return_typed_structured_content(mock_url: str, tmp_path: Path, mode: str) -> None:
     async def scenario() -> dict[str, Any]:
         out: dict[str, Any] = {}
-        async with _stdio(mock_url, tmp_path) as client:
+        async with _stdio(mock_url, tmp_path, mode=mode) as client:
+            out["protocol"] = client.protocol_version
             tools = _by_name((await client.list_tools()).tools)
 
             async def call(name: str, **arguments: Any) -> types.CallToolResult:
@@ -160,6 +171,7 @@ def test_calls_return_typed_structured_content(mock_url: str, tmp_path: Path) ->
         return out
 
     out = anyio.run(scenario)
+    assert (out["protocol"] in HANDSHAKE_PROTOCOL_VERSIONS) == (mode == "legacy"), out["protocol"]
     with mock_discogs(rate_limit=None) as sdk:
         release = sdk.releases.get(249504)
         first_page = sdk.artists.releases(1, per_page=50)
@@ -189,9 +201,12 @@ def test_calls_return_typed_structured_content(mock_url: str, tmp_path: Path) ->
     assert [f["name"] for f in out["folders"]["folders"]] == [f.name for f in folders.folders]
 
 
-def test_bad_arguments_and_a_404_are_tool_errors_and_the_server_keeps_serving(mock_url: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("mode", ["auto", "legacy"])
+def test_bad_arguments_and_a_404_are_tool_errors_and_the_server_keeps_serving(
+    mock_url: str, tmp_path: Path, mode: str
+) -> None:
     async def scenario() -> list[types.CallToolResult]:
-        async with _stdio(mock_url, tmp_path) as client:
+        async with _stdio(mock_url, tmp_path, mode=mode) as client:
             return [
                 await client.call_tool("artists_get", {"artist_id": "abc"}),
                 await client.call_tool("artists_get", {}),
@@ -480,3 +495,50 @@ def test_argument_errors_in_process() -> None:
     assert errors["choice"]["parameter"] == "currency"
     assert errors["negative"]["parameter"] == "offset"
     assert "--allow-writes" in errors["write"]["message"]
+
+
+def _recorded_reads() -> Iterator[tuple[str, str, dict[str, Any]]]:
+    """(tool, cassette, arguments) for every recorded 200 answer of a read operation, arguments taken from
+    the recorded URL (a page tool starts at offset 0, so recordings of later pages alone are left out)."""
+    import re
+    from urllib.parse import parse_qsl, unquote, urlsplit
+
+    import yaml
+
+    convert = {"integer": int, "number": float, "string": str, "boolean": lambda v: v == "true"}
+    for op in OPERATIONS:
+        if op.method != "GET" or op.kind == "form":
+            continue
+        pattern = re.compile("^" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", op.path) + "$")
+        for cassette in sorted((ROOT / "cassettes" / op.id).glob("*.yaml")):
+            interaction = yaml.safe_load(cassette.read_text(encoding="utf-8"))["interactions"][0]
+            if interaction["response"]["status"]["code"] != 200:
+                continue
+            url = urlsplit(interaction["request"]["uri"])
+            query = dict(parse_qsl(url.query))
+            if op.kind == "page" and query.get("page", "1") != "1":
+                continue
+            found = pattern.match(unquote(url.path))
+            assert found is not None, cassette
+            arguments: dict[str, Any] = {}
+            for param in op.params:
+                raw = found.group(param.wire) if param.location == "path" else query.get(param.wire)
+                skip = op.kind == "page" and param.name in ("page", "per_page")
+                if raw is not None and not skip:
+                    arguments[param.name] = convert[param.type](raw)
+            yield op.id.replace(".", "_"), cassette.name, arguments
+
+
+def test_every_recorded_read_validates_against_its_tools_output_schema() -> None:
+    cases = list(_recorded_reads())
+    # Every read tool has a recording to replay, but users_lists, whose only recording is a second page.
+    assert {tool for tool, _, _ in cases} == READS - {"users_lists"}
+    with mock_discogs(rate_limit=None) as discogs:
+        toolbox = Toolbox(discogs)
+        tools = {tool.name: tool for tool in toolbox.tools}
+        for name, cassette, arguments in cases:
+            outcome = toolbox.call(name, arguments)
+            assert not outcome.is_error, (name, cassette, outcome.text)
+            schema = toolbox.output_schema(tools[name])
+            assert schema is not None, name
+            jsonschema.Draft202012Validator(schema).validate(outcome.structured)
