@@ -19,7 +19,6 @@ import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from email.utils import parsedate_to_datetime
 from functools import cached_property
 from typing import Any, Literal
 from urllib.parse import urlencode
@@ -217,6 +216,8 @@ def retry_after(headers: Mapping[str, str]) -> float | None:
         return max(0.0, float(raw))
     except ValueError:
         pass
+    from email.utils import parsedate_to_datetime  # rare, and the email package is slow to import
+
     try:
         return max(0.0, parsedate_to_datetime(raw).timestamp() - time.time())
     except (TypeError, ValueError, IndexError, OverflowError):
@@ -429,7 +430,7 @@ class RequestBuilder:
         self.deadline = deadline
         self.base_prefix = base_url + "/"
         self.credentials_hosts = credentials_hosts
-        self._base_origin = origin_of(base_url)
+        self._base_origin = origin_of(base_url, cross_check=False)  # settings refused what parsers disagree on
         self._base_carries = base_may_carry_credentials(self._base_origin, credentials_hosts)
         self._static_headers = {
             "User-Agent": user_agent,

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import os
 import stat
-import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any, Literal
@@ -25,6 +24,8 @@ def atomic_file(target: Path, mode: Literal["w", "wb"] = "wb", *, newline: str |
 
     Text mode (``"w"``) writes UTF-8 with the given ``newline`` translation.
     """
+    import tempfile  # here: it is slow to import, and only writers need it
+
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     try:
         encoding = "utf-8" if mode == "w" else None

@@ -13,14 +13,10 @@ URL when it is loopback (the mock server), and to the hosts a user lists in ``cr
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from collections.abc import Collection
 from typing import NamedTuple
 from urllib.parse import urlsplit
-
-from urllib3.exceptions import LocationParseError
-from urllib3.util import parse_url
 
 __all__ = [
     "Origin",
@@ -50,6 +46,8 @@ def is_loopback(host: str) -> bool:
     """localhost, 127.0.0.0/8 or ::1 (brackets allowed): the only hosts plain http may reach."""
     if host.lower() == "localhost":
         return True
+    import ipaddress  # here: importing it costs more than the rest of this module
+
     try:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
@@ -61,8 +59,11 @@ def is_discogs_host(host: str) -> bool:
     return host == "discogs.com" or host.endswith(".discogs.com")
 
 
-def origin_of(url: str) -> Origin:
+def origin_of(url: str, *, cross_check: bool = True) -> Origin:
     """The (scheme, host, port) a request to ``url`` connects to, as urllib3 reads it.
+
+    Without ``cross_check`` only :mod:`urllib.parse` reads it, after the characters that make
+    parsers disagree have been refused: enough to check settings without importing urllib3.
 
     Raises:
         UnsafeURLError: not an absolute http(s) URL, or one that parsers could read differently.
@@ -70,21 +71,30 @@ def origin_of(url: str) -> Origin:
     if _UNSAFE.search(url):
         raise UnsafeURLError("must not contain spaces, control characters or backslashes")
     try:
-        ours = parse_url(url)
         theirs = urlsplit(url)
         their_port = theirs.port
-    except (LocationParseError, ValueError) as exc:
+    except ValueError as exc:
         raise UnsafeURLError(f"cannot be parsed: {exc}") from None
-    scheme = (ours.scheme or "").lower()
-    if scheme not in ("http", "https") or not ours.host:
+    scheme = theirs.scheme.lower()
+    default = 443 if scheme == "https" else 80
+    if scheme not in ("http", "https") or not theirs.hostname:
         raise UnsafeURLError("must be an absolute http(s) URL")
-    if ours.auth is not None or theirs.username is not None or "@" in (theirs.netloc or ""):
+    if theirs.username is not None or "@" in theirs.netloc:
         raise UnsafeURLError("must not contain user info (user:password@)")
-    host = ours.host.strip("[]").lower()
-    port = ours.port or (443 if scheme == "https" else 80)
-    if host != (theirs.hostname or "") or port != (their_port or (443 if scheme == "https" else 80)):
-        raise UnsafeURLError(f"is read as host {host!r} by one parser and {theirs.hostname!r} by another")
-    return Origin(scheme, host, port)
+    origin = Origin(scheme, theirs.hostname, their_port or default)
+    if not cross_check:
+        return origin
+    from urllib3.exceptions import LocationParseError
+    from urllib3.util import parse_url
+
+    try:
+        ours = parse_url(url)
+    except LocationParseError as exc:
+        raise UnsafeURLError(f"cannot be parsed: {exc}") from None
+    host = (ours.host or "").strip("[]").lower()
+    if ours.auth is not None or (host, ours.port or default) != (origin.host, origin.port):
+        raise UnsafeURLError(f"is read as host {host!r} by one parser and {origin.host!r} by another")
+    return origin
 
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")

@@ -2,7 +2,7 @@
 
 A socket timeout bounds each ``recv``, not an exchange: a server that drips one byte a second
 keeps every ``recv`` short and an attempt alive forever. So each attempt is *armed* with its
-deadline; the connections of the pools from :func:`pool_classes` report to the attempt using them,
+deadline; the connections of the pools set up by :func:`install` report to the attempt using them,
 and one daemon thread shuts their sockets down when the deadline passes, which makes the blocked
 read fail at once. The shell then sees ``guard.fired`` and reports a timeout.
 
@@ -12,14 +12,15 @@ so the watchdog never touches a connection another attempt may be using.
 
 from __future__ import annotations
 
+import functools
 import socket
 import threading
 import time
 from typing import Any
 
-from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3 import PoolManager
 
-__all__ = ["Guard", "arm", "disarm", "pool_classes"]
+__all__ = ["Guard", "arm", "disarm", "install"]
 
 _lock = threading.Condition()
 _armed: set[Guard] = set()
@@ -117,34 +118,31 @@ def _run() -> None:
             _lock.wait(max(0.0, min(earliest - now, _TICK)))
 
 
-class _GuardedHTTPPool(HTTPConnectionPool):
-    """Reports each connection to the armed attempt as it is used, and detaches it when it is put back.
+@functools.cache
+def _guarded(pool_class: type[Any]) -> type[Any]:
+    """``pool_class`` reporting each connection to the armed attempt as it is used, detaching it when put back.
 
-    The hooks are the pool's (every request passes through ``_make_request``, every release through
-    ``_put_conn``), so the connection class stays urllib3's own (or whatever a test library put there).
+    The hooks are the pool's (every request passes through ``_make_request``, every release
+    through ``_put_conn``), so the connection class stays whatever the pool chose (urllib3's, the
+    header reader's, or a test library's).
     """
 
-    def _make_request(self, conn: Any, *args: Any, **kwargs: Any) -> Any:
-        _attach(conn)
-        return super()._make_request(conn, *args, **kwargs)
+    class Guarded(pool_class):  # type: ignore[misc]
+        def _make_request(self, conn: Any, *args: Any, **kwargs: Any) -> Any:
+            _attach(conn)
+            return super()._make_request(conn, *args, **kwargs)
 
-    def _put_conn(self, conn: Any) -> None:
-        if conn is not None:
-            _detach(conn)  # before another attempt can take it from the pool
-        super()._put_conn(conn)
+        def _put_conn(self, conn: Any) -> None:
+            if conn is not None:
+                _detach(conn)  # before another attempt can take it from the pool
+            super()._put_conn(conn)
 
-
-class _GuardedHTTPSPool(HTTPSConnectionPool):
-    def _make_request(self, conn: Any, *args: Any, **kwargs: Any) -> Any:
-        _attach(conn)
-        return super()._make_request(conn, *args, **kwargs)
-
-    def _put_conn(self, conn: Any) -> None:
-        if conn is not None:
-            _detach(conn)
-        super()._put_conn(conn)
+    Guarded.__name__ = f"Guarded{pool_class.__name__}"
+    return Guarded
 
 
-def pool_classes() -> dict[str, type[HTTPConnectionPool]]:
-    """For ``PoolManager.pool_classes_by_scheme``: pools whose connections report to the armed attempt."""
-    return {"http": _GuardedHTTPPool, "https": _GuardedHTTPSPool}
+def install(manager: PoolManager) -> None:
+    """Make the pools ``manager`` creates from now on report to the armed attempt (on top of any pool class)."""
+    manager.pool_classes_by_scheme = {
+        scheme: _guarded(pool_class) for scheme, pool_class in manager.pool_classes_by_scheme.items()
+    }
