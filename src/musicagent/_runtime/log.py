@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
-from .redact import mask, mask_secrets, register_secret
+from .redact import mask, mask_headers, mask_secrets, register_secret
 
 if TYPE_CHECKING:
     from loguru import Logger, Record
@@ -24,6 +24,7 @@ __all__ = [
     "get_logger",
     "is_enabled",
     "mask",
+    "mask_headers",
     "mask_secrets",
     "register_secret",
 ]

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Mapping
 
-__all__ = ["mask", "mask_secrets", "register_secret"]
+__all__ = ["mask", "mask_headers", "mask_secrets", "register_secret"]
 
 # ``name=value`` (query strings, ``Discogs token=…``, OAuth ``oauth_signature="…"``) or a quoted value after
 # a colon (JSON, dict reprs). An unquoted word after a colon is prose ("'consumer_key': consumer_key is
@@ -39,3 +40,13 @@ def mask_secrets(text: str) -> str:
 def mask(text: str) -> str:
     """Hide registered secrets and anything shaped like ``token=...`` / ``oauth_signature=...``."""
     return _PATTERN.sub(r"\1***", mask_secrets(text))
+
+
+def mask_headers(headers: Mapping[str, str]) -> Mapping[str, str]:
+    """A copy of response headers with credentials hidden: the one masking for every place that shows them."""
+    from urllib3 import HTTPHeaderDict  # case-insensitive, as the headers it copies
+
+    masked = HTTPHeaderDict()
+    for name, value in headers.items():
+        masked.add(name, mask(value))
+    return masked
