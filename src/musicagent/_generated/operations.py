@@ -17,6 +17,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="Artist",
         item_model=None,
         auth="none",
+        cache_ttl=86400,
     ),
     OperationInfo(
         id="artists.releases",
@@ -42,6 +43,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="ArtistReleasesPage",
         item_model="ArtistRelease",
         auth="none",
+        cache_ttl=86400,
     ),
     OperationInfo(
         id="inventory.exports.create",
@@ -64,6 +66,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model=None,
         item_model=None,
         auth="user",
+        cache_ttl=0,
     ),
     OperationInfo(
         id="inventory.exports.get",
@@ -75,6 +78,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="InventoryExport",
         item_model=None,
         auth="user",
+        cache_ttl=0,
     ),
     OperationInfo(
         id="inventory.exports.list",
@@ -97,6 +101,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="InventoryExportsPage",
         item_model="InventoryExport",
         auth="user",
+        cache_ttl=0,
     ),
     OperationInfo(
         id="inventory.uploads.add",
@@ -141,6 +146,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="InventoryUpload",
         item_model=None,
         auth="user",
+        cache_ttl=0,
     ),
     OperationInfo(
         id="inventory.uploads.list",
@@ -163,6 +169,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="InventoryUploadsPage",
         item_model="InventoryUpload",
         auth="user",
+        cache_ttl=0,
     ),
     OperationInfo(
         id="labels.get",
@@ -174,6 +181,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="Label",
         item_model=None,
         auth="none",
+        cache_ttl=86400,
     ),
     OperationInfo(
         id="labels.releases",
@@ -197,6 +205,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="LabelReleasesPage",
         item_model="LabelRelease",
         auth="none",
+        cache_ttl=86400,
     ),
     OperationInfo(
         id="lists.get",
@@ -208,6 +217,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="UserList",
         item_model=None,
         auth="none",
+        cache_ttl=300,
     ),
     OperationInfo(
         id="marketplace.fee",
@@ -229,6 +239,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="Fee",
         item_model=None,
         auth="none",
+        cache_ttl=86400,
     ),
     OperationInfo(
         id="marketplace.fee_in_currency",
@@ -259,6 +270,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="Fee",
         item_model=None,
         auth="none",
+        cache_ttl=86400,
     ),
     OperationInfo(
         id="marketplace.listings.create",
@@ -338,6 +350,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="ListingCreated",
         item_model=None,
         auth="user",
+        cache_invalidates=("/users/*/inventory",),
     ),
     OperationInfo(
         id="marketplace.listings.delete",
@@ -360,6 +373,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model=None,
         item_model=None,
         auth="user",
+        cache_invalidates=("/users/*/inventory",),
     ),
     OperationInfo(
         id="marketplace.listings.get",
@@ -382,6 +396,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="Listing",
         item_model=None,
         auth="none",
+        cache_ttl=300,
     ),
     OperationInfo(
         id="marketplace.listings.update",
@@ -455,6 +470,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model=None,
         item_model=None,
         auth="user",
+        cache_invalidates=("/users/*/inventory",),
     ),
     OperationInfo(
         id="marketplace.orders.get",
@@ -476,6 +492,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="Order",
         item_model=None,
         auth="user",
+        cache_ttl=0,
     ),
     OperationInfo(
         id="marketplace.orders.list",
@@ -536,6 +553,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="OrdersPage",
         item_model="Order",
         auth="user",
+        cache_ttl=0,
     ),
     OperationInfo(
         id="marketplace.orders.messages.add",
@@ -598,6 +616,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="OrderMessagesPage",
         item_model="OrderMessage",
         auth="user",
+        cache_ttl=0,
     ),
     OperationInfo(
         id="marketplace.orders.update",
@@ -640,6 +659,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="PriceSuggestions",
         item_model=None,
         auth="user",
+        cache_ttl=300,
     ),
     OperationInfo(
         id="marketplace.stats",
@@ -662,6 +682,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="MarketplaceStats",
         item_model=None,
         auth="none",
+        cache_ttl=300,
     ),
     OperationInfo(
         id="masters.get",
@@ -673,6 +694,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="Master",
         item_model=None,
         auth="none",
+        cache_ttl=86400,
     ),
     OperationInfo(
         id="masters.versions",
@@ -722,6 +744,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="MasterVersionsPage",
         item_model="MasterVersion",
         auth="none",
+        cache_ttl=86400,
     ),
     OperationInfo(
         id="oauth.access_token",
@@ -744,6 +767,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="Identity",
         item_model=None,
         auth="user",
+        cache_ttl=300,
     ),
     OperationInfo(
         id="oauth.request_token",
@@ -755,6 +779,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model=None,
         item_model=None,
         auth="user",
+        cache_ttl=0,
     ),
     OperationInfo(
         id="releases.community_rating",
@@ -766,6 +791,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="CommunityReleaseRating",
         item_model=None,
         auth="none",
+        cache_ttl=86400,
     ),
     OperationInfo(
         id="releases.get",
@@ -788,6 +814,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="Release",
         item_model=None,
         auth="none",
+        cache_ttl=86400,
     ),
     OperationInfo(
         id="releases.rating.delete",
@@ -816,6 +843,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="ReleaseRating",
         item_model=None,
         auth="none",
+        cache_ttl=300,
     ),
     OperationInfo(
         id="releases.rating.update",
@@ -842,6 +870,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="ReleaseStats",
         item_model=None,
         auth="none",
+        cache_ttl=86400,
     ),
     OperationInfo(
         id="search",
@@ -882,6 +911,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="SearchPage",
         item_model="SearchResult",
         auth="any",
+        cache_ttl=3600,
     ),
     OperationInfo(
         id="users.collection.fields.list",
@@ -893,6 +923,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="CollectionFields",
         item_model=None,
         auth="none",
+        cache_ttl=300,
     ),
     OperationInfo(
         id="users.collection.fields.set",
@@ -927,6 +958,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model=None,
         item_model=None,
         auth="user",
+        cache_invalidates=("/users/{username}/collection",),
     ),
     OperationInfo(
         id="users.collection.folders.add_release",
@@ -950,6 +982,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="CollectionInstanceCreated",
         item_model=None,
         auth="user",
+        cache_invalidates=("/users/{username}/collection",),
     ),
     OperationInfo(
         id="users.collection.folders.create",
@@ -964,6 +997,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="Folder",
         item_model=None,
         auth="user",
+        cache_invalidates=("/users/{username}/collection",),
     ),
     OperationInfo(
         id="users.collection.folders.delete",
@@ -986,6 +1020,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model=None,
         item_model=None,
         auth="user",
+        cache_invalidates=("/users/{username}/collection",),
     ),
     OperationInfo(
         id="users.collection.folders.get",
@@ -1008,6 +1043,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="Folder",
         item_model=None,
         auth="none",
+        cache_ttl=300,
     ),
     OperationInfo(
         id="users.collection.folders.list",
@@ -1019,6 +1055,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="CollectionFolders",
         item_model=None,
         auth="none",
+        cache_ttl=300,
     ),
     OperationInfo(
         id="users.collection.folders.releases",
@@ -1053,6 +1090,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="CollectionItemsPage",
         item_model="CollectionItem",
         auth="none",
+        cache_ttl=300,
     ),
     OperationInfo(
         id="users.collection.folders.update",
@@ -1076,6 +1114,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="Folder",
         item_model=None,
         auth="user",
+        cache_invalidates=("/users/{username}/collection",),
     ),
     OperationInfo(
         id="users.collection.instances.delete",
@@ -1108,6 +1147,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model=None,
         item_model=None,
         auth="user",
+        cache_invalidates=("/users/{username}/collection",),
     ),
     OperationInfo(
         id="users.collection.instances.update",
@@ -1144,6 +1184,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model=None,
         item_model=None,
         auth="user",
+        cache_invalidates=("/users/{username}/collection",),
     ),
     OperationInfo(
         id="users.collection.releases",
@@ -1168,6 +1209,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="CollectionItemsPage",
         item_model="CollectionItem",
         auth="none",
+        cache_ttl=300,
     ),
     OperationInfo(
         id="users.collection.value",
@@ -1179,6 +1221,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="CollectionValue",
         item_model=None,
         auth="user",
+        cache_ttl=300,
     ),
     OperationInfo(
         id="users.contributions",
@@ -1206,6 +1249,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="ContributionsPage",
         item_model="ContributedRelease",
         auth="none",
+        cache_ttl=300,
     ),
     OperationInfo(
         id="users.get",
@@ -1217,6 +1261,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="User",
         item_model=None,
         auth="none",
+        cache_ttl=300,
     ),
     OperationInfo(
         id="users.inventory",
@@ -1245,6 +1290,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="InventoryPage",
         item_model="Listing",
         auth="none",
+        cache_ttl=300,
     ),
     OperationInfo(
         id="users.lists",
@@ -1268,6 +1314,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="UserListsPage",
         item_model="UserListSummary",
         auth="none",
+        cache_ttl=300,
     ),
     OperationInfo(
         id="users.submissions",
@@ -1291,6 +1338,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="SubmissionsPage",
         item_model=None,
         auth="none",
+        cache_ttl=300,
     ),
     OperationInfo(
         id="users.update",
@@ -1370,6 +1418,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="WantlistPage",
         item_model="Want",
         auth="none",
+        cache_ttl=300,
     ),
     OperationInfo(
         id="users.wants.update",
