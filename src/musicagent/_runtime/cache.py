@@ -154,7 +154,7 @@ def parse_ttl(value: Any) -> float | dict[str, float] | None:
         out: dict[str, float] = {}
         for name, seconds in value.items():
             if not isinstance(name, str) or not name:
-                raise ValueError(f"keys must be operation names such as 'artists.get' or 'users.*', got {name!r}")
+                raise ValueError(f"cache_ttl keys are operation names such as 'artists.get' or 'users.*', not {name!r}")
             out[name] = _seconds(f"cache_ttl[{name!r}]", seconds)
         return out
     return _seconds("cache_ttl", value)

@@ -17,15 +17,22 @@ import threading
 import time
 from collections import OrderedDict
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, cast
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 from urllib.parse import parse_qs, urlsplit
 
 from . import log as _log
-from .cache import CacheEntry, CacheEntryError, Invalidation
-from .errors import ConfigurationError
+from .cache import CacheEntry, CacheEntryError, CachePlan, CachePolicy, Invalidation, TTLSetting
+from .core import Call, RawResponse, RequestOptions
+from .errors import ConfigurationError, DiscogsError
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterable
+
+    from .auth import Credentials
+    from .metrics import Metrics
+    from .operations import OperationInfo
+
+T = TypeVar("T")
 
 __all__ = [
     "DEFAULT_MEMORY_MB",
@@ -34,7 +41,10 @@ __all__ = [
     "CacheStore",
     "MemoryStore",
     "RedisStore",
+    "ResponseCache",
     "SQLiteStore",
+    "cached_response",
+    "open_cache",
     "open_store",
 ]
 
@@ -287,7 +297,7 @@ class SQLiteStore(_Guarded):
                 (key, entry.path, entry.created, entry.expires, len(data), data),
             )
             self._puts += 1
-            if self._puts % _EVICT_EVERY == 1:
+            if (self._puts - 1) % _EVICT_EVERY == 0:  # the first put checks too (a full file from before)
                 self._evict(db)
 
     def _evict(self, db: sqlite3.Connection) -> None:
@@ -480,3 +490,98 @@ def open_store(url: str) -> CacheStore:
     raise ConfigurationError(
         f"invalid cache URL {_log.mask(text)!r}: use 'memory', 'sqlite:///path/to/file.db' or 'redis://host:6379/0'"
     )
+
+
+class ResponseCache:
+    """A client's cache: its rules and its store, around the sync transport's attempt loop.
+
+    A hit is parsed exactly like a fresh answer (same decoding, an equal model), sends nothing and
+    takes no limiter slot; a miss is fetched, and stored once it has decoded. An answer stored
+    earlier that no longer decodes (a newer SDK, a changed model) is dropped and fetched again.
+    """
+
+    def __init__(self, policy: CachePolicy, store: CacheStore) -> None:
+        self.policy = policy
+        self.store = store
+
+    def __repr__(self) -> str:
+        return f"<ResponseCache {type(self.store).__name__}>"
+
+    def plan(self, call: Call, operation: str | None, options: RequestOptions | None) -> CachePlan | None:
+        accept = "application/json"
+        for name, value in (call.extra_headers or {}).items():
+            if name.lower() == "accept":
+                accept = value
+        return self.policy.plan(
+            call.method,
+            call.url,
+            accept=accept,
+            operation=operation,
+            extra_headers=call.extra_headers,
+            enabled=options is None or options.cache is not False,
+        )
+
+    def serve(
+        self,
+        call: Call,
+        operation: str | None,
+        options: RequestOptions | None,
+        parse: Callable[[RawResponse], T],
+        *,
+        send: Callable[[Callable[[RawResponse], T]], T],
+        on_hit: Callable[[RawResponse], None],
+        metrics: Metrics,
+    ) -> T:
+        """``send(parse)`` unless the cache can answer; ``on_hit`` records a hit as the last response."""
+        plan = self.plan(call, operation, options)
+        if plan is None:
+            return send(parse)
+        if plan.key is None:  # a write: whatever happened, what it may have changed is stale
+            try:
+                return send(parse)
+            finally:
+                if plan.invalidate is not None:
+                    self.store.invalidate(plan.invalidate)
+        key = plan.key
+        entry = self.store.get(key)
+        if entry is not None:
+            raw = cached_response(call, entry)
+            try:
+                value = parse(raw)
+            except DiscogsError:
+                self.store.delete(key)
+            else:
+                on_hit(raw)
+                metrics.record_cache(True)
+                if _log.is_enabled():
+                    _log.get_logger().bind(correlation_id=call.cid).info(
+                        "{} {} -> {} from the cache", call.method, call.shown, raw.status
+                    )
+                return value
+        metrics.record_cache(False)
+
+        def parse_and_keep(raw: RawResponse) -> T:
+            value = parse(raw)
+            fresh = self.policy.entry(plan, raw.status, raw.headers, raw.content, time.time())
+            if fresh is not None:
+                self.store.put(key, fresh)
+            return value
+
+        return send(parse_and_keep)
+
+
+def cached_response(call: Call, entry: CacheEntry) -> RawResponse:
+    """The stored answer as the response of ``call``: no attempt, no elapsed time, ``from_cache``."""
+    from urllib3 import HTTPHeaderDict  # case-insensitive, like a fresh answer's headers
+
+    headers = HTTPHeaderDict(dict(entry.headers))
+    headers["Age"] = str(max(0, int(time.time() - entry.created)))
+    return RawResponse(call.method, call.shown, entry.status, headers, 0.0, 0, call.cid, entry.content, True)
+
+
+def open_cache(
+    url: str, *, credentials: Credentials, ttl: TTLSetting, operations: Iterable[OperationInfo]
+) -> ResponseCache:
+    """The cache a ``cache=`` setting asks for (bad URLs and TTLs are ConfigurationErrors)."""
+    policy = CachePolicy(credentials=credentials, ttl=ttl, operations=operations)
+    return ResponseCache(policy, open_store(url))

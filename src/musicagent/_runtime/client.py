@@ -6,10 +6,10 @@ The generated ``Discogs`` class (``_generated/client.py``) adds the resource tre
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -21,9 +21,13 @@ from .errors import PermissionDeniedError, ResponseDecodeError, ResponseValidati
 from .images import ImagesResource
 from .metrics import MetricsSnapshot
 from .oauth import OAuthFlow
+from .operations import OperationInfo
 from .pagination import Page
 from .ratelimit import RateLimiter, RateLimitState, parse_rate_headers
 from .transport import RawResponse, RequestOptions, Transport
+
+if TYPE_CHECKING:
+    from .cache_store import ResponseCache
 
 __all__ = ["BaseClient", "Resource"]
 
@@ -84,6 +88,8 @@ class BaseClient:
         deadline: float | None = None,
         rate_limit: tuple[int, float] | None = _AUTO,
         rate_limit_store: str | None = None,
+        cache: str | None = None,
+        cache_ttl: float | Mapping[str, float] | None = None,
         env: Mapping[str, str] | None = None,
         dotenv: str | os.PathLike[str] | None = None,
     ) -> None:
@@ -91,7 +97,9 @@ class BaseClient:
         which win over a ``.env`` file in the working directory. ``rate_limit=(requests, seconds)``
         sizes the local limiter (default: 60/60 s with credentials, 25/60 s without); ``None`` turns
         it off. ``rate_limit_store`` shares the limit: ``sqlite:///path.db`` between processes,
-        ``redis://host:6379/0`` between machines.
+        ``redis://host:6379/0`` between machines. ``cache`` keeps answers (``memory``,
+        ``sqlite:///path.db``, ``redis://host:6379/1``; off by default) for the spec's per-operation
+        times, or ``cache_ttl`` seconds (a number, or ``{"artists.*": 604800}``).
         """
         arguments: dict[str, Any] = {
             "token": token,
@@ -105,6 +113,8 @@ class BaseClient:
             "max_retries": max_retries,
             "deadline": deadline,
             "rate_limit_store": rate_limit_store,
+            "cache": cache,
+            "cache_ttl": cache_ttl,
         }
         if rate_limit is not _AUTO:
             arguments["rate_limit"] = rate_limit
@@ -131,7 +141,21 @@ class BaseClient:
             max_retries=settings.max_retries,
             deadline=settings.deadline,
             limiter=limiter,
+            cache=self._open_cache(settings, credentials),
         )
+
+    def _open_cache(self, settings: Settings, credentials: Credentials) -> ResponseCache | None:
+        if settings.cache is None:
+            return None
+        from .cache_store import open_cache  # only with a cache: it imports sqlite3
+
+        return open_cache(
+            settings.cache, credentials=credentials, ttl=settings.cache_ttl, operations=self._cache_operations()
+        )
+
+    def _cache_operations(self) -> Iterable[OperationInfo]:
+        """The operations' cache rules (TTLs, invalidations); the layer above, which has the spec, says."""
+        return ()
 
     def __repr__(self) -> str:
         kind = self._transport.credentials.kind
@@ -231,6 +255,7 @@ class BaseClient:
             fields=fields,
             parse=lambda raw: _decode(model, raw, operation),
             options=options,
+            operation=operation,
         )
 
     def _fetch_none(
@@ -245,7 +270,14 @@ class BaseClient:
         options: RequestOptions | None = None,
     ) -> None:
         self._transport.request(
-            method, path, query=query, json=json, fields=fields, parse=lambda raw: None, options=options
+            method,
+            path,
+            query=query,
+            json=json,
+            fields=fields,
+            parse=lambda raw: None,
+            options=options,
+            operation=operation,
         )
 
     def _fetch_form(
@@ -262,7 +294,7 @@ class BaseClient:
         def parse(raw: RawResponse) -> dict[str, str]:
             return dict(parse_qsl(raw.content.decode("utf-8", "replace"), keep_blank_values=True))
 
-        return self._transport.request(method, path, query=query, parse=parse, options=options)
+        return self._transport.request(method, path, query=query, parse=parse, options=options, operation=operation)
 
     def _download(
         self, operation: str, path: str, destination: str | os.PathLike[str], *, options: RequestOptions | None = None
@@ -318,10 +350,13 @@ def options_of(
     max_retries: int | None,
     extra_headers: Mapping[str, str] | None,
     extra_query: Mapping[str, Any] | None,
+    cache: bool | None = None,
 ) -> RequestOptions | None:
     """Per-call options, or None when none were given (the common case allocates nothing)."""
-    if timeout is None and max_retries is None and extra_headers is None and extra_query is None:
+    if timeout is None and max_retries is None and extra_headers is None and extra_query is None and cache is None:
         return None
+    if cache is not None:
+        params.check_bool("cache", cache)
     if extra_headers is not None:
         params.check_headers("extra_headers", extra_headers)
     if extra_query is not None:
@@ -331,5 +366,5 @@ def options_of(
     if max_retries is not None:
         params.check_int("max_retries", max_retries, minimum=0, maximum=20)
     return RequestOptions(
-        timeout=timeout, max_retries=max_retries, extra_headers=extra_headers, extra_query=extra_query
+        timeout=timeout, max_retries=max_retries, extra_headers=extra_headers, extra_query=extra_query, cache=cache
     )

@@ -37,6 +37,8 @@ _ENV: dict[str, tuple[str, ...]] = {
     "deadline": ("DISCOGS_DEADLINE",),
     "rate_limit": ("DISCOGS_RATE_LIMIT",),
     "rate_limit_store": ("DISCOGS_RATE_LIMIT_STORE",),
+    "cache": ("DISCOGS_CACHE",),
+    "cache_ttl": ("DISCOGS_CACHE_TTL",),
 }
 
 
@@ -128,6 +130,8 @@ class Settings(BaseModel):
     deadline: float | None = Field(default=None, gt=0, allow_inf_nan=False)
     rate_limit: tuple[int, float] | Literal["auto"] | None = "auto"
     rate_limit_store: str | None = Field(default=None, repr=False)  # a Redis URL may hold a password
+    cache: str | None = Field(default=None, repr=False)  # response cache: memory, sqlite:///…, redis://…
+    cache_ttl: float | dict[str, float] | None = None  # seconds, or {operation pattern: seconds}
 
     @field_validator(*_CREDENTIALS, mode="before")
     @classmethod
@@ -204,6 +208,26 @@ class Settings(BaseModel):
         if value is not None and not value.startswith(("sqlite://", "redis://", "rediss://", "memory://")):
             raise ValueError("must be memory://, sqlite:///path/to/file.db or redis://host:port/db")
         return value
+
+    @field_validator("cache", mode="before")
+    @classmethod
+    def _check_cache(cls, value: Any) -> Any:
+        """Off unless asked; the URL's form is checked here, the store is opened by the client."""
+        if isinstance(value, str):
+            text = value.strip()
+            if text.lower() in ("", "off", "none", "false", "0"):
+                return None
+            if text != "memory" and not text.startswith(("memory://", "sqlite://", "redis://", "rediss://")):
+                raise ValueError("must be memory, sqlite:///path/to/file.db or redis://host:port/db (or off)")
+            return text
+        return value
+
+    @field_validator("cache_ttl", mode="before")
+    @classmethod
+    def _parse_cache_ttl(cls, value: Any) -> Any:
+        from .cache import parse_ttl
+
+        return parse_ttl(value)
 
     @model_validator(mode="after")
     def _check_credentials(self) -> Settings:

@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 from urllib.request import getproxies, proxy_bypass
 
@@ -38,6 +38,9 @@ from .core import Call, Failure, RawResponse, RequestOptions
 from .errors import APITimeoutError, DownloadError, InvalidParameterError, ResponseDecodeError, _RequestError
 from .metrics import Metrics
 from .ratelimit import RateLimiter
+
+if TYPE_CHECKING:
+    from .cache_store import ResponseCache
 
 __all__ = ["RawResponse", "RequestOptions", "Transport"]
 
@@ -63,6 +66,7 @@ class Transport:
         deadline: float | None,
         limiter: RateLimiter | None,
         pool_maxsize: int = 32,  # threads beyond it would open (and drop) connections of their own
+        cache: ResponseCache | None = None,
     ) -> None:
         self.builder = core.RequestBuilder(
             base_url=base_url,
@@ -76,6 +80,7 @@ class Transport:
         self.credentials = credentials
         self.limiter = limiter
         self.metrics = Metrics()
+        self.cache = cache
         self._local = threading.local()
         self._pool = self._make_pool(base_url, pool_maxsize)
         self._direct = type(self._pool) is urllib3.PoolManager  # no proxy in between
@@ -117,14 +122,27 @@ class Transport:
         fields: Mapping[str, Any] | None = None,
         parse: Callable[[RawResponse], T],
         options: RequestOptions | None = None,
+        operation: str | None = None,
     ) -> T:
         """Send with limiter and retries; ``parse`` runs inside the retry loop so truncated bodies retry.
 
         The deadline bounds everything (limiter waits, attempts, backoff sleeps); when it runs out
-        between attempts the APITimeoutError names the last failure.
+        between attempts the APITimeoutError names the last failure. With a response cache, a GET it
+        can answer sends nothing, and a write makes what it changed stale (``operation`` picks the rules).
         """
         call = self.builder.call(method, path, query=query, json=json, fields=fields, options=options)
+        if self.cache is not None:
+
+            def send(parse: Callable[[RawResponse], T]) -> T:
+                return self._run(call, parse, None)
+
+            return self.cache.serve(
+                call, operation, options, parse, send=send, on_hit=self._remember, metrics=self.metrics
+            )
         return self._run(call, parse, None)
+
+    def _remember(self, raw: RawResponse) -> None:
+        self._local.last = raw
 
     def download(self, url: str, destination: str | os.PathLike[str], *, options: RequestOptions | None = None) -> Path:
         """Stream a GET body to ``destination`` atomically (temporary file, then rename)."""
