@@ -9,10 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
-
 # Silent until enable_logging(): no log record is made (and loguru is not imported) before that.
-from ._generated.client import Discogs
 from ._runtime.errors import (
     APIConnectionError,
     APIError,
@@ -41,6 +38,8 @@ from ._runtime.log import disable_logging, enable_logging
 from ._runtime.pagination import Page, PageInfo
 from ._runtime.ratelimit import RateLimitState
 from ._runtime.transport import RawResponse
+from ._version import __version__
+from .lib.client import Discogs
 
 if TYPE_CHECKING:
     from . import models as models

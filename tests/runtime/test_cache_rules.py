@@ -96,7 +96,7 @@ def test_cache_ttl_text_and_bad_values() -> None:
     for bad in ("-1", "soon", True, float("inf"), "a=x", {"": 1}):
         with pytest.raises(ValueError, match="cache_ttl"):
             parse_ttl(bad)
-    with pytest.raises(ConfigurationError, match="invalid cache_ttl: .*positive number of seconds"):
+    with pytest.raises(ConfigurationError, match=r"invalid cache_ttl: .*positive number of seconds"):
         policy(ttl=-5)
 
 

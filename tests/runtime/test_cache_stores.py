@@ -22,7 +22,9 @@ from musicagent._runtime.cache_store import AsyncStore, CacheStore, MemoryStore,
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def entry(path: str = "/artists/1", body: bytes = b'{"id": 1}', ttl: float = 60.0, created: float | None = None) -> CacheEntry:
+def entry(
+    path: str = "/artists/1", body: bytes = b'{"id": 1}', ttl: float = 60.0, created: float | None = None
+) -> CacheEntry:
     now = time.time() if created is None else created
     return CacheEntry(200, (("Content-Type", "application/json"),), body, path, now, now + ttl)
 

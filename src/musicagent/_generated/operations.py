@@ -17,6 +17,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="Artist",
         item_model=None,
         auth="none",
+        page_cap=None,
         cache_ttl=86400,
     ),
     OperationInfo(
@@ -43,6 +44,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="ArtistReleasesPage",
         item_model="ArtistRelease",
         auth="none",
+        page_cap=None,
         cache_ttl=86400,
     ),
     OperationInfo(
@@ -55,6 +57,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model=None,
         item_model=None,
         auth="user",
+        page_cap=None,
     ),
     OperationInfo(
         id="inventory.exports.download",
@@ -66,6 +69,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model=None,
         item_model=None,
         auth="user",
+        page_cap=None,
         cache_ttl=0,
     ),
     OperationInfo(
@@ -78,6 +82,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="InventoryExport",
         item_model=None,
         auth="user",
+        page_cap=None,
         cache_ttl=0,
     ),
     OperationInfo(
@@ -101,6 +106,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="InventoryExportsPage",
         item_model="InventoryExport",
         auth="user",
+        page_cap=None,
         cache_ttl=0,
     ),
     OperationInfo(
@@ -113,6 +119,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model=None,
         item_model=None,
         auth="user",
+        page_cap=None,
     ),
     OperationInfo(
         id="inventory.uploads.change",
@@ -124,6 +131,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model=None,
         item_model=None,
         auth="user",
+        page_cap=None,
     ),
     OperationInfo(
         id="inventory.uploads.delete",
@@ -135,6 +143,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model=None,
         item_model=None,
         auth="user",
+        page_cap=None,
     ),
     OperationInfo(
         id="inventory.uploads.get",
@@ -146,6 +155,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="InventoryUpload",
         item_model=None,
         auth="user",
+        page_cap=None,
         cache_ttl=0,
     ),
     OperationInfo(
@@ -169,6 +179,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="InventoryUploadsPage",
         item_model="InventoryUpload",
         auth="user",
+        page_cap=None,
         cache_ttl=0,
     ),
     OperationInfo(
@@ -181,6 +192,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="Label",
         item_model=None,
         auth="none",
+        page_cap=None,
         cache_ttl=86400,
     ),
     OperationInfo(
@@ -205,6 +217,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="LabelReleasesPage",
         item_model="LabelRelease",
         auth="none",
+        page_cap=None,
         cache_ttl=86400,
     ),
     OperationInfo(
@@ -217,6 +230,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="UserList",
         item_model=None,
         auth="none",
+        page_cap=None,
         cache_ttl=300,
     ),
     OperationInfo(
@@ -239,6 +253,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="Fee",
         item_model=None,
         auth="none",
+        page_cap=None,
         cache_ttl=86400,
     ),
     OperationInfo(
@@ -270,6 +285,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="Fee",
         item_model=None,
         auth="none",
+        page_cap=None,
         cache_ttl=86400,
     ),
     OperationInfo(
@@ -350,6 +366,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="ListingCreated",
         item_model=None,
         auth="user",
+        page_cap=None,
         cache_invalidates=("/users/*/inventory",),
     ),
     OperationInfo(
@@ -373,6 +390,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model=None,
         item_model=None,
         auth="user",
+        page_cap=None,
         cache_invalidates=("/users/*/inventory",),
     ),
     OperationInfo(
@@ -396,6 +414,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="Listing",
         item_model=None,
         auth="none",
+        page_cap=None,
         cache_ttl=300,
     ),
     OperationInfo(
@@ -470,6 +489,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model=None,
         item_model=None,
         auth="user",
+        page_cap=None,
         cache_invalidates=("/users/*/inventory",),
     ),
     OperationInfo(
@@ -492,6 +512,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="Order",
         item_model=None,
         auth="user",
+        page_cap=None,
         cache_ttl=0,
     ),
     OperationInfo(
@@ -553,6 +574,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="OrdersPage",
         item_model="Order",
         auth="user",
+        page_cap=None,
         cache_ttl=0,
     ),
     OperationInfo(
@@ -585,6 +607,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="OrderMessage",
         item_model=None,
         auth="user",
+        page_cap=None,
     ),
     OperationInfo(
         id="marketplace.orders.messages.list",
@@ -616,6 +639,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="OrderMessagesPage",
         item_model="OrderMessage",
         auth="user",
+        page_cap=None,
         cache_ttl=0,
     ),
     OperationInfo(
@@ -648,6 +672,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="Order",
         item_model=None,
         auth="user",
+        page_cap=None,
     ),
     OperationInfo(
         id="marketplace.price_suggestions",
@@ -659,6 +684,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="PriceSuggestions",
         item_model=None,
         auth="user",
+        page_cap=None,
         cache_ttl=300,
     ),
     OperationInfo(
@@ -682,6 +708,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="MarketplaceStats",
         item_model=None,
         auth="none",
+        page_cap=None,
         cache_ttl=300,
     ),
     OperationInfo(
@@ -694,6 +721,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="Master",
         item_model=None,
         auth="none",
+        page_cap=None,
         cache_ttl=86400,
     ),
     OperationInfo(
@@ -744,6 +772,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="MasterVersionsPage",
         item_model="MasterVersion",
         auth="none",
+        page_cap=None,
         cache_ttl=86400,
     ),
     OperationInfo(
@@ -756,6 +785,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model=None,
         item_model=None,
         auth="user",
+        page_cap=None,
     ),
     OperationInfo(
         id="oauth.identity",
@@ -767,6 +797,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="Identity",
         item_model=None,
         auth="user",
+        page_cap=None,
         cache_ttl=300,
     ),
     OperationInfo(
@@ -779,6 +810,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model=None,
         item_model=None,
         auth="user",
+        page_cap=None,
         cache_ttl=0,
     ),
     OperationInfo(
@@ -791,6 +823,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="CommunityReleaseRating",
         item_model=None,
         auth="none",
+        page_cap=None,
         cache_ttl=86400,
     ),
     OperationInfo(
@@ -814,6 +847,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="Release",
         item_model=None,
         auth="none",
+        page_cap=None,
         cache_ttl=86400,
     ),
     OperationInfo(
@@ -829,6 +863,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model=None,
         item_model=None,
         auth="user",
+        page_cap=None,
     ),
     OperationInfo(
         id="releases.rating.get",
@@ -843,6 +878,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="ReleaseRating",
         item_model=None,
         auth="none",
+        page_cap=None,
         cache_ttl=300,
     ),
     OperationInfo(
@@ -859,6 +895,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="ReleaseRating",
         item_model=None,
         auth="user",
+        page_cap=None,
     ),
     OperationInfo(
         id="releases.stats",
@@ -870,6 +907,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="ReleaseStats",
         item_model=None,
         auth="none",
+        page_cap=None,
         cache_ttl=86400,
     ),
     OperationInfo(
@@ -911,6 +949,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="SearchPage",
         item_model="SearchResult",
         auth="any",
+        page_cap=None,
         cache_ttl=3600,
     ),
     OperationInfo(
@@ -923,6 +962,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="CollectionFields",
         item_model=None,
         auth="none",
+        page_cap=None,
         cache_ttl=300,
     ),
     OperationInfo(
@@ -958,6 +998,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model=None,
         item_model=None,
         auth="user",
+        page_cap=None,
         cache_invalidates=("/users/{username}/collection",),
     ),
     OperationInfo(
@@ -982,6 +1023,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="CollectionInstanceCreated",
         item_model=None,
         auth="user",
+        page_cap=None,
         cache_invalidates=("/users/{username}/collection",),
     ),
     OperationInfo(
@@ -997,6 +1039,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="Folder",
         item_model=None,
         auth="user",
+        page_cap=None,
         cache_invalidates=("/users/{username}/collection",),
     ),
     OperationInfo(
@@ -1020,6 +1063,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model=None,
         item_model=None,
         auth="user",
+        page_cap=None,
         cache_invalidates=("/users/{username}/collection",),
     ),
     OperationInfo(
@@ -1043,6 +1087,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="Folder",
         item_model=None,
         auth="none",
+        page_cap=None,
         cache_ttl=300,
     ),
     OperationInfo(
@@ -1055,6 +1100,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="CollectionFolders",
         item_model=None,
         auth="none",
+        page_cap=None,
         cache_ttl=300,
     ),
     OperationInfo(
@@ -1090,6 +1136,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="CollectionItemsPage",
         item_model="CollectionItem",
         auth="none",
+        page_cap=None,
         cache_ttl=300,
     ),
     OperationInfo(
@@ -1114,6 +1161,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="Folder",
         item_model=None,
         auth="user",
+        page_cap=None,
         cache_invalidates=("/users/{username}/collection",),
     ),
     OperationInfo(
@@ -1147,6 +1195,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model=None,
         item_model=None,
         auth="user",
+        page_cap=None,
         cache_invalidates=("/users/{username}/collection",),
     ),
     OperationInfo(
@@ -1184,6 +1233,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model=None,
         item_model=None,
         auth="user",
+        page_cap=None,
         cache_invalidates=("/users/{username}/collection",),
     ),
     OperationInfo(
@@ -1209,6 +1259,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="CollectionItemsPage",
         item_model="CollectionItem",
         auth="none",
+        page_cap=None,
         cache_ttl=300,
     ),
     OperationInfo(
@@ -1221,6 +1272,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="CollectionValue",
         item_model=None,
         auth="user",
+        page_cap=None,
         cache_ttl=300,
     ),
     OperationInfo(
@@ -1249,6 +1301,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="ContributionsPage",
         item_model="ContributedRelease",
         auth="none",
+        page_cap=None,
         cache_ttl=300,
     ),
     OperationInfo(
@@ -1261,6 +1314,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="User",
         item_model=None,
         auth="none",
+        page_cap=None,
         cache_ttl=300,
     ),
     OperationInfo(
@@ -1290,6 +1344,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="InventoryPage",
         item_model="Listing",
         auth="none",
+        page_cap=100,
         cache_ttl=300,
     ),
     OperationInfo(
@@ -1314,6 +1369,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="UserListsPage",
         item_model="UserListSummary",
         auth="none",
+        page_cap=None,
         cache_ttl=300,
     ),
     OperationInfo(
@@ -1338,6 +1394,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="SubmissionsPage",
         item_model=None,
         auth="none",
+        page_cap=None,
         cache_ttl=300,
     ),
     OperationInfo(
@@ -1365,6 +1422,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="User",
         item_model=None,
         auth="user",
+        page_cap=None,
     ),
     OperationInfo(
         id="users.wants.add",
@@ -1381,6 +1439,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="Want",
         item_model=None,
         auth="user",
+        page_cap=None,
     ),
     OperationInfo(
         id="users.wants.delete",
@@ -1395,6 +1454,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model=None,
         item_model=None,
         auth="user",
+        page_cap=None,
     ),
     OperationInfo(
         id="users.wants.list",
@@ -1418,6 +1478,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="WantlistPage",
         item_model="Want",
         auth="none",
+        page_cap=None,
         cache_ttl=300,
     ),
     OperationInfo(
@@ -1435,5 +1496,6 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="Want",
         item_model=None,
         auth="user",
+        page_cap=None,
     ),
 )

@@ -29,6 +29,7 @@ class OperationInfo:
     model: str | None = None
     item_model: str | None = None
     auth: str = "none"
+    page_cap: int | None = None  # pages past this may be refused (x-musicagent-page-cap)
     # x-musicagent-cache: seconds a GET answer may be served from a cache (0: never; None: the spec
     # says nothing), and path prefixes a successful write makes stale beyond its own path and those above.
     cache_ttl: float | None = None

@@ -12,10 +12,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from .errors import InvalidParameterError
+from .._runtime.client import options_of
+from .._runtime.errors import InvalidParameterError
 
 if TYPE_CHECKING:
-    from .client import BaseClient
+    from .._runtime.client import BaseClient
 
 __all__ = ["ImagesResource"]
 
@@ -40,8 +41,6 @@ class ImagesResource:
         """
         if not isinstance(url, str) or not url.strip():
             raise InvalidParameterError("url", "must be a non-empty image URL (Image.uri); images need credentials")
-        from .client import options_of
-
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise InvalidParameterError("url", f"not an absolute http(s) URL: {url!r}")

@@ -13,12 +13,18 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
-from .auth import oauth_header
-from .errors import APIError, AuthenticationError, BadRequestError, ConfigurationError, InvalidParameterError
-from .log import register_secret
+from .._runtime.auth import oauth_header
+from .._runtime.errors import (
+    APIError,
+    AuthenticationError,
+    BadRequestError,
+    ConfigurationError,
+    InvalidParameterError,
+)
+from .._runtime.log import register_secret
 
 if TYPE_CHECKING:
-    from .client import BaseClient
+    from .._generated.client import Discogs
 
 __all__ = ["AUTHORIZE_URL", "AccessToken", "OAuthFlow", "RequestToken"]
 
@@ -54,7 +60,7 @@ class AccessToken:
 class OAuthFlow:
     """``flow = discogs.oauth_flow(); rt = flow.request_token(); ...; at = flow.access_token(rt, verifier)``."""
 
-    def __init__(self, client: BaseClient, *, callback: str = "oob") -> None:
+    def __init__(self, client: Discogs, *, callback: str = "oob") -> None:
         credentials = client._transport.credentials
         if not credentials.consumer_key or not credentials.consumer_secret:
             raise ConfigurationError(
@@ -68,7 +74,7 @@ class OAuthFlow:
     def request_token(self) -> RequestToken:
         """Step 1: a temporary token to send the user to :attr:`RequestToken.authorize_url` with."""
         header = oauth_header(self._key, self._secret, callback=self.callback)
-        answer = self._client.oauth.request_token(extra_headers={"Authorization": header, **_FORM})  # type: ignore[attr-defined]
+        answer = self._client.oauth.request_token(extra_headers={"Authorization": header, **_FORM})
         token, secret = _pair(answer, "request token")
         return RequestToken(token, secret)
 
@@ -84,7 +90,7 @@ class OAuthFlow:
             self._key, self._secret, token=request_token.token, token_secret=request_token.secret, verifier=verifier
         )
         try:
-            answer = self._client.oauth.access_token(extra_headers={"Authorization": header, **_FORM})  # type: ignore[attr-defined]
+            answer = self._client.oauth.access_token(extra_headers={"Authorization": header, **_FORM})
         except (BadRequestError, AuthenticationError) as exc:
             exc.message = (
                 f"{exc.message} (a request token and its verifier expire 15 minutes after request_token(); "
