@@ -294,3 +294,22 @@ def test_redis_down_means_misses_not_failures(server: LocalServer, client: Clien
     d = client(cache=f"redis://127.0.0.1:{port}/0")
     assert d.artists.get(1).id == 1 and d.artists.get(1).id == 1
     assert server.count() == 2
+
+
+def test_cli_cache_and_no_cache(
+    server: LocalServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from musicagent.cli import app
+
+    url = f"sqlite:///{tmp_path}/cli.db"
+    common = ["--base-url", server.url, "--token", TOKEN, "--format", "jsonl"]
+    for _ in range(2):  # two runs of the command share the file
+        assert app.main([*common, "--cache", url, "artists", "get", "1"]) == 0
+    assert server.count() == 1
+    monkeypatch.setenv("DISCOGS_CACHE", url)
+    assert app.main([*common, "artists", "get", "1"]) == 0
+    assert server.count() == 1  # the environment turns it on as well
+    assert app.main([*common, "artists", "get", "1", "--no-cache"]) == 0
+    assert server.count() == 2
+    outputs = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert len(outputs) == 4 and all(out == outputs[0] for out in outputs)  # cached or not, the same output

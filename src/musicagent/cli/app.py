@@ -67,7 +67,7 @@ EXIT_API = 7
 EXIT_INTERRUPTED = 130
 EXIT_PIPE = 141
 
-_CLIENT_OPTIONS = ("token", "base_url", "user_agent", "timeout", "max_retries")
+_CLIENT_OPTIONS = ("token", "base_url", "user_agent", "timeout", "max_retries", "cache")
 
 
 def exit_code_for(exc: BaseException) -> int:
