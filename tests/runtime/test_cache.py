@@ -313,3 +313,42 @@ def test_cli_cache_and_no_cache(
     assert server.count() == 2
     outputs = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert len(outputs) == 4 and all(out == outputs[0] for out in outputs)  # cached or not, the same output
+
+
+def test_the_async_path_follows_the_same_rules(server: LocalServer, client: Client, tmp_path: Path) -> None:
+    """What AsyncDiscogs calls (serve_async), driven here by the sync shell's attempt loop in a thread."""
+    import asyncio
+
+    from musicagent._runtime.core import RawResponse
+
+    d = client(cache=f"sqlite:///{tmp_path}/async.db")
+    transport, cache = d._transport, d._transport.cache
+    assert cache is not None
+    seen: list[RawResponse] = []
+
+    async def call(method: str, path: str, operation: str | None) -> object:
+        prepared = transport.builder.call(method, path)
+
+        async def send(parse: Callable[[RawResponse], object]) -> object:
+            return await asyncio.to_thread(transport._run, prepared, parse, None)
+
+        return await cache.serve_async(
+            prepared,
+            operation,
+            None,
+            lambda raw: json.loads(raw.content),
+            send=send,
+            on_hit=seen.append,
+            metrics=transport.metrics,
+        )
+
+    async def main() -> None:
+        first = await call("GET", "/artists/1", "artists.get")
+        assert await call("GET", "/artists/1", "artists.get") == first
+        assert server.count() == 1 and len(seen) == 1 and seen[0].from_cache
+        await call("DELETE", "/artists/1", None)  # a write: what it changed is stale
+        await call("GET", "/artists/1", "artists.get")
+        assert server.count("GET") == 2
+
+    asyncio.run(main())
+    assert d.metrics.cache_hits == 1

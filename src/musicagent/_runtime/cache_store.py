@@ -16,6 +16,7 @@ import sqlite3
 import threading
 import time
 from collections import OrderedDict
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 from urllib.parse import parse_qs, urlsplit
@@ -26,7 +27,7 @@ from .core import Call, RawResponse, RequestOptions
 from .errors import ConfigurationError, DiscogsError
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable
+    from collections.abc import Awaitable, Callable, Iterable
 
     from .auth import Credentials
     from .metrics import Metrics
@@ -542,32 +543,85 @@ class ResponseCache:
             finally:
                 if plan.invalidate is not None:
                     self.store.invalidate(plan.invalidate)
-        key = plan.key
-        entry = self.store.get(key)
-        if entry is not None:
-            raw = cached_response(call, entry)
-            try:
-                value = parse(raw)
-            except DiscogsError:
-                self.store.delete(key)
-            else:
-                on_hit(raw)
-                metrics.record_cache(True)
-                if _log.is_enabled():
-                    _log.get_logger().bind(correlation_id=call.cid).info(
-                        "{} {} -> {} from the cache", call.method, call.shown, raw.status
-                    )
-                return value
+        found = self._answer(call, plan.key, self.store.get(plan.key), parse)
+        if found is not None:
+            on_hit(found[0])
+            metrics.record_cache(True)
+            return found[1]
         metrics.record_cache(False)
+        return send(self._keeping(plan, parse, self.store.put))
+
+    async def serve_async(
+        self,
+        call: Call,
+        operation: str | None,
+        options: RequestOptions | None,
+        parse: Callable[[RawResponse], T],
+        *,
+        send: Callable[[Callable[[RawResponse], T]], Awaitable[T]],
+        on_hit: Callable[[RawResponse], None],
+        metrics: Metrics,
+    ) -> T:
+        """:meth:`serve` for the async client: the same rules; SQLite and Redis run in a worker thread."""
+        plan = self.plan(call, operation, options)
+        if plan is None:
+            return await send(parse)
+        store = self._async_store
+        if plan.key is None:
+            try:
+                return await send(parse)
+            finally:
+                if plan.invalidate is not None:
+                    await store.invalidate(plan.invalidate)
+        found = self._answer(call, plan.key, await store.get(plan.key), parse)
+        if found is not None:
+            on_hit(found[0])
+            metrics.record_cache(True)
+            return found[1]
+        metrics.record_cache(False)
+        kept: list[tuple[str, CacheEntry]] = []
+        value = await send(self._keeping(plan, parse, lambda key, entry: kept.append((key, entry))))
+        for key, entry in kept:  # stored after the call, outside the retry loop's parse
+            await store.put(key, entry)
+        return value
+
+    @cached_property
+    def _async_store(self) -> AsyncStore:
+        return AsyncStore(self.store)
+
+    def _answer(
+        self, call: Call, key: str, entry: CacheEntry | None, parse: Callable[[RawResponse], T]
+    ) -> tuple[RawResponse, T] | None:
+        """A stored entry parsed as the answer to ``call``; None for a miss, or an entry that no longer decodes."""
+        if entry is None:
+            return None
+        raw = cached_response(call, entry)
+        try:
+            value = parse(raw)
+        except DiscogsError:  # decoded when stored, not now (a newer SDK, a changed model): ask again
+            self.store.delete(key)
+            return None
+        if _log.is_enabled():
+            _log.get_logger().bind(correlation_id=call.cid).info(
+                "{} {} -> {} from the cache", call.method, call.shown, raw.status
+            )
+        return raw, value
+
+    def _keeping(
+        self, plan: CachePlan, parse: Callable[[RawResponse], T], put: Callable[[str, CacheEntry], None]
+    ) -> Callable[[RawResponse], T]:
+        """``parse``, then the decoded answer goes to ``put`` (an answer that did not decode never does)."""
+        key = plan.key
+        assert key is not None
 
         def parse_and_keep(raw: RawResponse) -> T:
             value = parse(raw)
-            fresh = self.policy.entry(plan, raw.status, raw.headers, raw.content, time.time())
-            if fresh is not None:
-                self.store.put(key, fresh)
+            entry = self.policy.entry(plan, raw.status, raw.headers, raw.content, time.time())
+            if entry is not None:
+                put(key, entry)
             return value
 
-        return send(parse_and_keep)
+        return parse_and_keep
 
 
 def cached_response(call: Call, entry: CacheEntry) -> RawResponse:
