@@ -60,7 +60,7 @@ class AccessToken:
 class OAuthFlow:
     """``flow = discogs.oauth_flow(); rt = flow.request_token(); ...; at = flow.access_token(rt, verifier)``."""
 
-    def __init__(self, client: Discogs, *, callback: str = "oob") -> None:
+    def __init__(self, client: Discogs, *, callback: str | None = "oob") -> None:
         credentials = client._transport.credentials
         if not credentials.consumer_key or not credentials.consumer_secret:
             raise ConfigurationError(
