@@ -30,8 +30,11 @@ Client = Callable[..., Discogs]
 OTHER_TOKEN = "tok-0b1d2e3f4a5c6d7e"
 
 
+WANT = {"id": 5, "resource_url": "https://api.discogs.com/releases/5"}
+
+
 def wants_page(seen: Seen) -> tuple[int, dict[str, str], bytes]:
-    body = {"pagination": {"page": 1, "pages": 1, "per_page": 100, "items": 1}, "wants": [{"id": 5}]}
+    body = {"pagination": {"page": 1, "pages": 1, "per_page": 100, "items": 1}, "wants": [WANT]}
     return 200, {"Content-Type": "application/json"}, json.dumps(body).encode()
 
 
@@ -168,7 +171,11 @@ def test_spec_defaults_decide_what_is_cached(server: LocalServer, client: Client
 def test_a_write_invalidates_the_path_and_the_lists_containing_it(server: LocalServer, client: Client) -> None:
     server.routes["/users/bob/wants"] = wants_page
     server.routes["/users/alice/wants"] = wants_page
-    server.routes["/users/bob/wants/5"] = lambda seen: (201, {"Content-Type": "application/json"}, b'{"id": 5}')
+    server.routes["/users/bob/wants/5"] = lambda seen: (
+        201,
+        {"Content-Type": "application/json"},
+        json.dumps(WANT).encode(),
+    )
     d = client(cache="memory")
     d.users.wants.list("bob")
     d.users.wants.list("alice")
