@@ -25,6 +25,7 @@ from .transport import RawResponse, RequestOptions, Transport
 
 if TYPE_CHECKING:  # pydantic is imported with the first model, not with the client
     from pydantic import BaseModel
+
     from .cache_store import ResponseCache
 
 __all__ = ["BaseClient", "Resource", "not_json", "options_of"]

@@ -25,6 +25,7 @@ from .ratelimit import RateLimiter
 
 if TYPE_CHECKING:  # urllib3 is imported with the first request (_Pools), not with the client
     import urllib3
+
     from .cache_store import ResponseCache
 
 __all__ = ["RawResponse", "RequestOptions", "Transport"]
