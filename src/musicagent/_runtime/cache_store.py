@@ -616,7 +616,7 @@ class ResponseCache:
 
         def parse_and_keep(raw: RawResponse) -> T:
             value = parse(raw)
-            entry = self.policy.entry(plan, raw.status, raw.headers, raw.content, time.time())
+            entry = self.policy.entry(plan, raw.status, raw.raw_headers, raw.content, time.time())
             if entry is not None:
                 put(key, entry)
             return value

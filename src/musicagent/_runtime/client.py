@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import gc
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Self, TypeVar
 
@@ -113,6 +113,9 @@ class BaseClient:
         rate_limit_store: str | None = None,
         cache: str | None = None,
         cache_ttl: float | Mapping[str, float] | None = None,
+        credentials_hosts: Sequence[str] | None = None,
+        max_response_bytes: int | None = None,
+        max_download_bytes: int | None = None,
         env: Mapping[str, str] | None = None,
         dotenv: str | os.PathLike[str] | None = None,
     ) -> None:
@@ -120,9 +123,13 @@ class BaseClient:
         which win over a ``.env`` file in the working directory. ``rate_limit=(requests, seconds)``
         sizes the local limiter (default: 60/60 s with credentials, 25/60 s without); ``None`` turns
         it off. ``rate_limit_store`` shares the limit: ``sqlite:///path.db`` between processes,
-        ``redis://host:6379/0`` between machines. ``cache`` keeps answers (``memory``,
-        ``sqlite:///path.db``, ``redis://host:6379/1``; off by default) for the spec's per-operation
-        times, or ``cache_ttl`` seconds (a number, or ``{"artists.*": 604800}``).
+        ``redis://host:6379/0`` between machines. Credentials are only sent to Discogs' hosts and
+        loopback; ``credentials_hosts`` names other hosts (a proxy) that may receive them.
+        ``max_response_bytes`` caps an answer held in memory, ``max_download_bytes`` a download,
+        both counted after decompression.
+        ``cache`` keeps answers (``memory``, ``sqlite:///path.db``, ``redis://host:6379/1``; off by
+        default) for the spec's per-operation times, or ``cache_ttl`` seconds (a number, or
+        ``{"artists.*": 604800}``).
         """
         arguments: dict[str, Any] = {
             "token": token,
@@ -138,6 +145,9 @@ class BaseClient:
             "rate_limit_store": rate_limit_store,
             "cache": cache,
             "cache_ttl": cache_ttl,
+            "credentials_hosts": credentials_hosts,
+            "max_response_bytes": max_response_bytes,
+            "max_download_bytes": max_download_bytes,
         }
         if rate_limit is not _AUTO:
             arguments["rate_limit"] = rate_limit
@@ -165,6 +175,9 @@ class BaseClient:
             deadline=settings.deadline,
             limiter=limiter,
             cache=self._open_cache(settings, credentials),
+            credentials_hosts=settings.credentials_hosts,
+            max_response_bytes=settings.max_response_bytes,
+            max_download_bytes=settings.max_download_bytes,
         )
 
     def _open_cache(self, settings: Settings, credentials: Credentials) -> ResponseCache | None:
