@@ -365,3 +365,10 @@ def test_logs_mask_credentials_in_the_query() -> None:
         http(running.url + "/database/search?q=beatles&oauth_token=SECRET4")
     text = "\n".join(lines)
     assert "token=***" in text and "SECRET" not in text, text
+
+
+def test_the_configured_user_is_who_the_identity_call_names_even_when_strict() -> None:
+    with MockServer(rate_limit=None, user="someone-else", strict=True) as running:
+        status, headers, body = http(running.url + "/oauth/identity", headers={"Authorization": "Discogs token=t"})
+        assert (status, json.loads(body)["username"], headers["X-Musicagent-Mock"]) == (200, "someone-else", "state")
+        assert http(running.url + f"/users/{USER}/wants/1", "PUT", {}, {"Authorization": "Discogs token=t"})[0] == 403
