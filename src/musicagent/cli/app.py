@@ -57,7 +57,16 @@ __all__ = [
     "main",
 ]
 
-_CLIENT_OPTIONS = ("token", "base_url", "user_agent", "timeout", "max_retries", "rate_limit", "rate_limit_store")
+_CLIENT_OPTIONS = (
+    "token",
+    "base_url",
+    "user_agent",
+    "timeout",
+    "max_retries",
+    "rate_limit",
+    "rate_limit_store",
+    "cache",
+)
 
 
 def operations() -> tuple[OperationInfo, ...]:

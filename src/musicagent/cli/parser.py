@@ -28,20 +28,21 @@ __all__ = [
 
 FORMATS = ("json", "jsonl", "csv", "table")
 PARAM_PREFIX = "p__"
+"""Namespace prefix of operation parameters, so ``format`` the filter never meets ``--format`` the output."""
 POSITIONAL_PREFIX = "pos__"
 """Namespace prefix of the positional spelling of an ``x-musicagent-cli-positional`` parameter."""
-"""Namespace prefix of operation parameters, so ``format`` the filter never meets ``--format`` the output."""
 
 BUILTINS = ("completion", "login", "mcp", "mock")
 SHELLS = ("bash", "zsh", "fish")
 
-EPILOG = f"""\
+EPILOG = (
+    f"""\
 configuration:
   Options win over environment variables, which win over a .env file in the working directory:
   DISCOGS_TOKEN, DISCOGS_BASE_URL, DISCOGS_USER_AGENT, DISCOGS_TIMEOUT, DISCOGS_MAX_RETRIES,
   DISCOGS_CONSUMER_KEY, DISCOGS_CONSUMER_SECRET, DISCOGS_ACCESS_TOKEN, DISCOGS_ACCESS_TOKEN_SECRET,
-  DISCOGS_RATE_LIMIT, DISCOGS_RATE_LIMIT_STORE. Waits for the rate limit of 2 s or more are announced
-  on stderr (one line each; not with --quiet).
+  DISCOGS_RATE_LIMIT, DISCOGS_RATE_LIMIT_STORE, DISCOGS_CACHE, DISCOGS_CACHE_TTL.
+  Waits for the rate limit of 2 s or more are announced on stderr (one line each; not with --quiet).
 
 shell completion (bash, zsh, fish):
   eval "$({PROG} completion bash)"    # or zsh; fish: {PROG} completion fish | source
@@ -51,8 +52,10 @@ examples:
   {PROG} search nirvana --type release --limit 500 --format csv -o nirvana.csv
   {PROG} search nirvana --format table --columns id,title,year
 
-""" + "exit codes:\n" + "".join(f"  {code:<4} {text}\n" for code, text in EXIT_CODES)
-
+"""
+    + "exit codes:\n"
+    + "".join(f"  {code:<4} {text}\n" for code, text in EXIT_CODES)
+)
 
 
 class CLIParser(argparse.ArgumentParser):
@@ -198,6 +201,13 @@ def _add_global_options(container: argparse._ActionsContainer, *, suppress: bool
         metavar="URL",
         help="share the limit between processes: sqlite:///path.db or redis://host/0 (env DISCOGS_RATE_LIMIT_STORE)",
     )
+    add(
+        "--cache",
+        default=default(None),
+        metavar="URL",
+        help="response cache: memory, sqlite:///FILE, redis://… (env DISCOGS_CACHE)",
+    )
+    add("--no-cache", dest="cache", action="store_const", const="off", default=default(None), help="no response cache")
     add("--format", choices=FORMATS, default=default("json"), help="output format (default: json)")
     add(
         "--columns",
@@ -213,7 +223,7 @@ def _add_global_options(container: argparse._ActionsContainer, *, suppress: bool
 
 RESERVED = frozenset(
     {"help", "limit", "token", "base_url", "user_agent", "timeout", "max_retries", "format", "output", "debug"}
-    | {"quiet", "version", "columns", "rate_limit", "rate_limit_store"}
+    | {"quiet", "version", "columns", "rate_limit", "rate_limit_store", "cache", "no_cache"}
 )
 """Long options the CLI itself defines; short ones (``-q``) cannot clash with a ``--name``."""
 
