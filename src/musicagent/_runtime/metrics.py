@@ -39,7 +39,9 @@ class MetricsSnapshot:
             return "-" if seconds is None else f"{seconds * 1000:.0f} ms"
 
         statuses = ", ".join(f"{code}: {count}" for code, count in sorted(self.statuses.items()))
-        cache = f"; cache {self.cache_hits} hits, {self.cache_misses} misses" if self.cache_hits or self.cache_misses else ""
+        cache = ""
+        if self.cache_hits or self.cache_misses:
+            cache = f"; cache {self.cache_hits} hits, {self.cache_misses} misses"
         return (
             f"MetricsSnapshot({self.requests} requests, {self.retries} retries, {self.rate_limited} rate-limited, "
             f"{self.errors} errors, waited {describe(self.limiter_wait_seconds)} for the limiter; "
