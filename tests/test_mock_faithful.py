@@ -77,6 +77,8 @@ def client(url: str, **options: Any) -> Discogs:
         ("/oauth/request_token", None, 401),
         ("/artists/108713", None, 200),  # the spec allows anonymous calls here
         ("/users/Username/collection/value", "Discogs token=t", 403),  # another user's private data
+        ("/users/360vinyl/inventory?page=101", "Discogs token=t", 403),  # past 100 pages of another's inventory
+        (f"/users/{USER.lower()}/inventory?page=101", "Discogs token=t", 404),  # yours goes on (unrecorded)
     ],
 )
 def test_each_operation_requires_what_its_security_in_the_spec_says(
@@ -87,7 +89,9 @@ def test_each_operation_requires_what_its_security_in_the_spec_says(
     if status == 401:
         assert json.loads(body) == {"message": "You must authenticate to access this resource."}
         assert headers["X-Musicagent-Mock"] == "refused"
-    if status == 403:
+    if status == 403 and "inventory" in path:
+        assert json.loads(body) == {"message": "Pagination above 100 disabled for inventories besides your own"}
+    elif status == 403:
         assert json.loads(body) == {"message": "You don't have permission to access this resource."}
 
 
