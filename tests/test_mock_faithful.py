@@ -376,3 +376,16 @@ def test_the_configured_user_is_who_the_identity_call_names_even_when_strict() -
         status, headers, body = http(running.url + "/oauth/identity", headers={"Authorization": "Discogs token=t"})
         assert (status, json.loads(body)["username"], headers["X-Musicagent-Mock"]) == (200, "someone-else", "state")
         assert http(running.url + f"/users/{USER}/wants/1", "PUT", {}, {"Authorization": "Discogs token=t"})[0] == 403
+
+
+def test_the_cli_refuses_bad_tls_and_timeout_options(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from musicagent.cli.mock import main as mock_main
+
+    with pytest.raises(SystemExit):
+        mock_main(["--port", "0", "--tls-key", str(tmp_path / "key.pem")])
+    assert "--tls-key needs --tls-cert" in capsys.readouterr().err
+    (tmp_path / "cert.pem").write_text("not a certificate")
+    assert mock_main(["--port", "0", "--tls-cert", str(tmp_path / "cert.pem")]) == 2
+    assert "cannot use the TLS certificate" in capsys.readouterr().err
+    assert mock_main(["--port", "0", "--idle-timeout", "0"]) == 2
+    assert "idle_timeout must be a positive number" in capsys.readouterr().err
