@@ -277,3 +277,23 @@ def test_async_face_of_a_store(tmp_path: Path) -> None:
 
     assert asyncio.run(main(MemoryStore())) is not None
     assert asyncio.run(main(SQLiteStore(tmp_path / "a.db"))) is not None
+
+
+def test_a_long_outage_drops_everything_once_the_store_is_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, warnings: list[str]
+) -> None:
+    monkeypatch.setattr(cache_store, "_RETRY_AFTER", 0.0)
+    monkeypatch.setattr(cache_store, "_MAX_PENDING", 3)
+    db = tmp_path / "c.db"
+    store = SQLiteStore(db)
+    store.put("kept-by-no-rule", entry("/labels/1"))
+    db.rename(tmp_path / "away.db")  # the store "goes down": a directory now stands where the file was
+    (tmp_path / "c.db").mkdir()
+    store.close()
+    for n in range(5):  # more writes than it keeps track of
+        store.invalidate(Invalidation((f"/users/u/wants/{n}",)))
+    assert store._pending == [cache_store._EVERYTHING]
+    (tmp_path / "c.db").rmdir()
+    (tmp_path / "away.db").rename(db)  # back
+    assert store.get("kept-by-no-rule") is None  # everything went, since what changed is unknown
+    assert store._pending == []

@@ -55,6 +55,8 @@ MAX_ENTRY_BYTES = 8 * 1024 * 1024  # one answer larger than this is not worth a 
 _ENTRY_OVERHEAD = 200  # bytes counted per entry beyond its body: key, headers, bookkeeping
 _RETRY_AFTER = 5.0  # seconds a failed store is left alone before it is tried again
 _FAILED: Any = object()
+_MAX_PENDING = 1000  # invalidations kept while a store is down; beyond, the whole store is dropped
+_EVERYTHING = Invalidation((), ("/",))
 
 
 class CacheStore(Protocol):
@@ -128,7 +130,10 @@ class _Guarded:
     def invalidate(self, invalidation: Invalidation) -> None:
         if not self._up() or self._run(self._invalidate, invalidation, what="invalidate") is _FAILED:
             with self._guard:
-                self._pending.append(invalidation)
+                if len(self._pending) >= _MAX_PENDING:  # a long outage: drop everything once it is back
+                    self._pending = [_EVERYTHING]
+                elif invalidation not in self._pending and _EVERYTHING not in self._pending:
+                    self._pending.append(invalidation)
 
     def clear(self) -> None:
         self._run(self._clear, what="clear")
