@@ -278,7 +278,7 @@ def test_unreachable_redis_fails_at_construction() -> None:
 
 
 def test_store_errors(tmp_path: Path) -> None:
-    with pytest.raises(ConfigurationError, match="unknown rate-limit store"):
+    with pytest.raises(ConfigurationError, match="invalid rate_limit_store: must be memory"):
         RateLimiter(5, 1.0, "memcached://x")
     with pytest.raises(ConfigurationError, match="cannot open"):
         RateLimiter(5, 1.0, f"sqlite:///{tmp_path}")  # a directory, not a database file
