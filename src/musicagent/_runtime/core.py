@@ -311,8 +311,9 @@ def failure(call: Call, kind: FailureKind, reason: str, timeout: float) -> Failu
         return Failure(APITimeoutError(f"could not connect: {reason}", **where), reached=False)
     if kind == "read_timeout":
         return Failure(APITimeoutError(f"no complete response within {timeout:g}s", **where), reached=True)
-    if kind == "deadline":
-        return Failure(APITimeoutError(f"{reason} during attempt {call.attempts}", **where), reached=True)
+    if kind == "deadline":  # what failed before says why there were retries at all
+        before = f"; the attempt before failed with: {call.last}" if call.last is not None else ""
+        return Failure(APITimeoutError(f"{reason} during attempt {call.attempts}{before}", **where), reached=True)
     if kind == "tls":
         return APIConnectionError(f"TLS failed: {reason}", **where)
     if kind == "truncated":
