@@ -182,17 +182,11 @@ class BaseClient:
         rate = settings.effective_rate_limit
         limiter = RateLimiter(rate[0], rate[1], settings.rate_limit_store) if rate is not None else None
         self._transport = Transport(
-            base_url=settings.base_url,
+            settings,
             credentials=credentials,
             user_agent=settings.user_agent or self.default_user_agent,
-            timeout=settings.timeout,
-            max_retries=settings.max_retries,
-            deadline=settings.deadline,
             limiter=limiter,
             cache=self._open_cache(settings, credentials),
-            credentials_hosts=settings.credentials_hosts,
-            max_response_bytes=settings.max_response_bytes,
-            max_download_bytes=settings.max_download_bytes,
         )
 
     def _open_cache(self, settings: Settings, credentials: Credentials) -> ResponseCache | None:

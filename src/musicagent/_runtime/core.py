@@ -20,7 +20,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlencode
 
 from . import log as _log
@@ -40,6 +40,9 @@ from .errors import (
 from .log import mask_headers
 from .params import is_token
 from .urls import Origin, UnsafeURLError, base_may_carry_credentials, check_path, may_carry_credentials, origin_of
+
+if TYPE_CHECKING:
+    from .config import Settings
 
 __all__ = [
     "Call",
@@ -421,24 +424,15 @@ class RequestBuilder:
     headers (OAuth signs every attempt afresh: nonce, timestamp; other credentials never change).
     """
 
-    def __init__(
-        self,
-        *,
-        base_url: str,
-        credentials: Credentials,
-        user_agent: str,
-        timeout: float,
-        max_retries: int,
-        deadline: float | None,
-        credentials_hosts: tuple[str, ...] = (),
-    ) -> None:
+    def __init__(self, settings: Settings, credentials: Credentials, user_agent: str) -> None:
+        base_url = settings.base_url
         self.base_url = base_url
         self.credentials = credentials
-        self.timeout = timeout
-        self.max_retries = max_retries
-        self.deadline = deadline
+        self.timeout = settings.timeout
+        self.max_retries = settings.max_retries
+        self.deadline = settings.deadline
         self.base_prefix = base_url + "/"
-        self.credentials_hosts = credentials_hosts
+        self.credentials_hosts = credentials_hosts = settings.credentials_hosts
         self._base_origin = origin_of(base_url, cross_check=False)  # settings refused what parsers disagree on
         self._base_carries = base_may_carry_credentials(self._base_origin, credentials_hosts)
         self._static_headers = {
