@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Self, TypeVar
@@ -14,7 +15,7 @@ from typing import Any, Self, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from .. import __version__
-from . import params
+from . import core, pagination, params
 from .auth import Credentials
 from .config import Settings
 from .errors import PermissionDeniedError, ResponseDecodeError, ResponseValidationError
@@ -25,12 +26,16 @@ from .pagination import Page
 from .ratelimit import RateLimiter, RateLimitState, parse_rate_headers
 from .transport import RawResponse, RequestOptions, Transport
 
-__all__ = ["BaseClient", "Resource"]
+__all__ = ["BaseClient", "ClientSetup", "Resource", "configure", "decode_form", "decode_model"]
 
 M = TypeVar("M", bound=BaseModel)
 I = TypeVar("I")  # noqa: E741
 
 _AUTO: Any = "auto"
+_INVENTORY_HINT = (  # TEMP until the arch's x-musicagent-page-cap lands
+    "Discogs serves at most 100 pages of another user's inventory, "
+    "i.e. 10,000 listings at 100 per page; only your own inventory goes further"
+)
 
 
 def _not_json(raw: RawResponse, label: str) -> ResponseDecodeError:
@@ -48,7 +53,7 @@ def _not_json(raw: RawResponse, label: str) -> ResponseDecodeError:
     )
 
 
-def _decode(model: type[M], raw: RawResponse, operation: str) -> M:
+def decode_model(model: type[M], raw: RawResponse, operation: str) -> M:
     """Validate a JSON body straight from bytes; bad JSON is a decode error, a bad shape names the field."""
     try:
         return model.model_validate_json(raw.content)
@@ -64,6 +69,56 @@ def _decode(model: type[M], raw: RawResponse, operation: str) -> M:
             errors=[dict(e) for e in errors],
             **where,
         ) from None
+
+
+def decode_form(raw: RawResponse) -> dict[str, str]:
+    """A form-encoded answer (the OAuth token steps) as a dict."""
+    from urllib.parse import parse_qsl
+
+    return dict(parse_qsl(raw.content.decode("utf-8", "replace"), keep_blank_values=True))
+
+
+@dataclass(frozen=True)
+class ClientSetup:
+    """What both clients are built from: resolved settings, the request builder, the limiter."""
+
+    settings: Settings
+    user_agent: str
+    builder: core.RequestBuilder
+    limiter: RateLimiter | None
+
+
+def configure(
+    *, rate_limit: Any, env: Mapping[str, str] | None, dotenv: Any, default_user_agent: str, **given: Any
+) -> ClientSetup:
+    """Resolve a client's settings (arguments, then environment, then ``.env``) once, for either client."""
+    arguments: dict[str, Any] = dict(given)
+    if rate_limit is not _AUTO:
+        arguments["rate_limit"] = rate_limit
+    settings = Settings.resolve(arguments, environ=env, dotenv=Path(dotenv) if dotenv is not None else None)
+
+    def secret(value: Any) -> str | None:
+        return value.get_secret_value() if value is not None else None
+
+    credentials = Credentials(
+        token=secret(settings.token),
+        consumer_key=settings.consumer_key,
+        consumer_secret=secret(settings.consumer_secret),
+        access_token=secret(settings.access_token),
+        access_token_secret=secret(settings.access_token_secret),
+    )
+    rate = settings.effective_rate_limit
+    limiter = RateLimiter(rate[0], rate[1], settings.rate_limit_store) if rate is not None else None
+    user_agent = settings.user_agent or default_user_agent
+    builder = core.RequestBuilder(
+        base_url=settings.base_url,
+        credentials=credentials,
+        user_agent=user_agent,
+        timeout=settings.timeout,
+        max_retries=settings.max_retries,
+        deadline=settings.deadline,
+    )
+    return ClientSetup(settings, user_agent, builder, limiter)
 
 
 class BaseClient:
@@ -93,44 +148,33 @@ class BaseClient:
         it off. ``rate_limit_store`` shares the limit: ``sqlite:///path.db`` between processes,
         ``redis://host:6379/0`` between machines.
         """
-        arguments: dict[str, Any] = {
-            "token": token,
-            "user_agent": user_agent,
-            "base_url": base_url,
-            "consumer_key": consumer_key,
-            "consumer_secret": consumer_secret,
-            "access_token": access_token,
-            "access_token_secret": access_token_secret,
-            "timeout": timeout,
-            "max_retries": max_retries,
-            "deadline": deadline,
-            "rate_limit_store": rate_limit_store,
-        }
-        if rate_limit is not _AUTO:
-            arguments["rate_limit"] = rate_limit
-        settings = Settings.resolve(arguments, environ=env, dotenv=Path(dotenv) if dotenv is not None else None)
-        self._settings = settings
-
-        def secret(value: Any) -> str | None:
-            return value.get_secret_value() if value is not None else None
-
-        credentials = Credentials(
-            token=secret(settings.token),
-            consumer_key=settings.consumer_key,
-            consumer_secret=secret(settings.consumer_secret),
-            access_token=secret(settings.access_token),
-            access_token_secret=secret(settings.access_token_secret),
+        setup = configure(
+            token=token,
+            user_agent=user_agent,
+            base_url=base_url,
+            consumer_key=consumer_key,
+            consumer_secret=consumer_secret,
+            access_token=access_token,
+            access_token_secret=access_token_secret,
+            timeout=timeout,
+            max_retries=max_retries,
+            deadline=deadline,
+            rate_limit=rate_limit,
+            rate_limit_store=rate_limit_store,
+            env=env,
+            dotenv=dotenv,
+            default_user_agent=f"musicagent/{__version__}",
         )
-        rate = settings.effective_rate_limit
-        limiter = RateLimiter(rate[0], rate[1], settings.rate_limit_store) if rate is not None else None
+        self._settings = setup.settings
+        b = setup.builder
         self._transport = Transport(
-            base_url=settings.base_url,
-            credentials=credentials,
-            user_agent=settings.user_agent or f"musicagent/{__version__}",
-            timeout=settings.timeout,
-            max_retries=settings.max_retries,
-            deadline=settings.deadline,
-            limiter=limiter,
+            base_url=b.base_url,
+            credentials=b.credentials,
+            user_agent=setup.user_agent,
+            timeout=b.timeout,
+            max_retries=b.max_retries,
+            deadline=b.deadline,
+            limiter=setup.limiter,
         )
 
     def __repr__(self) -> str:
@@ -229,7 +273,7 @@ class BaseClient:
             query=query,
             json=json,
             fields=fields,
-            parse=lambda raw: _decode(model, raw, operation),
+            parse=lambda raw: decode_model(model, raw, operation),
             options=options,
         )
 
@@ -257,12 +301,7 @@ class BaseClient:
         query: Mapping[str, Any] | None = None,
         options: RequestOptions | None = None,
     ) -> dict[str, str]:
-        from urllib.parse import parse_qsl
-
-        def parse(raw: RawResponse) -> dict[str, str]:
-            return dict(parse_qsl(raw.content.decode("utf-8", "replace"), keep_blank_values=True))
-
-        return self._transport.request(method, path, query=query, parse=parse, options=options)
+        return self._transport.request(method, path, query=query, parse=decode_form, options=options)
 
     def _download(
         self, operation: str, path: str, destination: str | os.PathLike[str], *, options: RequestOptions | None = None
@@ -282,26 +321,20 @@ class BaseClient:
         options: RequestOptions | None,
     ) -> Page[I]:
         """Fetch one page now; the Page fetches the following ones on demand with the same query."""
-        if query.get("per_page") is None:
-            query["per_page"] = 100 if limit is None else max(1, min(100, limit))
-
-        first_page = query.get("page") or 1
+        first = pagination.plan(query, limit)
 
         def fetch(number: int) -> Page[I]:
-            # The first request goes out exactly as the caller asked (no page= unless given).
-            page_query = query if number == first_page else {**query, "page": number}
             try:
-                body = self._fetch(operation, "GET", path, model, query=page_query, options=options)
+                body = self._fetch(
+                    operation, "GET", path, model, query=pagination.query_for(query, first, number), options=options
+                )
             except PermissionDeniedError as exc:
-                if number > 100 and operation == "users.inventory":
-                    exc.message += (
-                        f" (page {number}: Discogs serves at most 100 pages of another user's inventory, "
-                        "i.e. 10,000 listings at 100 per page; only your own inventory goes further)"
-                    )
+                if operation == "users.inventory":
+                    pagination.explain_cap(exc, number, 100, _INVENTORY_HINT)
                 raise
             return Page(body, items_field, fetch, limit=limit, page_number=number)
 
-        return fetch(first_page)
+        return fetch(first)
 
 
 class Resource:

@@ -196,6 +196,18 @@ class RateLimiter:
             raise RateLimitStoreError(mask(f"the rate-limit store failed while {what}: {exc}")) from None
 
     # -- public ----------------------------------------------------------------------------------
+    def try_take(self) -> int:
+        """Take a slot if one is free: -1 when taken, else the milliseconds until one frees.
+
+        Never waits: the sync :meth:`acquire` and the async client's wait (``async_ratelimit``)
+        each sleep in their own way between calls.
+        """
+        with self._lock:
+            if time.monotonic() - self._leaked_at > self.window:
+                self._store_call("leaking", self._in_window)  # keeps the log short; not needed to count
+            wait_ms: int = self._store_call("taking a slot", lambda: self._take(1))
+        return wait_ms
+
     def acquire(self, timeout: float | None = None) -> float | None:
         """Block until a request may be sent; the seconds waited, or None if ``timeout`` would run out.
 
@@ -209,10 +221,7 @@ class RateLimiter:
             return None
         try:
             while True:
-                with self._lock:
-                    if time.monotonic() - self._leaked_at > self.window:
-                        self._store_call("leaking", self._in_window)  # keeps the log short; not needed to count
-                    wait_ms: int = self._store_call("taking a slot", lambda: self._take(1))
+                wait_ms = self.try_take()
                 if wait_ms < 0:
                     return time.monotonic() - start
                 wait = wait_ms / 1000
