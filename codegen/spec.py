@@ -67,6 +67,8 @@ class Operation:
     item_model: str | None = None
     errors: list[tuple[str, str]] = field(default_factory=list)
     auth: str = "none"  # none | any | user
+    page_cap: int | None = None  # x-musicagent-page-cap: pages past this one may be refused (403)
+    page_cap_hint: str = ""
 
     @property
     def path_params(self) -> list[Param]:
@@ -345,6 +347,7 @@ def _operation(
         auth = "user"
     else:
         auth = "any"
+    page_cap, page_cap_hint = _page_cap(raw, kind, where)
     return Operation(
         id=op_id,
         group=tuple(parts[:-1]),
@@ -360,7 +363,20 @@ def _operation(
         item_model=item_model,
         errors=errors,
         auth=auth,
+        page_cap=page_cap,
+        page_cap_hint=page_cap_hint,
     )
+
+
+def _page_cap(raw: dict[str, Any], kind: str, where: str) -> tuple[int | None, str]:
+    """``x-musicagent-page-cap: {pages: N, hint: ...}``: why a 403 past page N happens, for the error."""
+    cap = raw.get("x-musicagent-page-cap")
+    if cap is None:
+        return None, ""
+    pages, hint = (cap.get("pages"), cap.get("hint")) if isinstance(cap, dict) else (None, None)
+    if kind != "page" or not isinstance(pages, int) or pages < 1 or not isinstance(hint, str) or not hint.strip():
+        raise SpecError(f"{where}: x-musicagent-page-cap needs a paginated operation, pages >= 1 and a hint")
+    return pages, " ".join(hint.split())
 
 
 def _response(reader: _Reader, raw: dict[str, Any], where: str) -> tuple[str, str | None, str | None, str | None]:

@@ -242,30 +242,30 @@ async def test_closing_the_client_closes_its_connections() -> None:
 
 async def test_the_deadline_bounds_the_whole_call() -> None:
     async with CountingServer(delay=30) as server:
-        async with AsyncDiscogs(base_url=server.url, rate_limit=None, timeout=20, deadline=0.5, env={}) as client:
-            started = time.monotonic()
-            with pytest.raises(APITimeoutError):
-                await client.artists.get(1)
-            assert time.monotonic() - started < 3.0  # 0.5 s, with room for a loaded machine
+        client = AsyncDiscogs(base_url=server.url, rate_limit=None, timeout=20, deadline=0.5, env={})
+        started = time.monotonic()
+        with pytest.raises(APITimeoutError):
+            await client.artists.get(1)
+        assert time.monotonic() - started < 3.0  # 0.5 s, with room for a loaded machine
+        await client.aclose()
 
 
 async def test_waiting_for_the_limiter_can_be_cancelled_without_taking_a_slot() -> None:
-    async with CountingServer() as server:
-        async with AsyncDiscogs(base_url=server.url, rate_limit=(2, 1.5), env={}) as client:
-            await client.artists.get(1)
-            await client.artists.get(2)  # the window is full now
-            waiting = [asyncio.create_task(client.artists.get(i)) for i in range(3, 8)]
-            await asyncio.sleep(0.2)
-            for task in waiting:
-                task.cancel()
-            await asyncio.gather(*waiting, return_exceptions=True)
-            assert all(task.cancelled() for task in waiting)
-            assert server.requests == 2
-            assert client.rate_limit.local_in_window == 2  # the cancelled waits took no slot
-            # The turn was handed back: the next call gets the next free slot (a turn still held
-            # by a cancelled task would leave it waiting forever).
-            await asyncio.wait_for(client.artists.get(9), 10)
-            assert server.requests == 3
+    async with CountingServer() as server, AsyncDiscogs(base_url=server.url, rate_limit=(2, 1.5), env={}) as client:
+        await client.artists.get(1)
+        await client.artists.get(2)  # the window is full now
+        waiting = [asyncio.create_task(client.artists.get(i)) for i in range(3, 8)]
+        await asyncio.sleep(0.2)
+        for task in waiting:
+            task.cancel()
+        await asyncio.gather(*waiting, return_exceptions=True)
+        assert all(task.cancelled() for task in waiting)
+        assert server.requests == 2
+        assert client.rate_limit.local_in_window == 2  # the cancelled waits took no slot
+        # The turn was handed back: the next call gets the next free slot (a turn still held
+        # by a cancelled task would leave it waiting forever).
+        await asyncio.wait_for(client.artists.get(9), 10)
+        assert server.requests == 3
 
 
 # -- import cost ----------------------------------------------------------------------------------

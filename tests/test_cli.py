@@ -20,12 +20,12 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 import musicagent
-from musicagent import cli
-from musicagent._cli import output
-from musicagent._cli.parser import PARAM_PREFIX, build_parser, command_path
-from musicagent._cli.progress import Progress
 from musicagent._generated.operations import OPERATIONS
 from musicagent._runtime.operations import OperationInfo, ParamInfo
+from musicagent.cli import app as cli
+from musicagent.cli import output
+from musicagent.cli.parser import PARAM_PREFIX, build_parser, command_path
+from musicagent.cli.progress import Progress
 
 ARTIST: dict[str, Any] = {
     "id": 1,
@@ -612,14 +612,14 @@ def test_login_needs_a_consumer_key(
 
 def test_mock_gets_every_argument(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     received: list[list[str]] = []
-    fake = types.ModuleType("musicagent.mock")
+    fake = types.ModuleType("musicagent.cli.mock")
 
     def fake_main(argv: list[str]) -> int:
         received.append(argv)
         return 0
 
     fake.main = fake_main  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "musicagent.mock", fake)
+    monkeypatch.setitem(sys.modules, "musicagent.cli.mock", fake)
     code, _, _ = run(capsys, None, "mock", "--port", "8765", "--cassettes", "cas", "-v")
     assert code == 0
     assert received == [["--port", "8765", "--cassettes", "cas", "-v"]]

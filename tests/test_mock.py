@@ -22,6 +22,7 @@ import pytest
 import yaml
 
 from musicagent import Discogs, NotFoundError, RateLimitError
+from musicagent.cli.mock import main
 from musicagent.mock import (
     NOT_FOUND_MESSAGE,
     TOO_MANY_MESSAGE,
@@ -31,7 +32,6 @@ from musicagent.mock import (
     default_cassettes,
     find_match,
     load_cassettes,
-    main,
 )
 
 ARTIST = {"id": 108713, "name": "Nickelback", "resource_url": "https://api.discogs.com/artists/108713"}

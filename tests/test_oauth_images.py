@@ -24,7 +24,7 @@ import yaml
 
 import musicagent
 from musicagent import Discogs
-from musicagent._runtime.oauth import REQUEST_TOKEN_LIFETIME, AccessToken, RequestToken
+from musicagent.lib.oauth import REQUEST_TOKEN_LIFETIME, AccessToken, RequestToken
 
 ROOT = Path(__file__).resolve().parents[1]
 CONSUMER_KEY = "ck-oauth-test"

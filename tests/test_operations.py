@@ -40,8 +40,8 @@ from musicagent import Discogs, models
 from musicagent._generated.operations import OPERATIONS
 from musicagent._runtime.auth import oauth_header
 from musicagent._runtime.errors import error_for_status
-from musicagent._runtime.oauth import AccessToken, RequestToken
 from musicagent._runtime.operations import OperationInfo, ParamInfo
+from musicagent.lib.oauth import AccessToken, RequestToken
 
 ROOT = Path(__file__).resolve().parents[1]
 CASSETTES = ROOT / "cassettes"

@@ -9,10 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
-
 # Silent until enable_logging(): no log record is made (and loguru is not imported) before that.
-from ._generated.client import Discogs
 from ._runtime.errors import (
     APIConnectionError,
     APIError,
@@ -41,12 +38,14 @@ from ._runtime.log import disable_logging, enable_logging
 from ._runtime.pagination import Page, PageInfo
 from ._runtime.ratelimit import RateLimitState
 from ._runtime.transport import RawResponse
+from ._version import __version__
+from .lib.client import Discogs
 
 if TYPE_CHECKING:
     from . import models as models
-    from ._generated.async_client import AsyncDiscogs as AsyncDiscogs
     from ._runtime.pagination import AsyncPage as AsyncPage
     from ._runtime.pagination import AsyncPaginator as AsyncPaginator
+    from .lib.async_client import AsyncDiscogs as AsyncDiscogs
 
 __all__ = [
     "APIConnectionError",
@@ -93,7 +92,7 @@ def __getattr__(name: str) -> Any:
 
         return importlib.import_module(".models", __name__)
     if name == "AsyncDiscogs":  # the async client (and aiohttp, on its first request) only when asked for
-        from ._generated.async_client import AsyncDiscogs
+        from .lib.async_client import AsyncDiscogs
 
         return AsyncDiscogs
     if name in ("AsyncPage", "AsyncPaginator"):

@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from musicagent import Discogs, disable_logging
-from musicagent._runtime import transport
+from musicagent._runtime import core
 
 TOKEN = "tok-7f3a9c1e5b2d4680"
 
@@ -250,7 +250,7 @@ def client(server: LocalServer) -> Iterator[Callable[..., Discogs]]:
 @pytest.fixture(autouse=True)
 def _fast_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
     """Backoff waits of milliseconds so fault tests finish quickly (Retry-After is still exact)."""
-    monkeypatch.setattr(transport, "_BACKOFF_BASE", 0.01)
+    monkeypatch.setattr(core, "BACKOFF_BASE", 0.01)
 
 
 @pytest.fixture(autouse=True)

@@ -116,5 +116,5 @@ def test_oauth_header_for_the_token_dance() -> None:
 )
 def test_credentials_go_only_to_discogs_hosts_over_https(url: str, sent: bool) -> None:
     transport = Discogs(token="tok-abcdef", rate_limit=None, env={}, dotenv=os.devnull)._transport
-    headers = transport._headers(url, False, None, None, "cid")
+    headers = transport.builder.headers(transport.builder.call("GET", url))
     assert ("Authorization" in headers) is sent

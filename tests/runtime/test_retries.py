@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import socket
 import time
-from collections.abc import Callable, Generator
-from typing import Any
+from collections.abc import Callable
 
 import pytest
 
@@ -22,8 +21,8 @@ from musicagent import (
     ServerError,
     enable_logging,
 )
-from musicagent._runtime import transport
-from musicagent._runtime.transport import RequestOptions, _retry_after, _waits
+from musicagent._runtime import core
+from musicagent._runtime.core import RequestOptions
 
 from .conftest import LocalServer
 
@@ -122,7 +121,7 @@ def test_retry_after_beyond_the_cap_gives_up(server: LocalServer, client: Client
 
 
 def test_the_deadline_bounds_all_attempts(server: LocalServer, client: Client, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(transport, "_BACKOFF_BASE", 0.2)
+    monkeypatch.setattr(core, "BACKOFF_BASE", 0.2)
     server.fail(*["500"] * 50)
     d = client(max_retries=20, deadline=0.6)
     started = time.monotonic()
@@ -157,12 +156,7 @@ def test_deadline_error_between_attempts_names_the_last_failure(
 ) -> None:
     """Should a backoff sleep ever outlast the deadline, the timeout still names what failed."""
 
-    def oversleep(time_left: Callable[[], float | None]) -> Generator[float, Any, None]:
-        yield 0.0
-        while True:
-            yield 0.5
-
-    monkeypatch.setattr(transport, "_waits", oversleep)
+    monkeypatch.setattr(core, "backoff_wait", lambda retry, left: 0.5)
     server.fail("500", "500")
     with pytest.raises(APITimeoutError) as info:
         client(max_retries=5, deadline=0.3).request("GET", "/x")
@@ -255,31 +249,6 @@ def test_download_streams_to_a_file(server: LocalServer, client: Client, tmp_pat
         d._transport.download("/file", target, options=RequestOptions(max_retries=0))
     with pytest.raises(DiscogsError, match="does not exist"):
         d._transport.download("/file", Path(str(tmp_path)) / "missing" / "out.json")
-
-
-def test_waits_generator() -> None:
-    class Exc(Exception):
-        retry_after: float | None = None
-
-    gen = _waits(lambda: None)
-    next(gen)
-    values = [gen.send(Exc()) for _ in range(12)]
-    assert all(0 <= v <= transport._BACKOFF_CAP for v in values)
-    with_header = Exc()
-    with_header.retry_after = 2.5
-    assert gen.send(with_header) == 2.5
-    short = _waits(lambda: 0.1)
-    next(short)
-    assert short.send(with_header) == 2.5  # exact: whether it fits the deadline is give-up's call
-    assert short.send(Exc()) <= 0.05  # a jittered wait takes at most half of what is left
-
-
-def test_retry_after_parsing() -> None:
-    assert _retry_after({}) is None
-    assert _retry_after({"Retry-After": "3"}) == 3
-    assert _retry_after({"Retry-After": "-3"}) == 0
-    assert _retry_after({"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}) == 0
-    assert _retry_after({"Retry-After": "soon"}) is None
 
 
 def test_error_bodies_of_every_shape(server: LocalServer, client: Client) -> None:

@@ -17,6 +17,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="Artist",
         item_model=None,
         auth="none",
+        page_cap=None,
     ),
     OperationInfo(
         id="artists.releases",
@@ -42,6 +43,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="ArtistReleasesPage",
         item_model="ArtistRelease",
         auth="none",
+        page_cap=None,
     ),
     OperationInfo(
         id="inventory.exports.create",
@@ -53,6 +55,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model=None,
         item_model=None,
         auth="user",
+        page_cap=None,
     ),
     OperationInfo(
         id="inventory.exports.download",
@@ -64,6 +67,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model=None,
         item_model=None,
         auth="user",
+        page_cap=None,
     ),
     OperationInfo(
         id="inventory.exports.get",
@@ -75,6 +79,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="InventoryExport",
         item_model=None,
         auth="user",
+        page_cap=None,
     ),
     OperationInfo(
         id="inventory.exports.list",
@@ -97,6 +102,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="InventoryExportsPage",
         item_model="InventoryExport",
         auth="user",
+        page_cap=None,
     ),
     OperationInfo(
         id="inventory.uploads.add",
@@ -108,6 +114,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model=None,
         item_model=None,
         auth="user",
+        page_cap=None,
     ),
     OperationInfo(
         id="inventory.uploads.change",
@@ -119,6 +126,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model=None,
         item_model=None,
         auth="user",
+        page_cap=None,
     ),
     OperationInfo(
         id="inventory.uploads.delete",
@@ -130,6 +138,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model=None,
         item_model=None,
         auth="user",
+        page_cap=None,
     ),
     OperationInfo(
         id="inventory.uploads.get",
@@ -141,6 +150,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="InventoryUpload",
         item_model=None,
         auth="user",
+        page_cap=None,
     ),
     OperationInfo(
         id="inventory.uploads.list",
@@ -163,6 +173,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="InventoryUploadsPage",
         item_model="InventoryUpload",
         auth="user",
+        page_cap=None,
     ),
     OperationInfo(
         id="labels.get",
@@ -174,6 +185,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="Label",
         item_model=None,
         auth="none",
+        page_cap=None,
     ),
     OperationInfo(
         id="labels.releases",
@@ -197,6 +209,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="LabelReleasesPage",
         item_model="LabelRelease",
         auth="none",
+        page_cap=None,
     ),
     OperationInfo(
         id="lists.get",
@@ -208,6 +221,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="UserList",
         item_model=None,
         auth="none",
+        page_cap=None,
     ),
     OperationInfo(
         id="marketplace.fee",
@@ -229,6 +243,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="Fee",
         item_model=None,
         auth="none",
+        page_cap=None,
     ),
     OperationInfo(
         id="marketplace.fee_in_currency",
@@ -259,6 +274,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="Fee",
         item_model=None,
         auth="none",
+        page_cap=None,
     ),
     OperationInfo(
         id="marketplace.listings.create",
@@ -338,6 +354,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="ListingCreated",
         item_model=None,
         auth="user",
+        page_cap=None,
     ),
     OperationInfo(
         id="marketplace.listings.delete",
@@ -360,6 +377,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model=None,
         item_model=None,
         auth="user",
+        page_cap=None,
     ),
     OperationInfo(
         id="marketplace.listings.get",
@@ -382,6 +400,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="Listing",
         item_model=None,
         auth="none",
+        page_cap=None,
     ),
     OperationInfo(
         id="marketplace.listings.update",
@@ -455,6 +474,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model=None,
         item_model=None,
         auth="user",
+        page_cap=None,
     ),
     OperationInfo(
         id="marketplace.orders.get",
@@ -476,6 +496,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="Order",
         item_model=None,
         auth="user",
+        page_cap=None,
     ),
     OperationInfo(
         id="marketplace.orders.list",
@@ -536,6 +557,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="OrdersPage",
         item_model="Order",
         auth="user",
+        page_cap=None,
     ),
     OperationInfo(
         id="marketplace.orders.messages.add",
@@ -567,6 +589,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="OrderMessage",
         item_model=None,
         auth="user",
+        page_cap=None,
     ),
     OperationInfo(
         id="marketplace.orders.messages.list",
@@ -598,6 +621,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="OrderMessagesPage",
         item_model="OrderMessage",
         auth="user",
+        page_cap=None,
     ),
     OperationInfo(
         id="marketplace.orders.update",
@@ -629,6 +653,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="Order",
         item_model=None,
         auth="user",
+        page_cap=None,
     ),
     OperationInfo(
         id="marketplace.price_suggestions",
@@ -640,6 +665,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="PriceSuggestions",
         item_model=None,
         auth="user",
+        page_cap=None,
     ),
     OperationInfo(
         id="marketplace.stats",
@@ -662,6 +688,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="MarketplaceStats",
         item_model=None,
         auth="none",
+        page_cap=None,
     ),
     OperationInfo(
         id="masters.get",
@@ -673,6 +700,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="Master",
         item_model=None,
         auth="none",
+        page_cap=None,
     ),
     OperationInfo(
         id="masters.versions",
@@ -722,6 +750,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="MasterVersionsPage",
         item_model="MasterVersion",
         auth="none",
+        page_cap=None,
     ),
     OperationInfo(
         id="oauth.access_token",
@@ -733,6 +762,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model=None,
         item_model=None,
         auth="user",
+        page_cap=None,
     ),
     OperationInfo(
         id="oauth.identity",
@@ -744,6 +774,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="Identity",
         item_model=None,
         auth="user",
+        page_cap=None,
     ),
     OperationInfo(
         id="oauth.request_token",
@@ -755,6 +786,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model=None,
         item_model=None,
         auth="user",
+        page_cap=None,
     ),
     OperationInfo(
         id="releases.community_rating",
@@ -766,6 +798,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="CommunityReleaseRating",
         item_model=None,
         auth="none",
+        page_cap=None,
     ),
     OperationInfo(
         id="releases.get",
@@ -788,6 +821,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="Release",
         item_model=None,
         auth="none",
+        page_cap=None,
     ),
     OperationInfo(
         id="releases.rating.delete",
@@ -802,6 +836,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model=None,
         item_model=None,
         auth="user",
+        page_cap=None,
     ),
     OperationInfo(
         id="releases.rating.get",
@@ -816,6 +851,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="ReleaseRating",
         item_model=None,
         auth="none",
+        page_cap=None,
     ),
     OperationInfo(
         id="releases.rating.update",
@@ -831,6 +867,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="ReleaseRating",
         item_model=None,
         auth="user",
+        page_cap=None,
     ),
     OperationInfo(
         id="releases.stats",
@@ -842,6 +879,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="ReleaseStats",
         item_model=None,
         auth="none",
+        page_cap=None,
     ),
     OperationInfo(
         id="search",
@@ -882,6 +920,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="SearchPage",
         item_model="SearchResult",
         auth="any",
+        page_cap=None,
     ),
     OperationInfo(
         id="users.collection.fields.list",
@@ -893,6 +932,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="CollectionFields",
         item_model=None,
         auth="none",
+        page_cap=None,
     ),
     OperationInfo(
         id="users.collection.fields.set",
@@ -927,6 +967,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model=None,
         item_model=None,
         auth="user",
+        page_cap=None,
     ),
     OperationInfo(
         id="users.collection.folders.add_release",
@@ -950,6 +991,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="CollectionInstanceCreated",
         item_model=None,
         auth="user",
+        page_cap=None,
     ),
     OperationInfo(
         id="users.collection.folders.create",
@@ -964,6 +1006,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="Folder",
         item_model=None,
         auth="user",
+        page_cap=None,
     ),
     OperationInfo(
         id="users.collection.folders.delete",
@@ -986,6 +1029,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model=None,
         item_model=None,
         auth="user",
+        page_cap=None,
     ),
     OperationInfo(
         id="users.collection.folders.get",
@@ -1008,6 +1052,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="Folder",
         item_model=None,
         auth="none",
+        page_cap=None,
     ),
     OperationInfo(
         id="users.collection.folders.list",
@@ -1019,6 +1064,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="CollectionFolders",
         item_model=None,
         auth="none",
+        page_cap=None,
     ),
     OperationInfo(
         id="users.collection.folders.releases",
@@ -1053,6 +1099,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="CollectionItemsPage",
         item_model="CollectionItem",
         auth="none",
+        page_cap=None,
     ),
     OperationInfo(
         id="users.collection.folders.update",
@@ -1076,6 +1123,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="Folder",
         item_model=None,
         auth="user",
+        page_cap=None,
     ),
     OperationInfo(
         id="users.collection.instances.delete",
@@ -1108,6 +1156,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model=None,
         item_model=None,
         auth="user",
+        page_cap=None,
     ),
     OperationInfo(
         id="users.collection.instances.update",
@@ -1144,6 +1193,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model=None,
         item_model=None,
         auth="user",
+        page_cap=None,
     ),
     OperationInfo(
         id="users.collection.releases",
@@ -1168,6 +1218,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="CollectionItemsPage",
         item_model="CollectionItem",
         auth="none",
+        page_cap=None,
     ),
     OperationInfo(
         id="users.collection.value",
@@ -1179,6 +1230,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="CollectionValue",
         item_model=None,
         auth="user",
+        page_cap=None,
     ),
     OperationInfo(
         id="users.contributions",
@@ -1206,6 +1258,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="ContributionsPage",
         item_model="ContributedRelease",
         auth="none",
+        page_cap=None,
     ),
     OperationInfo(
         id="users.get",
@@ -1217,6 +1270,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="User",
         item_model=None,
         auth="none",
+        page_cap=None,
     ),
     OperationInfo(
         id="users.inventory",
@@ -1245,6 +1299,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="InventoryPage",
         item_model="Listing",
         auth="none",
+        page_cap=100,
     ),
     OperationInfo(
         id="users.lists",
@@ -1268,6 +1323,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="UserListsPage",
         item_model="UserListSummary",
         auth="none",
+        page_cap=None,
     ),
     OperationInfo(
         id="users.submissions",
@@ -1291,6 +1347,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="SubmissionsPage",
         item_model=None,
         auth="none",
+        page_cap=None,
     ),
     OperationInfo(
         id="users.update",
@@ -1317,6 +1374,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="User",
         item_model=None,
         auth="user",
+        page_cap=None,
     ),
     OperationInfo(
         id="users.wants.add",
@@ -1333,6 +1391,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="Want",
         item_model=None,
         auth="user",
+        page_cap=None,
     ),
     OperationInfo(
         id="users.wants.delete",
@@ -1347,6 +1406,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model=None,
         item_model=None,
         auth="user",
+        page_cap=None,
     ),
     OperationInfo(
         id="users.wants.list",
@@ -1370,6 +1430,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="WantlistPage",
         item_model="Want",
         auth="none",
+        page_cap=None,
     ),
     OperationInfo(
         id="users.wants.update",
@@ -1386,5 +1447,6 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="Want",
         item_model=None,
         auth="user",
+        page_cap=None,
     ),
 )

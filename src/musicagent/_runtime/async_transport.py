@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 
 from . import core
+from .async_ratelimit import AsyncLimiterWait
 from .errors import APITimeoutError, ConfigurationError, DownloadError, ResponseDecodeError, _RequestError
 from .metrics import Metrics
-from .async_ratelimit import AsyncLimiterWait
 from .ratelimit import RateLimiter
 
 if TYPE_CHECKING:

@@ -1,6 +1,8 @@
-"""The hand-written half of the client: settings, transport, and the calls generated methods make.
+"""The runtime's client: settings, transport, and the calls generated methods make.
 
-The generated ``Discogs`` class (``_generated/client.py``) adds the resource tree on top of this.
+Layers, bottom up: this module knows nothing of the spec; the generated ``Discogs``
+(``_generated/client.py``) adds the resource tree on top of :class:`BaseClient`; the public
+``Discogs`` (``lib/client.py``) subclasses it with the hand-written features that call generated resources.
 """
 
 from __future__ import annotations
@@ -8,37 +10,38 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import cached_property
 from pathlib import Path
-from typing import Any, Self, TypeVar
+from typing import Any, ClassVar, Self, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from .. import __version__
 from . import core, pagination, params
 from .auth import Credentials
 from .config import Settings
 from .errors import PermissionDeniedError, ResponseDecodeError, ResponseValidationError
-from .images import ImagesResource
 from .metrics import MetricsSnapshot
-from .oauth import OAuthFlow
 from .pagination import Page
 from .ratelimit import RateLimiter, RateLimitState, parse_rate_headers
 from .transport import RawResponse, RequestOptions, Transport
 
-__all__ = ["BaseClient", "ClientSetup", "Resource", "configure", "decode_form", "decode_model"]
+__all__ = [
+    "BaseClient",
+    "ClientSetup",
+    "Resource",
+    "configure",
+    "decode_form",
+    "decode_model",
+    "not_json",
+    "options_of",
+]
 
 M = TypeVar("M", bound=BaseModel)
 I = TypeVar("I")  # noqa: E741
 
 _AUTO: Any = "auto"
-_INVENTORY_HINT = (  # TEMP until the arch's x-musicagent-page-cap lands
-    "Discogs serves at most 100 pages of another user's inventory, "
-    "i.e. 10,000 listings at 100 per page; only your own inventory goes further"
-)
 
 
-def _not_json(raw: RawResponse, label: str) -> ResponseDecodeError:
+def not_json(raw: RawResponse, label: str) -> ResponseDecodeError:
     """An empty body is what the server meant to send (no retry); a garbled one may be cut off."""
     empty = not raw.content.strip()
     what = "an empty body" if empty else "a body that is not valid JSON"
@@ -60,7 +63,7 @@ def decode_model(model: type[M], raw: RawResponse, operation: str) -> M:
     except ValidationError as exc:
         errors = exc.errors(include_url=False, include_input=False)
         if any(e["type"] == "json_invalid" for e in errors):
-            raise _not_json(raw, operation) from None
+            raise not_json(raw, operation) from None
         where = {"method": raw.method, "url": raw.url, "request_id": raw.request_id}
         first = errors[0]
         field = ".".join(str(p) for p in first["loc"]) or "(body)"
@@ -124,6 +127,9 @@ def configure(
 class BaseClient:
     """Configuration, connection pool, rate limiter and metrics shared by every resource."""
 
+    default_user_agent: ClassVar[str] = "musicagent"
+    """Sent when no ``user_agent`` is configured; the public client names its version here."""
+
     def __init__(
         self,
         token: str | None = None,
@@ -163,7 +169,7 @@ class BaseClient:
             rate_limit_store=rate_limit_store,
             env=env,
             dotenv=dotenv,
-            default_user_agent=f"musicagent/{__version__}",
+            default_user_agent=self.default_user_agent,
         )
         self._settings = setup.settings
         b = setup.builder
@@ -215,44 +221,6 @@ class BaseClient:
     def metrics(self) -> MetricsSnapshot:
         """Requests, retries, 429s, limiter waits and latency percentiles so far."""
         return self._transport.metrics.snapshot()
-
-    @cached_property
-    def images(self) -> ImagesResource:
-        """Download signed image URLs through the limiter: ``discogs.images.download(url, path)``."""
-        return ImagesResource(self)
-
-    def oauth_flow(self, *, callback: str = "oob") -> OAuthFlow:
-        """The OAuth 1.0a steps for this client's consumer key and secret (see :class:`OAuthFlow`)."""
-        return OAuthFlow(self, callback=callback)
-
-    # -- escape hatch --------------------------------------------------------------------------
-    def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: Mapping[str, Any] | None = None,
-        json: Any = None,
-        timeout: float | None = None,
-        max_retries: int | None = None,
-        extra_headers: Mapping[str, str] | None = None,
-    ) -> Any:
-        """Call any endpoint (one newer than the spec, say) with the same limiter, retries and errors.
-
-        Returns the decoded JSON (None for an empty body).
-        """
-        import json as _json
-
-        def parse(raw: RawResponse) -> Any:
-            if not raw.content.strip():
-                return None
-            try:
-                return _json.loads(raw.content)
-            except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
-                raise _not_json(raw, f"{method.upper()} {path}") from None
-
-        options = options_of(timeout, max_retries, extra_headers, None)
-        return self._transport.request(method.upper(), path, query=params, json=json, parse=parse, options=options)
 
     # -- what generated methods call -----------------------------------------------------------
     def _fetch(
@@ -319,8 +287,14 @@ class BaseClient:
         query: dict[str, Any],
         limit: int | None,
         options: RequestOptions | None,
+        page_cap: int | None = None,
+        page_cap_hint: str = "",
     ) -> Page[I]:
-        """Fetch one page now; the Page fetches the following ones on demand with the same query."""
+        """Fetch one page now; the Page fetches the following ones on demand with the same query.
+
+        ``page_cap`` and ``page_cap_hint`` come from the spec (``x-musicagent-page-cap``): a 403 past
+        that page is explained with the hint rather than left as a bare "forbidden".
+        """
         first = pagination.plan(query, limit)
 
         def fetch(number: int) -> Page[I]:
@@ -329,8 +303,7 @@ class BaseClient:
                     operation, "GET", path, model, query=pagination.query_for(query, first, number), options=options
                 )
             except PermissionDeniedError as exc:
-                if operation == "users.inventory":
-                    pagination.explain_cap(exc, number, 100, _INVENTORY_HINT)
+                pagination.explain_cap(exc, number, page_cap, page_cap_hint)
                 raise
             return Page(body, items_field, fetch, limit=limit, page_number=number)
 

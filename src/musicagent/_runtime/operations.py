@@ -29,3 +29,4 @@ class OperationInfo:
     model: str | None = None
     item_model: str | None = None
     auth: str = "none"
+    page_cap: int | None = None  # pages past this may be refused (x-musicagent-page-cap)

@@ -27,7 +27,6 @@ past them), so a client iterating stops at the last recorded page instead of mee
 """
 
 from ._cassettes import CassetteError, Interaction, bundle, load_cassettes, read_cassette
-from ._cli import main
 from ._server import NOT_FOUND_MESSAGE, TOO_MANY_MESSAGE, MockServer, default_cassettes, find_match
 
 __all__ = [
@@ -40,6 +39,5 @@ __all__ = [
     "default_cassettes",
     "find_match",
     "load_cassettes",
-    "main",
     "read_cassette",
 ]

@@ -30,7 +30,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from .._generated.client import Discogs
+from ..lib.client import Discogs
 from ..mock import MockServer
 
 __all__ = ["MOCK_TOKEN", "MockDiscogs", "mock_discogs"]

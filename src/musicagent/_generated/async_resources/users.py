@@ -1027,6 +1027,8 @@ class AsyncUsersResource(AsyncResource):
             query=query,
             limit=None if limit is None else _p.check_int("limit", limit, minimum=1),
             options=options,
+            page_cap=100,
+            page_cap_hint="Discogs serves at most 100 pages of another user's inventory, i.e. 10,000 listings at 100 per page; only your own inventory goes further",
         )
 
     def lists(

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
 
-from .. import __version__
 from .._runtime.operations import OperationInfo, ParamInfo
+from .._version import __version__
 
 __all__ = [
     "EXIT_CODES",

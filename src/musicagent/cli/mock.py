@@ -10,8 +10,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
-from ._cassettes import CassetteError, bundle, load_cassettes
-from ._server import MockServer, default_cassettes
+from ..mock._cassettes import CassetteError, bundle, load_cassettes
+from ..mock._server import MockServer, default_cassettes
 
 __all__ = ["DEFAULT_PORT", "build_parser", "main"]
 

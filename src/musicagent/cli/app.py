@@ -12,7 +12,7 @@ same environment variables and ``.env`` file as the library (``DISCOGS_TOKEN``, 
 
 Each failure prints one line, ``musicagent: error: ...`` (``--debug`` adds the traceback), and
 exits with a status that says what kind of failure it was: ``musicagent --help`` lists them, from
-``musicagent._cli.parser.EXIT_CODES``.
+``musicagent.cli.parser.EXIT_CODES``.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import traceback
 from collections.abc import Iterator, Sequence
 from typing import Any, TextIO
 
-from ._runtime.errors import (
+from .._runtime.errors import (
     APIConnectionError,
     AuthenticationError,
     ConfigurationError,
@@ -35,9 +35,9 @@ from ._runtime.errors import (
     PermissionDeniedError,
     RateLimitError,
 )
-from ._runtime.log import mask
-from ._runtime.operations import OperationInfo
-from .export import ExportError
+from .._runtime.log import mask
+from .._runtime.operations import OperationInfo
+from ..export import ExportError
 
 __all__ = [
     "EXIT_API",
@@ -72,7 +72,7 @@ _CLIENT_OPTIONS = ("token", "base_url", "user_agent", "timeout", "max_retries")
 
 def exit_code_for(exc: BaseException) -> int:
     """The exit code of a failure; the most specific class wins (a timeout is a network error)."""
-    from ._cli.parser import OutputError, UsageError
+    from .parser import OutputError, UsageError
 
     if isinstance(exc, OutputError | DownloadError):
         return EXIT_FAILURE
@@ -107,7 +107,7 @@ def _message(exc: BaseException) -> str:
 
 def operations() -> tuple[OperationInfo, ...]:
     """The generated registry (a function, so tests can substitute another one)."""
-    from ._generated.operations import OPERATIONS
+    from .._generated.operations import OPERATIONS
 
     return OPERATIONS
 
@@ -120,7 +120,7 @@ def _resolve(client: Any, op: OperationInfo) -> Any:
 
 
 def _arguments(op: OperationInfo, ns: argparse.Namespace) -> tuple[list[Any], dict[str, Any]]:
-    from ._cli.parser import PARAM_PREFIX, UsageError
+    from .parser import PARAM_PREFIX, UsageError
 
     args: list[Any] = []
     kwargs: dict[str, Any] = {}
@@ -166,11 +166,11 @@ def _tracked(page: Any, limit: int | None, progress: Any) -> Iterator[Any]:
 
 
 def _run_operation(op: OperationInfo, ns: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
-    from . import Discogs
-    from ._cli.output import model_class, write_many, write_one
-    from ._cli.parser import check_output
-    from ._cli.progress import Progress
-    from ._runtime.pagination import Page
+    from .. import Discogs
+    from .._runtime.pagination import Page
+    from .output import model_class, write_many, write_one
+    from .parser import check_output
+    from .progress import Progress
 
     args, kwargs = _arguments(op, ns)
     check_output(ns.output)  # before the request: a created listing must not be lost to a bad -o
@@ -205,7 +205,7 @@ def _run_mock(extra: list[str]) -> int:
 
 
 def _dispatch(argv: list[str], stdout: TextIO, stderr: TextIO) -> int:
-    from ._cli.parser import build_parser
+    from .parser import build_parser
 
     registry = operations()
     parser = build_parser(registry)
@@ -215,7 +215,7 @@ def _dispatch(argv: list[str], stdout: TextIO, stderr: TextIO) -> int:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     if not ns.debug:
         return _run(ns, extra, registry, stdout, stderr)
-    from ._runtime.log import disable_logging, enable_logging
+    from .._runtime.log import disable_logging, enable_logging
 
     enable_logging("DEBUG")
     try:
@@ -227,13 +227,13 @@ def _dispatch(argv: list[str], stdout: TextIO, stderr: TextIO) -> int:
 def _run(
     ns: argparse.Namespace, extra: list[str], registry: Sequence[OperationInfo], stdout: TextIO, stderr: TextIO
 ) -> int:
-    from ._cli.login import run_login
+    from .login import run_login
 
     builtin = getattr(ns, "_builtin", None)
     if builtin == "mock":
         return _run_mock(extra)
     if builtin == "login":
-        from . import Discogs
+        from .. import Discogs
 
         return run_login(ns, {op.id for op in registry}, Discogs, _client_options(ns), stdout, stderr)
     op: OperationInfo = ns._op
@@ -264,7 +264,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         stderr.write(f"{PROG}: error: {message}\n")
         stderr.flush()
         return exit_code_for(exc)
-
-
-if __name__ == "__main__":  # pragma: no cover - `python -m musicagent` goes through __main__.py
-    sys.exit(main())
