@@ -21,6 +21,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+from _clients import FLAVORS, make_client
 
 from musicagent import Discogs, disable_logging
 from musicagent._runtime import core
@@ -230,16 +231,20 @@ def server() -> Iterator[LocalServer]:
         thread.join(5)
 
 
-@pytest.fixture
-def client(server: LocalServer) -> Iterator[Callable[..., Discogs]]:
-    """Build clients against the server: authenticated, no local limit unless asked."""
+@pytest.fixture(params=FLAVORS)
+def client(server: LocalServer, request: pytest.FixtureRequest) -> Iterator[Callable[..., Discogs]]:
+    """Build clients against the server: authenticated, no local limit unless asked.
+
+    Every test that uses it runs twice: with ``Discogs`` and with ``AsyncDiscogs`` (behind the sync
+    API, see tests/_clients.py), so the shells on the shared core are held to the same behaviour.
+    """
     made: list[Discogs] = []
 
     def make(**kwargs: Any) -> Discogs:
         kwargs.setdefault("token", TOKEN)
         kwargs.setdefault("rate_limit", None)
         kwargs.setdefault("timeout", 2.0)
-        made.append(Discogs(base_url=server.url, **kwargs))
+        made.append(make_client(request.param, base_url=server.url, **kwargs))
         return made[-1]
 
     yield make

@@ -84,6 +84,11 @@ class AsyncTransport:
             session = aiohttp.ClientSession(
                 connector=connector, trust_env=True, cookie_jar=aiohttp.DummyCookieJar(), auto_decompress=True
             )
+            # aiohttp repeats an idempotent request once, unseen, when a kept-alive connection turns out
+            # closed. Retries are the core's alone (each one counted, paced by the limiter, logged),
+            # as urllib3's are switched off in the sync shell. aiohttp has no public switch for it.
+            if hasattr(session, "_retry_connection"):
+                session._retry_connection = False
             self._session, self._loop = session, loop
         return session
 

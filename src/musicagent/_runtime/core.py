@@ -293,6 +293,11 @@ def failure(call: Call, kind: FailureKind, reason: str, timeout: float) -> Failu
     if kind == "connect_timeout":
         return Failure(APITimeoutError(f"could not connect: {reason}", **where), reached=False)
     if kind == "read_timeout":
+        if call.deadline is not None and timeout < call.timeout and call.last is not None:
+            # The deadline cut this attempt short: what ended the call is the deadline, and the
+            # failure worth naming is the previous one (the async shell's loop makes this common).
+            message = f"the {call.deadline:g}s deadline ran out; the last attempt failed with: {call.last}"
+            return Failure(APITimeoutError(message, **where), reached=True)
         return Failure(APITimeoutError(f"no response within {timeout:g}s", **where), reached=True)
     if kind == "tls":
         return APIConnectionError(f"TLS failed: {reason}", **where)
