@@ -118,9 +118,7 @@ def render(spec: Spec, spec_path: Path, out_dir: Path, docs_path: Path | None) -
     # ``is_async`` into their own modules (``import musicagent`` never loads the async ones).
     for is_async, package, client in ((False, "resources", "client"), (True, "async_resources", "async_client")):
         kind = "Async resource" if is_async else "Resource"
-        files[out_dir / package / "__init__.py"] = (
-            f'{HEADER}\n"""{kind} classes, one module per top-level group."""\n'
-        )
+        files[out_dir / package / "__init__.py"] = f'{HEADER}\n"""{kind} classes, one module per top-level group."""\n'
         for top in spec.top_groups:
             groups: list[Group] = top.walk()
             files[out_dir / package / f"{top.path[0]}.py"] = env.get_template("resources.py.jinja").render(

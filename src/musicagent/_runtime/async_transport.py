@@ -144,6 +144,9 @@ class AsyncTransport:
     async def _attempt(self, call: core.Call, parse: Callable[[core.RawResponse], T], stream_to: Path | None) -> T:
         """One attempt: wait for the limiter, send, read, map the status, parse."""
         left = call.begin_attempt()
+        # The session (and the aiohttp import, on the first call) before the slot: a slot must be
+        # taken just before sending, or the requests arrive later than the limiter thinks they did.
+        session = self._session_now()
         if self._wait is not None:
             waited = await self._wait.acquire(left)
             if waited is None:
@@ -152,7 +155,7 @@ class AsyncTransport:
                 self.metrics.record_wait(waited)
                 core.log_limiter_wait(call, waited)
             left = call.time_left()
-        raw = await self._send(call, call.attempt_timeout(left), stream_to)
+        raw = await self._send(session, call, call.attempt_timeout(left), stream_to)
         error = core.status_error(raw)
         if error is not None:
             raise error
@@ -163,10 +166,11 @@ class AsyncTransport:
                 raise
             raise core.Failure(exc, reached=True) from None
 
-    async def _send(self, call: core.Call, timeout: float, stream_to: Path | None) -> core.RawResponse:
+    async def _send(
+        self, session: aiohttp.ClientSession, call: core.Call, timeout: float, stream_to: Path | None
+    ) -> core.RawResponse:
         """Send the request once and read the answer; a failure of the exchange becomes the core's error."""
         headers = self.builder.headers(call)
-        session = self._session_now()
         aiohttp = _aiohttp()
         from yarl import URL  # aiohttp's own URL type
 

@@ -49,7 +49,8 @@ EXIT_CODES: tuple[tuple[int, str], ...] = (
 )
 """What each exit status means; the help epilog is made from it."""
 
-EPILOG = """\
+EPILOG = (
+    """\
 configuration:
   Options win over environment variables, which win over a .env file in the working directory:
   DISCOGS_TOKEN, DISCOGS_BASE_URL, DISCOGS_USER_AGENT, DISCOGS_TIMEOUT, DISCOGS_MAX_RETRIES,
@@ -60,8 +61,10 @@ examples:
   musicagent artists get 108713
   musicagent search --q nirvana --type release --limit 500 --format csv -o nirvana.csv
 
-""" + "exit codes:\n" + "".join(f"  {code:<4} {text}\n" for code, text in EXIT_CODES)
-
+"""
+    + "exit codes:\n"
+    + "".join(f"  {code:<4} {text}\n" for code, text in EXIT_CODES)
+)
 
 
 class UsageError(Exception):

@@ -15,6 +15,10 @@ pytest: enable the plugin once (``conftest.py``) and ask for the fixture::
     def test_artist(discogs_mock):
         assert discogs_mock.artists.get(108713).name
 
+asyncio: ``async with async_mock_discogs() as discogs`` gives an ``AsyncDiscogs`` bound to a fresh mock
+server (its session is closed when the block ends), and the plugin's ``async_discogs_mock`` fixture does
+the same for ``async def`` tests when pytest-asyncio is installed.
+
 Override the ``discogs_mock_cassettes`` fixture (a directory or file of vcrpy cassettes) to serve
 your own recordings. Each use starts its own server, so rate-limit windows never leak between
 tests. The client ignores ``DISCOGS_*`` variables and ``.env`` files (tests stay hermetic) and
@@ -25,15 +29,16 @@ Importing this module never imports pytest.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
+from ..lib.async_client import AsyncDiscogs
 from ..lib.client import Discogs
 from ..mock import MockServer
 
-__all__ = ["MOCK_TOKEN", "MockDiscogs", "mock_discogs"]
+__all__ = ["MOCK_TOKEN", "AsyncMockDiscogs", "MockDiscogs", "async_mock_discogs", "mock_discogs"]
 
 MOCK_TOKEN = "mock-token"
 
@@ -42,6 +47,24 @@ class MockDiscogs(Discogs):
     """A ``Discogs`` client that also knows the mock server it talks to (``mock_server``)."""
 
     mock_server: MockServer
+
+
+class AsyncMockDiscogs(AsyncDiscogs):
+    """An ``AsyncDiscogs`` client that also knows the mock server it talks to (``mock_server``)."""
+
+    mock_server: MockServer
+
+
+def _client_options(server: MockServer, rate_limit: tuple[int, float] | None, given: dict[str, Any]) -> dict[str, Any]:
+    """Hermetic settings for a client of ``server`` (no DISCOGS_* variables, no .env)."""
+    return {
+        "token": MOCK_TOKEN,
+        "rate_limit": rate_limit,
+        "env": {},
+        "dotenv": os.devnull,
+        **given,
+        "base_url": server.url,
+    }
 
 
 @contextmanager
@@ -57,17 +80,26 @@ def mock_discogs(
     The server stops, and the client's connections close, when the block ends.
     """
     with MockServer(cassettes, rate_limit=rate_limit) as server:
-        options: dict[str, Any] = {
-            "token": MOCK_TOKEN,
-            "rate_limit": rate_limit,
-            "env": {},
-            "dotenv": os.devnull,
-            **client_kwargs,
-            "base_url": server.url,
-        }
-        client = MockDiscogs(**options)
+        client = MockDiscogs(**_client_options(server, rate_limit, client_kwargs))
         client.mock_server = server
         try:
             yield client
         finally:
             client.close()
+
+
+@asynccontextmanager
+async def async_mock_discogs(
+    cassettes: Path | str | None = None,
+    *,
+    rate_limit: tuple[int, float] | None = (60, 60.0),
+    **client_kwargs: Any,
+) -> AsyncIterator[AsyncMockDiscogs]:
+    """:func:`mock_discogs` for asyncio: ``async with async_mock_discogs() as discogs: await ...``."""
+    with MockServer(cassettes, rate_limit=rate_limit) as server:
+        client = AsyncMockDiscogs(**_client_options(server, rate_limit, client_kwargs))
+        client.mock_server = server
+        try:
+            yield client
+        finally:
+            await client.aclose()
