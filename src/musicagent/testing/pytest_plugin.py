@@ -1,4 +1,4 @@
-"""pytest plugin: the ``discogs_mock`` fixture, and ``async_discogs_mock`` with pytest-asyncio (see :mod:`musicagent.testing`).
+"""pytest plugin: ``discogs_mock``, and ``async_discogs_mock`` with pytest-asyncio (see :mod:`musicagent.testing`).
 
 Enable with ``pytest_plugins = ["musicagent.testing.pytest_plugin"]`` in a root ``conftest.py``, or
 import both fixtures from here into one.
