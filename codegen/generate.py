@@ -109,6 +109,13 @@ def _ruff_format(files: dict[Path, str]) -> dict[Path, str]:
     return formatted
 
 
+def _tools_module(env: jinja2.Environment, spec: Spec) -> str:
+    """The MCP tool list (``musicagent mcp``); codegen/tools.py decides what each tool looks like."""
+    from .tools import tools
+
+    return env.get_template("tools.py.jinja").render(header=HEADER, tools=tools(spec))
+
+
 def render(spec: Spec, spec_path: Path, out_dir: Path, docs_path: Path | None) -> dict[Path, str]:
     env = _environment()
     files: dict[Path, str] = {}
@@ -133,6 +140,7 @@ def render(spec: Spec, spec_path: Path, out_dir: Path, docs_path: Path | None) -
     files[out_dir / "operations.py"] = env.get_template("operations.py.jinja").render(
         header=HEADER, operations=sorted(spec.operations, key=lambda o: o.id)
     )
+    files[out_dir / "tools.py"] = _tools_module(env, spec)
     if docs_path is not None:
         files[docs_path] = env.get_template("api_reference.md.jinja").render(
             operations=sorted(spec.operations, key=lambda o: o.id), spec=spec

@@ -49,6 +49,7 @@ class Param:
     schema_type: str = "string"
     minimum: float | None = None
     maximum: float | None = None
+    raw_schema: dict[str, Any] = field(default_factory=dict)  # as written in the spec (MCP input schemas)
 
 
 @dataclass
@@ -218,6 +219,7 @@ class _Reader:
         if isinstance(types, list):
             types = next((t for t in types if t != "null"), "string")
         param = Param(arg, wire, location, required, "str", "", description, schema_type=str(types))
+        param.raw_schema = raw.get("schema", raw)
         q = repr(arg)
         alternatives = schema.get("anyOf") or schema.get("oneOf")
         if alternatives and location != "file":

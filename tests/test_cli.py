@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import math
+import os
 import socket
 import subprocess
 import sys
@@ -26,6 +27,7 @@ from musicagent.cli import app as cli
 from musicagent.cli import output
 from musicagent.cli.parser import PARAM_PREFIX, build_parser, command_path
 from musicagent.cli.progress import Progress
+from musicagent.export import to_csv
 
 ARTIST: dict[str, Any] = {
     "id": 1,
@@ -134,6 +136,8 @@ class FakeDiscogs:
             return 200, {}
         if path == "/oauth/request_token":
             return 200, b"oauth_token=req&oauth_token_secret=req-secret&oauth_callback_confirmed=true"
+        if path == "/oauth/access_token" and 'oauth_verifier="wrong"' in self.requests[-1]["headers"]["Authorization"]:
+            return 401, {"message": "Invalid verifier."}
         if path == "/oauth/access_token" and method == "POST":
             return 200, b"oauth_token=acc&oauth_token_secret=acc-secret"
         if path == "/releases/1/rating/alice" and method == "DELETE":
@@ -306,6 +310,63 @@ def test_an_unwritable_output_fails_before_anything_is_sent(
             assert code == 1
             assert_one_line_error(err)
     assert api.requests == []
+
+
+@pytest.fixture
+def unwritable_dir(tmp_path: Path) -> Iterator[Path]:
+    """An existing directory no file can be created in, even by root (for whom chmod stops nothing)."""
+    if os.geteuid() != 0:
+        locked = tmp_path / "read-only"
+        locked.mkdir()
+        locked.chmod(0o500)
+        yield locked
+        locked.chmod(0o700)
+    elif Path("/proc/self").is_dir():
+        yield Path("/proc")  # procfs: creating a file there fails for every user
+    else:  # pragma: no cover - root without procfs
+        pytest.skip("running as root without /proc: no directory that refuses root")
+
+
+def test_an_output_that_cannot_be_created_fails_before_a_post_is_sent(
+    capsys: pytest.CaptureFixture[str], api: FakeDiscogs, unwritable_dir: Path
+) -> None:
+    """Issue 9 item 7: the directory exists but refuses new files; the listing must not be created."""
+    target = unwritable_dir / "out.json"
+    listing = ["marketplace", "listings", "create", "--release-id", "1", "--condition", "Mint (M)", "--price", "9.5"]
+    listing += ["--status", "Draft"]
+    for fmt in ("json", "table", "csv"):
+        code, out, err = run(capsys, api, "--token", "t", "--format", fmt, *listing, "-o", str(target))
+        assert (code, out) == (cli.EXIT_FAILURE, "")
+        assert_one_line_error(err)
+        assert str(unwritable_dir) in err
+    assert api.requests == []
+    assert not target.exists()
+
+
+def test_a_writable_output_leaves_no_probe_behind(
+    capsys: pytest.CaptureFixture[str], api: FakeDiscogs, tmp_path: Path
+) -> None:
+    listing = ["marketplace", "listings", "create", "--release-id", "1", "--condition", "Mint (M)", "--price", "9.5"]
+    listing += ["--status", "Draft"]
+    code, _, _ = run(capsys, api, "--token", "t", *listing, "-o", str(tmp_path / "listing.json"))
+    assert code == 0
+    assert [p.name for p in tmp_path.iterdir()] == ["listing.json"]
+    assert json.loads((tmp_path / "listing.json").read_text(encoding="utf-8"))["listing_id"] == 41578241
+
+
+def test_table_cells_are_the_csv_cells(tmp_path: Path) -> None:
+    """A table draws export's flattening: the same dotted columns and cells as ``to_csv(list_style="join")``."""
+    items = [
+        {"id": 1, "title": "A  two-line\ntitle", "artists": ["X", "Y"], "community": {"have": 3, "rating": {"n": 2}}},
+        {"id": 2, "title": "B", "flag": True, "labels": [{"name": "L", "catno": "C1"}], "empty": None},
+    ]
+    for item in items:
+        target = tmp_path / "one.csv"
+        to_csv([item], target, list_style="join")
+        (row,) = csv.DictReader(io.StringIO(target.read_text(encoding="utf-8")))
+        assert output.table_row(item) == {name: " ".join(cell.split()) for name, cell in row.items()}
+    assert output.table_row(items[0])["community.rating.n"] == "2"
+    assert output.table_row(items[0])["artists"] == "X; Y"
 
 
 def test_model_to_a_file(capsys: pytest.CaptureFixture[str], api: FakeDiscogs, tmp_path: Path) -> None:
@@ -600,6 +661,19 @@ def test_login_walks_the_oauth_flow(
     assert access["headers"]["Content-Type"] == "application/x-www-form-urlencoded"
 
 
+def test_login_is_the_librarys_oauth_flow(
+    capsys: pytest.CaptureFixture[str], api: FakeDiscogs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A refused verifier gets the library's explanation (tokens expire after 15 minutes), secrets masked."""
+    monkeypatch.setenv("DISCOGS_CONSUMER_SECRET", "csecret")
+    code, out, err = run(capsys, api, "login", "--consumer-key", "ckey", "--verifier", "wrong")
+    assert (code, out) == (cli.EXIT_AUTH, "")
+    assert "Invalid verifier." in err and "15 minutes" in err
+    assert "req-secret" not in err and "csecret" not in err
+    assert [r["path"] for r in api.requests] == ["/oauth/request_token", "/oauth/access_token"]
+    assert "oauth_callback" not in api.requests[0]["headers"]["Authorization"]  # none given: none sent
+
+
 def test_login_needs_a_consumer_key(
     capsys: pytest.CaptureFixture[str], api: FakeDiscogs, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -712,6 +786,14 @@ def test_table_fits_the_width_and_clips_cells() -> None:
 
 
 # -- entry points ----------------------------------------------------------------------------------
+
+
+def test_python_dash_m_mock_still_runs_the_mock_server() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "musicagent.mock", "--help"], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0
+    assert done.stdout.startswith("usage: musicagent mock")
 
 
 def test_python_dash_m_version() -> None:

@@ -59,6 +59,19 @@ EXPECTED: dict[str, tuple[list[str], list[str]]] = {
             "ConfigurationError",
         ],
     ),
+    "mcp_agent.py": (
+        [],
+        [
+            "read-only tools, e.g. artists_get",
+            "discogs://identity -> R-Search",
+            "releases_get 249504 -> Rick Astley - Never Gonna Give You Up (1987)",
+            "'returned': 20, 'total': 57, 'next_offset': 20}",
+            "continued at offset 20",
+            "search Nirvana -> Nirvana - Nirvana",
+            "tool error: NotFoundError: HTTP 404: Artist not found.",
+            "tool error: InvalidParameterError: artist_id: 'abc' is not of type 'integer'",
+        ],
+    ),
     "performance_test.py": (
         ["--calls", "12", "--threads", "3"],
         ["12 calls from 3 threads", "0 failed", "latency p50"],

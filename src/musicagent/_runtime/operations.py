@@ -1,10 +1,11 @@
-"""Shapes of the generated operation registry, which the CLI, the docs and the mock server read."""
+"""Shapes of the generated operation registry (CLI, docs, mock server) and MCP tool list."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-__all__ = ["OperationInfo", "ParamInfo"]
+__all__ = ["OperationInfo", "ParamInfo", "ToolInfo"]
 
 
 @dataclass(frozen=True)
@@ -30,3 +31,18 @@ class OperationInfo:
     item_model: str | None = None
     auth: str = "none"
     page_cap: int | None = None  # pages past this may be refused (x-musicagent-page-cap)
+
+
+@dataclass(frozen=True)
+class ToolInfo:
+    """One MCP tool (``musicagent mcp``): an operation with the JSON Schema of its arguments."""
+
+    name: str
+    operation: str  # the OperationInfo.id it calls
+    kind: str  # as OperationInfo.kind; "page" tools take limit/offset instead of page/per_page
+    title: str
+    description: str
+    input_schema: dict[str, Any]
+    read_only: bool
+    destructive: bool
+    idempotent: bool

@@ -12,7 +12,7 @@ same environment variables and ``.env`` file as the library (``DISCOGS_TOKEN``, 
 
 Each failure prints one line, ``musicagent: error: ...`` (``--debug`` adds the traceback), and
 exits with a status that says what kind of failure it was: ``musicagent --help`` lists them, from
-``musicagent.cli.parser.EXIT_CODES``.
+``musicagent.cli.errors.EXIT_CODES``.
 """
 
 from __future__ import annotations
@@ -24,20 +24,23 @@ import traceback
 from collections.abc import Iterator, Sequence
 from typing import Any, TextIO
 
-from .._runtime.errors import (
-    APIConnectionError,
-    AuthenticationError,
-    ConfigurationError,
-    DiscogsError,
-    DownloadError,
-    InvalidParameterError,
-    NotFoundError,
-    PermissionDeniedError,
-    RateLimitError,
-)
-from .._runtime.log import mask
 from .._runtime.operations import OperationInfo
-from ..export import ExportError
+from .errors import (
+    EXIT_API,
+    EXIT_AUTH,
+    EXIT_FAILURE,
+    EXIT_INTERRUPTED,
+    EXIT_NETWORK,
+    EXIT_NOT_FOUND,
+    EXIT_OK,
+    EXIT_PIPE,
+    EXIT_RATE_LIMITED,
+    EXIT_USAGE,
+    PROG,
+    UsageError,
+    exit_code_for,
+    message,
+)
 
 __all__ = [
     "EXIT_API",
@@ -54,55 +57,7 @@ __all__ = [
     "main",
 ]
 
-PROG = "musicagent"
-
-EXIT_OK = 0
-EXIT_FAILURE = 1
-EXIT_USAGE = 2
-EXIT_AUTH = 3
-EXIT_NOT_FOUND = 4
-EXIT_RATE_LIMITED = 5
-EXIT_NETWORK = 6
-EXIT_API = 7
-EXIT_INTERRUPTED = 130
-EXIT_PIPE = 141
-
 _CLIENT_OPTIONS = ("token", "base_url", "user_agent", "timeout", "max_retries")
-
-
-def exit_code_for(exc: BaseException) -> int:
-    """The exit code of a failure; the most specific class wins (a timeout is a network error)."""
-    from .parser import OutputError, UsageError
-
-    if isinstance(exc, OutputError | DownloadError):
-        return EXIT_FAILURE
-    if isinstance(exc, UsageError | InvalidParameterError | ConfigurationError | ExportError):
-        return EXIT_USAGE
-    if isinstance(exc, AuthenticationError | PermissionDeniedError):
-        return EXIT_AUTH
-    if isinstance(exc, NotFoundError):
-        return EXIT_NOT_FOUND
-    if isinstance(exc, RateLimitError):
-        return EXIT_RATE_LIMITED
-    if isinstance(exc, APIConnectionError):
-        return EXIT_NETWORK
-    if isinstance(exc, DiscogsError):
-        return EXIT_API
-    if isinstance(exc, KeyboardInterrupt):
-        return EXIT_INTERRUPTED
-    return EXIT_FAILURE
-
-
-def _message(exc: BaseException) -> str:
-    """One line, secrets masked, with a hint where the fix is usually the same."""
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    if isinstance(exc, AuthenticationError):
-        text += " (pass --token or set DISCOGS_TOKEN)"
-    elif isinstance(exc, RateLimitError) and exc.retry_after is not None:
-        text += f" (retry after {exc.retry_after:g} s)"
-    elif isinstance(exc, OSError) and not isinstance(exc, DiscogsError) and exc.filename is not None:
-        text = f"{exc.strerror or text}: {exc.filename}"
-    return mask(text)
 
 
 def operations() -> tuple[OperationInfo, ...]:
@@ -120,7 +75,7 @@ def _resolve(client: Any, op: OperationInfo) -> Any:
 
 
 def _arguments(op: OperationInfo, ns: argparse.Namespace) -> tuple[list[Any], dict[str, Any]]:
-    from .parser import PARAM_PREFIX, UsageError
+    from .parser import PARAM_PREFIX
 
     args: list[Any] = []
     kwargs: dict[str, Any] = {}
@@ -168,8 +123,7 @@ def _tracked(page: Any, limit: int | None, progress: Any) -> Iterator[Any]:
 def _run_operation(op: OperationInfo, ns: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     from .. import Discogs
     from .._runtime.pagination import Page
-    from .output import model_class, write_many, write_one
-    from .parser import check_output
+    from .output import check_output, model_class, write_many, write_one
     from .progress import Progress
 
     args, kwargs = _arguments(op, ns)
@@ -232,6 +186,10 @@ def _run(
     builtin = getattr(ns, "_builtin", None)
     if builtin == "mock":
         return _run_mock(extra)
+    if builtin == "mcp":
+        from ..mcp import run as run_mcp
+
+        return run_mcp(ns, _client_options(ns))
     if builtin == "login":
         from .. import Discogs
 
@@ -260,7 +218,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (Exception, KeyboardInterrupt) as exc:
         if debug:
             traceback.print_exc(file=stderr)
-        message = "interrupted" if isinstance(exc, KeyboardInterrupt) else _message(exc)
-        stderr.write(f"{PROG}: error: {message}\n")
+        text = "interrupted" if isinstance(exc, KeyboardInterrupt) else message(exc)
+        stderr.write(f"{PROG}: error: {text}\n")
         stderr.flush()
         return exit_code_for(exc)

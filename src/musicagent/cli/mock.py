@@ -12,6 +12,7 @@ from types import FrameType
 
 from ..mock._cassettes import CassetteError, bundle, load_cassettes
 from ..mock._server import MockServer, default_cassettes
+from .errors import EXIT_OK, EXIT_USAGE, PROG
 
 __all__ = ["DEFAULT_PORT", "build_parser", "main"]
 
@@ -31,7 +32,7 @@ def _rate(text: str) -> tuple[int, float] | None:
     return parsed
 
 
-def build_parser(prog: str = "musicagent mock") -> argparse.ArgumentParser:
+def build_parser(prog: str = f"{PROG} mock") -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=prog,
         description="Serve recorded Discogs answers on localhost, with Discogs' rate-limit headers. "
@@ -58,25 +59,25 @@ def main(argv: Sequence[str] | None = None, *, stop: threading.Event | None = No
     args = build_parser().parse_args(argv)
     cassettes: Path | None = args.cassettes or default_cassettes()
     if cassettes is None:
-        print("musicagent mock: no cassettes found; pass --cassettes DIR", file=sys.stderr)
-        return 2
+        print(f"{PROG} mock: no cassettes found; pass --cassettes DIR", file=sys.stderr)
+        return EXIT_USAGE
     try:
         if args.bundle is not None:
             count = bundle(load_cassettes(cassettes), args.bundle)
             print(f"wrote {count} interactions from {cassettes} to {args.bundle}")
-            return 0
+            return EXIT_OK
         log = (lambda line: print(line, file=sys.stderr, flush=True)) if args.verbose else None
         server = MockServer(cassettes, host=args.host, port=args.port, rate_limit=args.rate_limit, log=log)
         server.start()
     except CassetteError as exc:
-        print(f"musicagent mock: {exc}", file=sys.stderr)
-        return 2
+        print(f"{PROG} mock: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except OSError as exc:
         print(
-            f"musicagent mock: cannot listen on {args.host}:{args.port}: {exc} (--port 0 picks a free one)",
+            f"{PROG} mock: cannot listen on {args.host}:{args.port}: {exc} (--port 0 picks a free one)",
             file=sys.stderr,
         )
-        return 2
+        return EXIT_USAGE
     done = stop or threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -88,7 +89,7 @@ def main(argv: Sequence[str] | None = None, *, stop: threading.Event | None = No
             previous[sig] = signal.signal(sig, on_signal)
     try:
         print(
-            f"musicagent mock server on {server.url} ({len(server.interactions)} interactions from {cassettes})"
+            f"{PROG} mock server on {server.url} ({len(server.interactions)} interactions from {cassettes})"
             " — Ctrl-C to stop",
             flush=True,
         )
@@ -98,5 +99,5 @@ def main(argv: Sequence[str] | None = None, *, stop: threading.Event | None = No
         server.stop()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    print("musicagent mock server stopped", flush=True)
-    return 0
+    print(f"{PROG} mock server stopped", flush=True)
+    return EXIT_OK

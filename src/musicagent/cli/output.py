@@ -1,4 +1,5 @@
-"""Writing results: JSON, JSON Lines and CSV go through :mod:`musicagent.export`; tables are drawn here.
+"""Writing results: JSON, JSON Lines and CSV go through :mod:`musicagent.export`; tables are drawn
+here, from export's flattening (the same dotted columns and cells as a CSV file).
 
 Lists go to the export writers as a lazy iterable, so a long paginated listing is written while it
 is fetched, one item in memory at a time. Only ``table`` buffers, because column widths depend on
@@ -8,21 +9,54 @@ every row (a table is meant for a screenful anyway).
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, TextIO
 
 from pydantic import BaseModel
-from pydantic_core import to_jsonable_python
 
-from ..export import to_csv, to_json, to_jsonl
-from .parser import check_output
+from ..export import ExportError, to_csv, to_json, to_jsonl
+from ..export._csv import flatten
+from ..export._items import to_data
+from ..export._output import check_target, open_output
+from .errors import OutputError
 
-__all__ = ["dump", "flatten", "model_class", "render_record", "render_table", "write_many", "write_one"]
+__all__ = [
+    "check_output",
+    "model_class",
+    "render_record",
+    "render_table",
+    "table_row",
+    "write_many",
+    "write_one",
+]
 
 CELL_WIDTH = 40
 """Table cells are cut here: one long profile must not push every other column off the screen."""
 RECORD_WIDTH = 100
+
+
+def check_output(output: str | None) -> None:
+    """Refuse an ``-o`` that cannot be created before anything is sent, so a POST's answer is never lost.
+
+    Writable means what the atomic writers need: a temporary file can be made beside the target (a
+    read-only directory, or one the user may not write, fails here rather than after the request).
+    """
+    if output is None:
+        return
+    try:
+        target = check_target(output)
+    except ExportError as exc:
+        raise OutputError(str(exc)) from None
+    assert isinstance(target, Path)  # a str always names a path
+    try:
+        fd, probe = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".probe")
+    except OSError as exc:
+        raise OutputError(f"cannot write to {output!r}: {exc.strerror or exc}") from None
+    os.close(fd)
+    os.unlink(probe)
 
 
 def model_class(name: str | None) -> type[BaseModel] | None:
@@ -35,39 +69,9 @@ def model_class(name: str | None) -> type[BaseModel] | None:
     return found if isinstance(found, type) and issubclass(found, BaseModel) else None
 
 
-def dump(obj: Any) -> Any:
-    """What the API sent, as plain JSON data: aliases as keys, unknown fields kept."""
-    if isinstance(obj, BaseModel):
-        return obj.model_dump(mode="json", by_alias=True)
-    return to_jsonable_python(obj, by_alias=True)
-
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if value is True:
-        return "true"
-    if value is False:
-        return "false"
-    if isinstance(value, list):
-        return ", ".join(
-            _cell(v) if not isinstance(v, dict | list) else json.dumps(v, ensure_ascii=False) for v in value
-        )
-    if isinstance(value, dict):
-        return json.dumps(value, ensure_ascii=False)
-    return " ".join(str(value).split()) if isinstance(value, str) else str(value)
-
-
-def flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
-    """Nested objects as dotted keys and every value as one line of text, for a table cell."""
-    flat: dict[str, str] = {}
-    for key, value in data.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, Mapping) and value:
-            flat.update(flatten(value, name + "."))
-        else:
-            flat[name] = _cell(value)
-    return flat
+def table_row(item: Any) -> dict[str, str]:
+    """One item as table cells: export's flattening (the CSV columns), each cell on one line."""
+    return {name: " ".join(str(cell).split()) for name, cell in flatten(to_data(item, 1), list_style="join").items()}
 
 
 def _clip(text: str, width: int) -> str:
@@ -101,9 +105,9 @@ def render_table(rows: list[dict[str, str]], *, cell_width: int = CELL_WIDTH, wi
     return "\n".join(lines) + "\n"
 
 
-def render_record(data: Mapping[str, Any], *, width: int | None = None) -> str:
+def render_record(data: BaseModel | Mapping[str, Any], *, width: int | None = None) -> str:
     """One object as ``key  value`` lines (empty values left out): a wide row would not fit a screen."""
-    flat = {k: v for k, v in flatten(data).items() if v}
+    flat = {k: v for k, v in table_row(data).items() if v}
     if not flat:
         return ""
     key_width = max(len(k) for k in flat)
@@ -121,13 +125,13 @@ def _terminal_width(output: str | None, stdout: TextIO) -> int | None:
 
 
 def _write_text(text: str, output: str | None, stdout: TextIO) -> None:
+    """To stdout, or atomically to the file (the export writer: an earlier file survives a failure)."""
     if output is None:
         stdout.write(text)
         stdout.flush()
         return
-    check_output(output)
-    path = Path(output)
-    path.write_text(text, encoding="utf-8")
+    with open_output(check_target(output), newline="") as out:
+        out.write(text)
 
 
 def write_one(obj: Any, fmt: str, output: str | None, stdout: TextIO) -> None:
@@ -138,9 +142,9 @@ def write_one(obj: Any, fmt: str, output: str | None, stdout: TextIO) -> None:
     elif fmt == "jsonl":
         to_jsonl([obj], target)
     elif fmt == "table":
-        _write_text(render_record(dump(obj), width=_terminal_width(output, stdout)), output, stdout)
+        _write_text(render_record(obj, width=_terminal_width(output, stdout)), output, stdout)
     else:
-        _write_text(json.dumps(dump(obj), indent=2, ensure_ascii=False) + "\n", output, stdout)
+        _write_text(json.dumps(to_data(obj, 1), indent=2, ensure_ascii=False) + "\n", output, stdout)
 
 
 def write_many(
@@ -153,7 +157,7 @@ def write_many(
     if fmt == "jsonl":
         return to_jsonl(items, target)
     if fmt == "table":
-        rows = [flatten(dump(item)) for item in items]
+        rows = [table_row(item) for item in items]
         _write_text(render_table(rows, width=_terminal_width(output, stdout)), output, stdout)
         return len(rows)
     return to_json(items, target, indent=2)

@@ -9,48 +9,28 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, NoReturn
 
 from .._runtime.operations import OperationInfo, ParamInfo
 from .._version import __version__
+from .errors import EXIT_CODES, PROG, UsageError
 
 __all__ = [
-    "EXIT_CODES",
     "FORMATS",
     "PARAM_PREFIX",
     "CLIParser",
-    "OutputError",
-    "UsageError",
-    "check_output",
     "build_parser",
     "command_path",
     "option_names",
 ]
 
-PROG = "musicagent"
 FORMATS = ("json", "jsonl", "csv", "table")
 PARAM_PREFIX = "p__"
 """Namespace prefix of operation parameters, so ``format`` the filter never meets ``--format`` the output."""
 
-BUILTINS = ("login", "mock")
+BUILTINS = ("login", "mcp", "mock")
 
-EXIT_CODES: tuple[tuple[int, str], ...] = (
-    (0, "success"),
-    (1, "local failure (the output file could not be written)"),
-    (2, "usage: bad command line, invalid argument or setting (nothing was sent)"),
-    (3, "authentication: credentials missing, invalid or not allowed (HTTP 401/403)"),
-    (4, "not found (HTTP 404)"),
-    (5, "rate limited (HTTP 429 after the retries)"),
-    (6, "network: connection failed or timed out"),
-    (7, "other API error (4xx/5xx), or a response that is not what the API promises"),
-    (130, "interrupted (Ctrl-C)"),
-    (141, "stdout was closed early (e.g. piped into head)"),
-)
-"""What each exit status means; the help epilog is made from it."""
-
-EPILOG = (
-    """\
+EPILOG = f"""\
 configuration:
   Options win over environment variables, which win over a .env file in the working directory:
   DISCOGS_TOKEN, DISCOGS_BASE_URL, DISCOGS_USER_AGENT, DISCOGS_TIMEOUT, DISCOGS_MAX_RETRIES,
@@ -58,30 +38,11 @@ configuration:
   DISCOGS_RATE_LIMIT, DISCOGS_RATE_LIMIT_STORE.
 
 examples:
-  musicagent artists get 108713
-  musicagent search --q nirvana --type release --limit 500 --format csv -o nirvana.csv
+  {PROG} artists get 108713
+  {PROG} search --q nirvana --type release --limit 500 --format csv -o nirvana.csv
 
-"""
-    + "exit codes:\n"
-    + "".join(f"  {code:<4} {text}\n" for code, text in EXIT_CODES)
-)
+""" + "exit codes:\n" + "".join(f"  {code:<4} {text}\n" for code, text in EXIT_CODES)
 
-
-class UsageError(Exception):
-    """A bad command line; the CLI turns it into exit code 2 and a one-line message."""
-
-
-class OutputError(Exception):
-    """``-o`` names a place that cannot be written; exit code 1. Checked before any request."""
-
-
-def check_output(output: str | None) -> None:
-    """Refuse an unwritable ``-o`` before anything is sent, so a POST's answer is never lost."""
-    if output is None:
-        return
-    path = Path(output)
-    if path.is_dir() or not path.parent.is_dir():
-        raise OutputError(f"cannot write to {output!r}: not a file in an existing directory")
 
 
 class CLIParser(argparse.ArgumentParser):
@@ -315,7 +276,7 @@ def _add_nodes(commands: argparse._SubParsersAction[CLIParser], node: _Node, dep
         _add_nodes(nested, child, depth + 1, common)
 
 
-def _add_builtins(commands: argparse._SubParsersAction[CLIParser], taken: Sequence[str]) -> None:
+def _add_builtins(commands: argparse._SubParsersAction[CLIParser], taken: Sequence[str], common: CLIParser) -> None:
     if "login" not in taken:
         login = commands.add_parser(
             "login",
@@ -327,12 +288,24 @@ def _add_builtins(commands: argparse._SubParsersAction[CLIParser], taken: Sequen
         login.add_argument("--callback", metavar="URL", help="OAuth callback URL, if the application has one")
         login.add_argument("--verifier", metavar="CODE", help="the verifier from the authorize page, else prompted")
         login.set_defaults(_builtin="login")
+    if "mcp" not in taken:
+        from ..mcp import add_arguments as add_mcp_arguments  # not the MCP SDK: that loads only to serve
+
+        mcp = commands.add_parser(
+            "mcp",
+            parents=[common],
+            help="serve every operation as a tool for AI agents (Model Context Protocol, stdio or --http)",
+            description="An MCP server over stdio (or streamable HTTP on 127.0.0.1 with --http PORT) whose "
+            "tools are the Discogs operations. Needs the mcp extra: pip install 'musicagent[mcp]'.",
+        )
+        add_mcp_arguments(mcp)
+        mcp.set_defaults(_builtin="mcp")
     if "mock" not in taken:
         # No options of its own: everything after ``mock`` goes to the mock server's parser.
         mock = commands.add_parser(
             "mock",
             add_help=False,
-            help="serve recorded Discogs answers on localhost (see 'musicagent mock --help')",
+            help=f"serve recorded Discogs answers on localhost (see '{PROG} mock --help')",
         )
         mock.set_defaults(_builtin="mock")
 
@@ -352,5 +325,5 @@ def build_parser(operations: Sequence[OperationInfo]) -> CLIParser:
     tree = _tree(operations)
     commands = root.add_subparsers(title="commands", dest="_command0", metavar="COMMAND", required=True)
     _add_nodes(commands, tree, 0, common)
-    _add_builtins(commands, list(tree.children))
+    _add_builtins(commands, list(tree.children), common)
     return root

@@ -158,6 +158,16 @@ def data_columns(data: dict[str, Any]) -> list[Column]:
     return [(".".join(keys), keys) for keys in _walk_data(data, ())]
 
 
+def flatten(data: dict[str, Any], *, list_style: ListStyle = "json") -> dict[str, object]:
+    """One dumped item (``to_data``) as ``{dotted column: cell}``: the header and row ``to_csv`` would write.
+
+    The CLI's ``--format table`` draws these, so a table and a CSV file always agree.
+    """
+    columns = data_columns(data)
+    cells = _row(data, [keys for _, keys in columns], _joined if list_style == "join" else _compact_json)
+    return {name: cell for (name, _), cell in zip(columns, cells, strict=True)}
+
+
 def _walk_model(
     model: type[BaseModel],
     prefix: tuple[str, ...],

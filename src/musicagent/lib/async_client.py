@@ -36,8 +36,12 @@ class AsyncDiscogs(_generated.AsyncDiscogs):
         """Download signed image URLs through the limiter: ``await discogs.images.download(url, path)``."""
         return AsyncImagesResource(self)
 
-    def oauth_flow(self, *, callback: str = "oob") -> AsyncOAuthFlow:
-        """The OAuth 1.0a steps for this client's consumer key and secret (see :class:`OAuthFlow`)."""
+    def oauth_flow(self, *, callback: str | None = "oob") -> AsyncOAuthFlow:
+        """The OAuth 1.0a steps for this client's consumer key and secret, awaited (see :class:`OAuthFlow`).
+
+        ``callback`` is where Discogs sends the user after authorizing; ``"oob"`` (out of band) shows
+        them a verifier code instead; ``None`` sends no ``oauth_callback`` at all.
+        """
         return AsyncOAuthFlow(self, callback=callback)
 
     async def request(

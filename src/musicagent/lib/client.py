@@ -32,8 +32,12 @@ class Discogs(_generated.Discogs):
         """Download signed image URLs through the limiter: ``discogs.images.download(url, path)``."""
         return ImagesResource(self)
 
-    def oauth_flow(self, *, callback: str = "oob") -> OAuthFlow:
-        """The OAuth 1.0a steps for this client's consumer key and secret (see :class:`OAuthFlow`)."""
+    def oauth_flow(self, *, callback: str | None = "oob") -> OAuthFlow:
+        """The OAuth 1.0a steps for this client's consumer key and secret (see :class:`OAuthFlow`).
+
+        ``callback`` is where Discogs sends the user after authorizing; ``"oob"`` (out of band) shows
+        them a verifier code instead; ``None`` sends no ``oauth_callback`` at all.
+        """
         return OAuthFlow(self, callback=callback)
 
     def request(

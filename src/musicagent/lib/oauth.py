@@ -61,7 +61,7 @@ class AccessToken:
 class _Steps:
     """What both flows share: the consumer's credentials, each step's signed header and checks, the answers."""
 
-    def __init__(self, credentials: Any, callback: str) -> None:
+    def __init__(self, credentials: Any, callback: str | None) -> None:
         if not credentials.consumer_key or not credentials.consumer_secret:
             raise ConfigurationError(
                 "OAuth needs consumer_key and consumer_secret (arguments or DISCOGS_CONSUMER_KEY/SECRET)"
@@ -96,7 +96,7 @@ class _Steps:
 class OAuthFlow(_Steps):
     """``flow = discogs.oauth_flow(); rt = flow.request_token(); ...; at = flow.access_token(rt, verifier)``."""
 
-    def __init__(self, client: Discogs, *, callback: str = "oob") -> None:
+    def __init__(self, client: Discogs, *, callback: str | None = "oob") -> None:
         super().__init__(client._transport.credentials, callback)
         self._client = client
 
@@ -119,7 +119,7 @@ class OAuthFlow(_Steps):
 class AsyncOAuthFlow(_Steps):
     """The same steps for ``AsyncDiscogs``: ``rt = await flow.request_token()``, ``await flow.access_token(...)``."""
 
-    def __init__(self, client: AsyncDiscogs, *, callback: str = "oob") -> None:
+    def __init__(self, client: AsyncDiscogs, *, callback: str | None = "oob") -> None:
         super().__init__(client._transport.credentials, callback)
         self._client = client
 

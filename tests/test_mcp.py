@@ -1,0 +1,423 @@
+"""``musicagent mcp``: a real MCP client (the official SDK's) against the real command and the mock Discogs.
+
+The subprocess tests run ``python -m musicagent mcp --base-url <mock>`` exactly as an MCP client
+launches it; the in-process ones build the same server around a ``mock_discogs()`` client, to reach
+what a subprocess cannot show (a 429 storm, the rate-limit resource after calls, write tools).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import anyio
+import jsonschema
+import mcp_types as types
+import pytest
+from mcp import Client, StdioServerParameters
+from mcp.client.stdio import stdio_client
+from mcp.shared.exceptions import MCPError
+
+from musicagent import Discogs
+from musicagent._generated.operations import OPERATIONS
+from musicagent.mcp import DEFAULT_DEADLINE
+from musicagent.mcp._server import IDENTITY_URI, RATE_LIMIT_URI, build_server
+from musicagent.mcp._tools import Toolbox
+from musicagent.mock import MockServer
+from musicagent.testing import MOCK_TOKEN, mock_discogs
+
+READS = {op.id.replace(".", "_") for op in OPERATIONS if op.method == "GET" and op.kind != "form"}
+WRITES = {op.id.replace(".", "_") for op in OPERATIONS if op.method != "GET" and op.kind != "form"}
+
+
+@pytest.fixture(scope="module")
+def mock_url() -> Iterator[str]:
+    with MockServer(rate_limit=None) as server:
+        yield server.url
+
+
+def _params(url: str, cwd: Path, *extra: str, token: str = MOCK_TOKEN) -> StdioServerParameters:
+    args = ["-m", "musicagent", "mcp", "--base-url", url, "--token", token, *extra]
+    return StdioServerParameters(command=sys.executable, args=args, cwd=str(cwd))
+
+
+@asynccontextmanager
+async def _stdio(url: str, cwd: Path, *extra: str, token: str = MOCK_TOKEN) -> AsyncIterator[Client]:
+    """A client talking to ``musicagent mcp`` in a subprocess; its stderr goes to ``cwd/stderr.log``."""
+    with (cwd / "stderr.log").open("w", encoding="utf-8") as errlog:
+        async with Client(stdio_client(_params(url, cwd, *extra, token=token), errlog=errlog)) as client:
+            yield client
+
+
+def _by_name(tools: list[types.Tool]) -> dict[str, types.Tool]:
+    return {tool.name: tool for tool in tools}
+
+
+def _check_structured(tool: types.Tool, result: types.CallToolResult, *, json_text: bool = True) -> dict[str, Any]:
+    """The result succeeded, its structured content is valid against the tool's declared schema and
+    (unless the tool answers with a file's text) its text content is the same JSON."""
+    assert not result.is_error, result.content
+    assert tool.output_schema is not None
+    jsonschema.Draft202012Validator.check_schema(tool.output_schema)
+    jsonschema.validate(result.structured_content, tool.output_schema, cls=jsonschema.Draft202012Validator)
+    if json_text:
+        assert json.loads(result.content[0].text) == result.structured_content  # type: ignore[union-attr]
+    data: dict[str, Any] = result.structured_content
+    return data
+
+
+def _error(result: types.CallToolResult) -> dict[str, Any]:
+    assert result.is_error
+    assert result.structured_content is not None
+    error: dict[str, Any] = result.structured_content["error"]
+    assert result.content[0].text.startswith(error["type"])  # type: ignore[union-attr]
+    return error
+
+
+def test_lists_every_read_operation_and_no_write_by_default(mock_url: str, tmp_path: Path) -> None:
+    async def scenario() -> dict[str, types.Tool]:
+        async with _stdio(mock_url, tmp_path) as client:
+            return _by_name((await client.list_tools()).tools)
+
+    tools = anyio.run(scenario)
+    assert set(tools) == READS
+    assert {"artists_get", "search", "users_collection_folders_list", "users_collection_folders_releases"} <= READS
+    for tool in tools.values():
+        assert tool.annotations is not None and tool.annotations.read_only_hint is True
+        assert tool.input_schema["type"] == "object"
+        jsonschema.Draft202012Validator.check_schema(tool.input_schema)
+    assert "oauth_request_token" not in tools  # the OAuth token steps answer with secrets
+
+    releases = tools["artists_releases"]
+    assert releases.description is not None and releases.description.startswith("List an artist's releases")
+    schema = releases.input_schema
+    assert schema["required"] == ["artist_id"]
+    assert schema["properties"]["artist_id"] == {"type": "integer", "minimum": 1, "description": "The artist ID."}
+    assert schema["properties"]["sort"]["enum"] == ["year", "title", "format"]
+    assert schema["properties"]["limit"]["default"] == 50 and schema["properties"]["limit"]["maximum"] == 500
+    assert "page" not in schema["properties"] and "per_page" not in schema["properties"]
+    assert schema["additionalProperties"] is False
+    assert releases.output_schema is not None and releases.output_schema["required"] == ["items", "pagination"]
+    fee = tools["marketplace_fee_in_currency"].input_schema["properties"]
+    assert "USD" in fee["currency"]["enum"] and fee["price"]["type"] == "number"
+    assert "title" in tools["releases_get"].output_schema["properties"]  # type: ignore[index]
+
+
+def test_allow_writes_adds_the_writes_with_their_hints(mock_url: str, tmp_path: Path) -> None:
+    async def scenario() -> dict[str, types.Tool]:
+        async with _stdio(mock_url, tmp_path, "--allow-writes") as client:
+            return _by_name((await client.list_tools()).tools)
+
+    tools = anyio.run(scenario)
+    assert set(tools) == READS | WRITES
+    hints = {name: tools[name].annotations for name in WRITES}
+    for name, hint in hints.items():
+        assert hint is not None and hint.read_only_hint is False, name
+    deletes = {name for name, a in hints.items() if a is not None and a.destructive_hint}
+    assert deletes == {
+        "inventory_uploads_delete",
+        "marketplace_listings_delete",
+        "releases_rating_delete",
+        "users_collection_folders_delete",
+        "users_collection_instances_delete",
+        "users_wants_delete",
+    }
+    create = tools["marketplace_listings_create"]
+    assert create.annotations is not None and create.annotations.idempotent_hint is False
+    assert set(create.input_schema["required"]) == {"release_id", "condition", "price", "status"}
+    assert tools["releases_rating_update"].annotations.idempotent_hint is True  # type: ignore[union-attr]
+    assert tools["inventory_uploads_add"].input_schema["properties"]["upload"]["type"] == "string"
+
+
+def test_calls_return_typed_structured_content(mock_url: str, tmp_path: Path) -> None:
+    async def scenario() -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        async with _stdio(mock_url, tmp_path) as client:
+            tools = _by_name((await client.list_tools()).tools)
+
+            async def call(name: str, **arguments: Any) -> types.CallToolResult:
+                return await client.call_tool(name, arguments)
+
+            out["release"] = _check_structured(tools["releases_get"], await call("releases_get", release_id=249504))
+            releases = tools["artists_releases"]
+            out["first"] = _check_structured(releases, await call("artists_releases", artist_id=1, limit=5))
+            out["page2"] = _check_structured(releases, await call("artists_releases", artist_id=1, offset=50))
+            out["search"] = _check_structured(
+                tools["search"], await call("search", q="Nirvana", type="release", limit=5)
+            )
+            out["collection"] = _check_structured(
+                tools["users_collection_folders_releases"],
+                await call("users_collection_folders_releases", username="abuntine", folder_id=0, limit=5),
+            )
+            folders = await call("users_collection_folders_list", username="test_user")
+            out["folders"] = _check_structured(tools["users_collection_folders_list"], folders)
+        return out
+
+    out = anyio.run(scenario)
+    with mock_discogs(rate_limit=None) as sdk:
+        release = sdk.releases.get(249504)
+        first_page = sdk.artists.releases(1, per_page=50)
+        second_page = sdk.artists.releases(1, page=2, per_page=50)
+        hits = sdk.search(q="Nirvana", type="release", per_page=5)
+        collection = sdk.users.collection.folders.releases("abuntine", 0, per_page=5)
+        folders = sdk.users.collection.folders.list("test_user")
+
+    assert out["release"]["id"] == 249504 and out["release"]["title"] == release.title
+    assert out["release"]["tracklist"][0]["title"] == release.tracklist[0].title  # type: ignore[index]
+    assert "lowest_price" not in release.model_fields_set or "lowest_price" in out["release"]
+
+    first = out["first"]
+    assert [item["id"] for item in first["items"]] == [item.id for item in first_page.items[:5]]
+    assert first["pagination"] == {
+        "offset": 0,
+        "limit": 5,
+        "returned": 5,
+        "total": first_page.pagination.items,
+        "next_offset": 5,
+    }
+    assert [item["id"] for item in out["page2"]["items"]] == [item.id for item in second_page.items]
+    assert out["page2"]["pagination"]["offset"] == 50
+
+    assert [item["id"] for item in out["search"]["items"]] == [hit.id for hit in hits.items]
+    assert [item["id"] for item in out["collection"]["items"]] == [item.id for item in collection.items]
+    assert [f["name"] for f in out["folders"]["folders"]] == [f.name for f in folders.folders]
+
+
+def test_bad_arguments_and_a_404_are_tool_errors_and_the_server_keeps_serving(mock_url: str, tmp_path: Path) -> None:
+    async def scenario() -> list[types.CallToolResult]:
+        async with _stdio(mock_url, tmp_path) as client:
+            return [
+                await client.call_tool("artists_get", {"artist_id": "abc"}),
+                await client.call_tool("artists_get", {}),
+                await client.call_tool("artists_get", {"artist_id": 1, "page": 2}),
+                await client.call_tool("artists_get", {"artist_id": 0}),
+                await client.call_tool("artists_releases", {"artist_id": 1, "sort": "colour"}),
+                await client.call_tool("artists_releases", {"artist_id": 1, "limit": 501}),
+                await client.call_tool("artists_get", {"artist_id": 999999999}),
+                await client.call_tool("releases_rating_delete", {"release_id": 1, "username": "u"}),
+                await client.call_tool("no_such_tool", {}),
+                await client.call_tool("artists_get", {"artist_id": 108713}),
+            ]
+
+    results = anyio.run(scenario)
+    wrong_type, missing, unknown, zero, bad_choice, too_many, not_found, write, nothing, fine = results
+    assert _error(wrong_type) == {
+        "type": "InvalidParameterError",
+        "message": "artist_id: 'abc' is not of type 'integer'",
+        "parameter": "artist_id",
+    }
+    assert _error(missing)["message"] == "artist_id: is required"
+    assert _error(unknown)["parameter"] == "page" and "takes: artist_id" in _error(unknown)["message"]
+    assert _error(zero)["parameter"] == "artist_id"
+    assert _error(bad_choice)["parameter"] == "sort" and "'year'" in _error(bad_choice)["message"]
+    assert _error(too_many)["parameter"] == "limit"
+    error = _error(not_found)
+    assert error["type"] == "NotFoundError" and error["status"] == 404
+    assert error["message"].startswith("HTTP 404: Artist not found.")  # the message Discogs sent
+    assert "--allow-writes" in _error(write)["message"]
+    assert "no_such_tool" in _error(nothing)["message"]
+    assert not fine.is_error and fine.structured_content["id"] == 108713
+
+
+def test_the_token_never_appears_in_tool_output_or_logs(mock_url: str, tmp_path: Path) -> None:
+    token = "tok-Zq8R3vN0secretvalue"
+
+    async def scenario() -> list[str]:
+        seen: list[str] = []
+        async with _stdio(mock_url, tmp_path, "--debug", token=token) as client:
+            identity = await client.read_resource(IDENTITY_URI)
+            seen.append(identity.contents[0].text)  # type: ignore[union-attr]
+            for name, arguments in [
+                ("oauth_identity", {}),
+                ("artists_get", {"artist_id": 999999999}),
+                ("search", {"q": "nirvana", "limit": 2}),
+                ("users_collection_value", {"username": "Username"}),
+                ("artists_get", {"artist_id": token}),
+            ]:
+                result = await client.call_tool(name, arguments)
+                seen.append(result.model_dump_json(by_alias=True))
+        return seen
+
+    seen = anyio.run(scenario)
+    logs = (tmp_path / "stderr.log").read_text(encoding="utf-8")
+    assert json.loads(seen[0])["username"]  # the mock answers identity only when the token was sent
+    assert "GET" in logs and "/oauth/identity" in logs  # --debug logs the requests to stderr
+    for text in [*seen, logs]:
+        assert token not in text
+
+
+def test_streamable_http_on_loopback(mock_url: str, tmp_path: Path) -> None:
+    command = [sys.executable, "-m", "musicagent", "mcp", "--http", "0", "--base-url", mock_url]
+    process = subprocess.Popen(
+        [*command, "--token", MOCK_TOKEN], cwd=tmp_path, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True
+    )
+    try:
+        assert process.stderr is not None
+        line = process.stderr.readline()
+        assert "serving MCP on http://127.0.0.1:" in line, line
+        url = line.rsplit(" ", 1)[1].strip()
+
+        async def scenario() -> tuple[set[str], types.CallToolResult]:
+            async with Client(url) as client:
+                names = {tool.name for tool in (await client.list_tools()).tools}
+                return names, await client.call_tool("masters_get", {"master_id": 1000})
+
+        names, result = anyio.run(scenario)
+        assert names == READS
+        assert not result.is_error and result.structured_content["id"] == 1000
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        if process.stderr is not None:
+            process.stderr.close()
+
+
+def test_importing_musicagent_and_cli_help_do_not_import_the_mcp_sdk() -> None:
+    code = (
+        "import sys, contextlib, io\n"
+        "import musicagent, musicagent.cli\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    assert musicagent.cli.main(['--help']) == 0\n"
+        "    assert musicagent.cli.main(['mcp', '--help']) == 0\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('mcp', 'mcp_types', 'anyio', 'starlette')))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert done.stdout.strip() == "[]"
+
+
+# -- in process: the same server, around a client the test controls ----------------------------------
+
+
+@asynccontextmanager
+async def _in_process(discogs: Any, *, allow_writes: bool = False) -> AsyncIterator[Client]:
+    async with Client(build_server(Toolbox(discogs, allow_writes=allow_writes))) as client:
+        yield client
+
+
+def test_resources_and_prompts() -> None:
+    async def scenario(discogs: Any) -> dict[str, Any]:
+        async with _in_process(discogs) as client:
+            listed = [r.uri for r in (await client.list_resources()).resources]
+            before = json.loads((await client.read_resource(RATE_LIMIT_URI)).contents[0].text)  # type: ignore[union-attr]
+            identity = json.loads((await client.read_resource(IDENTITY_URI)).contents[0].text)  # type: ignore[union-attr]
+            after = json.loads((await client.read_resource(RATE_LIMIT_URI)).contents[0].text)  # type: ignore[union-attr]
+            with pytest.raises(MCPError, match="no resource"):
+                await client.read_resource("discogs://nothing")
+            prompts = [p.name for p in (await client.list_prompts()).prompts]
+            prompt = await client.get_prompt("collection_overview", {"username": "abuntine"})
+            with pytest.raises(MCPError, match="needs release_id"):
+                await client.get_prompt("price_check", {})
+            with pytest.raises(MCPError, match="no prompt"):
+                await client.get_prompt("poem", {})
+            return {
+                "listed": listed,
+                "before": before,
+                "identity": identity,
+                "after": after,
+                "prompts": prompts,
+                "prompt": prompt.messages[0].content.text,  # type: ignore[union-attr]
+            }
+
+    with mock_discogs() as discogs:
+        out = anyio.run(scenario, discogs)
+        expected_identity = discogs.oauth.identity()
+    assert out["listed"] == [IDENTITY_URI, RATE_LIMIT_URI]
+    assert out["identity"]["username"] == expected_identity.username
+    assert out["before"]["requests_made"] == 0 and out["after"]["requests_made"] == 1
+    assert out["after"]["limit"] == 60 and out["after"]["remaining"] == 59
+    assert out["prompts"] == ["collection_overview", "price_check"]
+    assert "abuntine" in out["prompt"] and "users_collection_folders_releases" in out["prompt"]
+
+
+def test_identity_without_a_token_is_an_mcp_error() -> None:
+    async def scenario(discogs: Any) -> None:
+        async with _in_process(discogs) as client:
+            with pytest.raises(MCPError, match="AuthenticationError"):
+                await client.read_resource(IDENTITY_URI)
+
+    with mock_discogs(token=None) as discogs:
+        anyio.run(scenario, discogs)
+
+
+def test_write_tools_with_allow_writes(tmp_path: Path) -> None:
+    csv_text = "release_id,price,media_condition\n1,9.99,Mint (M)\n"
+
+    async def scenario(discogs: Any) -> dict[str, types.CallToolResult]:
+        async with _in_process(discogs, allow_writes=True) as client:
+            tools = _by_name((await client.list_tools()).tools)
+            results = {
+                "want": await client.call_tool("users_wants_add", {"username": "abuntine", "release_id": 1}),
+                "export": await client.call_tool("inventory_exports_create", {}),
+                "download": await client.call_tool("inventory_exports_download", {"export_id": 599632}),
+                "upload": await client.call_tool("inventory_uploads_add", {"upload": csv_text}),
+                "delete": await client.call_tool("marketplace_listings_delete", {"listing_id": 172723812}),
+            }
+            _check_structured(tools["users_wants_add"], results["want"])
+            _check_structured(tools["inventory_exports_download"], results["download"], json_text=False)
+            return results
+
+    with mock_discogs() as discogs:
+        results = anyio.run(scenario, discogs)
+        want = discogs.users.wants.add("abuntine", 1)
+        expected_csv = discogs.inventory.exports.download(599632, tmp_path / "export.csv").read_bytes()
+    assert results["want"].structured_content["id"] == want.id
+    export = results["export"].structured_content
+    assert export["done"] is True and export["status"] in (200, 201, 202, 204)
+    assert results["download"].structured_content == {
+        "text": expected_csv.decode("utf-8"),
+        "bytes": len(expected_csv),
+        "truncated": False,
+    }
+    assert not results["upload"].is_error, results["upload"].content
+    assert not results["delete"].is_error, results["delete"].content
+
+
+def _unpaced(server: MockServer, **options: Any) -> Discogs:
+    """A client with no local limiter, so it meets the server's 429s instead of avoiding them."""
+    return Discogs(token=MOCK_TOKEN, base_url=server.url, rate_limit=None, env={}, dotenv=os.devnull, **options)
+
+
+def test_a_429_is_waited_out_and_a_deadline_bounds_the_wait() -> None:
+    async def calls(discogs: Any, count: int) -> list[types.CallToolResult]:
+        async with _in_process(discogs) as client:
+            return [await client.call_tool("artists_get", {"artist_id": 108713}) for _ in range(count)]
+
+    # The server allows 2 requests per 2 s: the third call meets a 429 and waits it out.
+    with MockServer(rate_limit=(2, 2.0)) as server, _unpaced(server, max_retries=5) as discogs:
+        results = anyio.run(calls, discogs, 4)
+        assert discogs.metrics.rate_limited >= 1
+    assert [r.is_error for r in results] == [False] * 4
+
+    # 1 request per 30 s and a 1 s deadline: the second call ends as a tool error, not a 30 s hang.
+    with MockServer(rate_limit=(1, 30.0)) as server, _unpaced(server, max_retries=5, deadline=1.0) as discogs:
+        results = anyio.run(calls, discogs, 2)
+    assert not results[0].is_error
+    error = _error(results[1])
+    assert error["type"] in ("RateLimitError", "APITimeoutError"), error
+
+
+def test_the_default_deadline_applies_unless_configured(monkeypatch: pytest.MonkeyPatch) -> None:
+    from musicagent.mcp import _client
+
+    with _client({"token": "t"}, None) as client:
+        assert client.settings.deadline == DEFAULT_DEADLINE
+    with _client({"token": "t"}, 5.0) as client:
+        assert client.settings.deadline == 5.0
+    monkeypatch.setenv("DISCOGS_DEADLINE", "7")
+    with _client({"token": "t"}, None) as client:
+        assert client.settings.deadline == 7.0
+
+
+def test_a_bug_in_a_call_is_a_tool_error_not_a_crash() -> None:
+    class Broken:
+        def __getattr__(self, name: str) -> Any:
+            raise RuntimeError("boom")
+
+    outcome = Toolbox(Broken()).call("artists_get", {"artist_id": 1})
+    assert outcome.is_error and outcome.text == "RuntimeError: boom"
