@@ -79,10 +79,13 @@ class AsyncTransport:
         if session is None or session.closed or self._loop is not loop:
             aiohttp = _aiohttp()
             connector = aiohttp.TCPConnector(limit=self._pool_size, ttl_dns_cache=300)
-            # trust_env: HTTPS_PROXY/HTTP_PROXY/NO_PROXY are honoured, as by the sync client.
-            # No cookie jar: like the sync client, no state is carried from one answer to the next.
+            # The proxy is the core's decision for the base URL (HTTPS_PROXY/NO_PROXY), as in the sync
+            # shell. No cookie jar: like the sync client, no state is carried from one answer to the next.
             session = aiohttp.ClientSession(
-                connector=connector, trust_env=True, cookie_jar=aiohttp.DummyCookieJar(), auto_decompress=True
+                connector=connector,
+                proxy=core.proxy_for(self.builder.base_url),
+                cookie_jar=aiohttp.DummyCookieJar(),
+                auto_decompress=True,
             )
             # aiohttp repeats an idempotent request once, unseen, when a kept-alive connection turns out
             # closed. Retries are the core's alone (each one counted, paced by the limiter, logged),

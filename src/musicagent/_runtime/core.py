@@ -503,3 +503,16 @@ def download_options(options: RequestOptions | None) -> RequestOptions:
     headers = dict((options.extra_headers if options else None) or {})
     headers.setdefault("Accept", "*/*")
     return dataclasses.replace(options or _NO_OPTIONS, extra_headers=headers)
+
+
+def proxy_for(base_url: str) -> str | None:
+    """The proxy HTTPS_PROXY/HTTP_PROXY/NO_PROXY give for the base URL, read once per client.
+
+    Neither shell's library is left to read the environment itself: urllib3 does not, and aiohttp's
+    ``trust_env`` looks it up (and ``.netrc``) in a worker thread on every request.
+    """
+    from urllib.request import getproxies, proxy_bypass
+
+    parts = urlsplit(base_url)
+    proxy = getproxies().get(parts.scheme or "https")
+    return proxy if proxy and not proxy_bypass(parts.hostname or "") else None

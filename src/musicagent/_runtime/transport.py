@@ -16,8 +16,6 @@ import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
-from urllib.request import getproxies, proxy_bypass
 
 import urllib3
 from urllib3.exceptions import (
@@ -87,10 +85,9 @@ class Transport:
     @staticmethod
     def _make_pool(base_url: str, maxsize: int) -> urllib3.PoolManager:
         """urllib3 ignores proxy variables, so honour HTTPS_PROXY/HTTP_PROXY/NO_PROXY here."""
-        parts = urlsplit(base_url)
-        proxy = getproxies().get(parts.scheme or "https")
+        proxy = core.proxy_for(base_url)
         common: dict[str, Any] = {"num_pools": 8, "maxsize": maxsize, "block": False, "retries": False}
-        if proxy and not proxy_bypass(parts.hostname or ""):
+        if proxy is not None:
             return urllib3.ProxyManager(proxy, **common)
         return urllib3.PoolManager(**common)
 
