@@ -109,6 +109,13 @@ class SyncView:
     def __init__(self, target: Any, runner: LoopThread) -> None:
         self._target = target
         self._runner = runner
+        self._views: dict[int, tuple[Any, SyncView]] = {}  # one view per object: `is` keeps working
+
+    def _view(self, value: Any) -> SyncView:
+        known = self._views.get(id(value))
+        if known is None or known[0] is not value:
+            known = self._views[id(value)] = (value, SyncView(value, self._runner))
+        return known[1]
 
     @property
     def unwrapped(self) -> Any:
@@ -129,10 +136,10 @@ class SyncView:
                     return SyncPageView(self._runner.run(_first(result)), self._runner)
                 if inspect.isawaitable(result):
                     return self._runner.run(_awaited(result))
-                return SyncView(result, self._runner) if _is_tree(result) else result
+                return self._view(result) if _is_tree(result) else result
 
             return call
-        return SyncView(value, self._runner) if _is_tree(value) else value
+        return self._view(value) if _is_tree(value) else value
 
     def close(self) -> None:
         self._runner.run(self._target.aclose())

@@ -21,6 +21,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
 import yaml
+from _clients import FLAVORS, make_client
 
 import musicagent
 from musicagent import Discogs
@@ -111,8 +112,27 @@ def oauth_params(header: str) -> dict[str, str]:
     return {k: unquote(v) for k, v in re.findall(r'(\w+)="([^"]*)"', header[len("OAuth ") :])}
 
 
+_made: list[Any] = []
+_flavor = ["sync"]
+
+
+@pytest.fixture(autouse=True, params=FLAVORS)
+def flavor(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Every test here runs with ``Discogs`` and with ``AsyncDiscogs`` (tests/_clients.py)."""
+    _flavor[0] = request.param
+    yield request.param
+    while _made:
+        _made.pop().close()
+
+
+def _client(**kwargs: Any) -> Discogs:
+    client: Discogs = make_client(_flavor[0], **kwargs)
+    _made.append(client)
+    return client
+
+
 def consumer(server: Server) -> Discogs:
-    return Discogs(
+    return _client(
         consumer_key=CONSUMER_KEY,
         consumer_secret=CONSUMER_SECRET,
         base_url=server.url,
@@ -262,7 +282,7 @@ IMAGE = bytes(range(256)) * 4096  # 1 MiB, so it arrives in many chunks
 
 
 def image_client(server: Server) -> Discogs:
-    return Discogs(token=TOKEN, base_url=server.url, rate_limit=None, max_retries=0)
+    return _client(token=TOKEN, base_url=server.url, rate_limit=None, max_retries=0)
 
 
 def test_an_image_is_downloaded_with_credentials(server: Server, tmp_path: Path) -> None:
