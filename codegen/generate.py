@@ -17,6 +17,7 @@ from pathlib import Path
 
 import jinja2
 
+from . import docs
 from .spec import Group, Spec, SpecError, constant_name, load
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,7 +45,6 @@ def _models(spec_path: Path) -> str:
             "--field-constraints",
             "--enum-field-as-literal", "all",
             "--use-schema-description",
-            "--use-field-description",
             "--strict-nullable",
             "--type-mappings", "uri=string",
             "--disable-timestamp",
@@ -57,9 +57,27 @@ def _models(spec_path: Path) -> str:
         if result.returncode != 0:
             raise SpecError("datamodel-code-generator failed:\n" + result.stderr[-4000:])
         text = out.read_text(encoding="utf-8")
+    text = _mapping_models(text)
     names = re.findall(r"^class (\w+)\(", text, flags=re.MULTILINE)
     listing = "".join(f'    "{name}",\n' for name in sorted(names))
     return f"{text}\n\n__all__ = [\n{listing}]\n"
+
+
+def _mapping_models(text: str) -> str:
+    """Root models of a dict (`additionalProperties` only) read like a dict: base them on DiscogsMapping."""
+    text, count = re.subn(
+        r"^class (\w+)\(RootModel\[dict\[str, (\w+)\]\]\):",
+        r"class \1(DiscogsMapping[\2]):",
+        text,
+        flags=re.MULTILINE,
+    )
+    if count:
+        text = text.replace(
+            "from musicagent._runtime.model import DiscogsModel",
+            "from musicagent._runtime.model import DiscogsMapping, DiscogsModel",
+            1,
+        )
+    return text
 
 
 def _docindent(text: str) -> str:
@@ -109,6 +127,17 @@ def _ruff_format(files: dict[Path, str]) -> dict[Path, str]:
     return formatted
 
 
+def _reference_context(spec: Spec) -> dict[str, object]:
+    """The model reference and the choice types of docs/api_reference.md (see codegen/docs.py)."""
+    return {
+        "models": docs.models(spec.document),
+        "choices": docs.choices(spec.document),
+        "literals": spec.literals,
+        "anchor": docs.anchor,
+        "constant": constant_name,
+    }
+
+
 def _tools_module(env: jinja2.Environment, spec: Spec) -> str:
     """The MCP tool list (``musicagent mcp``); codegen/tools.py decides what each tool looks like."""
     from .tools import tools
@@ -143,7 +172,7 @@ def render(spec: Spec, spec_path: Path, out_dir: Path, docs_path: Path | None) -
     files[out_dir / "tools.py"] = _tools_module(env, spec)
     if docs_path is not None:
         files[docs_path] = env.get_template("api_reference.md.jinja").render(
-            operations=sorted(spec.operations, key=lambda o: o.id), spec=spec
+            operations=sorted(spec.operations, key=lambda o: o.id), spec=spec, **_reference_context(spec)
         )
     return _ruff_format(files)
 

@@ -599,7 +599,7 @@ class _EchoHandler(BaseHTTPRequestHandler):
             self._answer(404, {"message": "Artist not found."})
         else:
             auth = self.headers.get("Authorization", "")
-            self._answer(200, {"id": 1, "name": "Echo", "seen": auth, "path": self.path})
+            self._answer(200, {"id": 1, "name": "Echo", "resource_url": "x", "seen": auth, "path": self.path})
 
     def do_GET(self) -> None:
         self._handle()
@@ -750,7 +750,13 @@ class _AccountHandler(BaseHTTPRequestHandler):
 
     def _want(self, release: int) -> dict[str, Any]:
         want = self.state["wants"][release]
-        return {"id": release, "rating": want["rating"], "notes": want["notes"], "basic_information": {"title": "x"}}
+        return {
+            "id": release,
+            "rating": want["rating"],
+            "notes": want["notes"],
+            "basic_information": {"title": "x"},
+            "resource_url": "x",
+        }
 
     def _handle(self) -> None:
         from urllib.parse import parse_qs, urlsplit

@@ -45,10 +45,15 @@ ARTIST: dict[str, Any] = {
     ],
     "resource_url": "https://api.discogs.com/artists/1",
 }
-SEARCH_RESULTS = [{"id": 100 + n, "type": "release", "title": f"Nirvana - Album {n}", "year": "1991"} for n in range(7)]
+SEARCH_RESULTS = [
+    {"id": 100 + n, "type": "release", "title": f"Nirvana - Album {n}", "year": "1991", "resource_url": f"/r/{100 + n}"}
+    for n in range(7)
+]
 LONG_TITLE = "A title far too long to fit in one table cell of forty characters"
-RELEASES: list[dict[str, Any]] = [{"id": 200 + n, "title": f"Release {n}", "year": 1990 + n} for n in range(4)]
-RELEASES.append({"id": 299, "title": LONG_TITLE})
+RELEASES: list[dict[str, Any]] = [
+    {"id": 200 + n, "title": f"Release {n}", "year": 1990 + n, "resource_url": f"/r/{200 + n}"} for n in range(4)
+]
+RELEASES.append({"id": 299, "title": LONG_TITLE, "resource_url": "/r/299"})
 
 
 def _paged(items: list[dict[str, Any]], field: str, query: dict[str, str]) -> dict[str, Any]:
@@ -241,7 +246,7 @@ def test_page_as_table(capsys: pytest.CaptureFixture[str], api: FakeDiscogs) -> 
     code, out, _ = run(capsys, api, "--format", "table", "artists", "releases", "1")
     assert code == 0
     lines = out.splitlines()
-    assert lines[0].split() == ["id", "title", "year"]  # columns empty in every row are left out
+    assert lines[0].split() == ["id", "title", "year", "resource_url"]  # columns empty in every row are left out
     assert set(lines[1]) <= {"-", " "}
     assert len(lines) == 2 + len(RELEASES)
     assert lines[2].split()[:3] == ["200", "Release", "0"]

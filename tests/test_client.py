@@ -391,7 +391,9 @@ def test_a_text_field_sent_as_a_number_is_taken_as_text(discogs: Discogs, server
     """Discogs sends search-result years as strings; a body that sends a number must not break the page."""
     page = {
         "pagination": {"page": 1, "pages": 1, "per_page": 50, "items": 1, "urls": {}},
-        "results": [{"id": 1, "type": "release", "title": "Nevermind", "year": 1991, "catno": 24425}],
+        "results": [
+            {"id": 1, "type": "release", "title": "Nevermind", "year": 1991, "catno": 24425, "resource_url": "/r/1"}
+        ],
     }
     server.routes["/database/search"] = lambda seen: reply(200, page)
     (result,) = list(discogs.search(q="nevermind"))

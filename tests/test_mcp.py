@@ -421,3 +421,62 @@ def test_a_bug_in_a_call_is_a_tool_error_not_a_crash() -> None:
 
     outcome = Toolbox(Broken()).call("artists_get", {"artist_id": 1})
     assert outcome.is_error and outcome.text == "RuntimeError: boom"
+
+
+def test_every_output_schema_is_a_valid_object_schema_without_generated_titles() -> None:
+    async def scenario(discogs: Any) -> list[types.Tool]:
+        async with _in_process(discogs, allow_writes=True) as client:
+            return (await client.list_tools()).tools
+
+    with mock_discogs() as discogs:
+        tools = anyio.run(scenario, discogs)
+    with_schema = [tool for tool in tools if tool.output_schema is not None]
+    kinds = {op.id.replace(".", "_"): op.kind for op in OPERATIONS}
+    assert {tool.name for tool in with_schema} == {t.name for t in tools if kinds[t.name] != "none"}
+    for tool in with_schema:
+        schema = tool.output_schema
+        assert schema is not None and schema["type"] == "object", tool.name
+        jsonschema.Draft202012Validator.check_schema(schema)
+        assert '"title": "' not in json.dumps({k: v for k, v in schema.items() if k != "properties"}), tool.name
+    release = _by_name(tools)["releases_get"].output_schema
+    assert release is not None and "title" in release["properties"]  # a field named title stays
+
+
+def test_pages_continue_from_next_offset_and_stop_at_the_end() -> None:
+    with mock_discogs() as discogs:
+        toolbox = Toolbox(discogs)
+        # The mock answers every per_page with its recorded pages of 50 (page 1: 50 items, page 2: 7).
+        every = [item.id for item in discogs.artists.releases(1, per_page=50)]
+        seen: list[int] = []
+        offset: int | None = 0
+        calls = 0
+        while offset is not None:
+            outcome = toolbox.call("artists_releases", {"artist_id": 1, "limit": 50, "offset": offset})
+            assert not outcome.is_error and outcome.structured is not None, outcome.text
+            seen.extend(item["id"] for item in outcome.structured["items"])
+            offset = outcome.structured["pagination"]["next_offset"]
+            calls += 1
+        assert seen == every and len(every) == 57 and calls == 2
+        unaligned = toolbox.call("artists_releases", {"artist_id": 1, "limit": 10, "offset": 5})
+        assert unaligned.structured is not None
+        assert [item["id"] for item in unaligned.structured["items"]] == every[5:15]
+
+
+def test_argument_errors_in_process() -> None:
+    with mock_discogs() as discogs:
+        toolbox = Toolbox(discogs)
+        sent_before = discogs.metrics.requests
+        outcomes = {
+            "missing": toolbox.call("marketplace_fee_in_currency", {"price": 10}),
+            "extra": toolbox.call("search", {"q": "x", "per_page": 5}),
+            "choice": toolbox.call("marketplace_fee_in_currency", {"price": 10, "currency": "XXX"}),
+            "negative": toolbox.call("artists_releases", {"artist_id": 1, "offset": -1}),
+            "write": toolbox.call("users_wants_add", {"username": "u", "release_id": 1}),
+        }
+        assert discogs.metrics.requests == sent_before  # nothing was sent for any of them
+    errors = {name: outcome.structured["error"] for name, outcome in outcomes.items() if outcome.structured}
+    assert errors["missing"]["parameter"] == "currency" and errors["missing"]["message"] == "currency: is required"
+    assert errors["extra"]["parameter"] == "per_page" and "limit" in errors["extra"]["message"]
+    assert errors["choice"]["parameter"] == "currency"
+    assert errors["negative"]["parameter"] == "offset"
+    assert "--allow-writes" in errors["write"]["message"]

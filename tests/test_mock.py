@@ -60,7 +60,7 @@ ONE_PAGE = {"page": 1, "pages": 1, "per_page": 50, "items": 1, "urls": {}}
 def page_body(page: int, pages: int, ids: list[int]) -> dict[str, Any]:
     return {
         "pagination": {"page": page, "pages": pages, "per_page": 2, "items": 4, "urls": {}},
-        "releases": [{"id": i, "title": f"Release {i}"} for i in ids],
+        "releases": [{"id": i, "title": f"Release {i}", "resource_url": f"/releases/{i}"} for i in ids],
     }
 
 
@@ -78,11 +78,17 @@ def cassettes(tmp_path: Path) -> Path:
         root / "search" / "nirvana.json",
         interaction(
             f"{base}/database/search?q=nirvana&per_page=50",
-            {"results": [{"id": 1, "type": "artist"}], "pagination": ONE_PAGE},
+            {
+                "results": [{"id": 1, "type": "artist", "title": "Nirvana", "resource_url": "/artists/1"}],
+                "pagination": ONE_PAGE,
+            },
         ),
         interaction(
             f"{base}/database/search?q=nirvana&type=release&per_page=50",
-            {"results": [{"id": 2, "type": "release"}], "pagination": ONE_PAGE},
+            {
+                "results": [{"id": 2, "type": "release", "title": "Nevermind", "resource_url": "/releases/2"}],
+                "pagination": ONE_PAGE,
+            },
         ),
     )
     write_cassette(

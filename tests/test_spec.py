@@ -4,6 +4,11 @@
 2. It follows spec/CONVENTIONS.md (the rules the code generator relies on).
 3. Every real Discogs body in ../shared/realdata whose (method, path) is an operation of the spec
    validates against that operation's success schema, or against ``Error`` for error bodies.
+   Documentation examples (class DOCS-EXAMPLE) are checked the same way except for ``required``: the
+   2014 examples leave out fields every live body has (an artist's ``name``), and ``required`` is
+   decided by live bodies (spec/CONVENTIONS.md).
+4. No body, real or documentation example (realdata and ``cassettes/docs-bodies``), has a key the
+   spec does not declare: parsed by the SDK's models, ``model_extra`` is empty at every depth.
 
 The realdata folder is ``<repo>/../shared/realdata``; set MUSICAGENT_REALDATA to use another one.
 """
@@ -100,8 +105,10 @@ def validator_for(ref: str) -> Draft202012Validator:
     return Draft202012Validator({"$ref": SPEC_URI + ref}, registry=registry())
 
 
-def errors_of(ref: str, body: Any) -> list[str]:
-    errors = sorted(validator_for(ref).iter_errors(body), key=lambda e: list(e.absolute_path))
+def errors_of(ref: str, body: Any, *, ignore: tuple[str, ...] = ()) -> list[str]:
+    """Validation errors of `body` against `ref`, leaving out the JSON Schema keywords in `ignore`."""
+    errors = [e for e in validator_for(ref).iter_errors(body) if e.validator not in ignore]
+    errors.sort(key=lambda e: list(e.absolute_path))
     return [f"at /{'/'.join(map(str, e.absolute_path))}: {e.message[:300]}" for e in errors[:20]]
 
 
@@ -351,7 +358,7 @@ def test_real_body_validates(row: dict[str, str]) -> None:
         found = success(op)
         assert found is not None, f"{where}: no 200/201 response to validate against"
         ref = found[1]["content"]["application/json"]["schema"]["$ref"]
-    problems = errors_of(ref, body)
+    problems = errors_of(ref, body, ignore=("required",) if row["class"] == "DOCS-EXAMPLE" else ())
     assert not problems, f"{row['file']} is not a valid {ref} for {where}:\n" + "\n".join(problems)
 
 
@@ -365,3 +372,213 @@ def test_real_bodies_of_operations_not_in_the_spec() -> None:
             by_op[key] = by_op.get(key, 0) + 1
         listing = "; ".join(f"{k} ({n})" for k, n in sorted(by_op.items()))
         pytest.skip(f"{len(UNCOVERED)} real bodies belong to operations not in the spec yet: {listing}")
+
+
+# ---------------------------------------------------------------------------------------------
+# 4. every key of every body is declared
+
+
+DOCS_BODIES = REPO / "cassettes" / "docs-bodies"
+
+
+def _docs_body_rows() -> list[dict[str, str]]:
+    """The documentation examples in cassettes/docs-bodies, with the operation each one answers."""
+    from musicagent._generated.operations import OPERATIONS
+
+    by_id = {op.id: op for op in OPERATIONS}
+    index = json.loads((REPO / "cassettes" / "index.json").read_text(encoding="utf-8"))
+    rows: dict[str, dict[str, str]] = {}
+    for cassette in index["cassettes"]:
+        for interaction in cassette["interactions"]:
+            name = interaction.get("file") or ""
+            if interaction.get("body_from") == "docs-bodies" and name.endswith(".json"):
+                op = by_id[cassette["operation"]]
+                rows[name] = {"file": name, "class": "DOCS-EXAMPLE", "method": op.method, "path_template": op.path}
+    return [rows[k] for k in sorted(rows)]
+
+
+def _body_rows() -> list[tuple[dict[str, str], Path]]:
+    """Every success body we have: realdata's (not error bodies, not fragments of a body) and the docs'."""
+    rows = []
+    for r in COVERED:
+        body = json.loads((REALDATA / r["file"]).read_text(encoding="utf-8"))
+        # a FRAGMENT row holds one element of a body's array, not an answer of the operation
+        if not _is_error_body(r, body) and "FRAGMENT" not in r["notes"]:
+            rows.append((r, REALDATA / r["file"]))
+    rows += [(r, REPO / "cassettes" / r["file"]) for r in _docs_body_rows()]
+    return rows
+
+
+@cache
+def _closed_registry() -> Registry:
+    """The spec with `additionalProperties: false` on every object schema that lists its properties."""
+    document = json.loads(json.dumps(spec()))
+    for schema in document["components"]["schemas"].values():
+        if "properties" in schema and "additionalProperties" not in schema:
+            schema["additionalProperties"] = False
+    return Registry().with_resource(SPEC_URI, Resource.from_contents(document, default_specification=DRAFT202012))
+
+
+def _undeclared_keys(model: Any, trail: str = "") -> Iterator[str]:
+    """`trail.key` for every key that landed in `model_extra`, at any depth of a parsed model."""
+    from pydantic import BaseModel, RootModel
+
+    if isinstance(model, RootModel):
+        yield from _undeclared_keys(model.root, trail)
+    elif isinstance(model, BaseModel):
+        yield from (f"{trail}.{key}" for key in model.model_extra or {})
+        for name, value in model.__dict__.items():  # not getattr: deprecated fields would warn
+            yield from _undeclared_keys(value, f"{trail}.{name}")
+    elif isinstance(model, list):
+        for i, item in enumerate(model):
+            yield from _undeclared_keys(item, f"{trail}[{i}]")
+    elif isinstance(model, dict):
+        for key, item in model.items():
+            yield from _undeclared_keys(item, f"{trail}[{key!r}]")
+
+
+BODY_ROWS = _body_rows()
+
+
+@pytest.mark.parametrize(
+    ("row", "path"),
+    [pytest.param(r, p, id=r["file"]) for r, p in BODY_ROWS]
+    or [pytest.param(None, None, id="realdata", marks=NO_REALDATA)],
+)
+def test_every_key_of_every_body_is_declared(row: dict[str, str], path: Path) -> None:
+    from pydantic import ValidationError
+
+    from musicagent import models
+
+    op = _operation(row["method"], row["path_template"])
+    assert op is not None
+    found = success(op)
+    assert found is not None
+    ref = found[1]["content"]["application/json"]["schema"]["$ref"]
+    body = json.loads(path.read_text(encoding="utf-8"))
+    closed = Draft202012Validator({"$ref": SPEC_URI + ref}, registry=_closed_registry())
+    undeclared = [
+        f"/{'/'.join(map(str, e.absolute_path))}: {e.message[:200]}"
+        for e in closed.iter_errors(body)
+        if e.validator == "additionalProperties"
+    ]
+    assert not undeclared, f"{row['file']} has keys {ref} does not declare:\n" + "\n".join(undeclared)
+
+    model_class = getattr(models, ref.rsplit("/", 1)[1])
+    try:
+        parsed = model_class.model_validate(body)
+    except ValidationError as exc:
+        # a documentation example may lack an identifying field every live body has (checked above
+        # without `required`); a live body must parse
+        assert row["class"] == "DOCS-EXAMPLE", f"{row['file']}: {exc}"
+        assert {e["type"] for e in exc.errors()} == {"missing"}, f"{row['file']}: {exc}"
+        return
+    extra = list(_undeclared_keys(parsed))
+    assert not extra, f"{row['file']}: model_extra is not empty at {extra}"
+
+
+def test_the_body_check_sees_undeclared_keys() -> None:
+    """The walk behind the test above finds a key the spec does not declare, however deep."""
+    from musicagent.models import Release
+
+    body = {
+        "id": 1,
+        "title": "t",
+        "resource_url": "u",
+        "surprise": 1,
+        "tracklist": [{"title": "a", "position": "A1", "bpm": 120}],
+    }
+    assert sorted(_undeclared_keys(Release.model_validate(body))) == [".surprise", ".tracklist[0].bpm"]
+
+
+# ---------------------------------------------------------------------------------------------
+# 5. descriptions and the models' reading of them
+
+
+def test_every_schema_property_is_described() -> None:
+    undescribed = [
+        f"{name}.{prop}"
+        for name, schema in spec()["components"]["schemas"].items()
+        for prop, sub in schema.get("properties", {}).items()
+        if not str(sub.get("description", "")).strip()
+    ]
+    assert not undescribed, "properties without a description: " + ", ".join(undescribed)
+
+
+def test_every_model_field_carries_its_description() -> None:
+    """The descriptions reach the models (IDE hover, `model_fields`, JSON schema), word for word."""
+    from pydantic import BaseModel
+
+    from musicagent import models
+
+    checked = 0
+    for name, schema in spec()["components"]["schemas"].items():
+        model = getattr(models, name, None)
+        if not (isinstance(model, type) and issubclass(model, BaseModel)) or "properties" not in schema:
+            continue
+        model.model_rebuild()  # fields annotated with a class defined further down are complete only then
+        by_wire = {field.alias or key: field for key, field in model.model_fields.items()}
+        for prop, sub in schema["properties"].items():
+            assert " ".join(str(by_wire[prop].description).split()) == " ".join(sub["description"].split()), (
+                f"{name}.{prop}"
+            )
+            checked += 1
+    assert checked > 500
+
+
+def test_price_suggestions_read_like_a_dict() -> None:
+    from musicagent.models import Price, PriceSuggestions
+
+    ps = PriceSuggestions.model_validate(
+        {"Mint (M)": {"currency": "USD", "value": 12.5}, "Good (G)": {"currency": "USD", "value": 3}}
+    )
+    assert ps["Mint (M)"] == Price(currency="USD", value=12.5)
+    assert "Good (G)" in ps and "Poor (P)" not in ps
+    assert list(ps) == ["Mint (M)", "Good (G)"] and len(ps) == 2
+    assert dict(ps.items())["Good (G)"].value == 3 and ps.get("Poor (P)") is None
+    with pytest.raises(KeyError):
+        ps["Poor (P)"]
+    assert ps.model_dump()["Mint (M)"] == {"currency": "USD", "value": 12.5}
+
+
+# ---------------------------------------------------------------------------------------------
+# 6. the API reference documents the models and the choices
+
+
+def _reference() -> str:
+    return (REPO / "docs" / "api_reference.md").read_text(encoding="utf-8")
+
+
+def test_the_reference_lists_every_model_field_with_its_description() -> None:
+    text = _reference()
+    missing = []
+    for name, schema in spec()["components"]["schemas"].items():
+        if "properties" not in schema:
+            continue
+        section = text.split(f"### `{name}`\n", 1)[1].split("\n### ", 1)[0] if f"### `{name}`\n" in text else ""
+        if not section:
+            missing.append(name)
+            continue
+        for prop, sub in schema["properties"].items():
+            required = "yes" if prop in schema.get("required", []) else "no"
+            row = re.search(rf"^\| `{re.escape(prop)}` \| .+ \| {required} \| (.+) \|$", section, flags=re.MULTILINE)
+            if row is None or " ".join(sub["description"].split()).replace("|", "\\|") not in row.group(1):
+                missing.append(f"{name}.{prop}")
+    assert not missing, "not in docs/api_reference.md: " + ", ".join(missing)
+
+
+def test_the_reference_lists_the_values_of_every_choice_type() -> None:
+    row = re.compile(r"^\| <a id=\"choice-\w+\"></a>`(\w+)`.*? \| (.+) \|$", flags=re.MULTILINE)
+    rows = {m.group(1): m.group(2) for m in row.finditer(_reference())}
+    for name, schema in spec()["components"]["schemas"].items():
+        if "enum" in schema:
+            assert name in rows, name
+            assert re.findall(r"`([^`]+)`", rows[name]) == [str(v) for v in schema["enum"]], name
+
+
+def test_the_reference_documents_limit_for_every_paginated_method() -> None:
+    text = _reference()
+    for _, _, op in operations():
+        section = text.split(f"## `discogs.{op['operationId']}`\n", 1)[1].split("\n## ", 1)[0]
+        has_limit = "\n| `limit` | keyword (SDK) | `int` | no |" in section
+        assert has_limit == bool(op.get("x-musicagent-pagination")), op["operationId"]

@@ -16,7 +16,7 @@ from musicagent.testing import MOCK_TOKEN, AsyncMockDiscogs, MockDiscogs, async_
 
 pytest_plugins = ["pytester"]
 
-ARTIST = {"id": 108713, "name": "Nickelback"}
+ARTIST = {"id": 108713, "name": "Nickelback", "resource_url": "https://api.discogs.com/artists/108713"}
 
 
 @pytest.fixture

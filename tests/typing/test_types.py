@@ -24,7 +24,11 @@ def check_results(discogs: Discogs) -> None:
     artist = discogs.artists.get(108713)
     assert_type(artist, models.Artist)
     assert_type(artist.id, int)
-    assert_type(artist.name, str | None)
+    assert_type(artist.name, str)  # identifying fields every live body carries are required
+    name: str = artist.name
+    assert_type(name, str)
+    assert_type(discogs.releases.get(1).resource_url, str)
+    assert_type(artist.realname, str | None)  # the rest stay optional: Discogs omits empty keys
 
     for release in discogs.artists.releases(108713):
         assert_type(release, models.ArtistRelease)
@@ -44,6 +48,9 @@ def check_results(discogs: Discogs) -> None:
         assert_type(result, models.SearchResult)
 
     assert_type(discogs.releases.rating.get(1, "a/b?c"), models.ReleaseRating)
+    suggestions = discogs.marketplace.price_suggestions(1)
+    assert_type(suggestions["Mint (M)"], models.Price)
+    assert_type([condition for condition in suggestions], list[str])
     assert_type(discogs.inventory.exports.download(1, Path("export.csv")), Path)
     assert_type(discogs.request("GET", "/brand/new"), Any)  # decoded JSON of an unknown shape
     assert_type(discogs.last_response, RawResponse | None)

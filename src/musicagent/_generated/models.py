@@ -3,32 +3,46 @@
 
 from __future__ import annotations
 
-from musicagent._runtime.model import DiscogsModel
 from typing import Annotated, Any, Dict, Literal
 from pydantic import ConfigDict, Field, RootModel
+from musicagent._runtime.model import DiscogsMapping, DiscogsModel
 
 
 class Artist(DiscogsModel):
     """
-    An artist. `name` is required in reality but missing from the documentation's example, so it is
-    optional here.
+    An artist. Every live body names it; the documentation's example omits `name`.
 
     """
 
-    id: int
-    name: str | None = None
-    realname: str | None = None
-    profile: str | None = None
-    data_quality: str | None = None
-    namevariations: list[str] | None = None
-    aliases: list[ArtistAlias] | None = None
-    members: list[ArtistMember] | None = None
-    groups: list[ArtistMember] | None = None
-    urls: list[str] | None = None
-    images: list[Image] | None = None
-    uri: str | None = None
-    releases_url: str | None = None
-    resource_url: str | None = None
+    id: Annotated[int, Field(description="Discogs ID of the artist.")]
+    name: Annotated[str, Field(description="Name of the artist.")]
+    realname: Annotated[str | None, Field(description="The artist's real name.")] = None
+    profile: Annotated[
+        str | None,
+        Field(description="Free-text biography or description of the artist."),
+    ] = None
+    data_quality: Annotated[
+        str | None,
+        Field(description="How complete and correct the community rates the artist's data (e.g. Correct, Needs Vote)."),
+    ] = None
+    namevariations: Annotated[
+        list[str] | None,
+        Field(description="Other spellings the artist is credited under."),
+    ] = None
+    aliases: Annotated[
+        list[ArtistAlias] | None,
+        Field(description="Other names the artist records under."),
+    ] = None
+    members: Annotated[
+        list[ArtistMember] | None,
+        Field(description="Members, when the artist is a group."),
+    ] = None
+    groups: Annotated[list[ArtistMember] | None, Field(description="Groups the artist belongs to.")] = None
+    urls: Annotated[list[str] | None, Field(description="Links to the artist's own web pages.")] = None
+    images: Annotated[list[Image] | None, Field(description="Images of the artist.")] = None
+    uri: Annotated[str | None, Field(description="Web page of the artist on discogs.com.")] = None
+    releases_url: Annotated[str | None, Field(description="API URL of the artist's releases.")] = None
+    resource_url: Annotated[str, Field(description="API URL of the artist.")]
 
 
 class ArtistAlias(DiscogsModel):
@@ -36,10 +50,10 @@ class ArtistAlias(DiscogsModel):
     Another name the same artist records under.
     """
 
-    id: int
-    name: str
-    resource_url: str | None = None
-    thumbnail_url: str | None = None
+    id: Annotated[int, Field(description="Discogs ID of the alias.")]
+    name: Annotated[str, Field(description="The other name.")]
+    resource_url: Annotated[str, Field(description="API URL of the alias.")]
+    thumbnail_url: Annotated[str | None, Field(description="Small image of the alias; may be empty.")] = None
 
 
 class ArtistCredit(DiscogsModel):
@@ -50,17 +64,29 @@ class ArtistCredit(DiscogsModel):
 
     """
 
-    id: int | None = None
-    name: str
-    anv: str | None = None
-    join: str | None = None
-    role: str | None = None
-    tracks: str | None = None
-    resource_url: str | None = None
-    thumbnail_url: str | None = None
-    """
-    Newer bodies only; may be empty.
-    """
+    id: Annotated[int, Field(description="Discogs ID of the artist.")]
+    name: Annotated[str, Field(description="Name of the artist as in the database.")]
+    anv: Annotated[
+        str | None,
+        Field(description="The name variation printed on the credit; empty when the usual name is used."),
+    ] = None
+    join: Annotated[
+        str | None,
+        Field(description="Text joining this artist to the next one (e.g. `&`, `feat.`)."),
+    ] = None
+    role: Annotated[
+        str | None,
+        Field(description="The role credited (e.g. Producer, Mixed By); empty for main artists."),
+    ] = None
+    tracks: Annotated[
+        str | None,
+        Field(description="Tracks the credit applies to (e.g. `A1 to B2`); empty for all."),
+    ] = None
+    resource_url: Annotated[str, Field(description="API URL of the artist.")]
+    thumbnail_url: Annotated[
+        str | None,
+        Field(description="Small image of the artist; newer bodies only, may be empty."),
+    ] = None
 
 
 class ArtistMember(DiscogsModel):
@@ -68,11 +94,14 @@ class ArtistMember(DiscogsModel):
     A member of a group, or a group the artist belongs to; `active` is absent in some bodies.
     """
 
-    id: int
-    name: str
-    active: bool | None = None
-    resource_url: str | None = None
-    thumbnail_url: str | None = None
+    id: Annotated[int, Field(description="Discogs ID of the member or group.")]
+    name: Annotated[str, Field(description="Name of the member or group.")]
+    active: Annotated[bool | None, Field(description="Whether the membership is current.")] = None
+    resource_url: Annotated[str, Field(description="API URL of the member or group.")]
+    thumbnail_url: Annotated[
+        str | None,
+        Field(description="Small image of the member or group; may be empty."),
+    ] = None
 
 
 class ArtistRelease(DiscogsModel):
@@ -83,20 +112,35 @@ class ArtistRelease(DiscogsModel):
 
     """
 
-    id: int
-    type: str | None = None
-    title: str
-    artist: str | None = None
-    role: str | None = None
-    year: int | None = None
-    format: str | None = None
-    label: str | None = None
-    status: str | None = None
-    main_release: int | None = None
-    trackinfo: str | None = None
-    thumb: str | None = None
-    stats: ItemStats | None = None
-    resource_url: str | None = None
+    id: Annotated[int, Field(description="Discogs ID of the release or master.")]
+    type: Annotated[str | None, Field(description="`release` or `master`.")] = None
+    title: Annotated[str, Field(description="Title of the release or master.")]
+    artist: Annotated[str | None, Field(description="The credited artists as text.")] = None
+    role: Annotated[
+        str | None,
+        Field(description="How the artist appears (e.g. Main, Remix, Producer, TrackAppearance)."),
+    ] = None
+    year: Annotated[int | None, Field(description="Year of release.")] = None
+    format: Annotated[
+        str | None,
+        Field(description="Formats as one line of text (e.g. `Vinyl, LP, Album`)."),
+    ] = None
+    label: Annotated[str | None, Field(description="Label, as text (releases only).")] = None
+    status: Annotated[str | None, Field(description="Status of the database entry (releases only).")] = None
+    main_release: Annotated[int | None, Field(description="ID of the main release (masters only).")] = None
+    trackinfo: Annotated[
+        str | None,
+        Field(description="The track the artist appears on, for track-level roles."),
+    ] = None
+    thumb: Annotated[
+        str | None,
+        Field(description="Small image of the release or master; may be empty."),
+    ] = None
+    stats: Annotated[
+        ItemStats | None,
+        Field(description="How many collections and wantlists hold it."),
+    ] = None
+    resource_url: Annotated[str, Field(description="API URL of the release or master.")]
 
 
 class ArtistReleasesPage(DiscogsModel):
@@ -104,22 +148,22 @@ class ArtistReleasesPage(DiscogsModel):
     A page of an artist's releases and masters.
     """
 
-    pagination: Pagination
-    releases: list[ArtistRelease]
+    pagination: Annotated[Pagination, Field(description="Where this page is in the whole list.")]
+    releases: Annotated[list[ArtistRelease], Field(description="The releases and masters on this page.")]
 
 
 class ArtistReleasesSort(RootModel[Literal["year", "title", "format"]]):
-    root: Literal["year", "title", "format"]
-    """
-    Sort keys for an artist's releases.
-    """
+    root: Annotated[
+        Literal["year", "title", "format"],
+        Field(description="Sort keys for an artist's releases."),
+    ]
 
 
 class Auto(RootModel[Literal["auto"]]):
-    root: Literal["auto"]
-    """
-    Lets Discogs work a listing's shipping figure out itself.
-    """
+    root: Annotated[
+        Literal["auto"],
+        Field(description="Lets Discogs work a listing's shipping figure out itself."),
+    ]
 
 
 class BasicInformation(DiscogsModel):
@@ -130,22 +174,34 @@ class BasicInformation(DiscogsModel):
 
     """
 
-    id: int | None = None
-    title: str
-    year: int | None = None
-    """
-    0 when unknown.
-    """
-    artists: list[ArtistCredit] | None = None
-    labels: list[ReleaseLabel] | None = None
-    formats: list[Format] | None = None
-    genres: list[str] | None = None
-    styles: list[str] | None = None
-    master_id: int | None = None
-    master_url: str | None = None
-    thumb: str | None = None
-    cover_image: str | None = None
-    resource_url: str | None = None
+    id: Annotated[int | None, Field(description="Discogs ID of the release.")] = None
+    title: Annotated[str, Field(description="Title of the release.")]
+    year: Annotated[int | None, Field(description="Year of release; 0 when unknown.")] = None
+    artists: Annotated[list[ArtistCredit] | None, Field(description="Credited artists.")] = None
+    labels: Annotated[
+        list[ReleaseLabel] | None,
+        Field(description="Labels, each with its catalog number."),
+    ] = None
+    formats: Annotated[
+        list[Format] | None,
+        Field(description="Formats, with quantities and descriptions."),
+    ] = None
+    genres: Annotated[list[str] | None, Field(description="Genres (e.g. Rock, Electronic).")] = None
+    styles: Annotated[
+        list[str] | None,
+        Field(description="Styles, finer than genres (e.g. Grunge, Techno)."),
+    ] = None
+    master_id: Annotated[
+        int | None,
+        Field(description="ID of the master release it belongs to; 0 or absent when it has none."),
+    ] = None
+    master_url: Annotated[
+        str | None,
+        Field(description="API URL of the master release; `null` when it has none."),
+    ] = None
+    thumb: Annotated[str | None, Field(description="Small image of the release; may be empty.")] = None
+    cover_image: Annotated[str | None, Field(description="Larger image of the release; may be empty.")] = None
+    resource_url: Annotated[str | None, Field(description="API URL of the release.")] = None
 
 
 class CollectionField(DiscogsModel):
@@ -155,13 +211,13 @@ class CollectionField(DiscogsModel):
 
     """
 
-    id: int
-    name: str
-    type: str | None = None
-    position: int | None = None
-    public: bool | None = None
-    options: list[str] | None = None
-    lines: int | None = None
+    id: Annotated[int, Field(description="Discogs ID of the field.")]
+    name: Annotated[str, Field(description="Name of the field.")]
+    type: Annotated[str | None, Field(description="`dropdown` or `textarea`.")] = None
+    position: Annotated[int | None, Field(description="Order of the field on the website.")] = None
+    public: Annotated[bool | None, Field(description="Whether other users can see the field.")] = None
+    options: Annotated[list[str] | None, Field(description="Choices of a dropdown field.")] = None
+    lines: Annotated[int | None, Field(description="Height of a textarea field, in lines.")] = None
 
 
 class CollectionFields(DiscogsModel):
@@ -169,7 +225,7 @@ class CollectionFields(DiscogsModel):
     The notes fields of a collection.
     """
 
-    fields: list[CollectionField] | None = None
+    fields: Annotated[list[CollectionField] | None, Field(description="The fields.")] = None
 
 
 class CollectionFolders(DiscogsModel):
@@ -177,7 +233,7 @@ class CollectionFolders(DiscogsModel):
     The folders of a collection.
     """
 
-    folders: list[Folder] | None = None
+    folders: Annotated[list[Folder] | None, Field(description="The folders.")] = None
 
 
 class CollectionInstanceCreated(DiscogsModel):
@@ -188,13 +244,16 @@ class CollectionInstanceCreated(DiscogsModel):
 
     """
 
-    instance_id: int
-    resource_url: str | None = None
-    id: int | None = None
-    folder_id: int | None = None
-    rating: int | None = None
-    date_added: str | None = None
-    basic_information: BasicInformation | None = None
+    instance_id: Annotated[
+        int,
+        Field(description="ID of this copy in the collection (one release can be owned several times)."),
+    ]
+    resource_url: Annotated[str | None, Field(description="API URL of the new copy.")] = None
+    id: Annotated[int | None, Field(description="ID of the release added.")] = None
+    folder_id: Annotated[int | None, Field(description="The collection folder holding this copy.")] = None
+    rating: Annotated[int | None, Field(description="Your rating of the release.")] = None
+    date_added: Annotated[str | None, Field(description="When the copy was added.")] = None
+    basic_information: Annotated[BasicInformation | None, Field(description="The release, summarised.")] = None
 
 
 class CollectionInstanceUpdate(DiscogsModel):
@@ -202,14 +261,8 @@ class CollectionInstanceUpdate(DiscogsModel):
     A new rating for a collection instance and/or the folder to move it to.
     """
 
-    rating: Annotated[int | None, Field(ge=0, le=5)] = None
-    """
-    0 (not rated) to 5.
-    """
-    folder_id: Annotated[int | None, Field(ge=1)] = None
-    """
-    The folder to move the instance to.
-    """
+    rating: Annotated[int | None, Field(description="0 (not rated) to 5.", ge=0, le=5)] = None
+    folder_id: Annotated[int | None, Field(description="The folder to move the instance to.", ge=1)] = None
 
 
 class CollectionItem(DiscogsModel):
@@ -219,16 +272,22 @@ class CollectionItem(DiscogsModel):
 
     """
 
-    id: int
-    instance_id: int
-    folder_id: int | None = None
-    rating: int | None = None
-    """
-    0 to 5; 0 when not rated.
-    """
-    date_added: str | None = None
-    notes: list[CollectionNote] | None = None
-    basic_information: BasicInformation | None = None
+    id: Annotated[int, Field(description="ID of the release.")]
+    instance_id: Annotated[
+        int,
+        Field(description="ID of this copy in the collection (one release can be owned several times)."),
+    ]
+    folder_id: Annotated[int | None, Field(description="The collection folder holding this copy.")] = None
+    rating: Annotated[
+        int | None,
+        Field(description="Your rating of the release, 1 to 5; 0 when not rated."),
+    ] = None
+    date_added: Annotated[str | None, Field(description="When the copy was added.")] = None
+    notes: Annotated[
+        list[CollectionNote] | None,
+        Field(description="Values of the notes fields for this copy."),
+    ] = None
+    basic_information: Annotated[BasicInformation | None, Field(description="The release, summarised.")] = None
 
 
 class CollectionItemsPage(DiscogsModel):
@@ -236,8 +295,8 @@ class CollectionItemsPage(DiscogsModel):
     A page of collection items.
     """
 
-    pagination: Pagination
-    releases: list[CollectionItem]
+    pagination: Annotated[Pagination, Field(description="Where this page is in the whole list.")]
+    releases: Annotated[list[CollectionItem], Field(description="The collection items on this page.")]
 
 
 class CollectionNote(DiscogsModel):
@@ -245,15 +304,15 @@ class CollectionNote(DiscogsModel):
     The value of one notes field on a collection item.
     """
 
-    field_id: int
-    value: str | None = None
+    field_id: Annotated[int, Field(description="The notes field.")]
+    value: Annotated[str | None, Field(description="Its value for this copy.")] = None
 
 
 class CollectionSort(RootModel[Literal["label", "artist", "title", "catno", "format", "rating", "added", "year"]]):
-    root: Literal["label", "artist", "title", "catno", "format", "rating", "added", "year"]
-    """
-    Sort keys for the items of a collection folder.
-    """
+    root: Annotated[
+        Literal["label", "artist", "title", "catno", "format", "rating", "added", "year"],
+        Field(description="Sort keys for the items of a collection folder."),
+    ]
 
 
 class CollectionValue(DiscogsModel):
@@ -261,9 +320,9 @@ class CollectionValue(DiscogsModel):
     The value of a collection as formatted amounts in the user's currency (e.g. `$100.25`).
     """
 
-    minimum: str | None = None
-    median: str | None = None
-    maximum: str | None = None
+    minimum: Annotated[str | None, Field(description="Lowest estimate, formatted (e.g. `$100.25`).")] = None
+    median: Annotated[str | None, Field(description="Median estimate, formatted.")] = None
+    maximum: Annotated[str | None, Field(description="Highest estimate, formatted.")] = None
 
 
 class Community(DiscogsModel):
@@ -271,13 +330,19 @@ class Community(DiscogsModel):
     Community data of a release; `status` and `data_quality` are free text (e.g. Accepted, Needs Vote).
     """
 
-    have: int | None = None
-    want: int | None = None
-    rating: CommunityRating | None = None
-    status: str | None = None
-    data_quality: str | None = None
-    submitter: Contributor | None = None
-    contributors: list[Contributor] | None = None
+    have: Annotated[int | None, Field(description="How many users have it in their collection.")] = None
+    want: Annotated[int | None, Field(description="How many users have it in their wantlist.")] = None
+    rating: Annotated[CommunityRating | None, Field(description="The users' average rating.")] = None
+    status: Annotated[str | None, Field(description="Status of the database entry (e.g. Accepted).")] = None
+    data_quality: Annotated[
+        str | None,
+        Field(description="Data quality as voted by the community (e.g. Correct, Needs Vote)."),
+    ] = None
+    submitter: Annotated[Contributor | None, Field(description="The user who first submitted the entry.")] = None
+    contributors: Annotated[
+        list[Contributor] | None,
+        Field(description="Users who submitted or edited the entry."),
+    ] = None
 
 
 class CommunityRating(DiscogsModel):
@@ -285,8 +350,8 @@ class CommunityRating(DiscogsModel):
     The average of the users' ratings and how many there are; `average` may be a whole number.
     """
 
-    average: float
-    count: int
+    average: Annotated[float, Field(description="Average rating, 0 to 5.")]
+    count: Annotated[int, Field(description="How many users rated.")]
 
 
 class CommunityReleaseRating(DiscogsModel):
@@ -294,8 +359,11 @@ class CommunityReleaseRating(DiscogsModel):
     The community rating of a release.
     """
 
-    release_id: int | None = None
-    rating: CommunityRating
+    release_id: Annotated[int, Field(description="The release rated.")]
+    rating: Annotated[
+        CommunityRating,
+        Field(description="The users' average rating and how many rated."),
+    ]
 
 
 class Company(DiscogsModel):
@@ -303,16 +371,16 @@ class Company(DiscogsModel):
     A company with a role on a release (pressed by, distributed by, ...), named in `entity_type_name`.
     """
 
-    id: int
-    name: str
-    catno: str | None = None
-    entity_type: str | None = None
-    """
-    Numeric code of the role
-    """
-    entity_type_name: str | None = None
-    resource_url: str | None = None
-    thumbnail_url: str | None = None
+    id: Annotated[int, Field(description="Discogs ID of the company.")]
+    name: Annotated[str, Field(description="Name of the company.")]
+    catno: Annotated[str | None, Field(description="Catalog number given for this company, if any.")] = None
+    entity_type: Annotated[str | None, Field(description="Numeric code of the role, as a string.")] = None
+    entity_type_name: Annotated[
+        str | None,
+        Field(description="The role as text (e.g. Label, Pressed By, Distributed By)."),
+    ] = None
+    resource_url: Annotated[str, Field(description="API URL of the company.")]
+    thumbnail_url: Annotated[str | None, Field(description="Small image of the company; may be empty.")] = None
 
 
 class ContributedRelease(DiscogsModel):
@@ -322,46 +390,69 @@ class ContributedRelease(DiscogsModel):
 
     """
 
-    id: int
-    title: str
-    status: str | None = None
-    data_quality: str | None = None
-    year: int | None = None
-    """
-    0 when unknown.
-    """
-    released: str | None = None
-    released_formatted: str | None = None
-    country: str | None = None
-    notes: str | None = None
-    artists_sort: str | None = None
-    artists: list[ArtistCredit] | None = None
-    labels: list[ReleaseLabel] | None = None
-    series: list[Series] | None = None
-    companies: list[Company] | None = None
-    formats: list[Format] | None = None
-    format_quantity: int | None = None
-    genres: list[str] | None = None
-    styles: list[str] | None = None
-    identifiers: list[Identifier] | None = None
-    images: list[Image] | None = None
-    thumb: str | None = None
-    """
-    May be empty.
-    """
-    community: Community | None = None
-    master_id: int | None = None
-    master_url: str | None = None
-    num_for_sale: int | None = None
-    lowest_price: float | None = None
-    estimated_weight: int | None = None
-    """
-    In grams.
-    """
-    date_added: str | None = None
-    date_changed: str | None = None
-    uri: str | None = None
-    resource_url: str | None = None
+    id: Annotated[int, Field(description="Discogs ID of the release.")]
+    title: Annotated[str, Field(description="Title of the release.")]
+    status: Annotated[str | None, Field(description="Status of the database entry (e.g. Accepted).")] = None
+    data_quality: Annotated[
+        str | None,
+        Field(
+            description="How complete and correct the community rates the release's data (e.g. Correct, Needs Vote)."
+        ),
+    ] = None
+    year: Annotated[int | None, Field(description="Year of release; 0 when unknown.")] = None
+    released: Annotated[
+        str | None,
+        Field(description="Release date as entered (e.g. `1991-09-24` or `1991`)."),
+    ] = None
+    released_formatted: Annotated[
+        str | None,
+        Field(description="Release date formatted for display (e.g. `24 Sep 1991`)."),
+    ] = None
+    country: Annotated[str | None, Field(description="Country of release.")] = None
+    notes: Annotated[str | None, Field(description="Free-text notes about the release.")] = None
+    artists_sort: Annotated[str | None, Field(description="The credited artists as one sortable line.")] = None
+    artists: Annotated[list[ArtistCredit] | None, Field(description="Credited artists.")] = None
+    labels: Annotated[list[ReleaseLabel] | None, Field(description="Labels it came out on.")] = None
+    series: Annotated[list[Series] | None, Field(description="Series it belongs to.")] = None
+    companies: Annotated[list[Company] | None, Field(description="Companies involved.")] = None
+    formats: Annotated[
+        list[Format] | None,
+        Field(description="Formats, with quantities and descriptions."),
+    ] = None
+    format_quantity: Annotated[
+        int | None,
+        Field(description="How many items (discs, tapes, ...) the release is made of."),
+    ] = None
+    genres: Annotated[list[str] | None, Field(description="Genres (e.g. Rock, Electronic).")] = None
+    styles: Annotated[
+        list[str] | None,
+        Field(description="Styles, finer than genres (e.g. Grunge, Techno)."),
+    ] = None
+    identifiers: Annotated[
+        list[Identifier] | None,
+        Field(description="Barcodes and other printed identifiers."),
+    ] = None
+    images: Annotated[list[Image] | None, Field(description="Images of the release.")] = None
+    thumb: Annotated[str | None, Field(description="Small image of the release; may be empty.")] = None
+    community: Annotated[Community | None, Field(description="Community counts (have/want).")] = None
+    master_id: Annotated[
+        int | None,
+        Field(description="ID of the master release it belongs to; 0 or absent when it has none."),
+    ] = None
+    master_url: Annotated[str | None, Field(description="API URL of the master release it belongs to.")] = None
+    num_for_sale: Annotated[
+        int | None,
+        Field(description="How many copies are for sale in the marketplace."),
+    ] = None
+    lowest_price: Annotated[
+        float | None,
+        Field(description="Lowest marketplace price; `null` when nothing is for sale."),
+    ] = None
+    estimated_weight: Annotated[int | None, Field(description="Estimated shipping weight in grams.")] = None
+    date_added: Annotated[str | None, Field(description="When the release was added.")] = None
+    date_changed: Annotated[str | None, Field(description="When the release was last changed.")] = None
+    uri: Annotated[str | None, Field(description="Web page of the release on discogs.com.")] = None
+    resource_url: Annotated[str, Field(description="API URL of the release.")]
 
 
 class ContributionsPage(DiscogsModel):
@@ -369,15 +460,15 @@ class ContributionsPage(DiscogsModel):
     A page of a user's contributions.
     """
 
-    pagination: Pagination
-    contributions: list[ContributedRelease]
+    pagination: Annotated[Pagination, Field(description="Where this page is in the whole list.")]
+    contributions: Annotated[list[ContributedRelease], Field(description="The releases on this page.")]
 
 
 class ContributionsSort(RootModel[Literal["label", "artist", "title", "catno", "format", "rating", "year", "added"]]):
-    root: Literal["label", "artist", "title", "catno", "format", "rating", "year", "added"]
-    """
-    Sort keys for a user's contributions.
-    """
+    root: Annotated[
+        Literal["label", "artist", "title", "catno", "format", "rating", "year", "added"],
+        Field(description="Sort keys for a user's contributions."),
+    ]
 
 
 class Contributor(DiscogsModel):
@@ -385,8 +476,22 @@ class Contributor(DiscogsModel):
     A user who submitted or edited a database entry.
     """
 
-    username: str
-    resource_url: str | None = None
+    username: Annotated[str, Field(description="The user's Discogs username.")]
+    resource_url: Annotated[str, Field(description="API URL of the user.")]
+
+
+class ConvertedPrice(DiscogsModel):
+    """
+    An amount converted into another currency (the viewer's, or USD), as Discogs formats it.
+    """
+
+    curr_abbr: Annotated[str | None, Field(description="Three-letter currency code.")] = None
+    curr_id: Annotated[int | None, Field(description="Discogs' numeric code of the currency.")] = None
+    formatted: Annotated[
+        str | None,
+        Field(description="The amount with its currency sign (e.g. `$12.50`)."),
+    ] = None
+    value: Annotated[float | None, Field(description="The converted amount.")] = None
 
 
 class CurrencyCode(
@@ -407,23 +512,23 @@ class CurrencyCode(
         ]
     ]
 ):
-    root: Literal[
-        "USD",
-        "GBP",
-        "EUR",
-        "CAD",
-        "AUD",
-        "JPY",
-        "CHF",
-        "MXN",
-        "BRL",
-        "NZD",
-        "SEK",
-        "ZAR",
+    root: Annotated[
+        Literal[
+            "USD",
+            "GBP",
+            "EUR",
+            "CAD",
+            "AUD",
+            "JPY",
+            "CHF",
+            "MXN",
+            "BRL",
+            "NZD",
+            "SEK",
+            "ZAR",
+        ],
+        Field(description="Currencies the marketplace accepts."),
     ]
-    """
-    Currencies the marketplace accepts.
-    """
 
 
 class EmptyArray(RootModel[list[Any]]):
@@ -431,10 +536,13 @@ class EmptyArray(RootModel[list[Any]]):
     An empty array where Discogs sends an empty object (bodies re-serialised by PHP clients).
     """
 
-    root: Annotated[list[Any], Field(max_length=0)]
-    """
-    An empty array where Discogs sends an empty object (bodies re-serialised by PHP clients).
-    """
+    root: Annotated[
+        list[Any],
+        Field(
+            description="An empty array where Discogs sends an empty object (bodies re-serialised by PHP clients).",
+            max_length=0,
+        ),
+    ]
 
 
 class Error(DiscogsModel):
@@ -442,7 +550,11 @@ class Error(DiscogsModel):
     The body of every Discogs error response.
     """
 
-    message: str | None = None
+    message: Annotated[str | None, Field(description="What went wrong, in words.")] = None
+    detail: Annotated[
+        list[Any] | None,
+        Field(description="Details of what was wrong with the request, sent by some newer endpoints."),
+    ] = None
 
 
 class Fee(DiscogsModel):
@@ -450,8 +562,18 @@ class Fee(DiscogsModel):
     The marketplace fee for a price.
     """
 
-    value: float | None = None
-    currency: str | None = None
+    value: Annotated[float | None, Field(description="The fee amount.")] = None
+    currency: Annotated[str | None, Field(description="Three-letter currency code.")] = None
+
+
+class FeedbackLink(DiscogsModel):
+    """
+    Feedback for one side of an order; the URLs are `null` until feedback is left.
+    """
+
+    eligible: Annotated[bool | None, Field(description="Whether feedback can be left now.")] = None
+    url: Annotated[str | None, Field(description="Web page of the feedback; `null` until left.")] = None
+    resource_url: Annotated[str | None, Field(description="API URL of the feedback; `null` until left.")] = None
 
 
 class FilterFacet(DiscogsModel):
@@ -459,10 +581,16 @@ class FilterFacet(DiscogsModel):
     A way the versions of a master can be filtered (format, label, country, released).
     """
 
-    id: str
-    title: str | None = None
-    allows_multiple_values: bool | None = None
-    values: list[FilterFacetValue] | None = None
+    id: Annotated[
+        str,
+        Field(description="The facet (`format`, `label`, `country` or `released`), as the filter's parameter name."),
+    ]
+    title: Annotated[str | None, Field(description="The facet as displayed.")] = None
+    allows_multiple_values: Annotated[bool | None, Field(description="Whether several values may be combined.")] = None
+    values: Annotated[
+        list[FilterFacetValue] | None,
+        Field(description="The values and how many versions have each."),
+    ] = None
 
 
 class FilterFacetValue(DiscogsModel):
@@ -470,9 +598,9 @@ class FilterFacetValue(DiscogsModel):
     One value of a filter facet and how many versions have it.
     """
 
-    value: str
-    title: str | None = None
-    count: int | None = None
+    value: Annotated[str, Field(description="The value to filter by.")]
+    title: Annotated[str | None, Field(description="The value as displayed.")] = None
+    count: Annotated[int | None, Field(description="How many versions have it.")] = None
 
 
 class Folder(DiscogsModel):
@@ -480,10 +608,10 @@ class Folder(DiscogsModel):
     A collection folder and how many items it holds.
     """
 
-    id: int
-    name: str
-    count: int | None = None
-    resource_url: str | None = None
+    id: Annotated[int, Field(description="ID of the folder (0 is All, 1 is Uncategorized).")]
+    name: Annotated[str, Field(description="Name of the folder.")]
+    count: Annotated[int | None, Field(description="How many items the folder holds.")] = None
+    resource_url: Annotated[str, Field(description="API URL of the folder.")]
 
 
 class FolderCreate(DiscogsModel):
@@ -491,10 +619,7 @@ class FolderCreate(DiscogsModel):
     A new collection folder.
     """
 
-    name: Annotated[str, Field(min_length=1)]
-    """
-    The folder's name.
-    """
+    name: Annotated[str, Field(description="The folder's name.", min_length=1)]
 
 
 class FolderUpdate(DiscogsModel):
@@ -502,10 +627,7 @@ class FolderUpdate(DiscogsModel):
     A new name for a collection folder.
     """
 
-    name: Annotated[str, Field(min_length=1)]
-    """
-    The folder's new name.
-    """
+    name: Annotated[str, Field(description="The folder's new name.", min_length=1)]
 
 
 class Format(DiscogsModel):
@@ -513,17 +635,29 @@ class Format(DiscogsModel):
     A format of a release; `qty` is a number as a string, `text` free-form detail.
     """
 
-    name: str
-    qty: str | None = None
-    descriptions: list[str] | None = None
-    text: str | None = None
+    name: Annotated[str, Field(description="The format (e.g. Vinyl, CD, Cassette, File).")]
+    qty: Annotated[
+        str | None,
+        Field(description="How many of this format, as a string (e.g. `2`)."),
+    ] = None
+    descriptions: Annotated[
+        list[str] | None,
+        Field(description="Format details (e.g. LP, Album, Reissue, 45 RPM)."),
+    ] = None
+    text: Annotated[
+        str | None,
+        Field(description="Free-text detail (e.g. `180g`, `Blue Translucent`)."),
+    ] = None
 
 
 class FormatQuantity(RootModel[int]):
-    root: Annotated[int, Field(ge=0)]
-    """
-    How many items the listing counts as for shipping ("Counts As"), or `auto`.
-    """
+    root: Annotated[
+        int,
+        Field(
+            description='How many items the listing counts as for shipping ("Counts As"), or `auto`.',
+            ge=0,
+        ),
+    ]
 
 
 class Identifier(DiscogsModel):
@@ -531,9 +665,12 @@ class Identifier(DiscogsModel):
     A barcode, matrix/runout, rights society or other identifier printed on a release.
     """
 
-    type: str
-    value: str | None = None
-    description: str | None = None
+    type: Annotated[
+        str,
+        Field(description="Kind of identifier (e.g. Barcode, Matrix / Runout, Rights Society)."),
+    ]
+    value: Annotated[str, Field(description="The identifier as printed.")]
+    description: Annotated[str | None, Field(description="Where or which one (e.g. `Side A`, `Text`).")] = None
 
 
 class Identity(DiscogsModel):
@@ -541,10 +678,13 @@ class Identity(DiscogsModel):
     The user a credential belongs to and the application (consumer) it was issued to.
     """
 
-    id: int
-    username: str
-    resource_url: str | None = None
-    consumer_name: str | None = None
+    id: Annotated[int, Field(description="Discogs ID of the user.")]
+    username: Annotated[str, Field(description="The user's Discogs username.")]
+    resource_url: Annotated[str, Field(description="API URL of the user.")]
+    consumer_name: Annotated[
+        str | None,
+        Field(description="Name of the application the credentials were issued to."),
+    ] = None
 
 
 class Image(DiscogsModel):
@@ -552,15 +692,15 @@ class Image(DiscogsModel):
     An image; URLs are signed and empty or absent without authentication.
     """
 
-    type: str | None = None
-    """
-    primary or secondary
-    """
-    uri: str | None = None
-    uri150: str | None = None
-    resource_url: str | None = None
-    width: int | None = None
-    height: int | None = None
+    type: Annotated[str | None, Field(description="`primary` (the main image) or `secondary`.")] = None
+    uri: Annotated[
+        str | None,
+        Field(description="Full-size image; empty or absent without authentication."),
+    ] = None
+    uri150: Annotated[str | None, Field(description="150-pixel thumbnail of the image.")] = None
+    resource_url: Annotated[str | None, Field(description="API URL of the image (the same as `uri` today).")] = None
+    width: Annotated[int | None, Field(description="Width in pixels.")] = None
+    height: Annotated[int | None, Field(description="Height in pixels.")] = None
 
 
 class InventoryExport(DiscogsModel):
@@ -571,16 +711,16 @@ class InventoryExport(DiscogsModel):
 
     """
 
-    id: int
-    status: str | None = None
-    filename: str | None = None
-    created_ts: str | None = None
-    finished_ts: str | None = None
-    """
-    Assumed absent or null while the job runs.
-    """
-    url: str | None = None
-    download_url: str | None = None
+    id: Annotated[int, Field(description="Discogs ID of the export job.")]
+    status: Annotated[str | None, Field(description="Job status (e.g. `success` when done).")] = None
+    filename: Annotated[str | None, Field(description="Name of the CSV file.")] = None
+    created_ts: Annotated[str | None, Field(description="When the job was created.")] = None
+    finished_ts: Annotated[
+        str | None,
+        Field(description="When the job finished; assumed absent or `null` while it runs."),
+    ] = None
+    url: Annotated[str | None, Field(description="API URL of the export.")] = None
+    download_url: Annotated[str | None, Field(description="API URL to download the CSV.")] = None
 
 
 class InventoryExportsPage(DiscogsModel):
@@ -588,8 +728,8 @@ class InventoryExportsPage(DiscogsModel):
     A page of recent inventory exports.
     """
 
-    pagination: Pagination
-    items: list[InventoryExport]
+    pagination: Annotated[Pagination, Field(description="Where this page is in the whole list.")]
+    items: Annotated[list[InventoryExport], Field(description="The exports on this page.")]
 
 
 class InventoryPage(DiscogsModel):
@@ -597,8 +737,8 @@ class InventoryPage(DiscogsModel):
     A page of a user's inventory.
     """
 
-    pagination: Pagination
-    listings: list[Listing]
+    pagination: Annotated[Pagination, Field(description="Where this page is in the whole list.")]
+    listings: Annotated[list[Listing], Field(description="The listings on this page.")]
 
 
 class InventorySort(
@@ -616,20 +756,20 @@ class InventorySort(
         ]
     ]
 ):
-    root: Literal[
-        "listed",
-        "price",
-        "item",
-        "artist",
-        "label",
-        "catno",
-        "audio",
-        "status",
-        "location",
+    root: Annotated[
+        Literal[
+            "listed",
+            "price",
+            "item",
+            "artist",
+            "label",
+            "catno",
+            "audio",
+            "status",
+            "location",
+        ],
+        Field(description="Sort keys for an inventory; `status` and `location` work for the owner only."),
     ]
-    """
-    Sort keys for an inventory; `status` and `location` work for the owner only.
-    """
 
 
 class InventoryStatus(
@@ -646,19 +786,21 @@ class InventoryStatus(
         ]
     ]
 ):
-    root: Literal[
-        "All",
-        "Deleted",
-        "Draft",
-        "Expired",
-        "For Sale",
-        "Sold",
-        "Suspended",
-        "Violation",
+    root: Annotated[
+        Literal[
+            "All",
+            "Deleted",
+            "Draft",
+            "Expired",
+            "For Sale",
+            "Sold",
+            "Suspended",
+            "Violation",
+        ],
+        Field(
+            description="Listing statuses an inventory can be filtered by (the values Discogs lists in its 422 answer)."
+        ),
     ]
-    """
-    Listing statuses an inventory can be filtered by (the values Discogs lists in its 422 answer).
-    """
 
 
 class InventoryUpload(DiscogsModel):
@@ -668,16 +810,16 @@ class InventoryUpload(DiscogsModel):
 
     """
 
-    id: int
-    type: str | None = None
-    status: str | None = None
-    filename: str | None = None
-    results: str | None = None
-    created_ts: str | None = None
-    finished_ts: str | None = None
-    """
-    Assumed absent or null while the job runs.
-    """
+    id: Annotated[int, Field(description="Discogs ID of the upload job.")]
+    type: Annotated[str | None, Field(description="`add`, `change` or `delete`.")] = None
+    status: Annotated[str | None, Field(description="Job status (e.g. `success` when done).")] = None
+    filename: Annotated[str | None, Field(description="Name of the CSV file.")] = None
+    results: Annotated[str | None, Field(description="Short report of the job (may contain HTML).")] = None
+    created_ts: Annotated[str | None, Field(description="When the job was created.")] = None
+    finished_ts: Annotated[
+        str | None,
+        Field(description="When the job finished; assumed absent or `null` while it runs."),
+    ] = None
 
 
 class InventoryUploadFile(DiscogsModel):
@@ -685,10 +827,7 @@ class InventoryUploadFile(DiscogsModel):
     The multipart form of an inventory upload.
     """
 
-    upload: bytes
-    """
-    The CSV file.
-    """
+    upload: Annotated[bytes, Field(description="The CSV file.")]
 
 
 class InventoryUploadsPage(DiscogsModel):
@@ -696,8 +835,8 @@ class InventoryUploadsPage(DiscogsModel):
     A page of recent inventory uploads.
     """
 
-    pagination: Pagination
-    items: list[InventoryUpload]
+    pagination: Annotated[Pagination, Field(description="Where this page is in the whole list.")]
+    items: Annotated[list[InventoryUpload], Field(description="The uploads on this page.")]
 
 
 class ItemCounts(DiscogsModel):
@@ -705,8 +844,8 @@ class ItemCounts(DiscogsModel):
     How many collections and wantlists hold an item.
     """
 
-    in_collection: int | None = None
-    in_wantlist: int | None = None
+    in_collection: Annotated[int | None, Field(description="How many collections hold it.")] = None
+    in_wantlist: Annotated[int | None, Field(description="How many wantlists hold it.")] = None
 
 
 class ItemStats(DiscogsModel):
@@ -714,8 +853,8 @@ class ItemStats(DiscogsModel):
     Collection and wantlist counts of a listed release, for the community and (when authenticated) the user.
     """
 
-    community: ItemCounts | None = None
-    user: ItemCounts | None = None
+    community: Annotated[ItemCounts | None, Field(description="Counts over all users.")] = None
+    user: Annotated[ItemCounts | None, Field(description="Counts for the authenticated user.")] = None
 
 
 class Label(DiscogsModel):
@@ -723,18 +862,27 @@ class Label(DiscogsModel):
     A label, company, studio or other entity in the database.
     """
 
-    id: int
-    name: str
-    profile: str | None = None
-    contact_info: str | None = None
-    data_quality: str | None = None
-    parent_label: LabelReference | None = None
-    sublabels: list[LabelReference] | None = None
-    urls: list[str] | None = None
-    images: list[Image] | None = None
-    uri: str | None = None
-    releases_url: str | None = None
-    resource_url: str | None = None
+    id: Annotated[int, Field(description="Discogs ID of the label.")]
+    name: Annotated[str, Field(description="Name of the label.")]
+    profile: Annotated[
+        str | None,
+        Field(description="Free-text biography or description of the label."),
+    ] = None
+    contact_info: Annotated[str | None, Field(description="Contact details as free text.")] = None
+    data_quality: Annotated[
+        str | None,
+        Field(description="How complete and correct the community rates the label's data (e.g. Correct, Needs Vote)."),
+    ] = None
+    parent_label: Annotated[LabelReference | None, Field(description="The label this one belongs to.")] = None
+    sublabels: Annotated[
+        list[LabelReference] | None,
+        Field(description="Labels that belong to this one."),
+    ] = None
+    urls: Annotated[list[str] | None, Field(description="Links to the label's own web pages.")] = None
+    images: Annotated[list[Image] | None, Field(description="Images of the label.")] = None
+    uri: Annotated[str | None, Field(description="Web page of the label on discogs.com.")] = None
+    releases_url: Annotated[str | None, Field(description="API URL of the label's releases.")] = None
+    resource_url: Annotated[str, Field(description="API URL of the label.")]
 
 
 class LabelReference(DiscogsModel):
@@ -742,9 +890,9 @@ class LabelReference(DiscogsModel):
     A link to another label (a sublabel or the parent label).
     """
 
-    id: int
-    name: str
-    resource_url: str | None = None
+    id: Annotated[int, Field(description="Discogs ID of the label.")]
+    name: Annotated[str, Field(description="Name of the label.")]
+    resource_url: Annotated[str, Field(description="API URL of the label.")]
 
 
 class LabelRelease(DiscogsModel):
@@ -752,16 +900,22 @@ class LabelRelease(DiscogsModel):
     A release on a label, in a label's releases page.
     """
 
-    id: int
-    title: str
-    artist: str | None = None
-    catno: str | None = None
-    format: str | None = None
-    status: str | None = None
-    year: int | None = None
-    thumb: str | None = None
-    stats: ItemStats | None = None
-    resource_url: str | None = None
+    id: Annotated[int, Field(description="Discogs ID of the release.")]
+    title: Annotated[str, Field(description="Title of the release.")]
+    artist: Annotated[str | None, Field(description="The credited artists as text.")] = None
+    catno: Annotated[str | None, Field(description="Catalog number on this label.")] = None
+    format: Annotated[
+        str | None,
+        Field(description="Formats as one line of text (e.g. `Vinyl, LP, Album`)."),
+    ] = None
+    status: Annotated[str | None, Field(description="Status of the database entry (e.g. Accepted).")] = None
+    year: Annotated[int | None, Field(description="Year of release.")] = None
+    thumb: Annotated[str | None, Field(description="Small image of the release; may be empty.")] = None
+    stats: Annotated[
+        ItemStats | None,
+        Field(description="How many collections and wantlists hold it."),
+    ] = None
+    resource_url: Annotated[str, Field(description="API URL of the release.")]
 
 
 class LabelReleasesPage(DiscogsModel):
@@ -769,8 +923,8 @@ class LabelReleasesPage(DiscogsModel):
     A page of a label's releases.
     """
 
-    pagination: Pagination
-    releases: list[LabelRelease]
+    pagination: Annotated[Pagination, Field(description="Where this page is in the whole list.")]
+    releases: Annotated[list[LabelRelease], Field(description="The releases on this page.")]
 
 
 class Listing(DiscogsModel):
@@ -781,51 +935,50 @@ class Listing(DiscogsModel):
 
     """
 
-    id: int
-    status: str | None = None
-    condition: str | None = None
-    sleeve_condition: str | None = None
-    """
-    May be empty.
-    """
-    comments: str | None = None
-    """
-    May be empty.
-    """
-    ships_from: str | None = None
-    posted: str | None = None
-    allow_offers: bool | None = None
-    offer_submitted: bool | None = None
-    audio: bool | None = None
-    in_cart: bool | None = None
-    price: Price | None = None
-    original_price: OriginalPrice | None = None
-    shipping_price: Price | None = None
-    original_shipping_price: OriginalPrice | None = None
-    weight: float | None = None
-    """
-    In grams (owner only).
-    """
-    format_quantity: int | None = None
-    """
-    Owner only.
-    """
-    external_id: str | None = None
-    """
-    Owner only.
-    """
-    location: str | None = None
-    """
-    Owner only.
-    """
-    quantity: int | None = None
-    """
-    Owner only.
-    """
-    seller: ListingSeller | None = None
-    release: ListingRelease | None = None
-    uri: str | None = None
-    resource_url: str | None = None
+    id: Annotated[int, Field(description="Discogs ID of the listing.")]
+    status: Annotated[
+        str | None,
+        Field(description="For Sale, Draft, Expired, Sold, ... (free text)."),
+    ] = None
+    condition: Annotated[
+        str | None,
+        Field(description="Condition of the media (e.g. `Very Good Plus (VG+)`)."),
+    ] = None
+    sleeve_condition: Annotated[str | None, Field(description="Condition of the sleeve; may be empty.")] = None
+    comments: Annotated[str | None, Field(description="The seller's remarks on the item; may be empty.")] = None
+    ships_from: Annotated[str | None, Field(description="Country the item ships from, in English.")] = None
+    posted: Annotated[str | None, Field(description="When the listing was posted.")] = None
+    allow_offers: Annotated[bool | None, Field(description="Whether buyers may make offers.")] = None
+    offer_submitted: Annotated[bool | None, Field(description="Whether you have made an offer.")] = None
+    audio: Annotated[bool | None, Field(description="Whether the seller offers an audio sample.")] = None
+    in_cart: Annotated[bool | None, Field(description="Whether the item is in your cart.")] = None
+    price: Annotated[Price | None, Field(description="Price, in the requested or your currency.")] = None
+    original_price: Annotated[OriginalPrice | None, Field(description="Price in the seller's own currency.")] = None
+    shipping_price: Annotated[
+        Price | None,
+        Field(description="Shipping to you, in your currency; `{}` when unknown."),
+    ] = None
+    original_shipping_price: Annotated[
+        OriginalPrice | None,
+        Field(description="Shipping in the seller's own currency."),
+    ] = None
+    weight: Annotated[float | None, Field(description="Weight in grams, for shipping; owner only.")] = None
+    format_quantity: Annotated[
+        int | None,
+        Field(description="How many items the listing counts as for shipping; owner only."),
+    ] = None
+    external_id: Annotated[str | None, Field(description="The seller's private reference; owner only.")] = None
+    location: Annotated[str | None, Field(description="Where the seller stores the item; owner only.")] = None
+    quantity: Annotated[int | None, Field(description="How many copies are listed; owner only.")] = None
+    estimated_weight: Annotated[int | None, Field(description="Weight Discogs estimates, in grams.")] = None
+    shipping_is_blocked: Annotated[
+        bool | None,
+        Field(description="Whether the seller does not ship to you; `null` when they do."),
+    ] = None
+    seller: Annotated[ListingSeller | None, Field(description="The seller.")] = None
+    release: Annotated[ListingRelease | None, Field(description="The release for sale, summarised.")] = None
+    uri: Annotated[str | None, Field(description="Web page of the listing on discogs.com.")] = None
+    resource_url: Annotated[str, Field(description="API URL of the listing.")]
 
 
 class ListingCondition(
@@ -842,19 +995,19 @@ class ListingCondition(
         ]
     ]
 ):
-    root: Literal[
-        "Mint (M)",
-        "Near Mint (NM or M-)",
-        "Very Good Plus (VG+)",
-        "Very Good (VG)",
-        "Good Plus (G+)",
-        "Good (G)",
-        "Fair (F)",
-        "Poor (P)",
+    root: Annotated[
+        Literal[
+            "Mint (M)",
+            "Near Mint (NM or M-)",
+            "Very Good Plus (VG+)",
+            "Very Good (VG)",
+            "Good Plus (G+)",
+            "Good (G)",
+            "Fair (F)",
+            "Poor (P)",
+        ],
+        Field(description="The media grades Discogs accepts for a listing, spelled exactly so."),
     ]
-    """
-    The media grades Discogs accepts for a listing, spelled exactly so.
-    """
 
 
 class ListingCreate(DiscogsModel):
@@ -862,41 +1015,32 @@ class ListingCreate(DiscogsModel):
     A new marketplace listing.
     """
 
-    release_id: Annotated[int, Field(ge=1)]
-    """
-    The release to sell.
-    """
-    condition: ListingCondition
-    sleeve_condition: SleeveCondition | None = None
-    price: Annotated[float, Field(gt=0.0)]
-    """
-    The price in the seller's currency.
-    """
-    comments: str | None = None
-    """
-    Remarks shown to buyers.
-    """
-    allow_offers: bool | None = None
-    """
-    Whether buyers may make offers (Discogs default false).
-    """
-    status: ListingStatus
-    external_id: str | None = None
-    """
-    Private reference for the seller ("Private Comments" on the website).
-    """
-    location: str | None = None
-    """
-    Private note on where the item is stored.
-    """
-    weight: Weight | Auto | None = None
-    """
-    Weight in grams, for shipping, or `auto` to let Discogs estimate it.
-    """
-    format_quantity: FormatQuantity | Auto | None = None
-    """
-    How many items the listing counts as for shipping ("Counts As"), or `auto`.
-    """
+    release_id: Annotated[int, Field(description="The release to sell.", ge=1)]
+    condition: Annotated[ListingCondition, Field(description="Condition of the media.")]
+    sleeve_condition: Annotated[SleeveCondition | None, Field(description="Condition of the sleeve.")] = None
+    price: Annotated[float, Field(description="The price in the seller's currency.", gt=0.0)]
+    comments: Annotated[str | None, Field(description="Remarks shown to buyers.")] = None
+    allow_offers: Annotated[
+        bool | None,
+        Field(description="Whether buyers may make offers (Discogs default false)."),
+    ] = None
+    status: Annotated[
+        ListingStatus,
+        Field(description="Whether the listing goes on sale or stays a draft."),
+    ]
+    external_id: Annotated[
+        str | None,
+        Field(description='Private reference for the seller ("Private Comments" on the website).'),
+    ] = None
+    location: Annotated[str | None, Field(description="Private note on where the item is stored.")] = None
+    weight: Annotated[
+        Weight | Auto | None,
+        Field(description="Weight in grams, for shipping, or `auto` to let Discogs estimate it."),
+    ] = None
+    format_quantity: Annotated[
+        FormatQuantity | Auto | None,
+        Field(description='How many items the listing counts as for shipping ("Counts As"), or `auto`.'),
+    ] = None
 
 
 class ListingCreated(DiscogsModel):
@@ -904,8 +1048,8 @@ class ListingCreated(DiscogsModel):
     The ID and URL of a new listing.
     """
 
-    listing_id: int
-    resource_url: str | None = None
+    listing_id: Annotated[int, Field(description="ID of the new listing.")]
+    resource_url: Annotated[str | None, Field(description="API URL of the new listing.")] = None
 
 
 class ListingRelease(DiscogsModel):
@@ -915,24 +1059,24 @@ class ListingRelease(DiscogsModel):
 
     """
 
-    id: int
-    description: str | None = None
-    artist: str | None = None
-    title: str | None = None
-    format: str | None = None
-    label: str | None = None
-    catalog_number: str | None = None
-    year: int | None = None
-    """
-    0 when unknown.
-    """
-    thumbnail: str | None = None
-    """
-    May be empty.
-    """
-    images: list[Image] | None = None
-    stats: ItemStats | None = None
-    resource_url: str | None = None
+    id: Annotated[int, Field(description="Discogs ID of the release.")]
+    description: Annotated[str | None, Field(description="The release as `Artist - Title (Format)`.")] = None
+    artist: Annotated[str | None, Field(description="The credited artists as text.")] = None
+    title: Annotated[str | None, Field(description="Title of the release.")] = None
+    format: Annotated[
+        str | None,
+        Field(description="Formats as one line of text (e.g. `Vinyl, LP, Album`)."),
+    ] = None
+    label: Annotated[str | None, Field(description="First label, as text.")] = None
+    catalog_number: Annotated[str | None, Field(description="Catalog number.")] = None
+    year: Annotated[int | None, Field(description="Year of release; 0 when unknown.")] = None
+    thumbnail: Annotated[str | None, Field(description="Small image of the release; may be empty.")] = None
+    images: Annotated[list[Image] | None, Field(description="Images of the release.")] = None
+    stats: Annotated[
+        ItemStats | None,
+        Field(description="How many collections and wantlists hold the release."),
+    ] = None
+    resource_url: Annotated[str, Field(description="API URL of the release.")]
 
 
 class ListingSeller(DiscogsModel):
@@ -942,24 +1086,27 @@ class ListingSeller(DiscogsModel):
 
     """
 
-    id: int
-    username: str
-    uid: int | None = None
-    avatar_url: str | None = None
-    html_url: str | None = None
-    url: str | None = None
-    resource_url: str | None = None
-    payment: str | None = None
-    shipping: str | None = None
-    min_order_total: float | None = None
-    stats: SellerStats | None = None
+    id: Annotated[int, Field(description="Discogs ID of the seller.")]
+    username: Annotated[str, Field(description="The user's Discogs username.")]
+    uid: Annotated[int | None, Field(description="The seller's user ID (older bodies).")] = None
+    avatar_url: Annotated[str | None, Field(description="The user's profile picture.")] = None
+    html_url: Annotated[str | None, Field(description="The seller's profile page.")] = None
+    url: Annotated[str | None, Field(description="API URL of the seller (older bodies).")] = None
+    resource_url: Annotated[str | None, Field(description="API URL of the seller.")] = None
+    payment: Annotated[str | None, Field(description="Payment methods the seller accepts.")] = None
+    shipping: Annotated[str | None, Field(description="The seller's shipping terms as free text.")] = None
+    min_order_total: Annotated[
+        float | None,
+        Field(description="Smallest order the seller accepts, in the seller's currency."),
+    ] = None
+    stats: Annotated[SellerStats | None, Field(description="The seller's feedback.")] = None
 
 
 class ListingStatus(RootModel[Literal["For Sale", "Draft"]]):
-    root: Literal["For Sale", "Draft"]
-    """
-    The status a new or edited listing can be given; Draft keeps it off the marketplace.
-    """
+    root: Annotated[
+        Literal["For Sale", "Draft"],
+        Field(description="The status a new or edited listing can be given; Draft keeps it off the marketplace."),
+    ]
 
 
 class ListingUpdate(DiscogsModel):
@@ -969,41 +1116,23 @@ class ListingUpdate(DiscogsModel):
 
     """
 
-    release_id: Annotated[int, Field(ge=1)]
-    """
-    The release being sold.
-    """
-    condition: ListingCondition
-    sleeve_condition: SleeveCondition | None = None
-    price: Annotated[float, Field(gt=0.0)]
-    """
-    The price in the seller's currency.
-    """
-    comments: str | None = None
-    """
-    Remarks shown to buyers.
-    """
-    allow_offers: bool | None = None
-    """
-    Whether buyers may make offers.
-    """
-    status: ListingStatus
-    external_id: str | None = None
-    """
-    Private reference for the seller.
-    """
-    location: str | None = None
-    """
-    Private note on where the item is stored.
-    """
-    weight: Weight | Auto | None = None
-    """
-    Weight in grams, for shipping, or `auto` to let Discogs estimate it.
-    """
-    format_quantity: FormatQuantity | Auto | None = None
-    """
-    How many items the listing counts as for shipping ("Counts As"), or `auto`.
-    """
+    release_id: Annotated[int, Field(description="The release being sold.", ge=1)]
+    condition: Annotated[ListingCondition, Field(description="Condition of the media.")]
+    sleeve_condition: Annotated[SleeveCondition | None, Field(description="Condition of the sleeve.")] = None
+    price: Annotated[float, Field(description="The price in the seller's currency.", gt=0.0)]
+    comments: Annotated[str | None, Field(description="Remarks shown to buyers.")] = None
+    allow_offers: Annotated[bool | None, Field(description="Whether buyers may make offers.")] = None
+    status: Annotated[ListingStatus, Field(description="Whether the listing is on sale or a draft.")]
+    external_id: Annotated[str | None, Field(description="Private reference for the seller.")] = None
+    location: Annotated[str | None, Field(description="Private note on where the item is stored.")] = None
+    weight: Annotated[
+        Weight | Auto | None,
+        Field(description="Weight in grams, for shipping, or `auto` to let Discogs estimate it."),
+    ] = None
+    format_quantity: Annotated[
+        FormatQuantity | Auto | None,
+        Field(description='How many items the listing counts as for shipping ("Counts As"), or `auto`.'),
+    ] = None
 
 
 class MarketplaceStats(DiscogsModel):
@@ -1013,9 +1142,12 @@ class MarketplaceStats(DiscogsModel):
 
     """
 
-    lowest_price: Price | None = None
-    num_for_sale: int | None = None
-    blocked_from_sale: bool | None = None
+    lowest_price: Annotated[Price | None, Field(description="Lowest price for sale; `null` when none.")] = None
+    num_for_sale: Annotated[
+        int | None,
+        Field(description="How many copies are for sale; `null` when blocked."),
+    ] = None
+    blocked_from_sale: Annotated[bool | None, Field(description="Whether the release may not be sold.")] = None
 
 
 class Master(DiscogsModel):
@@ -1023,32 +1155,42 @@ class Master(DiscogsModel):
     A master release. Old bodies lack `uri` and the `most_recent_release` keys.
     """
 
-    id: int
-    title: str
-    year: int | None = None
-    """
-    0 when unknown.
-    """
-    data_quality: str | None = None
-    notes: str | None = None
-    main_release: int | None = None
-    main_release_url: str | None = None
-    most_recent_release: int | None = None
-    most_recent_release_url: str | None = None
-    versions_url: str | None = None
-    artists: list[ArtistCredit] | None = None
-    genres: list[str] | None = None
-    styles: list[str] | None = None
-    tracklist: list[Track] | None = None
-    images: list[Image] | None = None
-    videos: list[Video] | None = None
-    num_for_sale: int | None = None
-    lowest_price: float | None = None
-    """
-    Sent as a whole number when it has no cents.
-    """
-    uri: str | None = None
-    resource_url: str | None = None
+    id: Annotated[int, Field(description="Discogs ID of the master release.")]
+    title: Annotated[str, Field(description="Title of the master release.")]
+    year: Annotated[int | None, Field(description="Year of the first release; 0 when unknown.")] = None
+    data_quality: Annotated[
+        str | None,
+        Field(
+            description="How complete and correct the community rates the master release's data (e.g. Correct, Needs Vote)."
+        ),
+    ] = None
+    notes: Annotated[str | None, Field(description="Free-text notes about the master release.")] = None
+    main_release: Annotated[int | None, Field(description="ID of the release chosen as the main version.")] = None
+    main_release_url: Annotated[str | None, Field(description="API URL of the main release.")] = None
+    most_recent_release: Annotated[int | None, Field(description="ID of the most recently released version.")] = None
+    most_recent_release_url: Annotated[str | None, Field(description="API URL of the most recent version.")] = None
+    versions_url: Annotated[str | None, Field(description="API URL of all versions of this master.")] = None
+    artists: Annotated[list[ArtistCredit] | None, Field(description="The main artists.")] = None
+    genres: Annotated[list[str] | None, Field(description="Genres (e.g. Rock, Electronic).")] = None
+    styles: Annotated[
+        list[str] | None,
+        Field(description="Styles, finer than genres (e.g. Grunge, Techno)."),
+    ] = None
+    tracklist: Annotated[list[Track] | None, Field(description="The tracks of the main release.")] = None
+    images: Annotated[list[Image] | None, Field(description="Images of the master release.")] = None
+    videos: Annotated[list[Video] | None, Field(description="Videos linked to the master release.")] = None
+    num_for_sale: Annotated[
+        int | None,
+        Field(description="How many copies are for sale in the marketplace."),
+    ] = None
+    lowest_price: Annotated[
+        float | None,
+        Field(
+            description="Lowest marketplace price; `null` when none is for sale, a whole number when it has no cents."
+        ),
+    ] = None
+    uri: Annotated[str | None, Field(description="Web page of the master release on discogs.com.")] = None
+    resource_url: Annotated[str, Field(description="API URL of the master release.")]
 
 
 class MasterVersion(DiscogsModel):
@@ -1056,18 +1198,27 @@ class MasterVersion(DiscogsModel):
     One version (release) of a master, in a versions page. `format` and `label` are summaries as text.
     """
 
-    id: int
-    title: str
-    status: str | None = None
-    format: str | None = None
-    major_formats: list[str] | None = None
-    label: str | None = None
-    catno: str | None = None
-    country: str | None = None
-    released: str | None = None
-    thumb: str | None = None
-    stats: ItemStats | None = None
-    resource_url: str | None = None
+    id: Annotated[int, Field(description="Discogs ID of the version.")]
+    title: Annotated[str, Field(description="Title of the version.")]
+    status: Annotated[str | None, Field(description="Status of the database entry (e.g. Accepted).")] = None
+    format: Annotated[
+        str | None,
+        Field(description="Formats as one line of text (e.g. `Vinyl, LP, Album`)."),
+    ] = None
+    major_formats: Annotated[list[str] | None, Field(description="Main formats (e.g. Vinyl, CD).")] = None
+    label: Annotated[str | None, Field(description="First label, as text.")] = None
+    catno: Annotated[str | None, Field(description="Catalog number on that label.")] = None
+    country: Annotated[str | None, Field(description="Country of release.")] = None
+    released: Annotated[
+        str | None,
+        Field(description="Release date as entered (e.g. `1991-09-24` or `1991`)."),
+    ] = None
+    thumb: Annotated[str | None, Field(description="Small image of the version; may be empty.")] = None
+    stats: Annotated[
+        ItemStats | None,
+        Field(description="How many collections and wantlists hold it."),
+    ] = None
+    resource_url: Annotated[str, Field(description="API URL of the version.")]
 
 
 class MasterVersionsFilters(DiscogsModel):
@@ -1077,13 +1228,16 @@ class MasterVersionsFilters(DiscogsModel):
 
     """
 
-    applied: dict[str, Any] | EmptyArray | None = None
-    """
-    The filters in effect, by facet. Discogs sends an object; bodies re-serialised by PHP clients
-    hold an empty array instead of an empty object, so that is accepted too.
-
-    """
-    available: dict[str, dict[str, int]] | None = None
+    applied: Annotated[
+        dict[str, Any] | EmptyArray | None,
+        Field(
+            description="The filters in effect, by facet. Discogs sends an object; bodies re-serialised by PHP clients\nhold an empty array instead of an empty object, so that is accepted too.\n"
+        ),
+    ] = None
+    available: Annotated[
+        dict[str, dict[str, int]] | None,
+        Field(description="Each facet's values and their counts."),
+    ] = None
 
 
 class MasterVersionsPage(DiscogsModel):
@@ -1091,17 +1245,23 @@ class MasterVersionsPage(DiscogsModel):
     A page of the versions of a master. Newer bodies add `filters` and `filter_facets`.
     """
 
-    pagination: Pagination
-    versions: list[MasterVersion]
-    filters: MasterVersionsFilters | None = None
-    filter_facets: list[FilterFacet] | None = None
+    pagination: Annotated[Pagination, Field(description="Where this page is in the whole list.")]
+    versions: Annotated[list[MasterVersion], Field(description="The versions on this page.")]
+    filters: Annotated[
+        MasterVersionsFilters | None,
+        Field(description="Filters in effect and available."),
+    ] = None
+    filter_facets: Annotated[
+        list[FilterFacet] | None,
+        Field(description="The facets versions can be filtered by."),
+    ] = None
 
 
 class MasterVersionsSort(RootModel[Literal["released", "title", "format", "label", "catno", "country"]]):
-    root: Literal["released", "title", "format", "label", "catno", "country"]
-    """
-    Sort keys for the versions of a master.
-    """
+    root: Annotated[
+        Literal["released", "title", "format", "label", "catno", "country"],
+        Field(description="Sort keys for the versions of a master."),
+    ]
 
 
 class OAuthAccessToken(DiscogsModel):
@@ -1115,8 +1275,8 @@ class OAuthAccessToken(DiscogsModel):
     __annotations__ = {
         "__pydantic_extra__": Dict[str, str],
     }
-    oauth_token: str
-    oauth_token_secret: str | None = None
+    oauth_token: Annotated[str, Field(description="The access token.")]
+    oauth_token_secret: Annotated[str | None, Field(description="Secret of the access token.")] = None
 
 
 class OAuthRequestToken(DiscogsModel):
@@ -1130,38 +1290,60 @@ class OAuthRequestToken(DiscogsModel):
     __annotations__ = {
         "__pydantic_extra__": Dict[str, str],
     }
-    oauth_token: str
-    oauth_token_secret: str | None = None
-    oauth_callback_confirmed: str | None = None
+    oauth_token: Annotated[
+        str,
+        Field(description="The request token, to send the user to the authorize page with."),
+    ]
+    oauth_token_secret: Annotated[
+        str | None,
+        Field(description="Secret of the request token, for the access-token step."),
+    ] = None
+    oauth_callback_confirmed: Annotated[str | None, Field(description="`true` when the callback was accepted.")] = None
 
 
 class Order(DiscogsModel):
     """
-    A marketplace order (written from the documentation; no live body was recorded). `status` is free
-    text (New Order, Invoice Sent, Shipped, ...); `next_status` lists the statuses it may move to.
+    A marketplace order. `status` is free text (New Order, Invoice Sent, Shipped, ...); `next_status`
+    lists the statuses it may move to. No live body is recorded here: the documentation's example
+    gives the core fields, and public reports of live answers add `tax`, `tracking`, `feedback`, the
+    buyer fee, per-item condition comments and location, and the other party's `email`.
 
     """
 
-    id: str
+    id: Annotated[str, Field(description="Seller number and order number, e.g. `1-1`.")]
+    status: Annotated[str | None, Field(description="Status (e.g. New Order, Invoice Sent, Shipped).")] = None
+    next_status: Annotated[list[str] | None, Field(description="Statuses the order may move to next.")] = None
+    created: Annotated[str | None, Field(description="When the order was placed.")] = None
+    last_activity: Annotated[str | None, Field(description="When the order last changed.")] = None
+    archived: Annotated[bool | None, Field(description="Whether the order is archived.")] = None
+    items: Annotated[list[OrderItem] | None, Field(description="The listings ordered.")] = None
+    fee: Annotated[Price | None, Field(description="The marketplace fee charged to the seller.")] = None
+    shipping: Annotated[OrderShipping | None, Field(description="Shipping amount and method.")] = None
+    total: Annotated[Price | None, Field(description="Total the buyer pays.")] = None
+    shipping_address: Annotated[str | None, Field(description="The buyer's shipping address, as text.")] = None
+    additional_instructions: Annotated[str | None, Field(description="The buyer's instructions to the seller.")] = None
+    seller: Annotated[UserLink | None, Field(description="The seller.")] = None
+    buyer: Annotated[UserLink | None, Field(description="The buyer.")] = None
+    buyer_fee: Annotated[Price | None, Field(description="Fee charged to the buyer; `null` when none.")] = None
+    tax_on_buyer_fee: Annotated[Price | None, Field(description="Tax on the buyer fee; `null` when none.")] = None
+    tax: Annotated[list[OrderTax] | None, Field(description="Taxes charged on the order.")] = None
+    tracking: Annotated[OrderTracking | None, Field(description="Shipment tracking.")] = None
+    feedback: Annotated[
+        OrderFeedback | None,
+        Field(description="Whether and where feedback can be left."),
+    ] = None
+    uri: Annotated[str | None, Field(description="Web page of the order on discogs.com.")] = None
+    messages_url: Annotated[str | None, Field(description="API URL of the order's messages.")] = None
+    resource_url: Annotated[str | None, Field(description="API URL of the order.")] = None
+
+
+class OrderFeedback(DiscogsModel):
     """
-    Seller number and order number, e.g. `1-1`.
+    Whether feedback can be left on an order, and where.
     """
-    status: str | None = None
-    next_status: list[str] | None = None
-    created: str | None = None
-    last_activity: str | None = None
-    archived: bool | None = None
-    items: list[OrderItem] | None = None
-    fee: Price | None = None
-    shipping: OrderShipping | None = None
-    total: Price | None = None
-    shipping_address: str | None = None
-    additional_instructions: str | None = None
-    seller: UserLink | None = None
-    buyer: UserLink | None = None
-    uri: str | None = None
-    messages_url: str | None = None
-    resource_url: str | None = None
+
+    id: Annotated[int | None, Field(description="Discogs ID of the feedback record.")] = None
+    for_buyer: Annotated[FeedbackLink | None, Field(description="Feedback on the buyer.")] = None
 
 
 class OrderItem(DiscogsModel):
@@ -1169,11 +1351,14 @@ class OrderItem(DiscogsModel):
     One listing in an order (its `id` is the listing ID).
     """
 
-    id: int | None = None
-    release: OrderItemRelease | None = None
-    price: Price | None = None
-    media_condition: str | None = None
-    sleeve_condition: str | None = None
+    id: Annotated[int | None, Field(description="ID of the listing sold.")] = None
+    release: Annotated[OrderItemRelease | None, Field(description="The release sold, summarised.")] = None
+    price: Annotated[Price | None, Field(description="Price of the item.")] = None
+    media_condition: Annotated[str | None, Field(description="Condition of the media as listed.")] = None
+    sleeve_condition: Annotated[str | None, Field(description="Condition of the sleeve as listed.")] = None
+    condition_comments: Annotated[str | None, Field(description="The seller's remarks on the item's condition.")] = None
+    item_location: Annotated[str | None, Field(description="Where the seller stores the item.")] = None
+    private_comments: Annotated[str | None, Field(description="The seller's private note on the item.")] = None
 
 
 class OrderItemRelease(DiscogsModel):
@@ -1181,10 +1366,16 @@ class OrderItemRelease(DiscogsModel):
     The release of an order item, summarised ("Artist - Title (Format)").
     """
 
-    id: int | None = None
-    description: str | None = None
-    thumbnail: str | None = None
-    resource_url: str | None = None
+    id: Annotated[int | None, Field(description="Discogs ID of the release.")] = None
+    description: Annotated[str | None, Field(description="The release as `Artist - Title (Format)`.")] = None
+    title: Annotated[str | None, Field(description="Title of the release.")] = None
+    artist: Annotated[str | None, Field(description="The credited artists as text.")] = None
+    format: Annotated[
+        str | None,
+        Field(description="Formats as one line of text (e.g. `Vinyl, LP, Album`)."),
+    ] = None
+    thumbnail: Annotated[str | None, Field(description="Small image of the release; may be empty.")] = None
+    resource_url: Annotated[str | None, Field(description="API URL of the release.")] = None
 
 
 class OrderMessage(DiscogsModel):
@@ -1196,26 +1387,20 @@ class OrderMessage(DiscogsModel):
 
     """
 
-    type: str | None = None
-    subject: str | None = None
-    """
-    May be empty.
-    """
-    message: str | None = None
-    timestamp: str | None = None
-    order: OrderRef | None = None
-    from_: Annotated[UserLink | None, Field(alias="from")] = None
-    actor: UserLink | None = None
-    status_id: int | None = None
-    original: float | None = None
-    """
-    Shipping amount before a shipping change.
-    """
-    new: float | None = None
-    """
-    Shipping amount after a shipping change.
-    """
-    refund: OrderRefund | None = None
+    type: Annotated[
+        str | None,
+        Field(description="What the entry records: `message`, `status`, `shipping`, `refund_sent`, ..."),
+    ] = None
+    subject: Annotated[str | None, Field(description="Subject line; may be empty.")] = None
+    message: Annotated[str | None, Field(description="Text of the message.")] = None
+    timestamp: Annotated[str | None, Field(description="When it happened.")] = None
+    order: Annotated[OrderRef | None, Field(description="The order.")] = None
+    from_: Annotated[UserLink | None, Field(alias="from", description="Who wrote the message.")] = None
+    actor: Annotated[UserLink | None, Field(description="Who made the change.")] = None
+    status_id: Annotated[int | None, Field(description="Numeric code of the new status.")] = None
+    original: Annotated[float | None, Field(description="Shipping amount before a shipping change.")] = None
+    new: Annotated[float | None, Field(description="Shipping amount after a shipping change.")] = None
+    refund: Annotated[OrderRefund | None, Field(description="The refund recorded.")] = None
 
 
 class OrderMessageCreate(DiscogsModel):
@@ -1223,11 +1408,11 @@ class OrderMessageCreate(DiscogsModel):
     A message to the buyer and/or a status change; at least one of the two must be given.
     """
 
-    message: str | None = None
-    """
-    The text of the message.
-    """
-    status: OrderStatus | None = None
+    message: Annotated[str | None, Field(description="The text of the message.")] = None
+    status: Annotated[
+        OrderStatus | None,
+        Field(description="A new status for the order, set with the message."),
+    ] = None
 
 
 class OrderMessagesPage(DiscogsModel):
@@ -1235,8 +1420,8 @@ class OrderMessagesPage(DiscogsModel):
     A page of an order's message log, newest first.
     """
 
-    pagination: Pagination
-    messages: list[OrderMessage]
+    pagination: Annotated[Pagination, Field(description="Where this page is in the whole list.")]
+    messages: Annotated[list[OrderMessage], Field(description="The messages on this page.")]
 
 
 class OrderRef(DiscogsModel):
@@ -1244,8 +1429,8 @@ class OrderRef(DiscogsModel):
     A link to an order.
     """
 
-    id: str | None = None
-    resource_url: str | None = None
+    id: Annotated[str | None, Field(description="ID of the order (e.g. `1-1`).")] = None
+    resource_url: Annotated[str | None, Field(description="API URL of the order.")] = None
 
 
 class OrderRefund(DiscogsModel):
@@ -1253,8 +1438,8 @@ class OrderRefund(DiscogsModel):
     A refund recorded in an order's message log.
     """
 
-    amount: float | None = None
-    order: OrderRef | None = None
+    amount: Annotated[float | None, Field(description="Amount refunded.")] = None
+    order: Annotated[OrderRef | None, Field(description="The order refunded.")] = None
 
 
 class OrderShipping(DiscogsModel):
@@ -1262,9 +1447,9 @@ class OrderShipping(DiscogsModel):
     The shipping amount of an order and the shipping method.
     """
 
-    currency: str | None = None
-    method: str | None = None
-    value: float | None = None
+    currency: Annotated[str | None, Field(description="Three-letter currency code.")] = None
+    method: Annotated[str | None, Field(description="Shipping method (e.g. Standard).")] = None
+    value: Annotated[float | None, Field(description="Shipping amount.")] = None
 
 
 class OrderStatus(
@@ -1284,22 +1469,22 @@ class OrderStatus(
         ]
     ]
 ):
-    root: Literal[
-        "New Order",
-        "Buyer Contacted",
-        "Invoice Sent",
-        "Payment Pending",
-        "Payment Received",
-        "In Progress",
-        "Shipped",
-        "Refund Sent",
-        "Cancelled (Non-Paying Buyer)",
-        "Cancelled (Item Unavailable)",
-        "Cancelled (Per Buyer's Request)",
+    root: Annotated[
+        Literal[
+            "New Order",
+            "Buyer Contacted",
+            "Invoice Sent",
+            "Payment Pending",
+            "Payment Received",
+            "In Progress",
+            "Shipped",
+            "Refund Sent",
+            "Cancelled (Non-Paying Buyer)",
+            "Cancelled (Item Unavailable)",
+            "Cancelled (Per Buyer's Request)",
+        ],
+        Field(description="Statuses an order can be moved to (it must also be in the order's `next_status`)."),
     ]
-    """
-    Statuses an order can be moved to (it must also be in the order's `next_status`).
-    """
 
 
 class OrderStatusFilter(
@@ -1324,27 +1509,57 @@ class OrderStatusFilter(
         ]
     ]
 ):
-    root: Literal[
-        "All",
-        "New Order",
-        "Buyer Contacted",
-        "Invoice Sent",
-        "Payment Pending",
-        "Payment Received",
-        "In Progress",
-        "Shipped",
-        "Merged",
-        "Order Changed",
-        "Refund Sent",
-        "Cancelled",
-        "Cancelled (Non-Paying Buyer)",
-        "Cancelled (Item Unavailable)",
-        "Cancelled (Per Buyer's Request)",
-        "Cancelled (Refund Received)",
+    root: Annotated[
+        Literal[
+            "All",
+            "New Order",
+            "Buyer Contacted",
+            "Invoice Sent",
+            "Payment Pending",
+            "Payment Received",
+            "In Progress",
+            "Shipped",
+            "Merged",
+            "Order Changed",
+            "Refund Sent",
+            "Cancelled",
+            "Cancelled (Non-Paying Buyer)",
+            "Cancelled (Item Unavailable)",
+            "Cancelled (Per Buyer's Request)",
+            "Cancelled (Refund Received)",
+        ],
+        Field(description="Statuses the order list can be filtered by."),
     ]
+
+
+class OrderTax(DiscogsModel):
     """
-    Statuses the order list can be filtered by.
+    One tax line of an order, as Discogs computed it for the buyer's jurisdiction.
     """
+
+    id: Annotated[int | None, Field(description="Discogs ID of the tax line.")] = None
+    name: Annotated[str | None, Field(description="Name of the tax (e.g. VAT).")] = None
+    display_name: Annotated[str | None, Field(description="Name of the tax as displayed.")] = None
+    status: Annotated[str | None, Field(description="Status of the tax line.")] = None
+    rate: Annotated[float | None, Field(description="Tax rate.")] = None
+    display_rate: Annotated[str | None, Field(description="Tax rate as displayed (e.g. `19%`).")] = None
+    price: Annotated[OriginalPrice | None, Field(description="Tax amount.")] = None
+    taxable_amount: Annotated[OriginalPrice | None, Field(description="Amount the tax is computed on.")] = None
+    remitter: Annotated[
+        str | None,
+        Field(description="Who pays the tax to the authority (e.g. Discogs or the seller)."),
+    ] = None
+    jurisdiction: Annotated[str | None, Field(description="Where the tax applies.")] = None
+
+
+class OrderTracking(DiscogsModel):
+    """
+    The shipment tracking the seller entered for an order.
+    """
+
+    number: Annotated[str | None, Field(description="Tracking number.")] = None
+    carrier: Annotated[str | None, Field(description="Carrier name.")] = None
+    url: Annotated[str | None, Field(description="Tracking page, if the carrier has one.")] = None
 
 
 class OrderUpdate(DiscogsModel):
@@ -1354,11 +1569,14 @@ class OrderUpdate(DiscogsModel):
 
     """
 
-    status: OrderStatus | None = None
-    shipping: Annotated[float | None, Field(ge=0.0)] = None
-    """
-    The shipping amount
-    """
+    status: Annotated[OrderStatus | None, Field(description="The order's new status.")] = None
+    shipping: Annotated[
+        float | None,
+        Field(
+            description="The new shipping amount; setting it sends the buyer an invoice.",
+            ge=0.0,
+        ),
+    ] = None
 
 
 class OrdersPage(DiscogsModel):
@@ -1366,15 +1584,15 @@ class OrdersPage(DiscogsModel):
     A page of the authenticated seller's orders.
     """
 
-    pagination: Pagination
-    orders: list[Order]
+    pagination: Annotated[Pagination, Field(description="Where this page is in the whole list.")]
+    orders: Annotated[list[Order], Field(description="The orders on this page.")]
 
 
 class OrdersSort(RootModel[Literal["id", "buyer", "created", "status", "last_activity"]]):
-    root: Literal["id", "buyer", "created", "status", "last_activity"]
-    """
-    Sort keys for the order list.
-    """
+    root: Annotated[
+        Literal["id", "buyer", "created", "status", "last_activity"],
+        Field(description="Sort keys for the order list."),
+    ]
 
 
 class OriginalPrice(DiscogsModel):
@@ -1382,26 +1600,30 @@ class OriginalPrice(DiscogsModel):
     A listing's amount in the seller's own currency, before conversion; `{}` when it does not apply.
     """
 
-    curr_abbr: str | None = None
-    curr_id: int | None = None
-    formatted: str | None = None
-    """
-    The amount with its currency sign, e.g. `$120.00`.
-    """
-    value: float | None = None
+    curr_abbr: Annotated[str | None, Field(description="The seller's currency code.")] = None
+    curr_id: Annotated[int | None, Field(description="Discogs' numeric code of the currency.")] = None
+    formatted: Annotated[
+        str | None,
+        Field(description="The amount with its currency sign, e.g. `$120.00`."),
+    ] = None
+    value: Annotated[float | None, Field(description="The amount in the seller's currency.")] = None
+    converted: Annotated[
+        ConvertedPrice | None,
+        Field(description="The amount converted into another currency."),
+    ] = None
 
 
 class Pagination(DiscogsModel):
-    page: int
-    pages: int
-    per_page: int
-    items: int
-    urls: PaginationUrls | EmptyArray | None = None
-    """
-    Links to neighbouring pages. Bodies re-serialised by PHP clients hold an empty array instead
-    of an empty object when there are no links, so an empty array is accepted too.
-
-    """
+    page: Annotated[int, Field(description="Number of this page, from 1.")]
+    pages: Annotated[int, Field(description="How many pages there are.")]
+    per_page: Annotated[int, Field(description="Items per page.")]
+    items: Annotated[int, Field(description="How many items there are on all pages together.")]
+    urls: Annotated[
+        PaginationUrls | EmptyArray | None,
+        Field(
+            description="Links to neighbouring pages. Bodies re-serialised by PHP clients hold an empty array instead\nof an empty object when there are no links, so an empty array is accepted too.\n"
+        ),
+    ] = None
 
 
 class PaginationUrls(DiscogsModel):
@@ -1409,10 +1631,10 @@ class PaginationUrls(DiscogsModel):
     Links to neighbouring pages; only the ones that exist are present.
     """
 
-    first: str | None = None
-    prev: str | None = None
-    next: str | None = None
-    last: str | None = None
+    first: Annotated[str | None, Field(description="API URL of the first page.")] = None
+    prev: Annotated[str | None, Field(description="API URL of the previous page.")] = None
+    next: Annotated[str | None, Field(description="API URL of the next page.")] = None
+    last: Annotated[str | None, Field(description="API URL of the last page.")] = None
 
 
 class Price(DiscogsModel):
@@ -1422,14 +1644,11 @@ class Price(DiscogsModel):
 
     """
 
-    currency: str | None = None
-    """
-    Three-letter currency code.
-    """
-    value: float | None = None
+    currency: Annotated[str | None, Field(description="Three-letter currency code.")] = None
+    value: Annotated[float | None, Field(description="The amount.")] = None
 
 
-class PriceSuggestions(RootModel[dict[str, Price]]):
+class PriceSuggestions(DiscogsMapping[Price]):
     """
     Suggested prices keyed by media condition (`Mint (M)`, `Near Mint (NM or M-)`, `Very Good Plus
     (VG+)`, `Very Good (VG)`, `Good Plus (G+)`, `Good (G)`, `Fair (F)`, `Poor (P)`), each in the
@@ -1447,57 +1666,94 @@ class Release(DiscogsModel):
 
     """
 
-    id: int
-    title: str
-    status: str | None = None
-    data_quality: str | None = None
-    year: int | None = None
-    """
-    0 when unknown.
-    """
-    released: str | None = None
-    """
-    Release date as entered, e.g. `1994-03-00`.
-    """
-    released_formatted: str | None = None
-    country: str | None = None
-    notes: str | None = None
-    artists_sort: str | None = None
-    artists: list[ArtistCredit] | None = None
-    extraartists: list[ArtistCredit] | None = None
-    labels: list[ReleaseLabel] | None = None
-    series: list[Series] | None = None
-    companies: list[Company] | None = None
-    formats: list[Format] | None = None
-    format_quantity: int | None = None
-    genres: list[str] | None = None
-    styles: list[str] | None = None
-    tracklist: list[Track] | None = None
-    identifiers: list[Identifier] | None = None
-    images: list[Image] | None = None
-    videos: list[Video] | None = None
-    thumb: str | None = None
-    """
-    May be empty.
-    """
-    community: Community | None = None
-    master_id: int | None = None
-    master_url: str | None = None
-    num_for_sale: int | None = None
-    lowest_price: float | None = None
-    """
-    In the requested currency (`curr_abbr`).
-    """
-    estimated_weight: int | None = None
-    """
-    In grams.
-    """
-    blocked_from_sale: bool | None = None
-    is_offensive: bool | None = None
-    date_added: str | None = None
-    date_changed: str | None = None
-    uri: str | None = None
-    resource_url: str | None = None
+    id: Annotated[int, Field(description="Discogs ID of the release.")]
+    title: Annotated[str, Field(description="Title of the release.")]
+    status: Annotated[
+        str | None,
+        Field(description="Status of the database entry (e.g. Accepted, Draft)."),
+    ] = None
+    data_quality: Annotated[
+        str | None,
+        Field(
+            description="How complete and correct the community rates the release's data (e.g. Correct, Needs Vote)."
+        ),
+    ] = None
+    year: Annotated[int | None, Field(description="Year of release; 0 when unknown.")] = None
+    released: Annotated[str | None, Field(description="Release date as entered, e.g. `1994-03-00`.")] = None
+    released_formatted: Annotated[
+        str | None,
+        Field(description="Release date formatted for display (e.g. `24 Sep 1991`)."),
+    ] = None
+    country: Annotated[str | None, Field(description="Country of release.")] = None
+    notes: Annotated[str | None, Field(description="Free-text notes about the release.")] = None
+    artists_sort: Annotated[str | None, Field(description="The credited artists as one sortable line.")] = None
+    artists: Annotated[list[ArtistCredit] | None, Field(description="The main artists.")] = None
+    extraartists: Annotated[
+        list[ArtistCredit] | None,
+        Field(description="Other credits (producers, engineers, designers, ...)."),
+    ] = None
+    labels: Annotated[
+        list[ReleaseLabel] | None,
+        Field(description="Labels it came out on, each with its catalog number."),
+    ] = None
+    series: Annotated[list[Series] | None, Field(description="Series it belongs to.")] = None
+    companies: Annotated[
+        list[Company] | None,
+        Field(description="Companies involved (pressing plants, distributors, studios, ...)."),
+    ] = None
+    formats: Annotated[
+        list[Format] | None,
+        Field(description="Formats, with quantities and descriptions."),
+    ] = None
+    format_quantity: Annotated[
+        int | None,
+        Field(description="How many items (discs, tapes, ...) the release is made of."),
+    ] = None
+    genres: Annotated[list[str] | None, Field(description="Genres (e.g. Rock, Electronic).")] = None
+    styles: Annotated[
+        list[str] | None,
+        Field(description="Styles, finer than genres (e.g. Grunge, Techno)."),
+    ] = None
+    tracklist: Annotated[
+        list[Track] | None,
+        Field(description="The tracks, headings and index tracks in order."),
+    ] = None
+    identifiers: Annotated[
+        list[Identifier] | None,
+        Field(description="Barcodes, matrix numbers and other printed identifiers."),
+    ] = None
+    images: Annotated[list[Image] | None, Field(description="Images of the release.")] = None
+    videos: Annotated[list[Video] | None, Field(description="Videos linked to the release.")] = None
+    thumb: Annotated[str | None, Field(description="Small image of the release; may be empty.")] = None
+    community: Annotated[
+        Community | None,
+        Field(description="Have/want counts, rating and contributors."),
+    ] = None
+    master_id: Annotated[
+        int | None,
+        Field(description="ID of the master release it belongs to; 0 or absent when it has none."),
+    ] = None
+    master_url: Annotated[str | None, Field(description="API URL of the master release it belongs to.")] = None
+    num_for_sale: Annotated[
+        int | None,
+        Field(description="How many copies are for sale in the marketplace."),
+    ] = None
+    lowest_price: Annotated[
+        float | None,
+        Field(
+            description="Lowest marketplace price in the requested currency (`curr_abbr`); `null` when none is for sale."
+        ),
+    ] = None
+    estimated_weight: Annotated[int | None, Field(description="Estimated shipping weight in grams.")] = None
+    blocked_from_sale: Annotated[
+        bool | None,
+        Field(description="Whether the release may not be sold in the marketplace."),
+    ] = None
+    is_offensive: Annotated[bool | None, Field(description="Whether the release is flagged as offensive.")] = None
+    date_added: Annotated[str | None, Field(description="When the release was added.")] = None
+    date_changed: Annotated[str | None, Field(description="When the release was last changed.")] = None
+    uri: Annotated[str | None, Field(description="Web page of the release on discogs.com.")] = None
+    resource_url: Annotated[str, Field(description="API URL of the release.")]
 
 
 class ReleaseLabel(DiscogsModel):
@@ -1505,28 +1761,38 @@ class ReleaseLabel(DiscogsModel):
     A label a release came out on, with its catalog number there.
     """
 
-    id: int
-    name: str
-    catno: str | None = None
-    entity_type: str | None = None
-    """
-    Numeric code as a string; empty in old bodies.
-    """
-    entity_type_name: str | None = None
-    resource_url: str | None = None
-    thumbnail_url: str | None = None
+    id: Annotated[int, Field(description="Discogs ID of the label.")]
+    name: Annotated[str, Field(description="Name of the label.")]
+    catno: Annotated[str | None, Field(description="The release's catalog number on this label.")] = None
+    entity_type: Annotated[
+        str | None,
+        Field(description="Numeric code of the role, as a string; empty in old bodies."),
+    ] = None
+    entity_type_name: Annotated[
+        str | None,
+        Field(description="The role as text (e.g. Label, Pressed By, Distributed By)."),
+    ] = None
+    resource_url: Annotated[str, Field(description="API URL of the label.")]
+    thumbnail_url: Annotated[str | None, Field(description="Small image of the label; may be empty.")] = None
 
 
 class ReleaseRating(DiscogsModel):
     """
-    A user's rating of a release (0 when not rated). The documentation's example says `release`
-    instead of `release_id`, so `release_id` is not required.
+    A user's rating of a release (0 when not rated). The documentation's example names the release
+    `release` instead of `release_id`; that name is kept as a deprecated field.
 
     """
 
-    username: str
-    release_id: int | None = None
-    rating: int
+    username: Annotated[str, Field(description="The user who rated.")]
+    release_id: Annotated[int | None, Field(description="The release rated.")] = None
+    rating: Annotated[int, Field(description="The rating, 1 to 5; 0 when the user has not rated it.")]
+    release: Annotated[
+        int | None,
+        Field(
+            deprecated=True,
+            description="The release rated, under the name the documentation's example uses; live answers send `release_id`.",
+        ),
+    ] = None
 
 
 class ReleaseRatingUpdate(DiscogsModel):
@@ -1534,10 +1800,7 @@ class ReleaseRatingUpdate(DiscogsModel):
     A new rating of a release by a user.
     """
 
-    rating: Annotated[int, Field(ge=1, le=5)]
-    """
-    The rating, 1 to 5.
-    """
+    rating: Annotated[int, Field(description="The rating, 1 to 5.", ge=1, le=5)]
 
 
 class ReleaseStats(DiscogsModel):
@@ -1545,9 +1808,9 @@ class ReleaseStats(DiscogsModel):
     Statistics of a release. The documented counts are absent from recent live bodies.
     """
 
-    num_have: int | None = None
-    num_want: int | None = None
-    is_offensive: bool | None = None
+    num_have: Annotated[int | None, Field(description="How many users have the release.")] = None
+    num_want: Annotated[int | None, Field(description="How many users want the release.")] = None
+    is_offensive: Annotated[bool | None, Field(description="Whether the release is flagged as offensive.")] = None
 
 
 class SearchPage(DiscogsModel):
@@ -1555,8 +1818,8 @@ class SearchPage(DiscogsModel):
     A page of search results.
     """
 
-    pagination: Pagination
-    results: list[SearchResult]
+    pagination: Annotated[Pagination, Field(description="Where this page is in the whole list.")]
+    results: Annotated[list[SearchResult], Field(description="The hits on this page.")]
 
 
 class SearchResult(DiscogsModel):
@@ -1567,27 +1830,51 @@ class SearchResult(DiscogsModel):
 
     """
 
-    id: int
-    type: str
-    title: str | None = None
-    thumb: str | None = None
-    cover_image: str | None = None
-    uri: str | None = None
-    resource_url: str | None = None
-    country: str | None = None
-    year: str | None = None
-    format: list[str] | None = None
-    formats: list[Format] | None = None
-    format_quantity: int | None = None
-    label: list[str] | str | None = None
-    genre: list[str] | None = None
-    style: list[str] | None = None
-    barcode: list[str] | None = None
-    catno: str | None = None
-    master_id: int | None = None
-    master_url: str | None = None
-    community: SearchResultCommunity | None = None
-    user_data: SearchUserData | None = None
+    id: Annotated[int, Field(description="Discogs ID of the result.")]
+    type: Annotated[str, Field(description="`release`, `master`, `artist` or `label`.")]
+    title: Annotated[
+        str,
+        Field(description="Title of the hit (`Artist - Title` for releases and masters)."),
+    ]
+    thumb: Annotated[str | None, Field(description="Small image of the result; may be empty.")] = None
+    cover_image: Annotated[str | None, Field(description="Larger image; may be empty.")] = None
+    uri: Annotated[str | None, Field(description="Web page of the result on discogs.com.")] = None
+    resource_url: Annotated[str, Field(description="API URL of the result.")]
+    country: Annotated[str | None, Field(description="Country of release.")] = None
+    year: Annotated[str | None, Field(description="Year of release, as a string.")] = None
+    format: Annotated[
+        list[str] | None,
+        Field(description="Formats and format details as a flat list."),
+    ] = None
+    formats: Annotated[
+        list[Format] | None,
+        Field(description="Formats, with quantities and descriptions (newer bodies)."),
+    ] = None
+    format_quantity: Annotated[
+        int | None,
+        Field(description="How many items (discs, tapes, ...) the release is made of."),
+    ] = None
+    label: Annotated[
+        list[str] | str | None,
+        Field(description="Labels and companies named on the release."),
+    ] = None
+    genre: Annotated[list[str] | None, Field(description="Genres.")] = None
+    style: Annotated[list[str] | None, Field(description="Styles.")] = None
+    barcode: Annotated[list[str] | None, Field(description="Barcodes and other printed identifiers.")] = None
+    catno: Annotated[str | None, Field(description="Catalog number.")] = None
+    master_id: Annotated[
+        int | None,
+        Field(description="ID of the master release it belongs to; 0 or absent when it has none."),
+    ] = None
+    master_url: Annotated[str | None, Field(description="API URL of the master release it belongs to.")] = None
+    community: Annotated[
+        SearchResultCommunity | None,
+        Field(description="How many users have and want it."),
+    ] = None
+    user_data: Annotated[
+        SearchUserData | None,
+        Field(description="Whether it is in your collection or wantlist."),
+    ] = None
 
 
 class SearchResultCommunity(DiscogsModel):
@@ -1595,15 +1882,15 @@ class SearchResultCommunity(DiscogsModel):
     How many users have and want a search result.
     """
 
-    have: int | None = None
-    want: int | None = None
+    have: Annotated[int | None, Field(description="How many users have it.")] = None
+    want: Annotated[int | None, Field(description="How many users want it.")] = None
 
 
 class SearchType(RootModel[Literal["release", "master", "artist", "label"]]):
-    root: Literal["release", "master", "artist", "label"]
-    """
-    The kinds of database entity a search can be limited to.
-    """
+    root: Annotated[
+        Literal["release", "master", "artist", "label"],
+        Field(description="The kinds of database entity a search can be limited to."),
+    ]
 
 
 class SearchUserData(DiscogsModel):
@@ -1611,8 +1898,8 @@ class SearchUserData(DiscogsModel):
     Whether the authenticated user has a search result in their collection or wantlist.
     """
 
-    in_collection: bool | None = None
-    in_wantlist: bool | None = None
+    in_collection: Annotated[bool | None, Field(description="Whether it is in your collection.")] = None
+    in_wantlist: Annotated[bool | None, Field(description="Whether it is in your wantlist.")] = None
 
 
 class SellerStats(DiscogsModel):
@@ -1620,9 +1907,12 @@ class SellerStats(DiscogsModel):
     A seller's feedback; `rating` is the percentage as a string (e.g. `100.0`).
     """
 
-    rating: str | None = None
-    stars: float | None = None
-    total: int | None = None
+    rating: Annotated[
+        str | None,
+        Field(description="Share of positive feedback as a percentage string (e.g. `99.8`)."),
+    ] = None
+    stars: Annotated[float | None, Field(description="Feedback as stars, 0 to 5.")] = None
+    total: Annotated[int | None, Field(description="How many ratings the seller has.")] = None
 
 
 class Series(DiscogsModel):
@@ -1630,13 +1920,19 @@ class Series(DiscogsModel):
     A series a release belongs to, with its number in the series in `catno`.
     """
 
-    id: int
-    name: str
-    catno: str | None = None
-    entity_type: str | None = None
-    entity_type_name: str | None = None
-    resource_url: str | None = None
-    thumbnail_url: str | None = None
+    id: Annotated[int, Field(description="Discogs ID of the series.")]
+    name: Annotated[str, Field(description="Name of the series.")]
+    catno: Annotated[str | None, Field(description="The release's number in the series.")] = None
+    entity_type: Annotated[
+        str | None,
+        Field(description="Numeric code of the kind of entity, as a string."),
+    ] = None
+    entity_type_name: Annotated[
+        str | None,
+        Field(description="The role as text (e.g. Label, Pressed By, Distributed By)."),
+    ] = None
+    resource_url: Annotated[str, Field(description="API URL of the series.")]
+    thumbnail_url: Annotated[str | None, Field(description="Small image of the series; may be empty.")] = None
 
 
 class SleeveCondition(
@@ -1656,22 +1952,24 @@ class SleeveCondition(
         ]
     ]
 ):
-    root: Literal[
-        "Mint (M)",
-        "Near Mint (NM or M-)",
-        "Very Good Plus (VG+)",
-        "Very Good (VG)",
-        "Good Plus (G+)",
-        "Good (G)",
-        "Fair (F)",
-        "Poor (P)",
-        "Generic",
-        "Not Graded",
-        "No Cover",
+    root: Annotated[
+        Literal[
+            "Mint (M)",
+            "Near Mint (NM or M-)",
+            "Very Good Plus (VG+)",
+            "Very Good (VG)",
+            "Good Plus (G+)",
+            "Good (G)",
+            "Fair (F)",
+            "Poor (P)",
+            "Generic",
+            "Not Graded",
+            "No Cover",
+        ],
+        Field(
+            description="The sleeve grades Discogs accepts for a listing; the media grades plus three sleeve-only values."
+        ),
     ]
-    """
-    The sleeve grades Discogs accepts for a listing; the media grades plus three sleeve-only values.
-    """
 
 
 class SortOrder(RootModel[Literal["asc", "desc"]]):
@@ -1683,9 +1981,12 @@ class SubmissionGroups(DiscogsModel):
     One page of a user's submissions, split by kind of database entry (each array may be empty).
     """
 
-    artists: list[SubmittedArtist] | None = None
-    labels: list[SubmittedLabel] | None = None
-    releases: list[ContributedRelease] | None = None
+    artists: Annotated[list[SubmittedArtist] | None, Field(description="Artists the user submitted.")] = None
+    labels: Annotated[list[SubmittedLabel] | None, Field(description="Labels the user submitted.")] = None
+    releases: Annotated[
+        list[ContributedRelease] | None,
+        Field(description="Releases the user submitted."),
+    ] = None
 
 
 class SubmissionsPage(DiscogsModel):
@@ -1695,8 +1996,11 @@ class SubmissionsPage(DiscogsModel):
 
     """
 
-    pagination: Pagination
-    submissions: SubmissionGroups | EmptyArray
+    pagination: Annotated[Pagination, Field(description="Where this page is in the whole list.")]
+    submissions: Annotated[
+        SubmissionGroups | EmptyArray,
+        Field(description="The submissions on this page, by kind."),
+    ]
 
 
 class SubmittedArtist(DiscogsModel):
@@ -1706,20 +2010,35 @@ class SubmittedArtist(DiscogsModel):
 
     """
 
-    id: int
-    name: str
-    realname: str | None = None
-    profile: str | None = None
-    data_quality: str | None = None
-    namevariations: list[str] | None = None
-    aliases: list[str] | None = None
-    groups: list[str] | None = None
-    members: list[str] | None = None
-    urls: list[str] | None = None
-    images: list[Image] | None = None
-    uri: str | None = None
-    releases_url: str | None = None
-    resource_url: str | None = None
+    id: Annotated[int, Field(description="Discogs ID of the artist.")]
+    name: Annotated[str, Field(description="Name of the artist.")]
+    realname: Annotated[str | None, Field(description="The artist's real name.")] = None
+    profile: Annotated[
+        str | None,
+        Field(description="Free-text biography or description of the artist."),
+    ] = None
+    data_quality: Annotated[
+        str | None,
+        Field(description="How complete and correct the community rates the artist's data (e.g. Correct, Needs Vote)."),
+    ] = None
+    namevariations: Annotated[
+        list[str] | None,
+        Field(description="Other spellings the artist is credited under."),
+    ] = None
+    aliases: Annotated[
+        list[str] | None,
+        Field(description="Other names of the artist, as plain names."),
+    ] = None
+    groups: Annotated[
+        list[str] | None,
+        Field(description="Groups the artist belongs to, as plain names."),
+    ] = None
+    members: Annotated[list[str] | None, Field(description="Members of the group, as plain names.")] = None
+    urls: Annotated[list[str] | None, Field(description="Links to the artist's own web pages.")] = None
+    images: Annotated[list[Image] | None, Field(description="Images of the artist.")] = None
+    uri: Annotated[str | None, Field(description="Web page of the artist on discogs.com.")] = None
+    releases_url: Annotated[str | None, Field(description="API URL of the artist's releases.")] = None
+    resource_url: Annotated[str, Field(description="API URL of the artist.")]
 
 
 class SubmittedLabel(DiscogsModel):
@@ -1727,16 +2046,22 @@ class SubmittedLabel(DiscogsModel):
     A label as listed among a user's submissions; note `contactinfo` (the label resource says `contact_info`).
     """
 
-    id: int
-    name: str
-    profile: str | None = None
-    contactinfo: str | None = None
-    data_quality: str | None = None
-    urls: list[str] | None = None
-    images: list[Image] | None = None
-    uri: str | None = None
-    releases_url: str | None = None
-    resource_url: str | None = None
+    id: Annotated[int, Field(description="Discogs ID of the label.")]
+    name: Annotated[str, Field(description="Name of the label.")]
+    profile: Annotated[
+        str | None,
+        Field(description="Free-text biography or description of the label."),
+    ] = None
+    contactinfo: Annotated[str | None, Field(description="Contact details as free text.")] = None
+    data_quality: Annotated[
+        str | None,
+        Field(description="How complete and correct the community rates the label's data (e.g. Correct, Needs Vote)."),
+    ] = None
+    urls: Annotated[list[str] | None, Field(description="Links to the label's own web pages.")] = None
+    images: Annotated[list[Image] | None, Field(description="Images of the label.")] = None
+    uri: Annotated[str | None, Field(description="Web page of the label on discogs.com.")] = None
+    releases_url: Annotated[str | None, Field(description="API URL of the label's releases.")] = None
+    resource_url: Annotated[str, Field(description="API URL of the label.")]
 
 
 class Track(DiscogsModel):
@@ -1746,13 +2071,28 @@ class Track(DiscogsModel):
 
     """
 
-    position: str | None = None
-    title: str
-    duration: str | None = None
-    type_: str | None = None
-    artists: list[ArtistCredit] | None = None
-    extraartists: list[ArtistCredit] | None = None
-    sub_tracks: list[Track] | None = None
+    position: Annotated[
+        str,
+        Field(description="Position on the release (e.g. `A1`, `2`, `CD1-3`); empty for headings."),
+    ]
+    title: Annotated[str, Field(description="Title of the track or heading.")]
+    duration: Annotated[
+        str | None,
+        Field(description="Duration as entered (e.g. `4:38`); may be empty."),
+    ] = None
+    type_: Annotated[
+        str | None,
+        Field(description="`track`, `heading` or `index` (the wire name is `type_`)."),
+    ] = None
+    artists: Annotated[
+        list[ArtistCredit] | None,
+        Field(description="Artists credited on this track when they differ from the release's."),
+    ] = None
+    extraartists: Annotated[
+        list[ArtistCredit] | None,
+        Field(description="Other credits on this track (producers, remixers, ...)."),
+    ] = None
+    sub_tracks: Annotated[list[Track] | None, Field(description="The tracks an index track is made of.")] = None
 
 
 class User(DiscogsModel):
@@ -1763,89 +2103,114 @@ class User(DiscogsModel):
 
     """
 
-    id: int
-    username: str
-    name: str | None = None
-    """
-    May be empty.
-    """
-    email: str | None = None
-    """
-    Only when authenticated as this user.
-    """
-    home_page: str | None = None
-    """
-    May be empty.
-    """
-    location: str | None = None
-    """
-    May be empty.
-    """
-    profile: str | None = None
-    """
-    May be empty.
-    """
-    registered: str | None = None
-    rank: float | None = None
-    num_pending: int | None = None
-    num_for_sale: int | None = None
-    num_lists: int | None = None
-    num_collection: int | None = None
-    num_wantlist: int | None = None
-    releases_contributed: int | None = None
-    releases_rated: int | None = None
-    rating_avg: float | None = None
-    buyer_rating: float | None = None
-    buyer_rating_stars: float | None = None
-    buyer_num_ratings: int | None = None
-    seller_rating: float | None = None
-    seller_rating_stars: float | None = None
-    seller_num_ratings: int | None = None
-    curr_abbr: str | None = None
-    """
-    The user's marketplace currency.
-    """
-    activated: bool | None = None
-    is_staff: bool | None = None
-    marketplace_suspended: bool | None = None
-    avatar_url: str | None = None
-    banner_url: str | None = None
-    """
-    May be empty.
-    """
-    uri: str | None = None
-    resource_url: str | None = None
-    inventory_url: str | None = None
-    collection_folders_url: str | None = None
-    collection_fields_url: str | None = None
-    wantlist_url: str | None = None
+    id: Annotated[int, Field(description="Discogs ID of the user.")]
+    username: Annotated[str, Field(description="The user's Discogs username.")]
+    name: Annotated[str | None, Field(description="The user's real name; may be empty.")] = None
+    email: Annotated[
+        str | None,
+        Field(description="The user's e-mail address; only when authenticated as this user."),
+    ] = None
+    home_page: Annotated[str | None, Field(description="The user's website; may be empty.")] = None
+    location: Annotated[str | None, Field(description="Where the user is; may be empty.")] = None
+    profile: Annotated[str | None, Field(description="About the user, as free text; may be empty.")] = None
+    registered: Annotated[str | None, Field(description="When the user registered.")] = None
+    rank: Annotated[float | None, Field(description="The user's contributor rank.")] = None
+    num_pending: Annotated[int | None, Field(description="Submissions waiting for votes.")] = None
+    num_for_sale: Annotated[int | None, Field(description="Items the user has for sale.")] = None
+    num_lists: Annotated[int | None, Field(description="How many lists the user has.")] = None
+    num_collection: Annotated[int | None, Field(description="Items in the user's collection.")] = None
+    num_wantlist: Annotated[int | None, Field(description="Items in the user's wantlist.")] = None
+    releases_contributed: Annotated[int | None, Field(description="Releases the user contributed to.")] = None
+    releases_rated: Annotated[int | None, Field(description="Releases the user rated.")] = None
+    rating_avg: Annotated[float | None, Field(description="Average of the user's ratings.")] = None
+    buyer_rating: Annotated[float | None, Field(description="Positive feedback as a buyer, in percent.")] = None
+    buyer_rating_stars: Annotated[float | None, Field(description="Buyer feedback as stars, 0 to 5.")] = None
+    buyer_num_ratings: Annotated[int | None, Field(description="How many buyer ratings the user has.")] = None
+    seller_rating: Annotated[float | None, Field(description="Positive feedback as a seller, in percent.")] = None
+    seller_rating_stars: Annotated[float | None, Field(description="Seller feedback as stars, 0 to 5.")] = None
+    seller_num_ratings: Annotated[int | None, Field(description="How many seller ratings the user has.")] = None
+    curr_abbr: Annotated[str | None, Field(description="The user's marketplace currency.")] = None
+    activated: Annotated[bool | None, Field(description="Whether the account is activated.")] = None
+    is_staff: Annotated[bool | None, Field(description="Whether the user works for Discogs.")] = None
+    marketplace_suspended: Annotated[bool | None, Field(description="Whether the user may not trade.")] = None
+    avatar_url: Annotated[str | None, Field(description="The user's profile picture.")] = None
+    banner_url: Annotated[str | None, Field(description="The user's profile banner; may be empty.")] = None
+    uri: Annotated[str | None, Field(description="Web page of the user on discogs.com.")] = None
+    resource_url: Annotated[str, Field(description="API URL of the user.")]
+    inventory_url: Annotated[str | None, Field(description="API URL of the user's inventory.")] = None
+    collection_folders_url: Annotated[str | None, Field(description="API URL of the user's collection folders.")] = None
+    collection_fields_url: Annotated[
+        str | None, Field(description="API URL of the user's collection notes fields.")
+    ] = None
+    wantlist_url: Annotated[str | None, Field(description="API URL of the user's wantlist.")] = None
 
 
 class UserLink(DiscogsModel):
     """
-    A user as referred to from an order or an order message.
+    A user as referred to from an order, an order message or a list.
     """
 
-    id: int | None = None
-    username: str
-    avatar_url: str | None = None
-    resource_url: str | None = None
+    id: Annotated[int | None, Field(description="Discogs ID of the user.")] = None
+    username: Annotated[str, Field(description="The user's Discogs username.")]
+    email: Annotated[
+        str | None,
+        Field(description="The user's e-mail address (the other party of your order)."),
+    ] = None
+    avatar_url: Annotated[str | None, Field(description="The user's profile picture.")] = None
+    resource_url: Annotated[str | None, Field(description="API URL of the user.")] = None
 
 
 class UserList(DiscogsModel):
     """
-    A list with its items (written from the documentation, which names the ID `list_id`).
+    A list with its items. Live answers name the ID `id` and the dates `date_added` and
+    `date_changed`, as the user's lists do; the documentation's example of this endpoint says
+    `list_id`, `created_ts`, `modified_ts` and `url` instead, kept as deprecated fields so that
+    such a body still parses.
+
     """
 
-    list_id: int | None = None
-    name: str | None = None
-    description: str | None = None
-    public: bool | None = None
-    created_ts: str | None = None
-    modified_ts: str | None = None
-    url: str | None = None
-    resource_url: str | None = None
-    items: list[UserListItem] | None = None
+    id: Annotated[int | None, Field(description="Discogs ID of the list.")] = None
+    user: Annotated[UserLink | None, Field(description="The list's owner.")] = None
+    name: Annotated[str | None, Field(description="Name of the list.")] = None
+    description: Annotated[str | None, Field(description="Description of the list.")] = None
+    public: Annotated[bool | None, Field(description="Whether other users can see the list.")] = None
+    date_added: Annotated[str | None, Field(description="When the list was added.")] = None
+    date_changed: Annotated[str | None, Field(description="When the list was last changed.")] = None
+    image_url: Annotated[str | None, Field(description="Image of the list; may be empty.")] = None
+    uri: Annotated[str | None, Field(description="Web page of the list on discogs.com.")] = None
+    resource_url: Annotated[str | None, Field(description="API URL of the list.")] = None
+    items: Annotated[
+        list[UserListItem] | None,
+        Field(description="The entries of the list, in order."),
+    ] = None
+    list_id: Annotated[
+        int | None,
+        Field(
+            deprecated=True,
+            description="The list ID, under the name the documentation's example uses; live answers send `id`.",
+        ),
+    ] = None
+    created_ts: Annotated[
+        str | None,
+        Field(
+            deprecated=True,
+            description="Creation time, under the documentation example's name; live answers send `date_added`.",
+        ),
+    ] = None
+    modified_ts: Annotated[
+        str | None,
+        Field(
+            deprecated=True,
+            description="Last change, under the documentation example's name; live answers send `date_changed`.",
+        ),
+    ] = None
+    url: Annotated[
+        str | None,
+        Field(
+            deprecated=True,
+            description="Web page, under the documentation example's name; live answers send `uri`.",
+        ),
+    ] = None
 
 
 class UserListItem(DiscogsModel):
@@ -1855,28 +2220,34 @@ class UserListItem(DiscogsModel):
 
     """
 
-    id: int
-    type: str | None = None
-    display_title: str | None = None
-    comment: str | None = None
-    image_url: str | None = None
-    uri: str | None = None
-    resource_url: str | None = None
+    id: Annotated[int, Field(description="Discogs ID of the database entry.")]
+    type: Annotated[str | None, Field(description="`release`, `master`, `artist` or `label`.")] = None
+    display_title: Annotated[str | None, Field(description="The entry as displayed (e.g. `Artist - Title`).")] = None
+    comment: Annotated[str | None, Field(description="The list owner's comment on the entry.")] = None
+    image_url: Annotated[str | None, Field(description="Image of the entry; may be empty.")] = None
+    stats: Annotated[
+        ItemStats | None,
+        Field(description="How many collections and wantlists hold the entry."),
+    ] = None
+    uri: Annotated[str | None, Field(description="Web page of the entry on discogs.com.")] = None
+    resource_url: Annotated[str | None, Field(description="API URL of the entry.")] = None
 
 
 class UserListSummary(DiscogsModel):
     """
-    A list as shown in a user's lists, without its items (written from the documentation).
+    A list as shown in a user's lists, without its items.
     """
 
-    id: int
-    name: str | None = None
-    description: str | None = None
-    public: bool | None = None
-    date_added: str | None = None
-    date_changed: str | None = None
-    uri: str | None = None
-    resource_url: str | None = None
+    id: Annotated[int, Field(description="Discogs ID of the list.")]
+    name: Annotated[str | None, Field(description="Name of the list.")] = None
+    description: Annotated[str | None, Field(description="Description of the list.")] = None
+    public: Annotated[bool | None, Field(description="Whether other users can see the list.")] = None
+    date_added: Annotated[str | None, Field(description="When the list was added.")] = None
+    date_changed: Annotated[str | None, Field(description="When the list was last changed.")] = None
+    user: Annotated[UserLink | None, Field(description="The list's owner.")] = None
+    image_url: Annotated[str | None, Field(description="Image of the list; may be empty.")] = None
+    uri: Annotated[str | None, Field(description="Web page of the list on discogs.com.")] = None
+    resource_url: Annotated[str | None, Field(description="API URL of the list.")] = None
 
 
 class UserListsPage(DiscogsModel):
@@ -1884,8 +2255,8 @@ class UserListsPage(DiscogsModel):
     A page of a user's lists.
     """
 
-    pagination: Pagination
-    lists: list[UserListSummary]
+    pagination: Annotated[Pagination, Field(description="Where this page is in the whole list.")]
+    lists: Annotated[list[UserListSummary], Field(description="The lists on this page.")]
 
 
 class UserUpdate(DiscogsModel):
@@ -1893,23 +2264,11 @@ class UserUpdate(DiscogsModel):
     New profile values; only the given ones change.
     """
 
-    name: str | None = None
-    """
-    The user's real name.
-    """
-    home_page: str | None = None
-    """
-    The user's website.
-    """
-    location: str | None = None
-    """
-    Where the user is.
-    """
-    profile: str | None = None
-    """
-    About the user.
-    """
-    curr_abbr: CurrencyCode | None = None
+    name: Annotated[str | None, Field(description="The user's real name.")] = None
+    home_page: Annotated[str | None, Field(description="The user's website.")] = None
+    location: Annotated[str | None, Field(description="Where the user is.")] = None
+    profile: Annotated[str | None, Field(description="About the user.")] = None
+    curr_abbr: Annotated[CurrencyCode | None, Field(description="Three-letter currency code.")] = None
 
 
 class Video(DiscogsModel):
@@ -1917,11 +2276,11 @@ class Video(DiscogsModel):
     A video (usually YouTube) linked to a release or master. `duration` is in seconds.
     """
 
-    uri: str
-    title: str | None = None
-    description: str | None = None
-    duration: int | None = None
-    embed: bool | None = None
+    uri: Annotated[str, Field(description="Address of the video (usually YouTube).")]
+    title: Annotated[str | None, Field(description="Title of the video.")] = None
+    description: Annotated[str | None, Field(description="Description of the video.")] = None
+    duration: Annotated[int | None, Field(description="Length in seconds.")] = None
+    embed: Annotated[bool | None, Field(description="Whether the video may be embedded.")] = None
 
 
 class Want(DiscogsModel):
@@ -1931,19 +2290,16 @@ class Want(DiscogsModel):
 
     """
 
-    id: int
-    """
-    The release ID.
-    """
-    rating: int | None = None
-    """
-    0 to 5; 0 when not rated.
-    """
-    notes: str | None = None
-    notes_public: bool | None = None
-    date_added: str | None = None
-    basic_information: BasicInformation | None = None
-    resource_url: str | None = None
+    id: Annotated[int, Field(description="Discogs ID of the release.")]
+    rating: Annotated[
+        int | None,
+        Field(description="Your rating of the release, 1 to 5; 0 when not rated."),
+    ] = None
+    notes: Annotated[str | None, Field(description="Your notes on the entry.")] = None
+    notes_public: Annotated[bool | None, Field(description="Whether the notes are public.")] = None
+    date_added: Annotated[str | None, Field(description="When the release was added to the wantlist.")] = None
+    basic_information: Annotated[BasicInformation | None, Field(description="The release, summarised.")] = None
+    resource_url: Annotated[str, Field(description="API URL of the wantlist entry.")]
 
 
 class WantUpdate(DiscogsModel):
@@ -1951,14 +2307,8 @@ class WantUpdate(DiscogsModel):
     Notes and rating of a wantlist entry.
     """
 
-    notes: str | None = None
-    """
-    The user's notes on the release.
-    """
-    rating: Annotated[int | None, Field(ge=0, le=5)] = None
-    """
-    0 (not rated) to 5.
-    """
+    notes: Annotated[str | None, Field(description="The user's notes on the release.")] = None
+    rating: Annotated[int | None, Field(description="0 (not rated) to 5.", ge=0, le=5)] = None
 
 
 class WantlistPage(DiscogsModel):
@@ -1966,15 +2316,18 @@ class WantlistPage(DiscogsModel):
     A page of a wantlist.
     """
 
-    pagination: Pagination
-    wants: list[Want]
+    pagination: Annotated[Pagination, Field(description="Where this page is in the whole list.")]
+    wants: Annotated[list[Want], Field(description="The wantlist entries on this page.")]
 
 
 class Weight(RootModel[float]):
-    root: Annotated[float, Field(ge=0.0)]
-    """
-    Weight in grams, for shipping, or `auto` to let Discogs estimate it.
-    """
+    root: Annotated[
+        float,
+        Field(
+            description="Weight in grams, for shipping, or `auto` to let Discogs estimate it.",
+            ge=0.0,
+        ),
+    ]
 
 
 Track.model_rebuild()
@@ -2008,10 +2361,12 @@ __all__ = [
     "ContributionsPage",
     "ContributionsSort",
     "Contributor",
+    "ConvertedPrice",
     "CurrencyCode",
     "EmptyArray",
     "Error",
     "Fee",
+    "FeedbackLink",
     "FilterFacet",
     "FilterFacetValue",
     "Folder",
@@ -2053,6 +2408,7 @@ __all__ = [
     "OAuthAccessToken",
     "OAuthRequestToken",
     "Order",
+    "OrderFeedback",
     "OrderItem",
     "OrderItemRelease",
     "OrderMessage",
@@ -2063,6 +2419,8 @@ __all__ = [
     "OrderShipping",
     "OrderStatus",
     "OrderStatusFilter",
+    "OrderTax",
+    "OrderTracking",
     "OrderUpdate",
     "OrdersPage",
     "OrdersSort",

@@ -372,7 +372,7 @@ TOOLS: tuple[ToolInfo, ...] = (
                         "Fair (F)",
                         "Poor (P)",
                     ],
-                    "description": "The media grades Discogs accepts for a listing, spelled exactly so.",
+                    "description": "Condition of the media.",
                 },
                 "price": {
                     "type": "number",
@@ -382,7 +382,7 @@ TOOLS: tuple[ToolInfo, ...] = (
                 "status": {
                     "type": "string",
                     "enum": ["For Sale", "Draft"],
-                    "description": "The status a new or edited listing can be given; Draft keeps it off the marketplace.",
+                    "description": "Whether the listing goes on sale or stays a draft.",
                 },
                 "sleeve_condition": {
                     "type": "string",
@@ -399,7 +399,7 @@ TOOLS: tuple[ToolInfo, ...] = (
                         "Not Graded",
                         "No Cover",
                     ],
-                    "description": "The sleeve grades Discogs accepts for a listing; the media grades plus three sleeve-only values.",
+                    "description": "Condition of the sleeve.",
                 },
                 "comments": {"type": "string", "description": "Remarks shown to buyers."},
                 "allow_offers": {
@@ -496,7 +496,7 @@ TOOLS: tuple[ToolInfo, ...] = (
                         "Fair (F)",
                         "Poor (P)",
                     ],
-                    "description": "The media grades Discogs accepts for a listing, spelled exactly so.",
+                    "description": "Condition of the media.",
                 },
                 "price": {
                     "type": "number",
@@ -506,7 +506,7 @@ TOOLS: tuple[ToolInfo, ...] = (
                 "status": {
                     "type": "string",
                     "enum": ["For Sale", "Draft"],
-                    "description": "The status a new or edited listing can be given; Draft keeps it off the marketplace.",
+                    "description": "Whether the listing is on sale or a draft.",
                 },
                 "curr_abbr": {
                     "type": "string",
@@ -528,7 +528,7 @@ TOOLS: tuple[ToolInfo, ...] = (
                         "Not Graded",
                         "No Cover",
                     ],
-                    "description": "The sleeve grades Discogs accepts for a listing; the media grades plus three sleeve-only values.",
+                    "description": "Condition of the sleeve.",
                 },
                 "comments": {"type": "string", "description": "Remarks shown to buyers."},
                 "allow_offers": {"type": "boolean", "description": "Whether buyers may make offers."},
@@ -671,7 +671,7 @@ TOOLS: tuple[ToolInfo, ...] = (
                         "Cancelled (Item Unavailable)",
                         "Cancelled (Per Buyer's Request)",
                     ],
-                    "description": "Statuses an order can be moved to (it must also be in the order's `next_status`).",
+                    "description": "A new status for the order, set with the message.",
                 },
             },
             "required": ["order_id"],
@@ -745,9 +745,13 @@ TOOLS: tuple[ToolInfo, ...] = (
                         "Cancelled (Item Unavailable)",
                         "Cancelled (Per Buyer's Request)",
                     ],
-                    "description": "Statuses an order can be moved to (it must also be in the order's `next_status`).",
+                    "description": "The order's new status.",
                 },
-                "shipping": {"type": "number", "minimum": 0, "description": "The shipping amount"},
+                "shipping": {
+                    "type": "number",
+                    "minimum": 0,
+                    "description": "The new shipping amount; setting it sends the buyer an invoice.",
+                },
             },
             "required": ["order_id"],
             "additionalProperties": False,
@@ -1528,7 +1532,7 @@ TOOLS: tuple[ToolInfo, ...] = (
                 "curr_abbr": {
                     "type": "string",
                     "enum": ["USD", "GBP", "EUR", "CAD", "AUD", "JPY", "CHF", "MXN", "BRL", "NZD", "SEK", "ZAR"],
-                    "description": "Currencies the marketplace accepts.",
+                    "description": "Three-letter currency code.",
                 },
             },
             "required": ["username"],

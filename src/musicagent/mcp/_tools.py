@@ -101,10 +101,10 @@ class Toolbox:
 
         op = self._operations[tool.operation]
         if tool.kind == "model" and op.model is not None:
-            schema: dict[str, Any] = getattr(models, op.model).model_json_schema(mode="serialization")
+            schema: dict[str, Any] = _untitled(getattr(models, op.model).model_json_schema(mode="serialization"))
             return schema
         if tool.kind == "page" and op.item_model is not None:
-            item: dict[str, Any] = getattr(models, op.item_model).model_json_schema(mode="serialization")
+            item: dict[str, Any] = _untitled(getattr(models, op.item_model).model_json_schema(mode="serialization"))
             defs = item.pop("$defs", {})
             defs[op.item_model] = item
             return {
@@ -200,6 +200,28 @@ class Toolbox:
         if location:
             data["location"] = mask(location)
         return Outcome(text=f"done: {op.method} {op.path} -> {_text(data)}", structured=data)
+
+
+_SCHEMA_MAPS = ("properties", "$defs", "patternProperties")
+_DATA = ("default", "examples", "enum", "const")
+
+
+def _untitled(schema: Any) -> Any:
+    """The schema without Pydantic's ``title`` keywords ("Id", "Title"...): they repeat the property
+    names and make up a sixth of every tool listing, which an agent reads."""
+    if isinstance(schema, list):
+        return [_untitled(s) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out: dict[str, Any] = {}
+    for key, value in schema.items():
+        if key in _SCHEMA_MAPS and isinstance(value, dict):
+            out[key] = {name: _untitled(sub) for name, sub in value.items()}
+        elif key == "title" and isinstance(value, str):
+            continue
+        else:
+            out[key] = value if key in _DATA else _untitled(value)
+    return out
 
 
 def _check_arguments(tool: ToolInfo, arguments: dict[str, Any]) -> None:
