@@ -25,7 +25,7 @@ async def check_results(discogs: AsyncDiscogs) -> None:
     """Never called: it exists to be type-checked."""
     artist = await discogs.artists.get(108713)
     assert_type(artist, models.Artist)
-    assert_type(artist.name, str | None)
+    assert_type(artist.name, str)
 
     paginator = discogs.artists.releases(108713, sort="year", limit=10)
     assert_type(paginator, AsyncPaginator[models.ArtistRelease])

@@ -57,10 +57,10 @@ class AsyncMarketplaceListingsResource(AsyncResource):
 
         Args:
             release_id: The release to sell.
-            condition: The media grades Discogs accepts for a listing, spelled exactly so. One of: Mint (M), Near Mint (NM or M-), Very Good Plus (VG+), Very Good (VG), Good Plus (G+), Good (G), Fair (F), Poor (P).
+            condition: Condition of the media. One of: Mint (M), Near Mint (NM or M-), Very Good Plus (VG+), Very Good (VG), Good Plus (G+), Good (G), Fair (F), Poor (P).
             price: The price in the seller's currency.
-            status: The status a new or edited listing can be given; Draft keeps it off the marketplace. One of: For Sale, Draft.
-            sleeve_condition: The sleeve grades Discogs accepts for a listing; the media grades plus three sleeve-only values. One of: Mint (M), Near Mint (NM or M-), Very Good Plus (VG+), Very Good (VG), Good Plus (G+), Good (G), Fair (F), Poor (P), Generic, Not Graded, No Cover.
+            status: Whether the listing goes on sale or stays a draft. One of: For Sale, Draft.
+            sleeve_condition: Condition of the sleeve. One of: Mint (M), Near Mint (NM or M-), Very Good Plus (VG+), Very Good (VG), Good Plus (G+), Good (G), Fair (F), Poor (P), Generic, Not Graded, No Cover.
             comments: Remarks shown to buyers.
             allow_offers: Whether buyers may make offers (Discogs default false).
             external_id: Private reference for the seller ("Private Comments" on the website).
@@ -222,11 +222,11 @@ class AsyncMarketplaceListingsResource(AsyncResource):
         Args:
             listing_id: The marketplace listing ID.
             release_id: The release being sold.
-            condition: The media grades Discogs accepts for a listing, spelled exactly so. One of: Mint (M), Near Mint (NM or M-), Very Good Plus (VG+), Very Good (VG), Good Plus (G+), Good (G), Fair (F), Poor (P).
+            condition: Condition of the media. One of: Mint (M), Near Mint (NM or M-), Very Good Plus (VG+), Very Good (VG), Good Plus (G+), Good (G), Fair (F), Poor (P).
             price: The price in the seller's currency.
-            status: The status a new or edited listing can be given; Draft keeps it off the marketplace. One of: For Sale, Draft.
+            status: Whether the listing is on sale or a draft. One of: For Sale, Draft.
             curr_abbr: Currency for marketplace figures; defaults to the user's currency, else USD. One of: USD, GBP, EUR, CAD, AUD, JPY, CHF, MXN, BRL, NZD, SEK, ZAR.
-            sleeve_condition: The sleeve grades Discogs accepts for a listing; the media grades plus three sleeve-only values. One of: Mint (M), Near Mint (NM or M-), Very Good Plus (VG+), Very Good (VG), Good Plus (G+), Good (G), Fair (F), Poor (P), Generic, Not Graded, No Cover.
+            sleeve_condition: Condition of the sleeve. One of: Mint (M), Near Mint (NM or M-), Very Good Plus (VG+), Very Good (VG), Good Plus (G+), Good (G), Fair (F), Poor (P), Generic, Not Graded, No Cover.
             comments: Remarks shown to buyers.
             allow_offers: Whether buyers may make offers.
             external_id: Private reference for the seller.
@@ -303,7 +303,7 @@ class AsyncMarketplaceOrdersMessagesResource(AsyncResource):
         Args:
             order_id: The order ID, a string such as `1-1` (seller number and order number).
             message: The text of the message.
-            status: Statuses an order can be moved to (it must also be in the order's `next_status`). One of: New Order, Buyer Contacted, Invoice Sent, Payment Pending, Payment Received, In Progress, Shipped, Refund Sent, Cancelled (Non-Paying Buyer), Cancelled (Item Unavailable), Cancelled (Per Buyer's Request).
+            status: A new status for the order, set with the message. One of: New Order, Buyer Contacted, Invoice Sent, Payment Pending, Payment Received, In Progress, Shipped, Refund Sent, Cancelled (Non-Paying Buyer), Cancelled (Item Unavailable), Cancelled (Per Buyer's Request).
 
         Returns:
             ``OrderMessage``.
@@ -516,8 +516,8 @@ class AsyncMarketplaceOrdersResource(AsyncResource):
 
         Args:
             order_id: The order ID, a string such as `1-1` (seller number and order number).
-            status: Statuses an order can be moved to (it must also be in the order's `next_status`). One of: New Order, Buyer Contacted, Invoice Sent, Payment Pending, Payment Received, In Progress, Shipped, Refund Sent, Cancelled (Non-Paying Buyer), Cancelled (Item Unavailable), Cancelled (Per Buyer's Request).
-            shipping: The shipping amount
+            status: The order's new status. One of: New Order, Buyer Contacted, Invoice Sent, Payment Pending, Payment Received, In Progress, Shipped, Refund Sent, Cancelled (Non-Paying Buyer), Cancelled (Item Unavailable), Cancelled (Per Buyer's Request).
+            shipping: The new shipping amount; setting it sends the buyer an invoice.
 
         Returns:
             ``Order``.

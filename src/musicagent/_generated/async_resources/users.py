@@ -1153,7 +1153,7 @@ class AsyncUsersResource(AsyncResource):
             home_page: The user's website.
             location: Where the user is.
             profile: About the user.
-            curr_abbr: Currencies the marketplace accepts. One of: USD, GBP, EUR, CAD, AUD, JPY, CHF, MXN, BRL, NZD, SEK, ZAR.
+            curr_abbr: Three-letter currency code. One of: USD, GBP, EUR, CAD, AUD, JPY, CHF, MXN, BRL, NZD, SEK, ZAR.
 
         Returns:
             ``User``.
