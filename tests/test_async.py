@@ -283,3 +283,16 @@ def test_aiohttp_is_imported_only_when_the_async_client_sends() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.stdout.strip() == "ok", done.stderr
+
+
+@pytest.mark.filterwarnings("ignore:The test <Function")
+def test_one_client_serves_successive_event_loops(server: DiscogsServer) -> None:
+    """asyncio.run() twice (a script, a notebook cell): the session and the limiter's turn follow the loop."""
+    client = AsyncDiscogs(base_url=server.url, rate_limit=(100, 60.0), env={})
+
+    async def twice() -> list[int]:
+        return [(await client.artists.get(i)).id for i in (1, 2)]
+
+    assert asyncio.run(twice()) == [1, 2]
+    assert asyncio.run(twice()) == [1, 2]
+    asyncio.run(client.aclose())

@@ -380,7 +380,7 @@ def test_a_disk_that_cannot_take_the_file_is_a_download_error_not_retried(
 
     server.routes[("GET", "/images/R-1.jpg")] = lambda seen, h: (200, {"Content-Type": "image/jpeg"}, IMAGE)
     monkeypatch.setattr(tempfile, "mkstemp", full_disk)
-    client = Discogs(token=TOKEN, base_url=server.url, rate_limit=None, max_retries=3)
+    client = _client(token=TOKEN, base_url=server.url, rate_limit=None, max_retries=3)
     with pytest.raises(musicagent.DownloadError, match="No space left on device"):
         client.images.download(f"{server.url}/images/R-1.jpg", tmp_path / "cover.jpg")
     assert len(server.seen) == 1  # a local failure: asking the server again would not help
@@ -408,7 +408,7 @@ def test_iterating_past_page_100_of_another_sellers_inventory(server: Server) ->
         return json_reply(200, inventory_page(page, per_page, pages=150))
 
     server.routes[("GET", "/users/x/inventory")] = inventory
-    d = Discogs(token=TOKEN, base_url=server.url, rate_limit=None, max_retries=0)
+    d = _client(token=TOKEN, base_url=server.url, rate_limit=None, max_retries=0)
     page = d.users.inventory("x", page=100, per_page=2)
     assert page.pagination.page == 100 and page.has_next_page()
     walked: list[Any] = []

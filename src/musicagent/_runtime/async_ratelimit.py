@@ -39,6 +39,7 @@ class AsyncLimiterWait:
         self.limiter = limiter
         self._offload = limiter.store is not None and not limiter.store.startswith("memory://")
         self._turn: asyncio.Lock | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None  # a lock belongs to one event loop
 
     def __repr__(self) -> str:
         return f"<AsyncLimiterWait {self.limiter!r}>"
@@ -60,8 +61,9 @@ class AsyncLimiterWait:
     async def acquire(self, timeout: float | None = None) -> float | None:
         """Wait until a request may be sent; the seconds waited, or None if ``timeout`` would run out."""
         start = time.monotonic()
-        if self._turn is None:
-            self._turn = asyncio.Lock()
+        loop = asyncio.get_running_loop()
+        if self._turn is None or self._loop is not loop:
+            self._turn, self._loop = asyncio.Lock(), loop
         turn = self._turn
         if timeout is None:
             await turn.acquire()

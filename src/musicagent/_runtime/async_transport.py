@@ -11,18 +11,17 @@ aiohttp is imported when the first request is sent, never at ``import musicagent
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import contextvars
 import os
-import tempfile
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import core
 from .async_ratelimit import AsyncLimiterWait
-from .errors import APITimeoutError, ConfigurationError, DownloadError, ResponseDecodeError, _RequestError
+from .errors import APITimeoutError, ConfigurationError, ResponseDecodeError, _RequestError
+from .files import atomic_download
 from .metrics import Metrics
 from .ratelimit import RateLimiter
 
@@ -236,24 +235,3 @@ async def _stream(response: aiohttp.ClientResponse, target: Path) -> None:
     with atomic_download(target) as out:
         async for chunk in response.content.iter_chunked(_CHUNK):
             out.write(chunk)
-
-
-@contextlib.contextmanager
-def atomic_download(target: Path) -> Iterator[BinaryIO]:
-    """PLACEHOLDER until the runtime's one atomic writer lands: temporary file, fsync, rename."""
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
-    except OSError as exc:
-        raise DownloadError(f"cannot write {str(target)!r}: {exc.strerror or exc}") from None
-    try:
-        with os.fdopen(fd, "wb") as out:
-            yield out
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, target)
-    except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
-        raise DownloadError(f"cannot write {str(target)!r}: {exc.strerror or exc}") from None
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import http.client
 import os
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -32,7 +31,8 @@ from urllib3.exceptions import (
 from . import core
 from .auth import Credentials
 from .core import Call, Failure, RawResponse, RequestOptions
-from .errors import APITimeoutError, DownloadError, ResponseDecodeError, _RequestError
+from .errors import APITimeoutError, ResponseDecodeError, _RequestError
+from .files import atomic_download
 from .metrics import Metrics
 from .ratelimit import RateLimiter
 
@@ -261,28 +261,10 @@ def _truncated(exc: ProtocolError) -> bool:
 
 
 def _stream(response: urllib3.BaseHTTPResponse, target: Path) -> None:
-    """Copy a body to ``target`` in chunks through a temporary file in the same directory.
-
-    A failure of the local disk is a :class:`DownloadError` (not retried); one of the connection
-    stays a urllib3 error for the caller to map and retry.
-    """
+    """Copy a body to ``target`` in chunks through the atomic writer (disk failures: DownloadError)."""
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
-    except OSError as exc:
-        response.release_conn()
-        raise DownloadError(f"cannot write {str(target)!r}: {exc.strerror or exc}") from None
-    try:
-        with os.fdopen(fd, "wb") as out:
+        with atomic_download(target) as out:
             for chunk in response.stream(64 * 1024):
                 out.write(chunk)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, target)
-    except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
-        raise DownloadError(f"cannot write {str(target)!r}: {exc.strerror or exc}") from None
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     finally:
         response.release_conn()
