@@ -18,7 +18,7 @@ generate: install  ## regenerate src/musicagent/_generated and docs/api_referenc
 	$(BIN)/python -m codegen
 
 lint: install
-	$(BIN)/ruff check src tests codegen benchmarks examples
+	$(BIN)/ruff check src tests codegen benchmarks examples tools
 
 typecheck: install
 	$(BIN)/mypy src tests/typing
@@ -33,7 +33,7 @@ demo: install  ## the main job, offline: replays recorded Discogs answers
 	$(BIN)/python examples/demo.py
 
 record: install  ## re-record the cassettes against the live API (needs DISCOGS_TOKEN)
-	$(BIN)/python -m cassettes.record
+	$(BIN)/python -m tools.cassettes.record
 
 bench: install
 	$(BIN)/python benchmarks/run.py

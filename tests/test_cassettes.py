@@ -8,12 +8,12 @@ urllib3, so no connection is opened (tests/conftest.py blocks the network anyway
 ``record_mode="none"`` fails any request a cassette does not hold.
 
 - the index lists exactly the cassette files; every body is its source file's bytes (realdata or
-  cassettes/docs-bodies/), and ``build.py`` is deterministic;
+  tools/cassettes/docs-bodies/), and ``build.py`` is deterministic;
 - every response body validates against the SDK's model for its operation (real bodies above all:
   that is what keeps the spec honest), error bodies carry a message, CSV and form answers parse;
 - hand-written checks of the key behaviours: iteration across pages, ``limit=``, errors, the rating
   write and delete, credentials sent but never stored;
-- ``cassettes/record.py`` scrubs tokens and records the write scenarios on the owner's account, putting
+- ``tools/cassettes/record.py`` scrubs tokens and records the write scenarios on the owner's account, putting
   back what it changed (tested offline against a loopback server).
 
 Every operation is replayed from its cassettes, with its request checked, by tests/test_operations.py;
@@ -39,17 +39,18 @@ from urllib.parse import parse_qsl
 
 import pytest
 import vcr
-import yaml
 
 import musicagent
 from musicagent import Discogs, models
 from musicagent._generated.operations import OPERATIONS
 from musicagent._runtime.operations import OperationInfo
+from musicagent.mock._cassettes import load_document
 
 ROOT = Path(__file__).resolve().parents[1]
 CASSETTES = ROOT / "cassettes"
+TOOLS = ROOT / "tools" / "cassettes"
 REALDATA = Path(os.environ.get("MUSICAGENT_REALDATA") or ROOT.parent / "shared" / "realdata")
-INDEX: list[dict[str, Any]] = json.loads((CASSETTES / "index.json").read_text(encoding="utf-8"))["cassettes"]
+INDEX: list[dict[str, Any]] = json.loads((TOOLS / "index.json").read_text(encoding="utf-8"))["cassettes"]
 BY_NAME = {entry["cassette"]: entry for entry in INDEX}
 MATCH_ON = ["method", "scheme", "host", "path", "query"]
 TOKEN = "test-token"
@@ -77,8 +78,7 @@ def client(auth: str = "token") -> Discogs:
 
 @cache
 def cassette_data(name: str) -> dict[str, Any]:
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    data: dict[str, Any] = yaml.load((CASSETTES / name).read_text(encoding="utf-8"), Loader=loader)  # a safe loader
+    data: dict[str, Any] = load_document((CASSETTES / name).read_text(encoding="utf-8"), name)  # the mock's loader
     return data
 
 
@@ -118,7 +118,7 @@ def test_index_lists_exactly_the_cassette_files() -> None:
 
 
 def test_index_holds_no_credentials() -> None:
-    text = (CASSETTES / "index.json").read_text(encoding="utf-8").lower()
+    text = (TOOLS / "index.json").read_text(encoding="utf-8").lower()
     assert "token=" not in text and "authorization" not in text
 
 
@@ -132,7 +132,7 @@ def test_bodies_are_their_source_bytes(entry: dict[str, Any]) -> None:
             assert source["docs_section"], "a status-only answer names the documentation section it follows"
         elif source["body_from"] == "docs-bodies":
             assert source["class"] == "DOCS-EXAMPLE" and source["docs_section"]
-            assert raw == (CASSETTES / source["file"]).read_bytes()
+            assert raw == (TOOLS / source["file"]).read_bytes()
         else:
             assert source["body_from"] == "realdata"
             if not (REALDATA / "MANIFEST.tsv").is_file():
@@ -141,9 +141,9 @@ def test_bodies_are_their_source_bytes(entry: dict[str, Any]) -> None:
 
 
 def test_docs_bodies_are_all_used_and_described() -> None:
-    from cassettes import build
+    from tools.cassettes import build
 
-    folder = CASSETTES / build.DOCS_DIR_NAME
+    folder = TOOLS / build.DOCS_DIR_NAME
     files = {p.name for p in folder.iterdir() if p.is_file() and p.name != "README.md"}
     assert files == set(build.DOCS_FILES)
     used = {s["file"] for e in INDEX for s in e["interactions"] if s["body_from"] == "docs-bodies"}
@@ -154,16 +154,38 @@ def test_docs_bodies_are_all_used_and_described() -> None:
         assert f"`{name}`" in notes, f"{name} is not described in docs-bodies/README.md"
         assert docs.section and docs.fixes
     for name in files:
-        if name.endswith(".json"):  # the mock server reads .json files under cassettes/ and must skip these
+        if name.endswith(".json"):  # a stray copy under cassettes/ must never look like a cassette to the mock
             data = json.loads((folder / name).read_bytes())
             assert isinstance(data, dict) and not {"interactions", "version"} & set(data)
+
+
+def test_the_scenario_table_is_data_and_a_mistake_in_it_is_named(tmp_path: Path) -> None:
+    """scenarios.yaml lists every cassette of the index; an unknown key or a bare number is refused, with its entry."""
+    from tools.cassettes import build
+
+    scenarios = build.load_scenarios()
+    assert sorted(s.cassette for s in scenarios) == sorted(BY_NAME)
+    two_pages = next(s for s in scenarios if s.cassette == "artists.releases/1-two-pages.yaml")
+    assert len(two_pages.steps) == 2
+    for text, named in (
+        ("scenarios:\n  - {operation: artists.get, name: x, fle: a.json}\n", r"entry 1: unknown keys \['fle'\]"),
+        ("scenarios:\n  - {operation: artists.get, name: 1}\n", "quote a numeric name"),
+        ("scenarios:\n  - {operation: a, name: x, file: f, steps: [{file: g}]}\n", "not both"),
+        ("scenarios:\n  - {operation: a, name: x}\n  - {operation: a, name: x}\n", "named twice"),
+    ):
+        bad = tmp_path / "scenarios.yaml"
+        bad.write_text(text, encoding="utf-8")
+        build.load_scenarios.cache_clear()
+        with pytest.raises(ValueError, match=named):
+            build.load_scenarios(bad)
+    build.load_scenarios.cache_clear()
 
 
 def test_build_is_deterministic(tmp_path: Path) -> None:
     """Two builds give the same bytes, and they are the bytes committed here (for realdata-built cassettes)."""
     if not (REALDATA / "MANIFEST.tsv").is_file():
         pytest.skip(f"no realdata at {REALDATA} (set MUSICAGENT_REALDATA)")
-    from cassettes import build
+    from tools.cassettes import build
 
     first, entries = build.build(REALDATA)
     second, _ = build.build(REALDATA)
@@ -173,7 +195,7 @@ def test_build_is_deterministic(tmp_path: Path) -> None:
         if entry["origin"] == "realdata":
             assert (CASSETTES / entry["cassette"]).read_bytes() == first[entry["cassette"]], entry["cassette"]
     if all(e["origin"] == "realdata" for e in INDEX):
-        assert (CASSETTES / "index.json").read_bytes() == build.render_index(entries)
+        assert (TOOLS / "index.json").read_bytes() == build.render_index(entries)
         readme = (CASSETTES / "README.md").read_text(encoding="utf-8")
         assert build.with_table(readme, build.render_table(entries)) == readme
 
@@ -477,11 +499,11 @@ def test_master() -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# cassettes/record.py, offline
+# tools/cassettes/record.py, offline
 
 
 def test_record_refuses_without_a_token(capsys: pytest.CaptureFixture[str]) -> None:
-    from cassettes import record
+    from tools.cassettes import record
 
     assert "DISCOGS_TOKEN" not in os.environ  # tests/conftest.py hides it
     assert record.main([]) == 2
@@ -489,7 +511,7 @@ def test_record_refuses_without_a_token(capsys: pytest.CaptureFixture[str]) -> N
 
 
 def test_record_lists_read_scenarios_only_unless_writes(capsys: pytest.CaptureFixture[str]) -> None:
-    from cassettes import record
+    from tools.cassettes import record
 
     assert record.main(["--list"]) == 0
     listed = capsys.readouterr().out.split()
@@ -505,7 +527,7 @@ def test_record_lists_read_scenarios_only_unless_writes(capsys: pytest.CaptureFi
 
 
 def test_scrub_functions() -> None:
-    from cassettes import record
+    from tools.cassettes import record
 
     secret = "s3cr+t/tok en"
     forms = record.secret_forms([secret, None, ""])
@@ -627,7 +649,7 @@ def echo_server() -> Iterator[str]:
 
 
 def test_record_writes_no_token(echo_server: str, tmp_path: Path) -> None:
-    from cassettes import record
+    from tools.cassettes import record
 
     secret = "live-secret-123"
     entry = dict(BY_NAME["artists.get/108713.yaml"])
@@ -637,7 +659,7 @@ def test_record_writes_no_token(echo_server: str, tmp_path: Path) -> None:
     assert secret.encode() not in written
     assert b"uthorization" not in written and b"Cookie" not in written and b"X-Echo" not in written
     assert record.PLACEHOLDER.encode() in written  # the echoed credential was replaced, not dropped
-    data = yaml.safe_load(written)
+    data = load_document(written.decode("utf-8"), "recorded")
     (interaction,) = data["interactions"]
     assert set(interaction["request"]["headers"]) == {"User-Agent", "Accept"}
     assert interaction["request"]["uri"] == echo_server + "/artists/108713"
@@ -651,7 +673,7 @@ def test_record_writes_no_token(echo_server: str, tmp_path: Path) -> None:
 
 
 def test_record_keeps_the_old_cassette_when_the_status_changed(echo_server: str, tmp_path: Path) -> None:
-    from cassettes import record
+    from tools.cassettes import record
 
     entry = dict(BY_NAME["artists.get/108713.yaml"])
     entry["interactions"] = [dict(entry["interactions"][0], request="GET /artists/999999999")]
@@ -661,7 +683,7 @@ def test_record_keeps_the_old_cassette_when_the_status_changed(echo_server: str,
 
 
 def test_record_reports_a_server_it_cannot_reach(tmp_path: Path) -> None:
-    from cassettes import record
+    from tools.cassettes import record
 
     with socket.socket() as sock:  # a loopback port nobody listens on
         sock.bind(("127.0.0.1", 0))
@@ -673,7 +695,7 @@ def test_record_reports_a_server_it_cannot_reach(tmp_path: Path) -> None:
 
 
 def test_record_writes_act_on_the_owner_and_put_things_back(echo_server: str, tmp_path: Path) -> None:
-    from cassettes import record
+    from tools.cassettes import record
 
     _EchoHandler.ratings.clear()
     _EchoHandler.ratings["10507194"] = 3  # the owner had rated the release before
@@ -689,7 +711,7 @@ def test_record_writes_act_on_the_owner_and_put_things_back(echo_server: str, tm
         "PUT /releases/10507194/rating/owner",  # the previous rating put back
     ]
     assert _EchoHandler.ratings == {"10507194": 3}
-    put = yaml.safe_load((tmp_path / "releases.rating.update/10507194-username.yaml").read_text())
+    put = load_document((tmp_path / "releases.rating.update/10507194-username.yaml").read_text(), "put")
     (interaction,) = put["interactions"]
     assert interaction["request"]["body"] == '{"rating":5}'
     assert interaction["request"]["uri"].endswith("/releases/10507194/rating/owner")
@@ -700,7 +722,7 @@ def test_record_writes_act_on_the_owner_and_put_things_back(echo_server: str, tm
 
 
 def test_record_moves_writes_onto_the_owner() -> None:
-    from cassettes import record
+    from tools.cassettes import record
 
     moved = record.as_owner(BY_NAME["releases.rating.update/10507194-username.yaml"], "me/you")
     assert moved["path_params"]["username"] == "me/you"
@@ -869,7 +891,7 @@ def account_server() -> Iterator[str]:
 
 
 def test_record_every_write_scenario_and_leave_the_account_as_it_was(account_server: str, tmp_path: Path) -> None:
-    from cassettes import record
+    from tools.cassettes import record
 
     before = json.loads(json.dumps(_AccountHandler.state, default=str))
     writes = [e for e in record.select(INDEX, [], writes=True) if e["record"] == "write"]
@@ -896,7 +918,7 @@ def test_record_every_write_scenario_and_leave_the_account_as_it_was(account_ser
         assert b"live-secret" not in written and b"uthorization" not in written
         if "username" in outcome.entry["path_params"]:
             assert outcome.entry["path_params"]["username"] == "owner"
-        data = yaml.safe_load(written)
+        data = load_document(written.decode("utf-8"), "recorded")
         (interaction,) = data["interactions"]
         assert interaction["request"]["uri"].startswith(url + "/")
         assert set(interaction["request"]["headers"]) <= {"User-Agent", "Accept", "Content-Type"}
@@ -914,7 +936,7 @@ def test_record_every_write_scenario_and_leave_the_account_as_it_was(account_ser
 def test_a_cleanup_that_fails_is_reported_and_the_others_still_run(
     account_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from cassettes import record
+    from tools.cassettes import record
 
     ran: list[str] = []
 
@@ -937,7 +959,7 @@ def test_a_cleanup_that_fails_is_reported_and_the_others_still_run(
 def test_a_write_whose_preparation_fails_is_kept(
     account_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from cassettes import record
+    from tools.cassettes import record
 
     entries = record.select(INDEX, ["users.collection.fields.set"], writes=True)
     original = _AccountHandler._handle

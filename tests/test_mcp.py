@@ -32,6 +32,7 @@ from musicagent.mcp._tools import Toolbox
 from musicagent.mock import MockServer
 from musicagent.testing import MOCK_TOKEN, mock_discogs
 
+ROOT = Path(__file__).resolve().parents[1]
 READS = {op.id.replace(".", "_") for op in OPERATIONS if op.method == "GET" and op.kind != "form"}
 WRITES = {op.id.replace(".", "_") for op in OPERATIONS if op.method != "GET" and op.kind != "form"}
 
@@ -480,3 +481,50 @@ def test_argument_errors_in_process() -> None:
     assert errors["choice"]["parameter"] == "currency"
     assert errors["negative"]["parameter"] == "offset"
     assert "--allow-writes" in errors["write"]["message"]
+
+
+def _recorded_reads() -> Iterator[tuple[str, str, dict[str, Any]]]:
+    """(tool, cassette, arguments) for every recorded 200 answer of a read operation, arguments taken from
+    the recorded URL (a page tool starts at offset 0, so recordings of later pages alone are left out)."""
+    import re
+    from urllib.parse import parse_qsl, unquote, urlsplit
+
+    import yaml
+
+    convert = {"integer": int, "number": float, "string": str, "boolean": lambda v: v == "true"}
+    for op in OPERATIONS:
+        if op.method != "GET" or op.kind == "form":
+            continue
+        pattern = re.compile("^" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", op.path) + "$")
+        for cassette in sorted((ROOT / "cassettes" / op.id).glob("*.yaml")):
+            interaction = yaml.safe_load(cassette.read_text(encoding="utf-8"))["interactions"][0]
+            if interaction["response"]["status"]["code"] != 200:
+                continue
+            url = urlsplit(interaction["request"]["uri"])
+            query = dict(parse_qsl(url.query))
+            if op.kind == "page" and query.get("page", "1") != "1":
+                continue
+            found = pattern.match(unquote(url.path))
+            assert found is not None, cassette
+            arguments: dict[str, Any] = {}
+            for param in op.params:
+                raw = found.group(param.wire) if param.location == "path" else query.get(param.wire)
+                skip = op.kind == "page" and param.name in ("page", "per_page")
+                if raw is not None and not skip:
+                    arguments[param.name] = convert[param.type](raw)
+            yield op.id.replace(".", "_"), cassette.name, arguments
+
+
+def test_every_recorded_read_validates_against_its_tools_output_schema() -> None:
+    cases = list(_recorded_reads())
+    # Every read tool has a recording to replay, but users_lists, whose only recording is a second page.
+    assert {tool for tool, _, _ in cases} == READS - {"users_lists"}
+    with mock_discogs(rate_limit=None) as discogs:
+        toolbox = Toolbox(discogs)
+        tools = {tool.name: tool for tool in toolbox.tools}
+        for name, cassette, arguments in cases:
+            outcome = toolbox.call(name, arguments)
+            assert not outcome.is_error, (name, cassette, outcome.text)
+            schema = toolbox.output_schema(tools[name])
+            assert schema is not None, name
+            jsonschema.Draft202012Validator(schema).validate(outcome.structured)

@@ -20,12 +20,12 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
-import yaml
 from _clients import FLAVORS, make_client
 
 import musicagent
 from musicagent import Discogs
 from musicagent.lib.oauth import REQUEST_TOKEN_LIFETIME, AccessToken, RequestToken
+from musicagent.mock._cassettes import load_document
 
 ROOT = Path(__file__).resolve().parents[1]
 CONSUMER_KEY = "ck-oauth-test"
@@ -392,7 +392,8 @@ def test_a_disk_that_cannot_take_the_file_is_a_download_error_not_retried(
 
 def inventory_page(page: int, per_page: int, pages: int) -> dict[str, Any]:
     """A page of a seller's inventory, made of the listings of a real body (cassettes/users.inventory)."""
-    cassette = yaml.safe_load((ROOT / "cassettes" / "users.inventory" / "madlip89.yaml").read_text(encoding="utf-8"))
+    text = (ROOT / "cassettes" / "users.inventory" / "madlip89.yaml").read_text(encoding="utf-8")
+    cassette = load_document(text, "madlip89.yaml")
     listings = json.loads(cassette["interactions"][0]["response"]["body"]["string"])["listings"][:per_page]
     return {
         "pagination": {"page": page, "pages": pages, "per_page": per_page, "items": pages * per_page, "urls": {}},

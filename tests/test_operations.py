@@ -1,10 +1,10 @@
 """Every operation of the SDK, replayed from its cassettes: the answer and the request are both checked.
 
 The test is parametrized over the SDK's operation registry, not over the cassettes, so an operation
-added to the spec without a cassette fails here until ``cassettes/build.py`` gains a scenario for it.
+added to the spec without a cassette fails here until ``tools/cassettes/scenarios.yaml`` gains a scenario for it.
 
 For each cassette of an operation the SDK method is called with the arguments the scenario recorded
-(``cassettes/index.json``), through vcrpy with ``record_mode="none"`` (nothing reaches the network;
+(``tools/cassettes/index.json``), through vcrpy with ``record_mode="none"`` (nothing reaches the network;
 ``tests/conftest.py`` blocks it anyway). Then:
 
 - the result: the model class the registry names (``OperationInfo.model`` / ``item_model``), ``None``
@@ -33,7 +33,6 @@ from urllib.parse import parse_qsl, unquote
 
 import pytest
 import vcr
-import yaml
 from _clients import FLAVORS, is_page, make_client
 
 from musicagent import Discogs, models
@@ -42,17 +41,19 @@ from musicagent._runtime.auth import oauth_header
 from musicagent._runtime.errors import error_for_status
 from musicagent._runtime.operations import OperationInfo, ParamInfo
 from musicagent.lib.oauth import AccessToken, RequestToken
+from musicagent.mock._cassettes import load_document
 
 ROOT = Path(__file__).resolve().parents[1]
 CASSETTES = ROOT / "cassettes"
-INDEX: list[dict[str, Any]] = json.loads((CASSETTES / "index.json").read_text(encoding="utf-8"))["cassettes"]
+TOOLS = ROOT / "tools" / "cassettes"
+INDEX: list[dict[str, Any]] = json.loads((TOOLS / "index.json").read_text(encoding="utf-8"))["cassettes"]
 REGISTRY: dict[str, OperationInfo] = {op.id: op for op in OPERATIONS}
 
 TOKEN = "test-token"
 USER_AGENT = "musicagent-tests/1.0"
 CONSUMER_KEY = "test-consumer-key"
 CONSUMER_SECRET = "test-consumer-secret"
-# the values the documentation's OAuth examples use (cassettes/docs-bodies/authentication.*.txt)
+# the values the documentation's OAuth examples use (tools/cassettes/docs-bodies/authentication.*.txt)
 DOCS_OAUTH_VALUES = frozenset({"abc123", "xyz789", "true"})
 OAUTH_CASSETTES = frozenset({"oauth.request_token/docs-example.yaml", "oauth.access_token/docs-example.yaml"})
 
@@ -63,8 +64,7 @@ OAUTH_CASSETTES = frozenset({"oauth.request_token/docs-example.yaml", "oauth.acc
 
 @cache
 def cassette_data(name: str) -> dict[str, Any]:
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    data: dict[str, Any] = yaml.load((CASSETTES / name).read_text(encoding="utf-8"), Loader=loader)
+    data: dict[str, Any] = load_document((CASSETTES / name).read_text(encoding="utf-8"), name)  # the mock's loader
     return data
 
 
@@ -246,7 +246,7 @@ def arguments(op: OperationInfo, entry: dict[str, Any], tmp: Path) -> tuple[list
     if upload is not None:
         param = by_wire[("file", upload["field"])]
         path = tmp / upload["filename"]
-        path.write_bytes((CASSETTES / upload["file"]).read_bytes())
+        path.write_bytes((TOOLS / upload["file"]).read_bytes())
         kwargs[param.name] = path
     if op.kind == "download":
         args.append(tmp / "x.csv")
@@ -383,8 +383,8 @@ def replay(op: OperationInfo, entry: dict[str, Any], tmp: Path, flavor: str) -> 
 def test_operation_replays_from_its_cassettes(op: OperationInfo, flavor: str, tmp_path: Path) -> None:
     entries = [e for e in INDEX if e["operation"] == op.id]
     assert entries, (
-        f"{op.id} ({op.method} {op.path}) has no cassette: add a scenario to SCENARIOS in cassettes/build.py "
-        "and run .venv/bin/python cassettes/build.py"
+        f"{op.id} ({op.method} {op.path}) has no cassette: add a scenario to tools/cassettes/scenarios.yaml "
+        "and run .venv/bin/python -m tools.cassettes.build"
     )
     for number, entry in enumerate(entries):
         folder = tmp_path / str(number)
@@ -455,7 +455,7 @@ def test_multipart_matcher_ignores_the_boundary_but_not_the_content() -> None:
     stored = vcr.request.Request(
         "POST", recorded["uri"], recorded["body"], {"Content-Type": recorded["headers"]["Content-Type"][0]}
     )
-    content = (CASSETTES / entry["upload"]["file"]).read_bytes()
+    content = (TOOLS / entry["upload"]["file"]).read_bytes()
     headers = {"User-Agent": USER_AGENT, "Authorization": f"Discogs token={TOKEN}"}
     good, good_type = encode_multipart_formdata({"upload": ("add.csv", content, "text/csv")})
     matcher(vcr.request.Request("POST", recorded["uri"], good, {**headers, "Content-Type": good_type}), stored)

@@ -7,7 +7,7 @@
    Documentation examples (class DOCS-EXAMPLE) are checked the same way except for ``required``: the
    2014 examples leave out fields every live body has (an artist's ``name``), and ``required`` is
    decided by live bodies (spec/CONVENTIONS.md).
-4. No body, real or documentation example (realdata and ``cassettes/docs-bodies``), has a key the
+4. No body, real or documentation example (realdata and ``tools/cassettes/docs-bodies``), has a key the
    spec does not declare: parsed by the SDK's models, ``model_extra`` is empty at every depth.
 
 The realdata folder is ``<repo>/../shared/realdata``; set MUSICAGENT_REALDATA to use another one.
@@ -378,15 +378,16 @@ def test_real_bodies_of_operations_not_in_the_spec() -> None:
 # 4. every key of every body is declared
 
 
-DOCS_BODIES = REPO / "cassettes" / "docs-bodies"
+CASSETTE_TOOLS = REPO / "tools" / "cassettes"
+DOCS_BODIES = CASSETTE_TOOLS / "docs-bodies"
 
 
 def _docs_body_rows() -> list[dict[str, str]]:
-    """The documentation examples in cassettes/docs-bodies, with the operation each one answers."""
+    """The documentation examples in tools/cassettes/docs-bodies, with the operation each one answers."""
     from musicagent._generated.operations import OPERATIONS
 
     by_id = {op.id: op for op in OPERATIONS}
-    index = json.loads((REPO / "cassettes" / "index.json").read_text(encoding="utf-8"))
+    index = json.loads((CASSETTE_TOOLS / "index.json").read_text(encoding="utf-8"))
     rows: dict[str, dict[str, str]] = {}
     for cassette in index["cassettes"]:
         for interaction in cassette["interactions"]:
@@ -405,7 +406,7 @@ def _body_rows() -> list[tuple[dict[str, str], Path]]:
         # a FRAGMENT row holds one element of a body's array, not an answer of the operation
         if not _is_error_body(r, body) and "FRAGMENT" not in r["notes"]:
             rows.append((r, REALDATA / r["file"]))
-    rows += [(r, REPO / "cassettes" / r["file"]) for r in _docs_body_rows()]
+    rows += [(r, CASSETTE_TOOLS / r["file"]) for r in _docs_body_rows()]
     return rows
 
 

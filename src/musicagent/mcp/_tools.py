@@ -16,7 +16,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from .._runtime.errors import APIError, DiscogsError, InvalidParameterError, RateLimitError
+from .._runtime.errors import APIError, InvalidParameterError, RateLimitError
 from .._runtime.log import mask
 from .._runtime.operations import OperationInfo, ToolInfo
 
@@ -123,14 +123,12 @@ class Toolbox:
     def call(self, name: str, arguments: dict[str, Any] | None) -> Outcome:
         """Run one tool to completion (blocking: the server calls it in a worker thread)."""
         tool = self._all.get(name)
-        if tool is None or tool not in self.tools:
+        if tool is None or not (tool.read_only or self.allow_writes):
             hint = " (a write: start the server with --allow-writes to offer it)" if tool is not None else ""
             return error_outcome(InvalidParameterError("name", f"no tool named {name!r}{hint}"))
         try:
             return self._call(tool, dict(arguments or {}))
-        except DiscogsError as exc:
-            return error_outcome(exc)
-        except Exception as exc:  # anything else is a bug, but it must not take the server down
+        except Exception as exc:  # a DiscogsError, or a bug: either way the server keeps serving
             return error_outcome(exc)
 
     def _call(self, tool: ToolInfo, arguments: dict[str, Any]) -> Outcome:

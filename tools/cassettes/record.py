@@ -1,8 +1,8 @@
 """Re-record the cassettes against the live Discogs API (``make record``).
 
-    DISCOGS_TOKEN=... python -m cassettes.record               # every read-only scenario
-    DISCOGS_TOKEN=... python -m cassettes.record --only 'artists.*'
-    DISCOGS_TOKEN=... python -m cassettes.record --writes      # also PUT/DELETE/POST, on your own account
+    DISCOGS_TOKEN=... python -m tools.cassettes.record               # every read-only scenario
+    DISCOGS_TOKEN=... python -m tools.cassettes.record --only 'artists.*'
+    DISCOGS_TOKEN=... python -m tools.cassettes.record --writes      # also PUT/DELETE/POST, on your own account
 
 Each scenario of ``index.json`` is requested again, exactly as the cassette holds it (method, path,
 query, JSON body or multipart upload), with vcrpy in ``record_mode="all"``; answers are stored as they
@@ -53,6 +53,7 @@ from urllib.parse import quote, quote_plus
 
 HERE = Path(__file__).resolve().parent
 INDEX_PATH = HERE / "index.json"
+CASSETTES_DIR = HERE.parents[1] / "cassettes"
 BASE_URL = "https://api.discogs.com"
 PLACEHOLDER = "<DISCOGS_TOKEN>"
 MATCH_ON = ("method", "scheme", "host", "path", "query")
@@ -275,7 +276,7 @@ def record_entry(entry: Mapping[str, Any], *, token: str, base_url: str, out: Pa
             "licence": None,
             "docs_section": None,
             "bytes": size,
-            "notes": f"recorded from {base_url} by cassettes/record.py",
+            "notes": f"recorded from {base_url} by tools/cassettes/record.py",
         }
         for interaction, status, size in zip(entry["interactions"], statuses, sizes, strict=True)
     ]
@@ -470,7 +471,12 @@ def _record_writes(entries: list[dict[str, Any]], *, token: str, base_url: str, 
 
 
 def record_all(
-    entries: list[dict[str, Any]], *, token: str, base_url: str = BASE_URL, out: Path = HERE, pause: float = 60.0
+    entries: list[dict[str, Any]],
+    *,
+    token: str,
+    base_url: str = BASE_URL,
+    out: Path = CASSETTES_DIR,
+    pause: float = 60.0,
 ) -> list[Outcome]:
     today = _dt.date.today().isoformat()
     reads = [e for e in entries if e["record"] == "read"]
@@ -492,13 +498,15 @@ def record_all(
     return outcomes
 
 
-def save_index(index: dict[str, Any], outcomes: Iterable[Outcome], out: Path = HERE) -> None:
-    """Write the recorded entries into index.json and README.md's table."""
+def save_index(
+    index: dict[str, Any], outcomes: Iterable[Outcome], out: Path = CASSETTES_DIR, index_path: Path = INDEX_PATH
+) -> None:
+    """Write the recorded entries into index.json and the table of the cassettes' README.md."""
     from . import build
 
     recorded = {o.cassette: o.entry for o in outcomes if o.ok and o.entry is not None}
     entries = [recorded.get(e["cassette"], e) for e in index["cassettes"]]
-    (out / build.INDEX_NAME).write_bytes(build.render_index(entries))
+    index_path.write_bytes(build.render_index(entries))
     readme = out / build.README_NAME
     if readme.exists():
         text = build.with_table(readme.read_text(encoding="utf-8"), build.render_table(entries))
@@ -506,7 +514,7 @@ def save_index(index: dict[str, Any], outcomes: Iterable[Outcome], out: Path = H
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m cassettes.record", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m tools.cassettes.record", description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "--only",
         action="append",
@@ -531,7 +539,7 @@ def main(argv: list[str] | None = None) -> int:
             "DISCOGS_TOKEN is not set: nothing was recorded.\n"
             "Create a personal access token at https://www.discogs.com/settings/developers and run\n"
             "    DISCOGS_TOKEN=... make record\n"
-            "The cassettes in cassettes/ stay as they are (built from real bodies by cassettes/build.py).",
+            "The cassettes in cassettes/ stay as they are (built from real bodies by tools/cassettes/build.py).",
             file=sys.stderr,
         )
         return 2
