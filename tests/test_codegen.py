@@ -213,3 +213,24 @@ def test_parameter_choices_are_public_literal_types_matching_the_spec() -> None:
         values = tuple(schemas[name]["enum"])
         assert typing.get_args(getattr(types, name)) == values, name
         assert getattr(types, constant_name(name)) == values, name
+
+
+def test_the_page_cap_comes_from_the_spec_and_a_bad_one_is_refused(tmp_path: Path) -> None:
+    """x-musicagent-page-cap reaches the registry; the runtime never names an operation for it."""
+    from musicagent._generated.operations import OPERATIONS
+
+    capped = {op.id: op.page_cap for op in OPERATIONS if op.page_cap is not None}
+    assert capped["users.inventory"] == 100
+    assert "users.inventory" not in (ROOT / "src" / "musicagent" / "_runtime" / "client.py").read_text(encoding="utf-8")
+    for bad in ({"pages": 0, "hint": "x"}, {"pages": 100}, "100"):
+        spec = yaml.safe_load(SPEC.read_text(encoding="utf-8"))
+        spec["paths"]["/users/{username}/inventory"]["get"]["x-musicagent-page-cap"] = bad
+        spec_path = tmp_path / "cap.yaml"
+        spec_path.write_text(yaml.safe_dump(spec), encoding="utf-8")
+        with pytest.raises(SpecError, match=r"GET /users/\{username\}/inventory: x-musicagent-page-cap"):
+            load(spec_path)
+    spec = yaml.safe_load(SPEC.read_text(encoding="utf-8"))
+    spec["paths"]["/artists/{artist_id}"]["get"]["x-musicagent-page-cap"] = {"pages": 5, "hint": "x"}
+    spec_path.write_text(yaml.safe_dump(spec), encoding="utf-8")
+    with pytest.raises(SpecError, match="needs a paginated operation"):
+        load(spec_path)

@@ -23,6 +23,7 @@ import pytest
 from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
 from mcp.shared.exceptions import MCPError
+from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
 
 from musicagent import Discogs
 from musicagent._generated.operations import OPERATIONS
@@ -49,10 +50,17 @@ def _params(url: str, cwd: Path, *extra: str, token: str = MOCK_TOKEN) -> StdioS
 
 
 @asynccontextmanager
-async def _stdio(url: str, cwd: Path, *extra: str, token: str = MOCK_TOKEN) -> AsyncIterator[Client]:
-    """A client talking to ``musicagent mcp`` in a subprocess; its stderr goes to ``cwd/stderr.log``."""
+async def _stdio(
+    url: str, cwd: Path, *extra: str, token: str = MOCK_TOKEN, mode: str = "auto"
+) -> AsyncIterator[Client]:
+    """A client talking to ``musicagent mcp`` in a subprocess; its stderr goes to ``cwd/stderr.log``.
+
+    ``mode="legacy"`` makes the client use the ``initialize`` handshake of the protocol versions
+    before 2026-07-28, which most deployed MCP clients still speak; "auto" negotiates the newest.
+    """
     with (cwd / "stderr.log").open("w", encoding="utf-8") as errlog:
-        async with Client(stdio_client(_params(url, cwd, *extra, token=token), errlog=errlog)) as client:
+        transport = stdio_client(_params(url, cwd, *extra, token=token), errlog=errlog)
+        async with Client(transport, mode=mode) as client:
             yield client
 
 
@@ -136,10 +144,12 @@ def test_allow_writes_adds_the_writes_with_their_hints(mock_url: str, tmp_path: 
     assert tools["inventory_uploads_add"].input_schema["properties"]["upload"]["type"] == "string"
 
 
-def test_calls_return_typed_structured_content(mock_url: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("mode", ["auto", "legacy"])
+def test_calls_return_typed_structured_content(mock_url: str, tmp_path: Path, mode: str) -> None:
     async def scenario() -> dict[str, Any]:
         out: dict[str, Any] = {}
-        async with _stdio(mock_url, tmp_path) as client:
+        async with _stdio(mock_url, tmp_path, mode=mode) as client:
+            out["protocol"] = client.protocol_version
             tools = _by_name((await client.list_tools()).tools)
 
             async def call(name: str, **arguments: Any) -> types.CallToolResult:
@@ -161,6 +171,7 @@ def test_calls_return_typed_structured_content(mock_url: str, tmp_path: Path) ->
         return out
 
     out = anyio.run(scenario)
+    assert (out["protocol"] in HANDSHAKE_PROTOCOL_VERSIONS) == (mode == "legacy"), out["protocol"]
     with mock_discogs(rate_limit=None) as sdk:
         release = sdk.releases.get(249504)
         first_page = sdk.artists.releases(1, per_page=50)
@@ -190,9 +201,12 @@ def test_calls_return_typed_structured_content(mock_url: str, tmp_path: Path) ->
     assert [f["name"] for f in out["folders"]["folders"]] == [f.name for f in folders.folders]
 
 
-def test_bad_arguments_and_a_404_are_tool_errors_and_the_server_keeps_serving(mock_url: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("mode", ["auto", "legacy"])
+def test_bad_arguments_and_a_404_are_tool_errors_and_the_server_keeps_serving(
+    mock_url: str, tmp_path: Path, mode: str
+) -> None:
     async def scenario() -> list[types.CallToolResult]:
-        async with _stdio(mock_url, tmp_path) as client:
+        async with _stdio(mock_url, tmp_path, mode=mode) as client:
             return [
                 await client.call_tool("artists_get", {"artist_id": "abc"}),
                 await client.call_tool("artists_get", {}),
