@@ -6,6 +6,10 @@ built (``time.perf_counter()`` inside the child; interpreter start-up is not cou
 subtracted). Targets run round-robin, so a burst of load elsewhere on the machine hits them all
 alike, and each is run once untimed first so that every one starts from written ``.pyc`` files.
 
+Imports run as users run them, from bytecode caches: this environment may set
+``PYTHONDONTWRITEBYTECODE`` (then nothing would ever be cached and every run would compile every
+module), so the children get a ``PYTHONPYCACHEPREFIX`` of their own, filled by the untimed run.
+
 ``--importtime TARGET`` prints instead the modules that ``python -X importtime`` finds slowest to
 import for that target (cumulative microseconds), to see where the time goes.
 """
@@ -40,6 +44,10 @@ TARGETS: dict[str, tuple[str, str]] = {
         "d.releases\nfrom musicagent._generated import models\nmodels.Release.model_rebuild()\n"
         "models.Release.__pydantic_validator__",
     ),
+    "musicagent --help": (
+        "musicagent.cli.main(['--help']), help text written",
+        "import musicagent.cli\nmusicagent.cli.main(['--help'])",
+    ),
     "python3-discogs-client": (
         "import discogs_client; discogs_client.Client(ua, user_token=...)",
         f"import discogs_client\ndiscogs_client.Client({UA!r}, user_token={TOKEN!r})",
@@ -53,10 +61,12 @@ TARGETS: dict[str, tuple[str, str]] = {
 TIMED = "import time\n_t0 = time.perf_counter()\n{code}\nprint(repr(time.perf_counter() - _t0))\n"
 
 
-def child_env() -> dict[str, str]:
-    """No DISCOGS_* settings from the caller's shell, and no .env file in the working directory."""
+def child_env(cwd: str) -> dict[str, str]:
+    """No DISCOGS_* settings from the caller's shell, no .env file, and bytecode cached under ``cwd``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("DISCOGS_")}
     env.pop("PYTHONPROFILEIMPORTTIME", None)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["PYTHONPYCACHEPREFIX"] = os.path.join(cwd, "pycache")
     return env
 
 
@@ -66,7 +76,7 @@ def run_once(code: str, cwd: str) -> float:
         capture_output=True,
         text=True,
         cwd=cwd,
-        env=child_env(),
+        env=child_env(cwd),
         check=False,
     )
     if done.returncode != 0:
@@ -103,12 +113,13 @@ def measure(runs: int, names: list[str]) -> dict[str, dict[str, object]]:
 def importtime(name: str, top: int) -> list[tuple[str, int]]:
     """The slowest imports by cumulative time, outermost first among equals."""
     with tempfile.TemporaryDirectory() as cwd:
+        run_once(TARGETS[name][1], cwd)  # writes the .pyc files the traced run reads
         done = subprocess.run(
             [sys.executable, "-X", "importtime", "-c", TARGETS[name][1]],
             capture_output=True,
             text=True,
             cwd=cwd,
-            env=child_env(),
+            env=child_env(cwd),
             check=True,
         )
     rows: list[tuple[str, int]] = []

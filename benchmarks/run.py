@@ -69,7 +69,7 @@ CLIENT_LABEL = {
     "python3-discogs-client": "python3-discogs-client",
     "discogs-sdk": "discogs-sdk",
 }
-TARGET_CPU_RATIO = 1.15
+TARGET_CPU_RATIO = {"release": 1.0, "list": 1.25}  # issue 16: typed at no cost
 TARGET_IMPORT_FRACTION = 1 / 3
 TARGET_EXPORT_MB = 100.0
 TARGET_EXPORT_SPEEDUP = 2.0
@@ -408,13 +408,14 @@ def report(
         ours = cpu.get(scenario, {}).get("musicagent", {})
         raw = cpu.get(scenario, {}).get("raw", {})
         if ours.get("ratio") is not None and "cpu" in raw:
-            ratio = ours["ratio"]
-            ok = ratio <= TARGET_CPU_RATIO
+            ratio, target = ours["ratio"], TARGET_CPU_RATIO[scenario]
+            ok = ratio <= target
+            spread = f" ({min(ours['ratios']):.2f}-{max(ours['ratios']):.2f})" if ours.get("ratios") else ""
             w(
-                f"| {title} ≤ {TARGET_CPU_RATIO:.2f}x raw urllib3 | {ms(ours['cpu'])} ms | {ms(raw['cpu'])} ms "
-                f"| {ratio:.2f}x | {verdict(ok)} |"
+                f"| {title} ≤ {target:.2f}x raw urllib3 | {ms(ours['cpu'])} ms | {ms(raw['cpu'])} ms "
+                f"| {ratio:.2f}x{spread} | {verdict(ok)} |"
             )
-            verdicts.append(f"{title}: {ratio:.2f}x raw (target <= {TARGET_CPU_RATIO}) -> {verdict(ok)}")
+            verdicts.append(f"{title}: {ratio:.2f}x raw (target <= {target}) -> {verdict(ok)}")
         else:
             w(f"| {title} | n/a | n/a | | not measured |")
 
@@ -429,6 +430,17 @@ def report(
             f"| {sdk_i['median'] * 1000:.0f} ms | {fraction:.2f} | {verdict(ok)} |"
         )
         verdicts.append(f"import + client: {fraction:.2f} of discogs-sdk's (target <= 0.33) -> {verdict(ok)}")
+    cli_i = imports.get("musicagent --help", {})
+    if "median" in cli_i and "median" in sdk_i:
+        fraction = cli_i["median"] / sdk_i["median"]
+        ok = fraction <= TARGET_IMPORT_FRACTION
+        w(
+            f"| `musicagent --help` ≤ ⅓ of discogs-sdk's import + build client | {cli_i['median'] * 1000:.0f} ms "
+            f"| {sdk_i['median'] * 1000:.0f} ms | {fraction:.2f} | {verdict(ok)} |"
+        )
+        verdicts.append(
+            f"musicagent --help: {fraction:.2f} of discogs-sdk's start-up (target <= 0.33) -> {verdict(ok)}"
+        )
 
     # Rate limit
     if rate.get("rows"):
@@ -535,7 +547,10 @@ def report(
     w(
         f"Seconds from the first statement of a fresh `python -c` child to the client being built "
         f"(`time.perf_counter()` in the child, interpreter start-up excluded, nothing subtracted); median "
-        f"of {runs} runs per target, targets round-robin, after one untimed run each (`.pyc` written)."
+        f"of {runs} runs per target, targets round-robin, after one untimed run each. Imports are timed as "
+        "users run them, from bytecode caches: the untimed run writes the `.pyc` files into a "
+        "`PYTHONPYCACHEPREFIX` of the benchmark's own (this environment sets `PYTHONDONTWRITEBYTECODE`, "
+        "so without that every run would compile every module, as runs before issue 16 did)."
     )
     w("")
     w("| what | median ms | min-max ms | x `import pydantic` |")

@@ -513,3 +513,44 @@ def test_a_rate_limit_store_password_stays_out_of_the_settings_repr() -> None:
     settings = Settings(rate_limit_store="redis://:hunter22@127.0.0.1:6379/0")
     assert "hunter22" not in repr(settings)
     assert settings.rate_limit_store == "redis://:hunter22@127.0.0.1:6379/0"
+
+
+# -- Settings is a plain class (no pydantic at start-up); it keeps the model's guarantees ---------------
+
+
+def test_settings_are_immutable() -> None:
+    settings = Discogs(timeout=5).settings
+    with pytest.raises(AttributeError, match="immutable"):
+        settings.timeout = 1  # type: ignore[misc]
+    assert settings.timeout == 5.0
+
+
+def test_an_unknown_setting_is_refused_by_name() -> None:
+    with pytest.raises(ValueError, match="tiemout"):
+        Settings(tiemout=5)
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({"DISCOGS_MAX_RETRIES": "1.5"}, "expected a whole number"),
+        ({"DISCOGS_TIMEOUT": "nan"}, "finite"),
+        ({"DISCOGS_RATE_LIMIT": "30/inf"}, "at least 1 request per a positive number of seconds"),
+    ],
+)
+def test_text_from_the_environment_is_checked_like_an_argument(env: dict[str, str], expected: str) -> None:
+    with pytest.raises(ConfigurationError, match=f"^invalid environment variable {next(iter(env))}: .*{expected}"):
+        Discogs(env=env)
+
+
+def test_numbers_as_text_are_taken() -> None:
+    settings = Discogs(
+        env={"DISCOGS_MAX_RETRIES": " 5 ", "DISCOGS_TIMEOUT": "2.5", "DISCOGS_RATE_LIMIT": "3/1.5"}
+    ).settings
+    assert (settings.max_retries, settings.timeout, settings.rate_limit) == (5, 2.5, (3, 1.5))
+
+
+def test_secret_settings_show_stars_and_compare_by_value() -> None:
+    a, b = Settings(token=TOKEN), Settings(token=f" {TOKEN} ")
+    assert a == b and a.token == b.token and hash(a) == hash(b)
+    assert TOKEN not in repr(a.token) and TOKEN not in str(a.token)

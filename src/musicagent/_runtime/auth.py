@@ -7,7 +7,6 @@ PLAINTEXT signature that Discogs recommends over HTTPS; a fresh nonce is made fo
 
 from __future__ import annotations
 
-import secrets
 import time
 from dataclasses import dataclass, field
 from urllib.parse import quote
@@ -31,6 +30,8 @@ def oauth_header(
     verifier: str | None = None,
 ) -> str:
     """An ``Authorization: OAuth ...`` value signed with PLAINTEXT."""
+    import secrets  # imported here: it is slow to import and token-authenticated clients never need it
+
     params = {
         "oauth_consumer_key": consumer_key,
         "oauth_nonce": secrets.token_hex(16),

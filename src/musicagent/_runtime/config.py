@@ -6,18 +6,16 @@ never later inside a request.
 
 from __future__ import annotations
 
-import ipaddress
+import math
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
-
 from .errors import ConfigurationError
 
-__all__ = ["DEFAULT_BASE_URL", "Settings", "is_loopback", "read_dotenv"]
+__all__ = ["DEFAULT_BASE_URL", "Secret", "SettingError", "Settings", "is_loopback", "read_dotenv"]
 
 DEFAULT_BASE_URL = "https://api.discogs.com"
 AUTHENTICATED_RATE = (60, 60.0)
@@ -74,6 +72,8 @@ def is_loopback(host: str) -> bool:
     """localhost, 127.0.0.0/8 or ::1 (brackets allowed): the only hosts plain http may reach."""
     if host == "localhost":
         return True
+    import ipaddress  # here: importing it costs more than the rest of this module
+
     try:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
@@ -108,109 +108,237 @@ def _incomplete_credentials(present: set[str]) -> tuple[str, str] | None:
     return next(((have, need) for have, need in pairs if have in present and need not in present), None)
 
 
-class Settings(BaseModel):
-    """Everything a client needs to know before its first request.
+class Secret:
+    """A secret setting: ``repr``/``str`` show stars; :meth:`get_secret_value` gives the value."""
 
-    Secrets are :class:`~pydantic.SecretStr`, so ``repr(settings)`` and error messages never show them.
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def get_secret_value(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('**********')"
+
+    def __str__(self) -> str:
+        return "**********"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+class SettingError(ValueError):
+    """A setting's value is refused; ``field`` names it so that :meth:`Settings.resolve` can name its source."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+# -- the checks: each takes what was given (an argument, or text from the environment) and returns the
+# value to keep, or raises ValueError with a message for the user. Plain functions rather than a
+# pydantic model: building a model's validator costs more at start-up than the whole client.
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"expected text, got {type(value).__name__}")
+    return value
+
+
+def _credential(value: Any) -> str | None:
+    """Surrounding whitespace is dropped (a pasted token often ends with a newline); blank is unset."""
+    if value is None:
+        return None
+    getter = getattr(value, "get_secret_value", None)  # a Secret, or pydantic's SecretStr
+    text = _text(getter() if callable(getter) else value).strip()
+    if not text:
+        return None
+    if _has_control_chars(text):
+        raise ValueError("must not contain control characters or characters an HTTP header cannot carry")
+    return text
+
+
+def _secret(value: Any) -> Secret | None:
+    text = _credential(value)
+    return None if text is None else Secret(text)
+
+
+def _number(value: Any, *, minimum: float | None = None, exclusive_minimum: float | None = None) -> float:
+    """A finite number (text such as ``"2.5"`` from the environment included), never a bool."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ValueError(f"expected a number, got {value!r}")
+    try:
+        number = float(value)
+    except ValueError:
+        raise ValueError(f"expected a number, got {value!r}") from None
+    if not math.isfinite(number):
+        raise ValueError("expected a finite number")
+    if exclusive_minimum is not None and not number > exclusive_minimum:
+        raise ValueError(f"must be greater than {exclusive_minimum:g}")
+    if minimum is not None and number < minimum:
+        raise ValueError(f"must be greater than or equal to {minimum:g}")
+    return number
+
+
+def _integer(value: Any, *, minimum: int | None = None, maximum: int | None = None) -> int:
+    """A whole number (``"5"`` and ``5.0`` included, ``1.5`` and bools refused) within the bounds."""
+    if isinstance(value, str):
+        try:
+            value = int(value.strip())
+        except ValueError:
+            raise ValueError(f"expected a whole number, got {value!r}") from None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value % 1:
+        raise ValueError(f"expected a whole number, got {value!r}")
+    number = int(value)
+    if minimum is not None and number < minimum:
+        raise ValueError(f"must be greater than or equal to {minimum}")
+    if maximum is not None and number > maximum:
+        raise ValueError(f"must be less than or equal to {maximum}")
+    return number
+
+
+Check = Callable[[Any], Any]
+
+
+def _optional(check: Check) -> Check:
+    return lambda value: None if value is None else check(value)
+
+
+def _user_agent(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = _text(value)
+    if not text.strip() or _has_control_chars(text):
+        raise ValueError("must be a non-empty single line, such as 'myapp/1.0 +https://example.org'")
+    return text
+
+
+def _base_url(value: Any) -> str:
+    text = _text(value).strip()
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{value!r} is not an http(s) URL")
+    if parts.username or parts.password or parts.query or parts.fragment:
+        raise ValueError("must not contain credentials, a query or a fragment")
+    try:
+        parts.port  # noqa: B018 - urlsplit checks the port only when asked
+    except ValueError:
+        raise ValueError(f"{value!r} has an invalid port") from None
+    if parts.scheme == "http" and not is_loopback(parts.hostname):
+        raise ValueError(f"plain http is only allowed for loopback hosts, not {parts.hostname!r}; use https")
+    return text.rstrip("/")
+
+
+def _rate_limit(value: Any) -> tuple[int, float] | Literal["auto"] | None:
+    """``"auto"``, None (off), ``(requests, seconds)`` or its text form ``"60/60"``."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text in ("", "auto"):
+            return "auto"
+        if text in ("none", "off", "0", "false"):
+            return None
+        count, sep, seconds = text.partition("/")
+        if not sep:
+            raise ValueError("write it as REQUESTS/SECONDS, e.g. 60/60, or 'off'")
+        value = (count, seconds)
+    if not isinstance(value, tuple | list) or len(value) != 2 or any(isinstance(v, bool) for v in value):
+        raise ValueError("expected (requests, seconds) numbers, 'auto' or None")
+    try:
+        pair = (_integer(value[0]), _number(value[1]))
+    except ValueError:
+        raise ValueError("needs at least 1 request per a positive number of seconds") from None
+    if pair[0] < 1 or not pair[1] > 0:
+        raise ValueError("needs at least 1 request per a positive number of seconds")
+    return pair
+
+
+def _rate_limit_store(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = _text(value)
+    if not text.startswith(("sqlite://", "redis://", "rediss://", "memory://")):
+        raise ValueError("must be memory://, sqlite:///path/to/file.db or redis://host:port/db")
+    return text
+
+
+# name -> (check, default). A new setting is one line here, one attribute below and its variables in _ENV.
+_FIELDS: dict[str, tuple[Check, Any]] = {
+    "token": (_secret, None),
+    "consumer_key": (_credential, None),
+    "consumer_secret": (_secret, None),
+    "access_token": (_secret, None),
+    "access_token_secret": (_secret, None),
+    "user_agent": (_user_agent, None),
+    "base_url": (_base_url, DEFAULT_BASE_URL),
+    "timeout": (lambda v: _number(v, exclusive_minimum=0), 30.0),
+    "max_retries": (lambda v: _integer(v, minimum=0, maximum=20), 3),
+    "deadline": (_optional(lambda v: _number(v, exclusive_minimum=0)), None),
+    "rate_limit": (_rate_limit, "auto"),
+    "rate_limit_store": (_rate_limit_store, None),
+}
+_HIDDEN = frozenset({"rate_limit_store"})  # left out of repr: a Redis URL may hold a password
+
+
+class Settings:
+    """Everything a client needs to know before its first request, checked when built.
+
+    Immutable. Secrets are :class:`Secret`, so ``repr(settings)`` and error messages never show them.
+    A refused value raises :class:`SettingError` (a ``ValueError``) naming the setting.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    token: Secret | None
+    consumer_key: str | None
+    consumer_secret: Secret | None
+    access_token: Secret | None
+    access_token_secret: Secret | None
+    user_agent: str | None
+    base_url: str
+    timeout: float
+    max_retries: int
+    deadline: float | None
+    rate_limit: tuple[int, float] | Literal["auto"] | None
+    rate_limit_store: str | None
 
-    token: SecretStr | None = None
-    consumer_key: str | None = None
-    consumer_secret: SecretStr | None = None
-    access_token: SecretStr | None = None
-    access_token_secret: SecretStr | None = None
-    user_agent: str | None = None
-    base_url: str = DEFAULT_BASE_URL
-    timeout: float = Field(default=30.0, gt=0, allow_inf_nan=False)
-    max_retries: int = Field(default=3, ge=0, le=20)
-    deadline: float | None = Field(default=None, gt=0, allow_inf_nan=False)
-    rate_limit: tuple[int, float] | Literal["auto"] | None = "auto"
-    rate_limit_store: str | None = Field(default=None, repr=False)  # a Redis URL may hold a password
-
-    @field_validator(*_CREDENTIALS, mode="before")
-    @classmethod
-    def _clean_credential(cls, value: Any) -> Any:
-        """Surrounding whitespace is dropped (a pasted token often ends with a newline); blank is unset."""
-        if isinstance(value, SecretStr):
-            value = value.get_secret_value()
-        if isinstance(value, str):
-            value = value.strip()
-            if not value:
-                return None
-            if _has_control_chars(value):
-                raise ValueError("must not contain control characters or characters an HTTP header cannot carry")
-        return value
-
-    @field_validator("timeout", "max_retries", "deadline", mode="before")
-    @classmethod
-    def _no_bool(cls, value: Any) -> Any:
-        if isinstance(value, bool):
-            raise ValueError(f"expected a number, got {value!r}")
-        return value
-
-    @field_validator("user_agent")
-    @classmethod
-    def _check_user_agent(cls, value: str | None) -> str | None:
-        if value is not None and (not value.strip() or _has_control_chars(value)):
-            raise ValueError("must be a non-empty single line, such as 'myapp/1.0 +https://example.org'")
-        return value
-
-    @field_validator("base_url")
-    @classmethod
-    def _check_base_url(cls, value: str) -> str:
-        text = value.strip()
-        parts = urlsplit(text)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"{value!r} is not an http(s) URL")
-        if parts.username or parts.password or parts.query or parts.fragment:
-            raise ValueError("must not contain credentials, a query or a fragment")
-        try:
-            parts.port  # noqa: B018 - urlsplit checks the port only when asked
-        except ValueError:
-            raise ValueError(f"{value!r} has an invalid port") from None
-        if parts.scheme == "http" and not is_loopback(parts.hostname):
-            raise ValueError(f"plain http is only allowed for loopback hosts, not {parts.hostname!r}; use https")
-        return text.rstrip("/")
-
-    @field_validator("rate_limit", mode="before")
-    @classmethod
-    def _parse_rate_limit(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            text = value.strip().lower()
-            if text in ("", "auto"):
-                return "auto"
-            if text in ("none", "off", "0", "false"):
-                return None
-            count, sep, seconds = text.partition("/")
-            if not sep:
-                raise ValueError("write it as REQUESTS/SECONDS, e.g. 60/60, or 'off'")
-            return (count.strip(), seconds.strip())
-        if isinstance(value, tuple | list) and any(isinstance(v, bool) for v in value):
-            raise ValueError("expected (requests, seconds) numbers, got a bool")
-        return value
-
-    @field_validator("rate_limit")
-    @classmethod
-    def _check_rate_limit(cls, value: Any) -> Any:
-        if isinstance(value, tuple) and (value[0] < 1 or not value[1] > 0 or value[1] == float("inf")):
-            raise ValueError("needs at least 1 request per a positive number of seconds")
-        return value
-
-    @field_validator("rate_limit_store")
-    @classmethod
-    def _check_store(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith(("sqlite://", "redis://", "rediss://", "memory://")):
-            raise ValueError("must be memory://, sqlite:///path/to/file.db or redis://host:port/db")
-        return value
-
-    @model_validator(mode="after")
-    def _check_credentials(self) -> Settings:
+    def __init__(self, **values: Any) -> None:
+        unknown = sorted(set(values) - set(_FIELDS))
+        if unknown:
+            raise SettingError(unknown[0], "is not a setting")
+        for name, (check, default) in _FIELDS.items():
+            if name not in values:
+                object.__setattr__(self, name, default)
+                continue
+            try:
+                object.__setattr__(self, name, check(values[name]))
+            except ValueError as exc:
+                raise SettingError(name, str(exc)) from None
         problem = _incomplete_credentials({name for name in _CREDENTIALS if getattr(self, name) is not None})
         if problem is not None:
-            raise ValueError(f"{problem[0]} is set but {problem[1]} is not; give both, or neither")
-        return self
+            raise SettingError(problem[0], f"{problem[0]} is set but {problem[1]} is not; give both, or neither")
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"settings are immutable; build a new client to change {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"settings are immutable; cannot delete {name!r}")
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in _FIELDS if name not in _HIDDEN)
+        return f"Settings({shown})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Settings) and all(getattr(self, n) == getattr(other, n) for n in _FIELDS)
+
+    def __hash__(self) -> int:
+        return hash(tuple(getattr(self, n) for n in _FIELDS))
 
     @property
     def has_user_auth(self) -> bool:
@@ -250,7 +378,7 @@ class Settings(BaseModel):
         values: dict[str, Any] = {}
         sources: dict[str, str] = {}
         layers: dict[str, int] = {}
-        for name in cls.model_fields:
+        for name in _FIELDS:
             if arguments.get(name) is not None or (name == "rate_limit" and name in arguments):
                 values[name] = arguments[name]
                 sources[name] = f"argument {name!r}"
@@ -275,9 +403,5 @@ class Settings(BaseModel):
             )
         try:
             return cls(**values)
-        except ValidationError as exc:
-            first = exc.errors(include_url=False, include_input=False)[0]
-            field = str(first["loc"][0]) if first["loc"] else "settings"
-            where = sources.get(field, field)
-            message = first["msg"].removeprefix("Value error, ")
-            raise ConfigurationError(f"invalid {where}: {message}") from None
+        except SettingError as exc:
+            raise ConfigurationError(f"invalid {sources.get(exc.field, exc.field)}: {exc.message}") from None

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -44,6 +43,8 @@ class DownloadFile:
 @contextlib.contextmanager
 def atomic_download(target: Path) -> Iterator[DownloadFile]:
     """``with atomic_download(path) as out: out.write(chunk)``; the target appears only on success."""
+    import tempfile  # with the first download, not at start-up
+
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
     except OSError as exc:

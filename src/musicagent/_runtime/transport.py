@@ -8,25 +8,12 @@ can go wrong comes out as a :mod:`musicagent` exception.
 
 from __future__ import annotations
 
-import http.client
 import os
 import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, TypeVar
-
-import urllib3
-from urllib3.exceptions import (
-    ConnectTimeoutError,
-    DecodeError,
-    HTTPError,
-    NewConnectionError,
-    ProtocolError,
-    ProxyError,
-    ReadTimeoutError,
-    SSLError,
-)
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import core
 from .auth import Credentials
@@ -36,14 +23,50 @@ from .files import atomic_download
 from .metrics import Metrics
 from .ratelimit import RateLimiter
 
+if TYPE_CHECKING:  # urllib3 is imported with the first request (_Pools), not with the client
+    import urllib3
+
 __all__ = ["RawResponse", "RequestOptions", "Transport"]
 
 T = TypeVar("T")
 
-_NO_RETRIES = urllib3.Retry(total=False, redirect=False)  # what retries=False means, built once
-_DOWNLOAD_REDIRECTS = urllib3.Retry(  # follow redirects; let every error through as it is (the core retries)
-    total=None, connect=False, read=False, other=False, redirect=5, raise_on_redirect=False
-)
+
+class _Pools:
+    """urllib3's side of a transport, built on its first request: importing urllib3 costs start-up time."""
+
+    def __init__(self, base_url: str, maxsize: int, timeout: float) -> None:
+        import urllib3
+
+        from . import headers
+
+        self.manager = _make_pool(base_url, maxsize)
+        headers.install(self.manager)  # header blocks read without the email package: see headers.py
+        self.direct = type(self.manager) is urllib3.PoolManager  # no proxy in between
+        self.base = self.manager.connection_from_url(base_url)
+        self.default_timeout = timeout
+        self.timeout = urllib3.Timeout(connect=timeout, read=timeout)
+        self.no_retries = urllib3.Retry(total=False, redirect=False)  # what retries=False means, built once
+        # Downloads follow redirects and let every error through as it is (the core retries).
+        self.download_redirects = urllib3.Retry(
+            total=None, connect=False, read=False, other=False, redirect=5, raise_on_redirect=False
+        )
+
+    def timeouts(self, seconds: float) -> urllib3.Timeout:
+        """The connect and read timeouts of one attempt (the default one built once)."""
+        return (
+            self.timeout if seconds == self.default_timeout else self.timeout.__class__(connect=seconds, read=seconds)
+        )
+
+
+def _make_pool(base_url: str, maxsize: int) -> urllib3.PoolManager:
+    """urllib3 ignores proxy variables, so honour HTTPS_PROXY/HTTP_PROXY/NO_PROXY here (the core decides)."""
+    import urllib3
+
+    proxy = core.proxy_for(base_url)
+    common: dict[str, Any] = {"num_pools": 8, "maxsize": maxsize, "block": False, "retries": False}
+    if proxy is not None:
+        return urllib3.ProxyManager(proxy, **common)
+    return urllib3.PoolManager(**common)
 
 
 class Transport:
@@ -74,22 +97,22 @@ class Transport:
         self.limiter = limiter
         self.metrics = Metrics()
         self._local = threading.local()
-        self._pool = self._make_pool(base_url, pool_maxsize)
-        self._direct = type(self._pool) is urllib3.PoolManager  # no proxy in between
-        self._base: urllib3.HTTPConnectionPool | None = None
-        self._timeout = urllib3.Timeout(connect=timeout, read=timeout)
+        self._pool_maxsize = pool_maxsize
+        self._pools_built: _Pools | None = None
+        self._pools_lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"<Transport {self.base_url} auth={self.credentials.kind} limiter={self.limiter!r}>"
 
-    @staticmethod
-    def _make_pool(base_url: str, maxsize: int) -> urllib3.PoolManager:
-        """urllib3 ignores proxy variables, so honour HTTPS_PROXY/HTTP_PROXY/NO_PROXY here."""
-        proxy = core.proxy_for(base_url)
-        common: dict[str, Any] = {"num_pools": 8, "maxsize": maxsize, "block": False, "retries": False}
-        if proxy is not None:
-            return urllib3.ProxyManager(proxy, **common)
-        return urllib3.PoolManager(**common)
+    @property
+    def _pools(self) -> _Pools:
+        pools = self._pools_built
+        if pools is None:
+            with self._pools_lock:
+                if self._pools_built is None:
+                    self._pools_built = _Pools(self.base_url, self._pool_maxsize, self.builder.timeout)
+                pools = self._pools_built
+        return pools
 
     # -- public --------------------------------------------------------------------------------
     @property
@@ -97,8 +120,9 @@ class Transport:
         return getattr(self._local, "last", None)
 
     def close(self) -> None:
-        self._pool.clear()
-        self._base = None
+        pools, self._pools_built = self._pools_built, None  # the next request builds fresh ones
+        if pools is not None:
+            pools.manager.clear()
 
     def url_for(self, path: str, query: Mapping[str, Any] | None = None) -> str:
         return self.builder.url_for(path, query)
@@ -150,6 +174,7 @@ class Transport:
     def _attempt(self, call: Call, parse: Callable[[RawResponse], T], stream_to: Path | None) -> T:
         """One attempt: wait for the limiter, send, read, map the status, parse."""
         left = call.begin_attempt()
+        self._pools  # noqa: B018 - built (urllib3 imported) before a limiter slot is taken, not between it and the send
         self._acquire(call, left)
         raw = self._send(call, call.attempt_timeout(left), stream_to)
         error = core.status_error(raw)
@@ -172,40 +197,35 @@ class Transport:
             self.metrics.record_wait(waited)
             core.log_limiter_wait(call, waited)
 
-    def _base_pool(self) -> urllib3.HTTPConnectionPool:
-        pool = self._base
-        if pool is None:
-            pool = self._base = self._pool.connection_from_url(self.base_url)
-        return pool
-
     def _send(self, call: Call, timeout: float, stream_to: Path | None) -> RawResponse:
         """Send the request once and read the answer; a failure of the exchange becomes the core's error."""
         headers = self.builder.headers(call)
-        timeouts = self._timeout if timeout == self.builder.timeout else urllib3.Timeout(connect=timeout, read=timeout)
+        pools = self._pools
+        timeouts = pools.timeouts(timeout)
         t0 = time.monotonic()
         try:
-            if self.builder.on_base(call.url) and self._direct and stream_to is None:
+            if self.builder.on_base(call.url) and pools.direct and stream_to is None:
                 # Straight to the base host's pool: PoolManager.request would re-parse the URL each time.
-                response = self._base_pool().urlopen(
+                response = pools.base.urlopen(
                     call.method,
                     call.url[len(self.base_url) :],
                     body=call.body,
                     headers=headers,
                     timeout=timeouts,
-                    retries=_NO_RETRIES,
+                    retries=pools.no_retries,
                     redirect=False,
                     assert_same_host=False,
                 )
             else:
                 # A download may be redirected to storage elsewhere: PoolManager follows it and drops
                 # the Authorization header when the host changes. API calls never follow redirects.
-                response = self._pool.request(
+                response = pools.manager.request(
                     call.method,
                     call.url,
                     body=call.body,
                     headers=headers,
                     timeout=timeouts,
-                    retries=_NO_RETRIES if stream_to is None else _DOWNLOAD_REDIRECTS,
+                    retries=pools.no_retries if stream_to is None else pools.download_redirects,
                     redirect=stream_to is not None,
                     preload_content=stream_to is None,
                 )
@@ -232,6 +252,17 @@ class Transport:
 
 def _failure(call: Call, exc: Exception, timeout: float) -> Failure | _RequestError | None:
     """urllib3's exception as the core's failure kind; None for anything that is not the exchange's."""
+    from urllib3.exceptions import (
+        ConnectTimeoutError,
+        DecodeError,
+        HTTPError,
+        NewConnectionError,
+        ProtocolError,
+        ProxyError,
+        ReadTimeoutError,
+        SSLError,
+    )
+
     reason = str(getattr(exc, "reason", None) or exc)
     # NewConnectionError subclasses ConnectTimeoutError: neither sent a byte of the request.
     if isinstance(exc, NewConnectionError):
@@ -253,8 +284,10 @@ def _failure(call: Call, exc: Exception, timeout: float) -> Failure | _RequestEr
     return None
 
 
-def _truncated(exc: ProtocolError) -> bool:
+def _truncated(exc: Exception) -> bool:
     """urllib3 wraps http.client's IncompleteRead (short Content-Length, bad chunk) in ProtocolError."""
+    import http.client
+
     return isinstance(exc, http.client.IncompleteRead) or any(
         isinstance(arg, http.client.IncompleteRead) for arg in exc.args
     )

@@ -1,0 +1,137 @@
+"""Reading a response's header block without the ``email`` package: a fifth of a call's CPU.
+
+``http.client`` parses every header block with the ``email`` package's feed parser, built for
+mail messages, not for the sixteen ``Name: value`` lines an API answers with. This module plugs a
+plainer reader into urllib3 through its public extension points: the pools' ``ConnectionCls``
+(through the pool manager's ``pool_classes_by_scheme``) and http.client's ``response_class``, which
+urllib3's ``HTTPConnection.getresponse`` documents. Everything after the header block (status
+handling, body, chunked decoding, keep-alive) stays http.client's and urllib3's.
+
+A block that is not plain (folded lines, a line without a colon, a name with spaces) is handed to
+http.client's own parser, so odd answers are read exactly as before. Connection classes that
+someone else has swapped in (vcrpy's cassette stubs, a test tool) are left alone.
+"""
+
+from __future__ import annotations
+
+import http.client
+from functools import cache
+from typing import Any, BinaryIO
+
+import urllib3
+from urllib3.connection import HTTPConnection, HTTPSConnection
+
+__all__ = ["install"]
+
+_MAX_LINE = 65536  # http.client's limits, so that a hostile server meets the same walls
+_MAX_HEADERS = 100
+_NAME_CHARS = frozenset(range(0x21, 0x7F)) - {ord(":")}  # what a header name may hold (RFC 9110 token, loosely)
+
+
+def _header_lines(fp: BinaryIO) -> list[bytes]:
+    """The raw lines of a header block, up to and excluding the blank line that ends it."""
+    lines: list[bytes] = []
+    while True:
+        line = fp.readline(_MAX_LINE + 1)
+        if len(line) > _MAX_LINE:
+            raise http.client.LineTooLong("header line")
+        if line in (b"\r\n", b"\n", b""):
+            return lines
+        lines.append(line)
+        if len(lines) > _MAX_HEADERS:
+            raise http.client.HTTPException(f"got more than {_MAX_HEADERS} headers")
+
+
+class _PlainMessage(http.client.HTTPMessage):
+    """Headers stored as they were decoded (latin-1, so never a surrogate): reading them back needs
+    none of the ``email`` policy's per-value work, which would return them unchanged anyway."""
+
+    def items(self) -> list[tuple[str, str]]:
+        return list(self.raw_items())
+
+    def get(self, name: str, failobj: Any = None) -> Any:
+        wanted = name.lower()
+        return next((value for key, value in self.raw_items() if key.lower() == wanted), failobj)
+
+
+def _message(lines: list[bytes]) -> http.client.HTTPMessage:
+    """The lines as the HTTPMessage http.client would have built, without its detour through ``email``."""
+    message = _PlainMessage()
+    for line in lines:
+        name, colon, value = line.partition(b":")
+        if not colon or not name or not _NAME_CHARS.issuperset(name):
+            return _parsed_by_http_client(lines)  # folded, malformed: the reference parser decides
+        message.set_raw(name.decode("latin-1"), value.decode("latin-1").lstrip(" \t").rstrip("\r\n"))
+    return message
+
+
+def _parsed_by_http_client(lines: list[bytes]) -> http.client.HTTPMessage:
+    import email.parser
+
+    text = b"".join(lines).decode("iso-8859-1")
+    return email.parser.Parser(_class=http.client.HTTPMessage).parsestr(text)
+
+
+class _Response(http.client.HTTPResponse):
+    """http.client's response; only the header block is read differently (see the module)."""
+
+    def begin(self) -> None:
+        if self.headers is not None:  # already read
+            return
+        version, status, reason = self._read_status()
+        while status == http.client.CONTINUE:  # an interim answer: skip its headers, read the real one
+            _header_lines(self.fp)
+            version, status, reason = self._read_status()
+        if version in ("HTTP/1.0", "HTTP/0.9"):
+            self.version = 10
+        elif version.startswith("HTTP/1."):
+            self.version = 11
+        else:
+            raise http.client.UnknownProtocol(version)
+        self.code = self.status = status
+        self.reason = reason.strip()
+        self.headers = self.msg = _message(_header_lines(self.fp))
+
+        self.chunked = (self.msg.get("transfer-encoding") or "").lower() == "chunked"
+        if self.chunked:
+            self.chunk_left = None
+        self.will_close = self._check_close()
+        self.length = None if self.chunked else _content_length(self.msg.get("content-length"))
+        if status in (http.client.NO_CONTENT, http.client.NOT_MODIFIED) or status < 200 or self._method == "HEAD":
+            self.length = 0  # no body, whatever the headers say
+        if self.length is None and not self.chunked:
+            self.will_close = True  # the body ends when the connection does
+
+
+def _content_length(value: str | None) -> int | None:
+    try:
+        length = int(value) if value else None
+    except ValueError:
+        return None
+    return length if length is not None and length >= 0 else None
+
+
+@cache
+def _with_our_response(connection_class: type[Any]) -> type[Any]:
+    """urllib3's own connection class, reading responses with :class:`_Response`; any other as it is."""
+    if connection_class not in (HTTPConnection, HTTPSConnection):
+        return connection_class
+    return type(connection_class.__name__, (connection_class,), {"response_class": _Response})
+
+
+class _HTTPPool(urllib3.HTTPConnectionPool):
+    @property
+    def ConnectionCls(self) -> type[Any]:  # type: ignore[override]  # noqa: N802 - urllib3's name
+        # Looked up on every new connection, so that a class patched in later (vcrpy) still wins.
+        return _with_our_response(urllib3.HTTPConnectionPool.ConnectionCls)
+
+
+class _HTTPSPool(urllib3.HTTPSConnectionPool):
+    @property
+    def ConnectionCls(self) -> type[Any]:  # type: ignore[override]  # noqa: N802 - urllib3's name
+        return _with_our_response(urllib3.HTTPSConnectionPool.ConnectionCls)
+
+
+def install(manager: urllib3.PoolManager) -> None:
+    """Make the pools ``manager`` creates from now on read header blocks with this module."""
+    manager.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}

@@ -1,0 +1,139 @@
+"""Header blocks are read without the email package, and read exactly as http.client reads them.
+
+The reference is http.client's own ``parse_headers`` (the standard library, not this SDK): every
+block below is parsed both ways and the results compared. The end-to-end tests use a real socket
+server that writes raw bytes, so status handling, chunked bodies and keep-alive run for real.
+"""
+
+from __future__ import annotations
+
+import http.client
+import io
+import socket
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from musicagent import Discogs
+from musicagent._runtime import headers
+
+BLOCKS = {
+    "discogs": (
+        b"Server: openresty\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: keep-alive\r\n"
+        b"X-Discogs-Ratelimit: 60\r\nX-Discogs-Ratelimit-Used: 1\r\nX-Discogs-Ratelimit-Remaining: 59\r\n\r\n"
+    ),
+    "repeated names": b"Set-Cookie: a=1\r\nset-cookie: b=2\r\nVary: Accept\r\nVary: Origin\r\n\r\n",
+    "empty and spaced values": b"X-Empty:\r\nX-Spaces:    padded  \r\nX-Tab:\tvalue\r\n\r\n",
+    "colon in the value": b"Link: <https://api.discogs.com/x?page=2>; rel=next\r\nX-Time: 12:30:00\r\n\r\n",
+    "latin-1 bytes": b"X-Name: Bj\xf6rk\r\n\r\n",
+    "bare LF line ends": b"Content-Type: text/plain\nContent-Length: 0\n\n",
+    "folded value": b"X-Long: first\r\n  second\r\nContent-Length: 0\r\n\r\n",
+    "line without a colon": b"Content-Length: 0\r\nnot a header\r\nX-After: 1\r\n\r\n",
+    "name with a space": b"Bad Name: 1\r\nContent-Length: 0\r\n\r\n",
+    "no headers": b"\r\n",
+}
+
+
+@pytest.mark.parametrize("block", list(BLOCKS.values()), ids=list(BLOCKS))
+def test_a_header_block_reads_as_http_client_reads_it(block: bytes) -> None:
+    reference = http.client.parse_headers(io.BytesIO(block))
+    ours = headers._message(headers._header_lines(io.BytesIO(block)))
+    assert isinstance(ours, http.client.HTTPMessage)
+    assert ours.items() == reference.items()
+    assert [ours.get(name) for name, _ in reference.items()] == [reference.get(name) for name, _ in reference.items()]
+    assert ours.get("absent", "fallback") == reference.get("absent", "fallback") == "fallback"
+    assert ours.get_all("set-cookie") == reference.get_all("set-cookie")
+    assert ours.is_multipart() == reference.is_multipart()
+    assert ours.get_content_type() == reference.get_content_type()
+
+
+def test_too_many_or_too_long_header_lines_meet_http_clients_limits() -> None:
+    with pytest.raises(http.client.HTTPException, match="more than 100 headers"):
+        headers._header_lines(io.BytesIO(b"X: 1\r\n" * 101 + b"\r\n"))
+    with pytest.raises(http.client.LineTooLong):
+        headers._header_lines(io.BytesIO(b"X: " + b"a" * 70000 + b"\r\n\r\n"))
+
+
+# -- end to end, against a server that writes raw bytes -----------------------------------------------
+
+
+class RawServer:
+    """Answers each request on a connection with the next scripted raw response."""
+
+    def __init__(self, answers: list[bytes]) -> None:
+        self.answers = answers
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.connections = 0
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        while self.answers:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.connections += 1
+            with conn, conn.makefile("rb") as reader:
+                while self.answers:
+                    request = [reader.readline()]
+                    while request[-1] not in (b"\r\n", b""):
+                        request.append(reader.readline())
+                    if request[0] == b"":
+                        break
+                    answer = self.answers.pop(0)
+                    conn.sendall(answer)
+                    if b"Connection: close" in answer:
+                        conn.shutdown(socket.SHUT_RDWR)  # the body ends with the connection
+                        break
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+@pytest.fixture
+def raw_server(request: pytest.FixtureRequest) -> Iterator[RawServer]:
+    server = RawServer(list(request.param))
+    yield server
+    server.close()
+
+
+def _client(url: str) -> Discogs:
+    return Discogs(token="t0k3n-headers", base_url=url, rate_limit=None, max_retries=0, timeout=10)
+
+
+CHUNKED = (
+    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n"
+    b'X-Discogs-Ratelimit-Remaining: 58\r\n\r\n5\r\n{"a":\r\n3\r\n 1}\r\n0\r\n\r\n'
+)
+LENGTH = b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 8\r\n\r\n{"b": 2}'
+CLOSE = b'HTTP/1.0 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n{"c": 3}'
+CONTINUE = b"HTTP/1.1 100 Continue\r\nX-Interim: 1\r\n\r\n" + LENGTH
+
+
+@pytest.mark.parametrize("raw_server", [[CHUNKED, LENGTH, LENGTH]], indirect=True)
+def test_chunked_and_sized_bodies_share_one_kept_alive_connection(raw_server: RawServer) -> None:
+    discogs = _client(raw_server.url)
+    assert discogs.request("GET", "/one") == {"a": 1}
+    assert discogs.last_response is not None and discogs.last_response.headers["x-discogs-ratelimit-remaining"] == "58"
+    assert discogs.request("GET", "/two") == {"b": 2}
+    assert discogs.request("GET", "/three") == {"b": 2}
+    assert raw_server.connections == 1
+
+
+@pytest.mark.parametrize("raw_server", [[CLOSE, CONTINUE]], indirect=True)
+def test_a_body_that_ends_with_the_connection_and_an_interim_100_answer(raw_server: RawServer) -> None:
+    discogs = _client(raw_server.url)
+    assert discogs.request("GET", "/closing") == {"c": 3}
+    assert discogs.request("GET", "/after-continue") == {"b": 2}
+    assert raw_server.connections == 2
+
+
+@pytest.mark.parametrize("raw_server", [[LENGTH]], indirect=True)
+def test_the_clients_connections_read_responses_with_this_module(raw_server: RawServer) -> None:
+    """Guards the gain measured in docs/benchmarks.md: the plain reader is the one in use."""
+    discogs = _client(raw_server.url)
+    discogs.request("GET", "/x")
+    assert discogs._transport._pools.base.ConnectionCls.response_class is headers._Response
