@@ -106,7 +106,8 @@ def ensure_env(skip_install: bool) -> Path:
         subprocess.run([sys.executable, "-m", "venv", str(ENV_DIR)], check=True)
     log("installing " + ", ".join(wanted) + " and musicagent (editable) into it")
     pip = [str(python), "-m", "pip", "--disable-pip-version-check", "install", "--quiet"]
-    subprocess.run([*pip, *wanted, "-e", f"{REPO}[async]"], check=True)  # [async]: AsyncDiscogs
+    # The extras: [async] for AsyncDiscogs, [sqlite] and [redis] for the async limiter's store costs.
+    subprocess.run([*pip, *wanted, "-e", f"{REPO}[async,sqlite,redis]"], check=True)
     stamp.write_text(stamp_text)
     return python
 
@@ -766,6 +767,7 @@ def main() -> None:
 
 # -- the async client (benchmarks/async_calls.py) ------------------------------------------------------
 ASYNC_CLIENTS = ["raw", "musicagent", "discogs-sdk"]
+ASYNC_TARGET_CPU_RATIO = 1.15  # issue 11: AsyncDiscogs at most 1.15x raw aiohttp + json.loads
 
 
 def async_benchmarks(python: Path, server: Server, quick: bool) -> dict[str, Any]:
@@ -816,12 +818,12 @@ def with_async_section(page: str, result: dict[str, Any]) -> tuple[str, list[str
     if "error" in cpu:
         w(f"CPU: failed: {cpu['error'][:300]}")
     else:
-        w("| measure | AsyncDiscogs | raw aiohttp + json.loads | ratio | target ≤ 1.15x |")
+        w(f"| measure | AsyncDiscogs | raw aiohttp + json.loads | ratio | target ≤ {ASYNC_TARGET_CPU_RATIO}x |")
         w("|---|---|---|---|---|")
         for scenario, title in (("release", "CPU per `releases.get`"), ("list", "CPU per 1,000 list items")):
             row = cpu.get(scenario)
             if row:
-                ok = row["ratio"] <= TARGET_CPU_RATIO
+                ok = row["ratio"] <= ASYNC_TARGET_CPU_RATIO
                 ours, raw = ms(row["musicagent"]), ms(row["raw"])
                 w(f"| {title} | {ours} ms | {raw} ms | {row['ratio']:.2f}x | {verdict(ok)} |")
                 verdicts.append(f"async {title}: {row['ratio']:.2f}x raw aiohttp -> {verdict(ok)}")

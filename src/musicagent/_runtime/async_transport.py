@@ -35,12 +35,18 @@ T = TypeVar("T")
 _CHUNK = 64 * 1024
 
 
+_modules: list[Any] = []  # aiohttp and yarl's URL, once imported
+
+
 def _aiohttp() -> Any:
-    try:
-        import aiohttp
-    except ImportError as exc:  # pragma: no cover - the [async] extra is a dev dependency
-        raise ConfigurationError("AsyncDiscogs needs aiohttp: pip install 'musicagent[async]'") from exc
-    return aiohttp
+    if not _modules:
+        try:
+            import aiohttp
+            from yarl import URL  # aiohttp's own URL type
+        except ImportError as exc:  # pragma: no cover - the [async] extra is a dev dependency
+            raise ConfigurationError("AsyncDiscogs needs aiohttp: pip install 'musicagent[async]'") from exc
+        _modules[:] = [aiohttp, URL]
+    return _modules[0]
 
 
 class AsyncTransport:
@@ -54,6 +60,7 @@ class AsyncTransport:
         self._pool_size = pool_size
         self._session: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._default_timeouts: Any = None
         # Per task, like the sync client's per thread: a task sees the answer to its own last call.
         self._last: contextvars.ContextVar[core.RawResponse | None] = contextvars.ContextVar(
             "musicagent_last_response", default=None
@@ -93,6 +100,14 @@ class AsyncTransport:
                 session._retry_connection = False
             self._session, self._loop = session, loop
         return session
+
+    def _timeouts(self, aiohttp: Any, seconds: float) -> Any:
+        """aiohttp's connect timeout for an attempt; the default one is built once."""
+        if seconds != self.builder.timeout:
+            return aiohttp.ClientTimeout(total=None, sock_connect=seconds)
+        if self._default_timeouts is None:
+            self._default_timeouts = aiohttp.ClientTimeout(total=None, sock_connect=seconds)
+        return self._default_timeouts
 
     async def aclose(self) -> None:
         """Close the session and its connections (a later call opens a new one)."""
@@ -174,20 +189,19 @@ class AsyncTransport:
         """Send the request once and read the answer; a failure of the exchange becomes the core's error."""
         headers = self.builder.headers(call)
         aiohttp = _aiohttp()
-        from yarl import URL  # aiohttp's own URL type
-
+        url = _modules[1](call.url, encoded=True)  # already percent-encoded: sent as it is
         t0 = time.monotonic()
         try:
             # asyncio.timeout bounds the whole attempt (connect, headers, body) by the wall clock.
             async with asyncio.timeout(timeout):
                 async with session.request(
                     call.method,
-                    URL(call.url, encoded=True),  # already percent-encoded: sent as it is
+                    url,
                     data=call.body,
                     headers=headers,
                     allow_redirects=stream_to is not None,  # downloads only; API calls never follow
                     max_redirects=5,
-                    timeout=aiohttp.ClientTimeout(total=None, sock_connect=timeout),
+                    timeout=self._timeouts(aiohttp, timeout),
                 ) as response:
                     status = response.status
                     if stream_to is not None and 200 <= status < 300:

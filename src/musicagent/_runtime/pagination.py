@@ -181,16 +181,26 @@ class AsyncPage(_PageBase[I]):
             yield page
             page = await page.next_page()
 
-    async def __aiter__(self) -> AsyncIterator[I]:
-        remaining = self.limit
-        if remaining is not None and remaining <= 0:
-            return
-        async for page in self.iter_pages():
-            items, remaining = _portion(page.items, remaining)
-            for item in items:
-                yield item
-            if remaining == 0:
-                return  # before the next page is requested
+    def __aiter__(self) -> AsyncIterator[I]:
+        return _walk(self, self.limit)
+
+
+async def _walk(start: AsyncPage[I] | Callable[[], Awaitable[AsyncPage[I]]], limit: int | None) -> AsyncIterator[I]:
+    """Every item from ``start`` on, fetching a page only when more items are wanted.
+
+    One generator for the whole walk (not one per page or per layer): each item costs one async step.
+    """
+    remaining = limit
+    if remaining is not None and remaining <= 0:
+        return
+    page: AsyncPage[I] | None = start if isinstance(start, AsyncPage) else await start()
+    while page is not None:
+        items, remaining = _portion(page.items, remaining)
+        for item in items:
+            yield item
+        if remaining == 0:
+            return  # before the next page is requested
+        page = await page.next_page()
 
 
 class AsyncPaginator(Generic[I]):
@@ -220,9 +230,5 @@ class AsyncPaginator(Generic[I]):
         async for page in first.iter_pages():
             yield page
 
-    async def __aiter__(self) -> AsyncIterator[I]:
-        if self.limit is not None and self.limit <= 0:
-            return
-        first = await self
-        async for item in first:
-            yield item
+    def __aiter__(self) -> AsyncIterator[I]:
+        return _walk(lambda: self._fetch(self._first), self.limit)
