@@ -1,8 +1,8 @@
 """The runtime's asyncio client: the calls generated async methods make, over the aiohttp shell.
 
 It mirrors :class:`~musicagent._runtime.client.BaseClient` call for call and shares everything that
-is not I/O with it: settings, credentials and limiter come from the same :func:`client.configure`,
-bodies are decoded by the same functions, pages are planned by the same pagination helpers. aiohttp is
+is not I/O with it: the settings and their resolution (:class:`~musicagent._runtime.client.ClientBase`),
+the decoding functions, the pagination helpers. aiohttp is
 imported on the first request, so importing this module (which every generated resource module
 does) costs nothing.
 """
@@ -12,18 +12,15 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, ClassVar, Self, TypeVar
+from typing import Any, Self, TypeVar
 
 from pydantic import BaseModel
 
 from . import core, pagination
 from .async_transport import AsyncTransport
-from .client import _AUTO, configure, decode_form, decode_model
-from .config import Settings
+from .client import ClientBase, decode_form, decode_model
 from .errors import PermissionDeniedError
-from .metrics import MetricsSnapshot
 from .pagination import AsyncPage, AsyncPaginator
-from .ratelimit import RateLimitState, parse_rate_headers
 
 __all__ = ["AsyncBaseClient", "AsyncResource"]
 
@@ -31,57 +28,15 @@ M = TypeVar("M", bound=BaseModel)
 I = TypeVar("I")  # noqa: E741
 
 
-class AsyncBaseClient:
+class AsyncBaseClient(ClientBase[AsyncTransport]):
     """Configuration, aiohttp session, rate limiter and metrics shared by every async resource.
 
+    The settings are the sync client's (:class:`ClientBase`: same arguments, environment, ``.env``).
     Use it as ``async with`` (or call :meth:`aclose`) so the session's connections are closed.
     """
 
-    default_user_agent: ClassVar[str] = "musicagent"
-    """Sent when no ``user_agent`` is configured; the public client names its version here."""
-
-    def __init__(
-        self,
-        token: str | None = None,
-        *,
-        user_agent: str | None = None,
-        base_url: str | None = None,
-        consumer_key: str | None = None,
-        consumer_secret: str | None = None,
-        access_token: str | None = None,
-        access_token_secret: str | None = None,
-        timeout: float | None = None,
-        max_retries: int | None = None,
-        deadline: float | None = None,
-        rate_limit: tuple[int, float] | None = _AUTO,
-        rate_limit_store: str | None = None,
-        env: Mapping[str, str] | None = None,
-        dotenv: str | os.PathLike[str] | None = None,
-    ) -> None:
-        """The same settings, from the same sources, as the sync client (see ``Discogs``)."""
-        setup = configure(
-            token=token,
-            user_agent=user_agent,
-            base_url=base_url,
-            consumer_key=consumer_key,
-            consumer_secret=consumer_secret,
-            access_token=access_token,
-            access_token_secret=access_token_secret,
-            timeout=timeout,
-            max_retries=max_retries,
-            deadline=deadline,
-            rate_limit=rate_limit,
-            rate_limit_store=rate_limit_store,
-            env=env,
-            dotenv=dotenv,
-            default_user_agent=self.default_user_agent,
-        )
-        self._settings = setup.settings
-        self._transport = AsyncTransport(setup.builder, setup.limiter)
-
-    def __repr__(self) -> str:
-        kind = self._transport.credentials.kind
-        return f"<{type(self).__name__} base_url={self._settings.base_url!r} auth={kind}>"
+    def _make_transport(self, **parts: Any) -> AsyncTransport:
+        return AsyncTransport(**parts)
 
     async def __aenter__(self) -> Self:
         return self
@@ -92,31 +47,6 @@ class AsyncBaseClient:
     async def aclose(self) -> None:
         """Close the aiohttp session and its connections (a later call opens a new one)."""
         await self._transport.aclose()
-
-    # -- state a user can read -----------------------------------------------------------------
-    @property
-    def settings(self) -> Settings:
-        return self._settings
-
-    @property
-    def last_response(self) -> core.RawResponse | None:
-        """The HTTP side of this task's most recent response (status, headers, timing)."""
-        return self._transport.last_response
-
-    @property
-    def rate_limit(self) -> RateLimitState:
-        """The server's last rate-limit figures and the local limiter's state."""
-        limiter = self._transport.limiter
-        if limiter is None:
-            last = self._transport.last_response
-            limit, used, remaining = parse_rate_headers(last.headers) if last else (None, None, None)
-            return RateLimitState(limit, used, remaining, None, None, None, None)
-        return limiter.state()
-
-    @property
-    def metrics(self) -> MetricsSnapshot:
-        """Requests, retries, 429s, limiter waits and latency percentiles so far."""
-        return self._transport.metrics.snapshot()
 
     # -- what generated methods call -----------------------------------------------------------
     async def _fetch(

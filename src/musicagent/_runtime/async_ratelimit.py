@@ -58,9 +58,15 @@ class AsyncLimiterWait:
                 task.exception()  # retrieved: a store failure after cancellation is not "never retrieved"
             raise
 
-    async def acquire(self, timeout: float | None = None) -> float | None:
-        """Wait until a request may be sent; the seconds waited, or None if ``timeout`` would run out."""
+    async def acquire(
+        self, timeout: float | None = None, *, store_timeout: float | None = None
+    ) -> tuple[float, float] | None:
+        """Wait until a request may be sent: ``(seconds waited, taken_at)``, or None if ``timeout`` would run out.
+
+        ``taken_at`` goes back to :meth:`settle` once the answer is in (as the sync client's slot does).
+        """
         start = time.monotonic()
+        end = None if timeout is None else start + timeout
         loop = asyncio.get_running_loop()
         if self._turn is None or self._loop is not loop:
             self._turn, self._loop = asyncio.Lock(), loop
@@ -75,16 +81,21 @@ class AsyncLimiterWait:
                 return None
         try:
             while True:
-                wait_ms = await self._run(self.limiter.try_take)
-                if wait_ms < 0:
-                    return time.monotonic() - start
-                wait = wait_ms / 1000
-                if timeout is not None and time.monotonic() - start + wait > timeout:
+                wait, taken_at = await self._run(lambda: self.limiter.try_take(end, store_timeout))
+                if taken_at is not None:
+                    return time.monotonic() - start, taken_at
+                if end is not None and time.monotonic() + wait > end:
                     return None
                 await asyncio.sleep(wait)
         finally:
             turn.release()
 
-    async def observe(self, headers: Mapping[str, str], *, rejected: bool = False) -> None:
+    def settle(self, taken_at: float) -> None:
+        """After the answer: hold the slot longer if it came late (no store I/O: runs in the loop)."""
+        self.limiter.settle(taken_at)
+
+    async def observe(
+        self, headers: Mapping[str, str], *, rejected: bool = False, timeout: float | None = None
+    ) -> None:
         """Fold the server's figures into the bucket (see :meth:`RateLimiter.observe`)."""
-        await self._run(lambda: self.limiter.observe(headers, rejected=rejected))
+        await self._run(lambda: self.limiter.observe(headers, rejected=rejected, timeout=timeout))

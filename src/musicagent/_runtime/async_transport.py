@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import core
 from .async_ratelimit import AsyncLimiterWait
-from .errors import APITimeoutError, ConfigurationError, ResponseDecodeError, _RequestError
-from .files import atomic_download
+from .auth import Credentials
+from .errors import APITimeoutError, ConfigurationError, DownloadError, ResponseDecodeError, _RequestError
 from .metrics import Metrics
 from .ratelimit import RateLimiter
 
@@ -52,9 +52,35 @@ def _aiohttp() -> Any:
 class AsyncTransport:
     """Owns the aiohttp session, the limiter wait and the metrics of one AsyncDiscogs client."""
 
-    def __init__(self, builder: core.RequestBuilder, limiter: RateLimiter | None, *, pool_size: int = 100) -> None:
-        self.builder = builder
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        credentials: Credentials,
+        user_agent: str,
+        timeout: float,
+        max_retries: int,
+        deadline: float | None,
+        limiter: RateLimiter | None,
+        credentials_hosts: tuple[str, ...] = (),
+        max_response_bytes: int = 64 * 2**20,
+        max_download_bytes: int = 4 * 2**30,
+        pool_size: int = 100,  # concurrent requests beyond it wait for a connection
+    ) -> None:
+        """The same arguments as the sync ``Transport``: both come from one set of settings."""
+        self.builder = core.RequestBuilder(
+            base_url=base_url,
+            credentials=credentials,
+            user_agent=user_agent,
+            timeout=timeout,
+            max_retries=max_retries,
+            deadline=deadline,
+            credentials_hosts=credentials_hosts,
+        )
+        self.credentials = credentials
         self.limiter = limiter
+        self.max_response_bytes = max_response_bytes
+        self.max_download_bytes = max_download_bytes
         self.metrics = Metrics()
         self._wait = AsyncLimiterWait(limiter) if limiter is not None else None
         self._pool_size = pool_size
@@ -68,10 +94,6 @@ class AsyncTransport:
 
     def __repr__(self) -> str:
         return f"<AsyncTransport {self.builder.base_url} auth={self.credentials.kind} limiter={self.limiter!r}>"
-
-    @property
-    def credentials(self) -> Any:
-        return self.builder.credentials
 
     @property
     def last_response(self) -> core.RawResponse | None:
@@ -164,15 +186,20 @@ class AsyncTransport:
         # The session (and the aiohttp import, on the first call) before the slot: a slot must be
         # taken just before sending, or the requests arrive later than the limiter thinks they did.
         session = self._session_now()
+        taken_at: float | None = None
         if self._wait is not None:
-            waited = await self._wait.acquire(left)
-            if waited is None:
+            got = await self._wait.acquire(left, store_timeout=call.timeout)
+            if got is None:
                 raise APITimeoutError("the deadline would run out while waiting for the rate limiter", **call.where())
+            waited, taken_at = got
             if waited > 0.001:
                 self.metrics.record_wait(waited)
                 core.log_limiter_wait(call, waited)
-            left = call.time_left()
-        raw = await self._send(session, call, call.attempt_timeout(left), stream_to)
+        try:
+            raw = await self._send(session, call, stream_to)
+        finally:
+            if self._wait is not None and taken_at is not None:
+                self._wait.settle(taken_at)
         error = core.status_error(raw)
         if error is not None:
             raise error
@@ -183,17 +210,19 @@ class AsyncTransport:
                 raise
             raise core.Failure(exc, reached=True) from None
 
-    async def _send(
-        self, session: aiohttp.ClientSession, call: core.Call, timeout: float, stream_to: Path | None
-    ) -> core.RawResponse:
-        """Send the request once and read the answer; a failure of the exchange becomes the core's error."""
+    async def _send(self, session: aiohttp.ClientSession, call: core.Call, stream_to: Path | None) -> core.RawResponse:
+        """Send the request once and read the whole answer within the attempt's wall-clock bound.
+
+        The bound is ``timeout``, cut to what the deadline leaves (limiter waits included), held by
+        ``asyncio.timeout`` over connect, headers and body alike (the sync shell's watchdog).
+        """
+        timeout = call.attempt_timeout(call.time_left())
         headers = self.builder.headers(call)
         aiohttp = _aiohttp()
         url = _modules[1](call.url, encoded=True)  # already percent-encoded: sent as it is
         t0 = time.monotonic()
         try:
-            # asyncio.timeout bounds the whole attempt (connect, headers, body) by the wall clock.
-            async with asyncio.timeout(timeout):
+            async with asyncio.timeout(timeout) as bound:
                 async with session.request(
                     call.method,
                     url,
@@ -205,22 +234,73 @@ class AsyncTransport:
                 ) as response:
                     status = response.status
                     if stream_to is not None and 200 <= status < 300:
-                        await _stream(response, stream_to)
+                        await self._stream(call, response, stream_to, bound, timeout)
                         data = b""
                     else:
-                        data = await response.read()
+                        data = await _read_body(call, response, self.max_response_bytes, "max_response_bytes")
                     resp_headers: Mapping[str, str] = response.headers
-        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+        except TimeoutError:
+            self.metrics.record_failure()
+            raise core.overrun(call, timeout) from None
+        except (aiohttp.ClientError, OSError) as exc:
             self.metrics.record_failure()
             raise core.failure(call, _kind(aiohttp, exc), _reason(exc), timeout) from None
         elapsed = time.monotonic() - t0
         self.metrics.record_response(status, elapsed)
         if self._wait is not None:
-            await self._wait.observe(resp_headers, rejected=status == 429)
+            await self._wait.observe(resp_headers, rejected=status == 429, timeout=timeout)
         raw = core.received(call, status, resp_headers, data, elapsed)
         self._last.set(raw)
         core.log_response(call, raw)
         return raw
+
+    async def _stream(
+        self, call: core.Call, response: aiohttp.ClientResponse, target: Path, bound: asyncio.Timeout, timeout: float
+    ) -> None:
+        """Write a download to ``target`` atomically, in bounded chunks, at most ``max_download_bytes``.
+
+        As in the sync shell, each chunk that arrives earns the attempt another ``timeout``, up to the
+        call's deadline. Disk failures are a DownloadError; the connection's own errors pass through.
+        """
+        from .files import atomic_file
+
+        aiohttp = _aiohttp()
+        loop = asyncio.get_running_loop()
+        end = None if call.deadline is None else call.started + call.deadline
+        written = earned = 0
+        try:
+            with atomic_file(target) as fh:
+                async for chunk in response.content.iter_chunked(_CHUNK):
+                    written += len(chunk)
+                    if written > self.max_download_bytes:
+                        raise core.too_large(call, self.max_download_bytes, "max_download_bytes")
+                    fh.write(chunk)
+                    if written - earned >= _CHUNK:  # progress is counted in whole chunks, as urllib3 reads them
+                        earned = written
+                        now = time.monotonic()
+                        until = now + timeout if end is None else min(now + timeout, end)
+                        bound.reschedule(loop.time() + (until - now))
+        except aiohttp.ClientError:
+            raise  # ClientOSError is an OSError too: the connection's, not the disk's
+        except OSError as exc:
+            raise DownloadError(f"cannot write {str(target)!r}: {exc.strerror or exc}") from None
+
+
+async def _read_body(call: core.Call, response: aiohttp.ClientResponse, limit: int, setting: str) -> bytes:
+    """The decoded body, refusing more than ``limit`` bytes (counted after decompression, as in the sync shell)."""
+    length = response.content_length
+    if length is not None and not response.headers.get("Content-Encoding"):
+        if length > limit:
+            raise core.too_large(call, limit, setting)
+        return await response.read()
+    parts: list[bytes] = []
+    size = 0
+    async for chunk in response.content.iter_chunked(_CHUNK):
+        size += len(chunk)
+        if size > limit:
+            raise core.too_large(call, limit, setting)
+        parts.append(chunk)
+    return b"".join(parts)
 
 
 def _kind(aiohttp: Any, exc: BaseException) -> core.FailureKind:
@@ -242,10 +322,3 @@ def _kind(aiohttp: Any, exc: BaseException) -> core.FailureKind:
 
 def _reason(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
-
-
-async def _stream(response: aiohttp.ClientResponse, target: Path) -> None:
-    """Copy a body to ``target`` in chunks through the shared atomic writer (disk errors: DownloadError)."""
-    with atomic_download(target) as out:
-        async for chunk in response.content.iter_chunked(_CHUNK):
-            out.write(chunk)

@@ -9,16 +9,15 @@ from __future__ import annotations
 
 import gc
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Self, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, Self, TypeVar
 
-from . import core, pagination, params
+from . import pagination, params
 from .auth import Credentials
 from .config import Settings
 from .errors import PermissionDeniedError, ResponseDecodeError, ResponseValidationError
-from .metrics import MetricsSnapshot
+from .metrics import Metrics, MetricsSnapshot
 from .pagination import Page
 from .ratelimit import RateLimiter, RateLimitState, parse_rate_headers
 from .transport import RawResponse, RequestOptions, Transport
@@ -26,19 +25,24 @@ from .transport import RawResponse, RequestOptions, Transport
 if TYPE_CHECKING:  # pydantic is imported with the first model, not with the client
     from pydantic import BaseModel
 
-__all__ = [
-    "BaseClient",
-    "ClientSetup",
-    "Resource",
-    "configure",
-    "decode_form",
-    "decode_model",
-    "not_json",
-    "options_of",
-]
+__all__ = ["BaseClient", "ClientBase", "Resource", "decode_form", "decode_model", "not_json", "options_of"]
 
 M = TypeVar("M", bound="BaseModel")
 I = TypeVar("I")  # noqa: E741
+
+
+class _Transport(Protocol):
+    """What the shared client code reads from either transport shell."""
+
+    credentials: Credentials
+    limiter: RateLimiter | None
+    metrics: Metrics
+
+    @property
+    def last_response(self) -> RawResponse | None: ...
+
+
+TT = TypeVar("TT", bound=_Transport)  # the transport: urllib3 (sync) or aiohttp (async)
 
 _AUTO: Any = "auto"
 
@@ -104,51 +108,12 @@ def decode_form(raw: RawResponse) -> dict[str, str]:
     return dict(parse_qsl(raw.content.decode("utf-8", "replace"), keep_blank_values=True))
 
 
-@dataclass(frozen=True)
-class ClientSetup:
-    """What both clients are built from: resolved settings, the request builder, the limiter."""
+class ClientBase(Generic[TT]):
+    """What both clients share: their settings (one signature, one resolution), transport state, repr.
 
-    settings: Settings
-    user_agent: str
-    builder: core.RequestBuilder
-    limiter: RateLimiter | None
-
-
-def configure(
-    *, rate_limit: Any, env: Mapping[str, str] | None, dotenv: Any, default_user_agent: str, **given: Any
-) -> ClientSetup:
-    """Resolve a client's settings (arguments, then environment, then ``.env``) once, for either client."""
-    arguments: dict[str, Any] = dict(given)
-    if rate_limit is not _AUTO:
-        arguments["rate_limit"] = rate_limit
-    settings = Settings.resolve(arguments, environ=env, dotenv=Path(dotenv) if dotenv is not None else None)
-
-    def secret(value: Any) -> str | None:
-        return value.get_secret_value() if value is not None else None
-
-    credentials = Credentials(
-        token=secret(settings.token),
-        consumer_key=settings.consumer_key,
-        consumer_secret=secret(settings.consumer_secret),
-        access_token=secret(settings.access_token),
-        access_token_secret=secret(settings.access_token_secret),
-    )
-    rate = settings.effective_rate_limit
-    limiter = RateLimiter(rate[0], rate[1], settings.rate_limit_store) if rate is not None else None
-    user_agent = settings.user_agent or default_user_agent
-    builder = core.RequestBuilder(
-        base_url=settings.base_url,
-        credentials=credentials,
-        user_agent=user_agent,
-        timeout=settings.timeout,
-        max_retries=settings.max_retries,
-        deadline=settings.deadline,
-    )
-    return ClientSetup(settings, user_agent, builder, limiter)
-
-
-class BaseClient:
-    """Configuration, connection pool, rate limiter and metrics shared by every resource."""
+    A subclass builds its transport (:meth:`_make_transport`): urllib3 for :class:`BaseClient`,
+    aiohttp for ``AsyncBaseClient``, from the same settings.
+    """
 
     default_user_agent: ClassVar[str] = "musicagent"
     """Sent when no ``user_agent`` is configured; the public client names its version here."""
@@ -168,6 +133,9 @@ class BaseClient:
         deadline: float | None = None,
         rate_limit: tuple[int, float] | None = _AUTO,
         rate_limit_store: str | None = None,
+        credentials_hosts: Sequence[str] | None = None,
+        max_response_bytes: int | None = None,
+        max_download_bytes: int | None = None,
         env: Mapping[str, str] | None = None,
         dotenv: str | os.PathLike[str] | None = None,
     ) -> None:
@@ -175,50 +143,63 @@ class BaseClient:
         which win over a ``.env`` file in the working directory. ``rate_limit=(requests, seconds)``
         sizes the local limiter (default: 60/60 s with credentials, 25/60 s without); ``None`` turns
         it off. ``rate_limit_store`` shares the limit: ``sqlite:///path.db`` between processes,
-        ``redis://host:6379/0`` between machines.
+        ``redis://host:6379/0`` between machines. Credentials are only sent to Discogs' hosts and
+        loopback; ``credentials_hosts`` names other hosts (a proxy) that may receive them.
+        ``max_response_bytes`` caps an answer held in memory, ``max_download_bytes`` a download,
+        both counted after decompression.
         """
-        setup = configure(
-            token=token,
-            user_agent=user_agent,
-            base_url=base_url,
-            consumer_key=consumer_key,
-            consumer_secret=consumer_secret,
-            access_token=access_token,
-            access_token_secret=access_token_secret,
-            timeout=timeout,
-            max_retries=max_retries,
-            deadline=deadline,
-            rate_limit=rate_limit,
-            rate_limit_store=rate_limit_store,
-            env=env,
-            dotenv=dotenv,
-            default_user_agent=self.default_user_agent,
+        arguments: dict[str, Any] = {
+            "token": token,
+            "user_agent": user_agent,
+            "base_url": base_url,
+            "consumer_key": consumer_key,
+            "consumer_secret": consumer_secret,
+            "access_token": access_token,
+            "access_token_secret": access_token_secret,
+            "timeout": timeout,
+            "max_retries": max_retries,
+            "deadline": deadline,
+            "rate_limit_store": rate_limit_store,
+            "credentials_hosts": credentials_hosts,
+            "max_response_bytes": max_response_bytes,
+            "max_download_bytes": max_download_bytes,
+        }
+        if rate_limit is not _AUTO:
+            arguments["rate_limit"] = rate_limit
+        settings = Settings.resolve(arguments, environ=env, dotenv=Path(dotenv) if dotenv is not None else None)
+        self._settings = settings
+
+        def secret(value: Any) -> str | None:
+            return value.get_secret_value() if value is not None else None
+
+        credentials = Credentials(
+            token=secret(settings.token),
+            consumer_key=settings.consumer_key,
+            consumer_secret=secret(settings.consumer_secret),
+            access_token=secret(settings.access_token),
+            access_token_secret=secret(settings.access_token_secret),
         )
-        self._settings = setup.settings
-        b = setup.builder
-        self._transport = Transport(
-            base_url=b.base_url,
-            credentials=b.credentials,
-            user_agent=setup.user_agent,
-            timeout=b.timeout,
-            max_retries=b.max_retries,
-            deadline=b.deadline,
-            limiter=setup.limiter,
+        rate = settings.effective_rate_limit
+        limiter = RateLimiter(rate[0], rate[1], settings.rate_limit_store) if rate is not None else None
+        self._transport = self._make_transport(
+            base_url=settings.base_url,
+            credentials=credentials,
+            user_agent=settings.user_agent or self.default_user_agent,
+            timeout=settings.timeout,
+            max_retries=settings.max_retries,
+            deadline=settings.deadline,
+            limiter=limiter,
+            credentials_hosts=settings.credentials_hosts,
+            max_response_bytes=settings.max_response_bytes,
+            max_download_bytes=settings.max_download_bytes,
         )
+
+    def _make_transport(self, **parts: Any) -> TT:
+        raise NotImplementedError  # pragma: no cover - each client builds its own
 
     def __repr__(self) -> str:
         kind = self._transport.credentials.kind
         return f"<{type(self).__name__} base_url={self._settings.base_url!r} auth={kind}>"
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        """Close pooled connections (the client stays usable; new connections open on demand)."""
-        self._transport.close()
 
     # -- state a user can read -----------------------------------------------------------------
     @property
@@ -244,6 +225,23 @@ class BaseClient:
     def metrics(self) -> MetricsSnapshot:
         """Requests, retries, 429s, limiter waits and latency percentiles so far."""
         return self._transport.metrics.snapshot()
+
+
+class BaseClient(ClientBase[Transport]):
+    """Configuration, connection pool, rate limiter and metrics shared by every resource."""
+
+    def _make_transport(self, **parts: Any) -> Transport:
+        return Transport(**parts)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close pooled connections (the client stays usable; new connections open on demand)."""
+        self._transport.close()
 
     # -- what generated methods call -----------------------------------------------------------
     def _fetch(

@@ -1,66 +1,72 @@
-"""Writing a download to disk atomically, for both transport shells.
+"""The one atomic-file writer: downloads (transport) and exports (``musicagent.export``) both use it.
 
-The body goes to a temporary file beside the target, is flushed to disk, and replaces the target
-in one rename, so an interrupted download never leaves a half-written file under the target's name.
-A failure of the local disk is a :class:`DownloadError` (retrying the request cannot fix it); an
-error of the connection raised while the body is being read passes through unchanged, for the shell
-to map and retry.
+A file is written to a temporary file next to it (same filesystem, so ``os.replace`` is atomic),
+flushed and fsynced, then renamed over the target: readers see either the old file or the complete
+new one. Any exception (a failing page fetch, a download cut off, a KeyboardInterrupt) removes the
+temporary file and keeps the old one.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+import stat
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO, Any, Literal
 
-from .errors import DownloadError
-
-__all__ = ["DownloadFile", "atomic_download"]
-
-
-def _disk_error(target: Path, exc: OSError) -> DownloadError:
-    return DownloadError(f"cannot write {str(target)!r}: {exc.strerror or exc}")
-
-
-class DownloadFile:
-    """The temporary file being written: ``write`` turns a disk failure into a DownloadError."""
-
-    __slots__ = ("_out", "_target")
-
-    def __init__(self, out: BinaryIO, target: Path) -> None:
-        self._out = out
-        self._target = target
-
-    def write(self, chunk: bytes) -> None:
-        try:
-            self._out.write(chunk)
-        except OSError as exc:
-            raise _disk_error(self._target, exc) from None
+__all__ = ["atomic_file", "atomic_write"]
 
 
 @contextlib.contextmanager
-def atomic_download(target: Path) -> Iterator[DownloadFile]:
-    """``with atomic_download(path) as out: out.write(chunk)``; the target appears only on success."""
-    import tempfile  # with the first download, not at start-up
+def atomic_file(target: Path, mode: Literal["w", "wb"] = "wb", *, newline: str | None = None) -> Iterator[IO[Any]]:
+    """Yield a file to write; on success it replaces ``target``, on any failure it leaves no trace.
 
+    Text mode (``"w"``) writes UTF-8 with the given ``newline`` translation.
+    """
+    import tempfile  # here: it is slow to import, and only writers need it
+
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
-    except OSError as exc:
-        raise _disk_error(target, exc) from None
-    try:
-        with os.fdopen(fd, "wb") as out:
-            yield DownloadFile(out, target)
-            try:
-                out.flush()
-                os.fsync(out.fileno())
-            except OSError as exc:
-                raise _disk_error(target, exc) from None
-        try:
-            os.replace(tmp, target)
-        except OSError as exc:
-            raise _disk_error(target, exc) from None
+        encoding = "utf-8" if mode == "w" else None
+        with open(fd, mode, encoding=encoding, newline=newline) as fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, _final_mode(target))
+        os.replace(tmp, target)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
         raise
+    _fsync_directory(target.parent)
+
+
+def atomic_write(target: Path, chunks: Iterable[bytes]) -> None:
+    """Write ``chunks`` to ``target`` atomically (see :func:`atomic_file`)."""
+    with atomic_file(target) as fh:
+        for chunk in chunks:
+            fh.write(chunk)
+
+
+def _final_mode(target: Path) -> int:
+    """Permissions the file would have had if written in place (mkstemp makes it 0600)."""
+    try:
+        return stat.S_IMODE(os.stat(target).st_mode)
+    except FileNotFoundError:
+        # The umask can only be read by setting it; it is put back at once.
+        umask = os.umask(0o022)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
+def _fsync_directory(directory: Path) -> None:
+    """Persist the rename itself, so a crash right after returning cannot undo it (POSIX)."""
+    if os.name != "posix":
+        return
+    with contextlib.suppress(OSError):
+        fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)

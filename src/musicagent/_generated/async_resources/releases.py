@@ -126,6 +126,7 @@ class AsyncReleasesRatingResource(AsyncResource):
             AuthenticationError: HTTP 401.
             PermissionDeniedError: HTTP 403.
             NotFoundError: HTTP 404.
+            UnprocessableEntityError: HTTP 422.
             RateLimitError: HTTP 429.
             ServerError: HTTP 500.
         """
