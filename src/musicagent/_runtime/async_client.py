@@ -69,6 +69,7 @@ class AsyncBaseClient(ClientBase[AsyncTransport]):
             fields=fields,
             parse=lambda raw: decode_model(model, raw, operation),
             options=options,
+            operation=operation,
         )
 
     async def _fetch_none(
@@ -83,7 +84,14 @@ class AsyncBaseClient(ClientBase[AsyncTransport]):
         options: core.RequestOptions | None = None,
     ) -> None:
         await self._transport.request(
-            method, path, query=query, json=json, fields=fields, parse=lambda raw: None, options=options
+            method,
+            path,
+            query=query,
+            json=json,
+            fields=fields,
+            parse=lambda raw: None,
+            options=options,
+            operation=operation,
         )
 
     async def _fetch_form(
@@ -95,7 +103,9 @@ class AsyncBaseClient(ClientBase[AsyncTransport]):
         query: Mapping[str, Any] | None = None,
         options: core.RequestOptions | None = None,
     ) -> dict[str, str]:
-        return await self._transport.request(method, path, query=query, parse=decode_form, options=options)
+        return await self._transport.request(
+            method, path, query=query, parse=decode_form, options=options, operation=operation
+        )
 
     async def _download(
         self,

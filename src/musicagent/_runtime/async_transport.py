@@ -28,6 +28,8 @@ from .ratelimit import RateLimiter
 if TYPE_CHECKING:
     import aiohttp
 
+    from .cache_store import ResponseCache
+
 __all__ = ["AsyncTransport"]
 
 T = TypeVar("T")
@@ -62,6 +64,7 @@ class AsyncTransport:
         max_retries: int,
         deadline: float | None,
         limiter: RateLimiter | None,
+        cache: ResponseCache | None = None,
         credentials_hosts: tuple[str, ...] = (),
         max_response_bytes: int = 64 * 2**20,
         max_download_bytes: int = 4 * 2**30,
@@ -79,6 +82,7 @@ class AsyncTransport:
         )
         self.credentials = credentials
         self.limiter = limiter
+        self.cache = cache
         self.max_response_bytes = max_response_bytes
         self.max_download_bytes = max_download_bytes
         self.metrics = Metrics()
@@ -148,10 +152,27 @@ class AsyncTransport:
         fields: Mapping[str, Any] | None = None,
         parse: Callable[[core.RawResponse], T],
         options: core.RequestOptions | None = None,
+        operation: str | None = None,
     ) -> T:
-        """Send with limiter and retries; ``parse`` runs inside the retry loop so truncated bodies retry."""
+        """Send with limiter and retries; ``parse`` runs inside the retry loop so truncated bodies retry.
+
+        With a response cache, the same hook as the sync shell: a GET it can answer sends nothing,
+        and a write makes what it changed stale (``operation`` picks the rules).
+        """
         call = self.builder.call(method, path, query=query, json=json, fields=fields, options=options)
+        if self.cache is not None:
+
+            async def send(parse: Callable[[core.RawResponse], T]) -> T:
+                return await self._run(call, parse, None)
+
+            return await self.cache.serve_async(
+                call, operation, options, parse, send=send, on_hit=self._remember, metrics=self.metrics
+            )
         return await self._run(call, parse, None)
+
+    def _remember(self, raw: core.RawResponse) -> None:
+        """A cached answer becomes this task's ``last_response``, as a fresh one would."""
+        self._last.set(raw)
 
     async def download(
         self, url: str, destination: str | os.PathLike[str], *, options: core.RequestOptions | None = None

@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 
 from .._generated import async_client as _generated
 from .._runtime.client import options_of
+from .._runtime.operations import OperationInfo
 from .._version import __version__
 from .client import json_or_none
 from .images import AsyncImagesResource
@@ -30,6 +31,12 @@ class AsyncDiscogs(_generated.AsyncDiscogs):
     """
 
     default_user_agent: ClassVar[str] = f"musicagent/{__version__}"
+
+    def _cache_operations(self) -> tuple[OperationInfo, ...]:
+        """The spec's cache rules, as for ``Discogs`` (the same response cache plugs into both)."""
+        from .._generated.operations import OPERATIONS
+
+        return OPERATIONS
 
     @cached_property
     def images(self) -> AsyncImagesResource:
@@ -54,12 +61,14 @@ class AsyncDiscogs(_generated.AsyncDiscogs):
         timeout: float | None = None,
         max_retries: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
+        cache: bool | None = None,
     ) -> Any:
         """Call any endpoint (one newer than the spec, say) with the same limiter, retries and errors.
 
-        Returns the decoded JSON (None for an empty body).
+        Returns the decoded JSON (None for an empty body). A GET is cached only when ``cache_ttl``
+        says so (a number, or a ``"request"`` key): the spec knows nothing of the endpoint.
         """
-        options = options_of(timeout, max_retries, extra_headers, None)
+        options = options_of(timeout, max_retries, extra_headers, None, cache)
         parse = json_or_none(f"{method.upper()} {path}")
         return await self._transport.request(
             method.upper(), path, query=params, json=json, parse=parse, options=options

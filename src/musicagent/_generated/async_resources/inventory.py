@@ -30,6 +30,7 @@ class AsyncInventoryExportsResource(AsyncResource):
         max_retries: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
+        cache: bool | None = None,
     ) -> None:
         """Request a CSV export of the authenticated user's inventory.
 
@@ -50,7 +51,7 @@ class AsyncInventoryExportsResource(AsyncResource):
             ServerError: HTTP 500.
         """
         path = f"/inventory/export"
-        options = options_of(timeout, max_retries, extra_headers, extra_query)
+        options = options_of(timeout, max_retries, extra_headers, extra_query, cache)
         return await self._client._fetch_none("inventory.exports.create", "POST", path, options=options)
 
     async def download(
@@ -62,6 +63,7 @@ class AsyncInventoryExportsResource(AsyncResource):
         max_retries: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
+        cache: bool | None = None,
     ) -> Path:
         """Download a finished inventory export as CSV.
 
@@ -85,7 +87,7 @@ class AsyncInventoryExportsResource(AsyncResource):
         """
         _export_id = _p.segment(_p.check_int("export_id", export_id, minimum=1))
         path = f"/inventory/export/{_export_id}/download"
-        options = options_of(timeout, max_retries, extra_headers, extra_query)
+        options = options_of(timeout, max_retries, extra_headers, extra_query, cache)
         return await self._client._download("inventory.exports.download", path, destination, options=options)
 
     async def get(
@@ -96,6 +98,7 @@ class AsyncInventoryExportsResource(AsyncResource):
         max_retries: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
+        cache: bool | None = None,
     ) -> models.InventoryExport:
         """Get an inventory export.
 
@@ -118,7 +121,7 @@ class AsyncInventoryExportsResource(AsyncResource):
         """
         _export_id = _p.segment(_p.check_int("export_id", export_id, minimum=1))
         path = f"/inventory/export/{_export_id}"
-        options = options_of(timeout, max_retries, extra_headers, extra_query)
+        options = options_of(timeout, max_retries, extra_headers, extra_query, cache)
         return await self._client._fetch("inventory.exports.get", "GET", path, models.InventoryExport, options=options)
 
     def list(
@@ -131,6 +134,7 @@ class AsyncInventoryExportsResource(AsyncResource):
         max_retries: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
+        cache: bool | None = None,
     ) -> AsyncPaginator[models.InventoryExport]:
         """List the recent inventory exports.
 
@@ -157,7 +161,7 @@ class AsyncInventoryExportsResource(AsyncResource):
             "page": None if page is None else _p.check_int("page", page, minimum=1),
             "per_page": None if per_page is None else _p.check_int("per_page", per_page, minimum=1, maximum=100),
         }
-        options = options_of(timeout, max_retries, extra_headers, extra_query)
+        options = options_of(timeout, max_retries, extra_headers, extra_query, cache)
         return self._client._page(
             "inventory.exports.list",
             path,
@@ -181,6 +185,7 @@ class AsyncInventoryUploadsResource(AsyncResource):
         max_retries: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
+        cache: bool | None = None,
     ) -> None:
         """Add listings from a CSV file.
 
@@ -211,7 +216,7 @@ class AsyncInventoryUploadsResource(AsyncResource):
         fields: dict[str, Any] = {
             "upload": _p.check_file("upload", upload),
         }
-        options = options_of(timeout, max_retries, extra_headers, extra_query)
+        options = options_of(timeout, max_retries, extra_headers, extra_query, cache)
         return await self._client._fetch_none("inventory.uploads.add", "POST", path, fields=fields, options=options)
 
     async def change(
@@ -222,6 +227,7 @@ class AsyncInventoryUploadsResource(AsyncResource):
         max_retries: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
+        cache: bool | None = None,
     ) -> None:
         """Change listings from a CSV file.
 
@@ -251,7 +257,7 @@ class AsyncInventoryUploadsResource(AsyncResource):
         fields: dict[str, Any] = {
             "upload": _p.check_file("upload", upload),
         }
-        options = options_of(timeout, max_retries, extra_headers, extra_query)
+        options = options_of(timeout, max_retries, extra_headers, extra_query, cache)
         return await self._client._fetch_none("inventory.uploads.change", "POST", path, fields=fields, options=options)
 
     async def delete(
@@ -262,6 +268,7 @@ class AsyncInventoryUploadsResource(AsyncResource):
         max_retries: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
+        cache: bool | None = None,
     ) -> None:
         """Delete listings named in a CSV file.
 
@@ -289,7 +296,7 @@ class AsyncInventoryUploadsResource(AsyncResource):
         fields: dict[str, Any] = {
             "upload": _p.check_file("upload", upload),
         }
-        options = options_of(timeout, max_retries, extra_headers, extra_query)
+        options = options_of(timeout, max_retries, extra_headers, extra_query, cache)
         return await self._client._fetch_none("inventory.uploads.delete", "POST", path, fields=fields, options=options)
 
     async def get(
@@ -300,6 +307,7 @@ class AsyncInventoryUploadsResource(AsyncResource):
         max_retries: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
+        cache: bool | None = None,
     ) -> models.InventoryUpload:
         """Get an inventory upload.
 
@@ -322,7 +330,7 @@ class AsyncInventoryUploadsResource(AsyncResource):
         """
         _upload_id = _p.segment(_p.check_int("upload_id", upload_id, minimum=1))
         path = f"/inventory/upload/{_upload_id}"
-        options = options_of(timeout, max_retries, extra_headers, extra_query)
+        options = options_of(timeout, max_retries, extra_headers, extra_query, cache)
         return await self._client._fetch("inventory.uploads.get", "GET", path, models.InventoryUpload, options=options)
 
     def list(
@@ -335,6 +343,7 @@ class AsyncInventoryUploadsResource(AsyncResource):
         max_retries: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
+        cache: bool | None = None,
     ) -> AsyncPaginator[models.InventoryUpload]:
         """List the recent inventory uploads.
 
@@ -361,7 +370,7 @@ class AsyncInventoryUploadsResource(AsyncResource):
             "page": None if page is None else _p.check_int("page", page, minimum=1),
             "per_page": None if per_page is None else _p.check_int("per_page", per_page, minimum=1, maximum=100),
         }
-        options = options_of(timeout, max_retries, extra_headers, extra_query)
+        options = options_of(timeout, max_retries, extra_headers, extra_query, cache)
         return self._client._page(
             "inventory.uploads.list",
             path,

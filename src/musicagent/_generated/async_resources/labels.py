@@ -31,6 +31,7 @@ class AsyncLabelsResource(AsyncResource):
         max_retries: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
+        cache: bool | None = None,
     ) -> models.Label:
         """Get a label.
 
@@ -52,7 +53,7 @@ class AsyncLabelsResource(AsyncResource):
         """
         _label_id = _p.segment(_p.check_int("label_id", label_id, minimum=1))
         path = f"/labels/{_label_id}"
-        options = options_of(timeout, max_retries, extra_headers, extra_query)
+        options = options_of(timeout, max_retries, extra_headers, extra_query, cache)
         return await self._client._fetch("labels.get", "GET", path, models.Label, options=options)
 
     def releases(
@@ -66,6 +67,7 @@ class AsyncLabelsResource(AsyncResource):
         max_retries: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
+        cache: bool | None = None,
     ) -> AsyncPaginator[models.LabelRelease]:
         """List a label's releases.
 
@@ -94,7 +96,7 @@ class AsyncLabelsResource(AsyncResource):
             "page": None if page is None else _p.check_int("page", page, minimum=1),
             "per_page": None if per_page is None else _p.check_int("per_page", per_page, minimum=1, maximum=100),
         }
-        options = options_of(timeout, max_retries, extra_headers, extra_query)
+        options = options_of(timeout, max_retries, extra_headers, extra_query, cache)
         return self._client._page(
             "labels.releases",
             path,

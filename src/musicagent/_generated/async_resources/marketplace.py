@@ -46,6 +46,7 @@ class AsyncMarketplaceListingsResource(AsyncResource):
         max_retries: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
+        cache: bool | None = None,
     ) -> models.ListingCreated:
         """Create a marketplace listing.
 
@@ -101,7 +102,7 @@ class AsyncMarketplaceListingsResource(AsyncResource):
                 else _p.check_number_or_choice("format_quantity", format_quantity, t.AUTO, integer=True, minimum=0),
             }
         )
-        options = options_of(timeout, max_retries, extra_headers, extra_query)
+        options = options_of(timeout, max_retries, extra_headers, extra_query, cache)
         return await self._client._fetch(
             "marketplace.listings.create", "POST", path, models.ListingCreated, json=body, options=options
         )
@@ -115,6 +116,7 @@ class AsyncMarketplaceListingsResource(AsyncResource):
         max_retries: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
+        cache: bool | None = None,
     ) -> None:
         """Delete a marketplace listing.
 
@@ -142,7 +144,7 @@ class AsyncMarketplaceListingsResource(AsyncResource):
         query: dict[str, Any] = {
             "curr_abbr": None if curr_abbr is None else _p.check_choice("curr_abbr", curr_abbr, t.CURRENCY_CODE),
         }
-        options = options_of(timeout, max_retries, extra_headers, extra_query)
+        options = options_of(timeout, max_retries, extra_headers, extra_query, cache)
         return await self._client._fetch_none(
             "marketplace.listings.delete", "DELETE", path, query=query, options=options
         )
@@ -156,6 +158,7 @@ class AsyncMarketplaceListingsResource(AsyncResource):
         max_retries: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
+        cache: bool | None = None,
     ) -> models.Listing:
         """Get a marketplace listing.
 
@@ -184,7 +187,7 @@ class AsyncMarketplaceListingsResource(AsyncResource):
         query: dict[str, Any] = {
             "curr_abbr": None if curr_abbr is None else _p.check_choice("curr_abbr", curr_abbr, t.CURRENCY_CODE),
         }
-        options = options_of(timeout, max_retries, extra_headers, extra_query)
+        options = options_of(timeout, max_retries, extra_headers, extra_query, cache)
         return await self._client._fetch(
             "marketplace.listings.get", "GET", path, models.Listing, query=query, options=options
         )
@@ -209,6 +212,7 @@ class AsyncMarketplaceListingsResource(AsyncResource):
         max_retries: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
+        cache: bool | None = None,
     ) -> None:
         """Edit a marketplace listing.
 
@@ -272,7 +276,7 @@ class AsyncMarketplaceListingsResource(AsyncResource):
                 else _p.check_number_or_choice("format_quantity", format_quantity, t.AUTO, integer=True, minimum=0),
             }
         )
-        options = options_of(timeout, max_retries, extra_headers, extra_query)
+        options = options_of(timeout, max_retries, extra_headers, extra_query, cache)
         return await self._client._fetch_none(
             "marketplace.listings.update", "POST", path, query=query, json=body, options=options
         )
@@ -291,6 +295,7 @@ class AsyncMarketplaceOrdersMessagesResource(AsyncResource):
         max_retries: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
+        cache: bool | None = None,
     ) -> models.OrderMessage:
         """Add a message to an order.
 
@@ -325,7 +330,7 @@ class AsyncMarketplaceOrdersMessagesResource(AsyncResource):
                 "status": None if status is None else _p.check_choice("status", status, t.ORDER_STATUS),
             }
         )
-        options = options_of(timeout, max_retries, extra_headers, extra_query)
+        options = options_of(timeout, max_retries, extra_headers, extra_query, cache)
         return await self._client._fetch(
             "marketplace.orders.messages.add", "POST", path, models.OrderMessage, json=body, options=options
         )
@@ -341,6 +346,7 @@ class AsyncMarketplaceOrdersMessagesResource(AsyncResource):
         max_retries: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
+        cache: bool | None = None,
     ) -> AsyncPaginator[models.OrderMessage]:
         """List the messages of an order.
 
@@ -372,7 +378,7 @@ class AsyncMarketplaceOrdersMessagesResource(AsyncResource):
             "page": None if page is None else _p.check_int("page", page, minimum=1),
             "per_page": None if per_page is None else _p.check_int("per_page", per_page, minimum=1, maximum=100),
         }
-        options = options_of(timeout, max_retries, extra_headers, extra_query)
+        options = options_of(timeout, max_retries, extra_headers, extra_query, cache)
         return self._client._page(
             "marketplace.orders.messages.list",
             path,
@@ -400,6 +406,7 @@ class AsyncMarketplaceOrdersResource(AsyncResource):
         max_retries: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
+        cache: bool | None = None,
     ) -> models.Order:
         """Get a marketplace order.
 
@@ -423,7 +430,7 @@ class AsyncMarketplaceOrdersResource(AsyncResource):
         """
         _order_id = _p.segment(_p.check_str("order_id", order_id, min_length=1))
         path = f"/marketplace/orders/{_order_id}"
-        options = options_of(timeout, max_retries, extra_headers, extra_query)
+        options = options_of(timeout, max_retries, extra_headers, extra_query, cache)
         return await self._client._fetch("marketplace.orders.get", "GET", path, models.Order, options=options)
 
     def list(
@@ -442,6 +449,7 @@ class AsyncMarketplaceOrdersResource(AsyncResource):
         max_retries: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
+        cache: bool | None = None,
     ) -> AsyncPaginator[models.Order]:
         """List the authenticated seller's orders.
 
@@ -482,7 +490,7 @@ class AsyncMarketplaceOrdersResource(AsyncResource):
             "page": None if page is None else _p.check_int("page", page, minimum=1),
             "per_page": None if per_page is None else _p.check_int("per_page", per_page, minimum=1, maximum=100),
         }
-        options = options_of(timeout, max_retries, extra_headers, extra_query)
+        options = options_of(timeout, max_retries, extra_headers, extra_query, cache)
         return self._client._page(
             "marketplace.orders.list",
             path,
@@ -504,6 +512,7 @@ class AsyncMarketplaceOrdersResource(AsyncResource):
         max_retries: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
+        cache: bool | None = None,
     ) -> models.Order:
         """Edit a marketplace order.
 
@@ -539,7 +548,7 @@ class AsyncMarketplaceOrdersResource(AsyncResource):
                 "shipping": None if shipping is None else _p.check_number("shipping", shipping, minimum=0),
             }
         )
-        options = options_of(timeout, max_retries, extra_headers, extra_query)
+        options = options_of(timeout, max_retries, extra_headers, extra_query, cache)
         return await self._client._fetch(
             "marketplace.orders.update", "POST", path, models.Order, json=body, options=options
         )
@@ -564,6 +573,7 @@ class AsyncMarketplaceResource(AsyncResource):
         max_retries: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
+        cache: bool | None = None,
     ) -> models.Fee:
         """Calculate the marketplace fee for a price.
 
@@ -585,7 +595,7 @@ class AsyncMarketplaceResource(AsyncResource):
         """
         _price = _p.segment(_p.check_number("price", price, exclusive_minimum=0))
         path = f"/marketplace/fee/{_price}"
-        options = options_of(timeout, max_retries, extra_headers, extra_query)
+        options = options_of(timeout, max_retries, extra_headers, extra_query, cache)
         return await self._client._fetch("marketplace.fee", "GET", path, models.Fee, options=options)
 
     async def fee_in_currency(
@@ -597,6 +607,7 @@ class AsyncMarketplaceResource(AsyncResource):
         max_retries: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
+        cache: bool | None = None,
     ) -> models.Fee:
         """Calculate the marketplace fee for a price in a currency.
 
@@ -620,7 +631,7 @@ class AsyncMarketplaceResource(AsyncResource):
         _price = _p.segment(_p.check_number("price", price, exclusive_minimum=0))
         _currency = _p.segment(_p.check_choice("currency", currency, t.CURRENCY_CODE))
         path = f"/marketplace/fee/{_price}/{_currency}"
-        options = options_of(timeout, max_retries, extra_headers, extra_query)
+        options = options_of(timeout, max_retries, extra_headers, extra_query, cache)
         return await self._client._fetch("marketplace.fee_in_currency", "GET", path, models.Fee, options=options)
 
     async def price_suggestions(
@@ -631,6 +642,7 @@ class AsyncMarketplaceResource(AsyncResource):
         max_retries: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
+        cache: bool | None = None,
     ) -> models.PriceSuggestions:
         """Get suggested prices for a release.
 
@@ -656,7 +668,7 @@ class AsyncMarketplaceResource(AsyncResource):
         """
         _release_id = _p.segment(_p.check_int("release_id", release_id, minimum=1))
         path = f"/marketplace/price_suggestions/{_release_id}"
-        options = options_of(timeout, max_retries, extra_headers, extra_query)
+        options = options_of(timeout, max_retries, extra_headers, extra_query, cache)
         return await self._client._fetch(
             "marketplace.price_suggestions", "GET", path, models.PriceSuggestions, options=options
         )
@@ -670,6 +682,7 @@ class AsyncMarketplaceResource(AsyncResource):
         max_retries: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
+        cache: bool | None = None,
     ) -> models.MarketplaceStats:
         """Get the marketplace statistics of a release.
 
@@ -697,7 +710,7 @@ class AsyncMarketplaceResource(AsyncResource):
         query: dict[str, Any] = {
             "curr_abbr": None if curr_abbr is None else _p.check_choice("curr_abbr", curr_abbr, t.CURRENCY_CODE),
         }
-        options = options_of(timeout, max_retries, extra_headers, extra_query)
+        options = options_of(timeout, max_retries, extra_headers, extra_query, cache)
         return await self._client._fetch(
             "marketplace.stats", "GET", path, models.MarketplaceStats, query=query, options=options
         )

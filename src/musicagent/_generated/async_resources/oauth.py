@@ -30,6 +30,7 @@ class AsyncOauthResource(AsyncResource):
         max_retries: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
+        cache: bool | None = None,
     ) -> dict[str, str]:
         """Exchange an authorized request token for an access token (last step of the OAuth flow).
 
@@ -53,7 +54,7 @@ class AsyncOauthResource(AsyncResource):
             ServerError: HTTP 500.
         """
         path = f"/oauth/access_token"
-        options = options_of(timeout, max_retries, extra_headers, extra_query)
+        options = options_of(timeout, max_retries, extra_headers, extra_query, cache)
         return await self._client._fetch_form("oauth.access_token", "POST", path, options=options)
 
     async def identity(
@@ -63,6 +64,7 @@ class AsyncOauthResource(AsyncResource):
         max_retries: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
+        cache: bool | None = None,
     ) -> models.Identity:
         """Get the identity of the authenticated user.
 
@@ -80,7 +82,7 @@ class AsyncOauthResource(AsyncResource):
             ServerError: HTTP 500.
         """
         path = f"/oauth/identity"
-        options = options_of(timeout, max_retries, extra_headers, extra_query)
+        options = options_of(timeout, max_retries, extra_headers, extra_query, cache)
         return await self._client._fetch("oauth.identity", "GET", path, models.Identity, options=options)
 
     async def request_token(
@@ -90,6 +92,7 @@ class AsyncOauthResource(AsyncResource):
         max_retries: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
+        cache: bool | None = None,
     ) -> dict[str, str]:
         """Get an OAuth request token (step 1 of the OAuth flow).
 
@@ -113,5 +116,5 @@ class AsyncOauthResource(AsyncResource):
             ServerError: HTTP 500.
         """
         path = f"/oauth/request_token"
-        options = options_of(timeout, max_retries, extra_headers, extra_query)
+        options = options_of(timeout, max_retries, extra_headers, extra_query, cache)
         return await self._client._fetch_form("oauth.request_token", "GET", path, options=options)

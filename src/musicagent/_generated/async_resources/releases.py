@@ -32,6 +32,7 @@ class AsyncReleasesRatingResource(AsyncResource):
         max_retries: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
+        cache: bool | None = None,
     ) -> None:
         """Delete a user's rating of a release.
 
@@ -57,7 +58,7 @@ class AsyncReleasesRatingResource(AsyncResource):
         _release_id = _p.segment(_p.check_int("release_id", release_id, minimum=1))
         _username = _p.segment(_p.check_str("username", username, min_length=1))
         path = f"/releases/{_release_id}/rating/{_username}"
-        options = options_of(timeout, max_retries, extra_headers, extra_query)
+        options = options_of(timeout, max_retries, extra_headers, extra_query, cache)
         return await self._client._fetch_none("releases.rating.delete", "DELETE", path, options=options)
 
     async def get(
@@ -69,6 +70,7 @@ class AsyncReleasesRatingResource(AsyncResource):
         max_retries: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
+        cache: bool | None = None,
     ) -> models.ReleaseRating:
         """Get a user's rating of a release.
 
@@ -92,7 +94,7 @@ class AsyncReleasesRatingResource(AsyncResource):
         _release_id = _p.segment(_p.check_int("release_id", release_id, minimum=1))
         _username = _p.segment(_p.check_str("username", username, min_length=1))
         path = f"/releases/{_release_id}/rating/{_username}"
-        options = options_of(timeout, max_retries, extra_headers, extra_query)
+        options = options_of(timeout, max_retries, extra_headers, extra_query, cache)
         return await self._client._fetch("releases.rating.get", "GET", path, models.ReleaseRating, options=options)
 
     async def update(
@@ -105,6 +107,7 @@ class AsyncReleasesRatingResource(AsyncResource):
         max_retries: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
+        cache: bool | None = None,
     ) -> models.ReleaseRating:
         """Set a user's rating of a release.
 
@@ -138,7 +141,7 @@ class AsyncReleasesRatingResource(AsyncResource):
                 "rating": _p.check_int("rating", rating, minimum=1, maximum=5),
             }
         )
-        options = options_of(timeout, max_retries, extra_headers, extra_query)
+        options = options_of(timeout, max_retries, extra_headers, extra_query, cache)
         return await self._client._fetch(
             "releases.rating.update", "PUT", path, models.ReleaseRating, json=body, options=options
         )
@@ -159,6 +162,7 @@ class AsyncReleasesResource(AsyncResource):
         max_retries: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
+        cache: bool | None = None,
     ) -> models.CommunityReleaseRating:
         """Get the community rating of a release.
 
@@ -180,7 +184,7 @@ class AsyncReleasesResource(AsyncResource):
         """
         _release_id = _p.segment(_p.check_int("release_id", release_id, minimum=1))
         path = f"/releases/{_release_id}/rating"
-        options = options_of(timeout, max_retries, extra_headers, extra_query)
+        options = options_of(timeout, max_retries, extra_headers, extra_query, cache)
         return await self._client._fetch(
             "releases.community_rating", "GET", path, models.CommunityReleaseRating, options=options
         )
@@ -194,6 +198,7 @@ class AsyncReleasesResource(AsyncResource):
         max_retries: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
+        cache: bool | None = None,
     ) -> models.Release:
         """Get a release.
 
@@ -221,7 +226,7 @@ class AsyncReleasesResource(AsyncResource):
         query: dict[str, Any] = {
             "curr_abbr": None if curr_abbr is None else _p.check_choice("curr_abbr", curr_abbr, t.CURRENCY_CODE),
         }
-        options = options_of(timeout, max_retries, extra_headers, extra_query)
+        options = options_of(timeout, max_retries, extra_headers, extra_query, cache)
         return await self._client._fetch("releases.get", "GET", path, models.Release, query=query, options=options)
 
     async def stats(
@@ -232,6 +237,7 @@ class AsyncReleasesResource(AsyncResource):
         max_retries: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
+        cache: bool | None = None,
     ) -> models.ReleaseStats:
         """Get the statistics of a release.
 
@@ -254,5 +260,5 @@ class AsyncReleasesResource(AsyncResource):
         """
         _release_id = _p.segment(_p.check_int("release_id", release_id, minimum=1))
         path = f"/releases/{_release_id}/stats"
-        options = options_of(timeout, max_retries, extra_headers, extra_query)
+        options = options_of(timeout, max_retries, extra_headers, extra_query, cache)
         return await self._client._fetch("releases.stats", "GET", path, models.ReleaseStats, options=options)

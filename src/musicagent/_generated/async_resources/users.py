@@ -38,6 +38,7 @@ class AsyncUsersCollectionFieldsResource(AsyncResource):
         max_retries: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
+        cache: bool | None = None,
     ) -> models.CollectionFields:
         """List the notes fields of a user's collection.
 
@@ -62,7 +63,7 @@ class AsyncUsersCollectionFieldsResource(AsyncResource):
         """
         _username = _p.segment(_p.check_str("username", username, min_length=1))
         path = f"/users/{_username}/collection/fields"
-        options = options_of(timeout, max_retries, extra_headers, extra_query)
+        options = options_of(timeout, max_retries, extra_headers, extra_query, cache)
         return await self._client._fetch(
             "users.collection.fields.list", "GET", path, models.CollectionFields, options=options
         )
@@ -80,6 +81,7 @@ class AsyncUsersCollectionFieldsResource(AsyncResource):
         max_retries: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
+        cache: bool | None = None,
     ) -> None:
         """Set a notes field of a collection instance.
 
@@ -117,7 +119,7 @@ class AsyncUsersCollectionFieldsResource(AsyncResource):
         query: dict[str, Any] = {
             "value": _p.check_str("value", value),
         }
-        options = options_of(timeout, max_retries, extra_headers, extra_query)
+        options = options_of(timeout, max_retries, extra_headers, extra_query, cache)
         return await self._client._fetch_none("users.collection.fields.set", "POST", path, query=query, options=options)
 
 
@@ -134,6 +136,7 @@ class AsyncUsersCollectionFoldersResource(AsyncResource):
         max_retries: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
+        cache: bool | None = None,
     ) -> models.CollectionInstanceCreated:
         """Add a release to a collection folder.
 
@@ -171,7 +174,7 @@ class AsyncUsersCollectionFoldersResource(AsyncResource):
         )
         _release_id = _p.segment(_p.check_int("release_id", release_id, minimum=1))
         path = f"/users/{_username}/collection/folders/{_folder_id}/releases/{_release_id}"
-        options = options_of(timeout, max_retries, extra_headers, extra_query)
+        options = options_of(timeout, max_retries, extra_headers, extra_query, cache)
         return await self._client._fetch(
             "users.collection.folders.add_release", "POST", path, models.CollectionInstanceCreated, options=options
         )
@@ -185,6 +188,7 @@ class AsyncUsersCollectionFoldersResource(AsyncResource):
         max_retries: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
+        cache: bool | None = None,
     ) -> models.Folder:
         """Create a collection folder.
 
@@ -214,7 +218,7 @@ class AsyncUsersCollectionFoldersResource(AsyncResource):
                 "name": _p.check_str("name", name, min_length=1),
             }
         )
-        options = options_of(timeout, max_retries, extra_headers, extra_query)
+        options = options_of(timeout, max_retries, extra_headers, extra_query, cache)
         return await self._client._fetch(
             "users.collection.folders.create", "POST", path, models.Folder, json=body, options=options
         )
@@ -228,6 +232,7 @@ class AsyncUsersCollectionFoldersResource(AsyncResource):
         max_retries: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
+        cache: bool | None = None,
     ) -> None:
         """Delete a collection folder.
 
@@ -260,7 +265,7 @@ class AsyncUsersCollectionFoldersResource(AsyncResource):
             )
         )
         path = f"/users/{_username}/collection/folders/{_folder_id}"
-        options = options_of(timeout, max_retries, extra_headers, extra_query)
+        options = options_of(timeout, max_retries, extra_headers, extra_query, cache)
         return await self._client._fetch_none("users.collection.folders.delete", "DELETE", path, options=options)
 
     async def get(
@@ -272,6 +277,7 @@ class AsyncUsersCollectionFoldersResource(AsyncResource):
         max_retries: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
+        cache: bool | None = None,
     ) -> models.Folder:
         """Get a collection folder.
 
@@ -297,7 +303,7 @@ class AsyncUsersCollectionFoldersResource(AsyncResource):
         _username = _p.segment(_p.check_str("username", username, min_length=1))
         _folder_id = _p.segment(_p.check_int("folder_id", folder_id, minimum=0))
         path = f"/users/{_username}/collection/folders/{_folder_id}"
-        options = options_of(timeout, max_retries, extra_headers, extra_query)
+        options = options_of(timeout, max_retries, extra_headers, extra_query, cache)
         return await self._client._fetch("users.collection.folders.get", "GET", path, models.Folder, options=options)
 
     async def list(
@@ -308,6 +314,7 @@ class AsyncUsersCollectionFoldersResource(AsyncResource):
         max_retries: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
+        cache: bool | None = None,
     ) -> models.CollectionFolders:
         """List the folders of a user's collection.
 
@@ -333,7 +340,7 @@ class AsyncUsersCollectionFoldersResource(AsyncResource):
         """
         _username = _p.segment(_p.check_str("username", username, min_length=1))
         path = f"/users/{_username}/collection/folders"
-        options = options_of(timeout, max_retries, extra_headers, extra_query)
+        options = options_of(timeout, max_retries, extra_headers, extra_query, cache)
         return await self._client._fetch(
             "users.collection.folders.list", "GET", path, models.CollectionFolders, options=options
         )
@@ -352,6 +359,7 @@ class AsyncUsersCollectionFoldersResource(AsyncResource):
         max_retries: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
+        cache: bool | None = None,
     ) -> AsyncPaginator[models.CollectionItem]:
         """List the items in a collection folder.
 
@@ -389,7 +397,7 @@ class AsyncUsersCollectionFoldersResource(AsyncResource):
             "page": None if page is None else _p.check_int("page", page, minimum=1),
             "per_page": None if per_page is None else _p.check_int("per_page", per_page, minimum=1, maximum=100),
         }
-        options = options_of(timeout, max_retries, extra_headers, extra_query)
+        options = options_of(timeout, max_retries, extra_headers, extra_query, cache)
         return self._client._page(
             "users.collection.folders.releases",
             path,
@@ -411,6 +419,7 @@ class AsyncUsersCollectionFoldersResource(AsyncResource):
         max_retries: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
+        cache: bool | None = None,
     ) -> models.Folder:
         """Rename a collection folder.
 
@@ -450,7 +459,7 @@ class AsyncUsersCollectionFoldersResource(AsyncResource):
                 "name": _p.check_str("name", name, min_length=1),
             }
         )
-        options = options_of(timeout, max_retries, extra_headers, extra_query)
+        options = options_of(timeout, max_retries, extra_headers, extra_query, cache)
         return await self._client._fetch(
             "users.collection.folders.update", "POST", path, models.Folder, json=body, options=options
         )
@@ -470,6 +479,7 @@ class AsyncUsersCollectionInstancesResource(AsyncResource):
         max_retries: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
+        cache: bool | None = None,
     ) -> None:
         """Remove an instance from a collection folder.
 
@@ -499,7 +509,7 @@ class AsyncUsersCollectionInstancesResource(AsyncResource):
         _release_id = _p.segment(_p.check_int("release_id", release_id, minimum=1))
         _instance_id = _p.segment(_p.check_int("instance_id", instance_id, minimum=1))
         path = f"/users/{_username}/collection/folders/{_folder_id}/releases/{_release_id}/instances/{_instance_id}"
-        options = options_of(timeout, max_retries, extra_headers, extra_query)
+        options = options_of(timeout, max_retries, extra_headers, extra_query, cache)
         return await self._client._fetch_none("users.collection.instances.delete", "DELETE", path, options=options)
 
     async def update(
@@ -515,6 +525,7 @@ class AsyncUsersCollectionInstancesResource(AsyncResource):
         max_retries: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
+        cache: bool | None = None,
     ) -> None:
         """Rate a collection instance or move it to another folder.
 
@@ -557,7 +568,7 @@ class AsyncUsersCollectionInstancesResource(AsyncResource):
                 else _p.check_int("move_to_folder_id", move_to_folder_id, minimum=1),
             }
         )
-        options = options_of(timeout, max_retries, extra_headers, extra_query)
+        options = options_of(timeout, max_retries, extra_headers, extra_query, cache)
         return await self._client._fetch_none(
             "users.collection.instances.update", "POST", path, json=body, options=options
         )
@@ -590,6 +601,7 @@ class AsyncUsersCollectionResource(AsyncResource):
         max_retries: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
+        cache: bool | None = None,
     ) -> AsyncPaginator[models.CollectionItem]:
         """List the instances of a release in a user's collection.
 
@@ -623,7 +635,7 @@ class AsyncUsersCollectionResource(AsyncResource):
             "page": None if page is None else _p.check_int("page", page, minimum=1),
             "per_page": None if per_page is None else _p.check_int("per_page", per_page, minimum=1, maximum=100),
         }
-        options = options_of(timeout, max_retries, extra_headers, extra_query)
+        options = options_of(timeout, max_retries, extra_headers, extra_query, cache)
         return self._client._page(
             "users.collection.releases",
             path,
@@ -643,6 +655,7 @@ class AsyncUsersCollectionResource(AsyncResource):
         max_retries: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
+        cache: bool | None = None,
     ) -> models.CollectionValue:
         """Get the value of a user's collection.
 
@@ -666,7 +679,7 @@ class AsyncUsersCollectionResource(AsyncResource):
         """
         _username = _p.segment(_p.check_str("username", username, min_length=1))
         path = f"/users/{_username}/collection/value"
-        options = options_of(timeout, max_retries, extra_headers, extra_query)
+        options = options_of(timeout, max_retries, extra_headers, extra_query, cache)
         return await self._client._fetch("users.collection.value", "GET", path, models.CollectionValue, options=options)
 
 
@@ -684,6 +697,7 @@ class AsyncUsersWantsResource(AsyncResource):
         max_retries: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
+        cache: bool | None = None,
     ) -> models.Want:
         """Add a release to a wantlist.
 
@@ -718,7 +732,7 @@ class AsyncUsersWantsResource(AsyncResource):
                 "rating": None if rating is None else _p.check_int("rating", rating, minimum=0, maximum=5),
             }
         )
-        options = options_of(timeout, max_retries, extra_headers, extra_query)
+        options = options_of(timeout, max_retries, extra_headers, extra_query, cache)
         return await self._client._fetch("users.wants.add", "PUT", path, models.Want, json=body, options=options)
 
     async def delete(
@@ -730,6 +744,7 @@ class AsyncUsersWantsResource(AsyncResource):
         max_retries: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
+        cache: bool | None = None,
     ) -> None:
         """Remove a release from a wantlist.
 
@@ -755,7 +770,7 @@ class AsyncUsersWantsResource(AsyncResource):
         _username = _p.segment(_p.check_str("username", username, min_length=1))
         _release_id = _p.segment(_p.check_int("release_id", release_id, minimum=1))
         path = f"/users/{_username}/wants/{_release_id}"
-        options = options_of(timeout, max_retries, extra_headers, extra_query)
+        options = options_of(timeout, max_retries, extra_headers, extra_query, cache)
         return await self._client._fetch_none("users.wants.delete", "DELETE", path, options=options)
 
     def list(
@@ -769,6 +784,7 @@ class AsyncUsersWantsResource(AsyncResource):
         max_retries: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
+        cache: bool | None = None,
     ) -> AsyncPaginator[models.Want]:
         """List a user's wantlist.
 
@@ -800,7 +816,7 @@ class AsyncUsersWantsResource(AsyncResource):
             "page": None if page is None else _p.check_int("page", page, minimum=1),
             "per_page": None if per_page is None else _p.check_int("per_page", per_page, minimum=1, maximum=100),
         }
-        options = options_of(timeout, max_retries, extra_headers, extra_query)
+        options = options_of(timeout, max_retries, extra_headers, extra_query, cache)
         return self._client._page(
             "users.wants.list",
             path,
@@ -823,6 +839,7 @@ class AsyncUsersWantsResource(AsyncResource):
         max_retries: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
+        cache: bool | None = None,
     ) -> models.Want:
         """Edit a wantlist entry.
 
@@ -857,7 +874,7 @@ class AsyncUsersWantsResource(AsyncResource):
                 "rating": None if rating is None else _p.check_int("rating", rating, minimum=0, maximum=5),
             }
         )
-        options = options_of(timeout, max_retries, extra_headers, extra_query)
+        options = options_of(timeout, max_retries, extra_headers, extra_query, cache)
         return await self._client._fetch("users.wants.update", "POST", path, models.Want, json=body, options=options)
 
 
@@ -885,6 +902,7 @@ class AsyncUsersResource(AsyncResource):
         max_retries: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
+        cache: bool | None = None,
     ) -> AsyncPaginator[models.ContributedRelease]:
         """List a user's contributions.
 
@@ -917,7 +935,7 @@ class AsyncUsersResource(AsyncResource):
             "page": None if page is None else _p.check_int("page", page, minimum=1),
             "per_page": None if per_page is None else _p.check_int("per_page", per_page, minimum=1, maximum=100),
         }
-        options = options_of(timeout, max_retries, extra_headers, extra_query)
+        options = options_of(timeout, max_retries, extra_headers, extra_query, cache)
         return self._client._page(
             "users.contributions",
             path,
@@ -937,6 +955,7 @@ class AsyncUsersResource(AsyncResource):
         max_retries: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
+        cache: bool | None = None,
     ) -> models.User:
         """Get a user's profile.
 
@@ -960,7 +979,7 @@ class AsyncUsersResource(AsyncResource):
         """
         _username = _p.segment(_p.check_str("username", username, min_length=1))
         path = f"/users/{_username}"
-        options = options_of(timeout, max_retries, extra_headers, extra_query)
+        options = options_of(timeout, max_retries, extra_headers, extra_query, cache)
         return await self._client._fetch("users.get", "GET", path, models.User, options=options)
 
     def inventory(
@@ -977,6 +996,7 @@ class AsyncUsersResource(AsyncResource):
         max_retries: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
+        cache: bool | None = None,
     ) -> AsyncPaginator[models.Listing]:
         """List a seller's inventory.
 
@@ -1017,7 +1037,7 @@ class AsyncUsersResource(AsyncResource):
             "page": None if page is None else _p.check_int("page", page, minimum=1),
             "per_page": None if per_page is None else _p.check_int("per_page", per_page, minimum=1, maximum=100),
         }
-        options = options_of(timeout, max_retries, extra_headers, extra_query)
+        options = options_of(timeout, max_retries, extra_headers, extra_query, cache)
         return self._client._page(
             "users.inventory",
             path,
@@ -1042,6 +1062,7 @@ class AsyncUsersResource(AsyncResource):
         max_retries: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
+        cache: bool | None = None,
     ) -> AsyncPaginator[models.UserListSummary]:
         """List a user's lists.
 
@@ -1070,7 +1091,7 @@ class AsyncUsersResource(AsyncResource):
             "page": None if page is None else _p.check_int("page", page, minimum=1),
             "per_page": None if per_page is None else _p.check_int("per_page", per_page, minimum=1, maximum=100),
         }
-        options = options_of(timeout, max_retries, extra_headers, extra_query)
+        options = options_of(timeout, max_retries, extra_headers, extra_query, cache)
         return self._client._page(
             "users.lists",
             path,
@@ -1092,6 +1113,7 @@ class AsyncUsersResource(AsyncResource):
         max_retries: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
+        cache: bool | None = None,
     ) -> models.SubmissionsPage:
         """List a user's submissions.
 
@@ -1122,7 +1144,7 @@ class AsyncUsersResource(AsyncResource):
             "page": None if page is None else _p.check_int("page", page, minimum=1),
             "per_page": None if per_page is None else _p.check_int("per_page", per_page, minimum=1, maximum=100),
         }
-        options = options_of(timeout, max_retries, extra_headers, extra_query)
+        options = options_of(timeout, max_retries, extra_headers, extra_query, cache)
         return await self._client._fetch(
             "users.submissions", "GET", path, models.SubmissionsPage, query=query, options=options
         )
@@ -1140,6 +1162,7 @@ class AsyncUsersResource(AsyncResource):
         max_retries: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
+        cache: bool | None = None,
     ) -> models.User:
         """Edit a user's profile.
 
@@ -1178,5 +1201,5 @@ class AsyncUsersResource(AsyncResource):
                 "curr_abbr": None if curr_abbr is None else _p.check_choice("curr_abbr", curr_abbr, t.CURRENCY_CODE),
             }
         )
-        options = options_of(timeout, max_retries, extra_headers, extra_query)
+        options = options_of(timeout, max_retries, extra_headers, extra_query, cache)
         return await self._client._fetch("users.update", "POST", path, models.User, json=body, options=options)
