@@ -11,7 +11,7 @@ import gc
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, Self, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Never, Protocol, Self, TypeVar
 
 from . import pagination, params
 from .auth import Credentials
@@ -104,6 +104,18 @@ def decode_model(model: type[M], raw: RawResponse, operation: str) -> M:
         ) from None
 
 
+def _unknown_arguments(cls: str, unknown: Mapping[str, Any], init: Any) -> TypeError:
+    """``Discogs() got an unexpected keyword argument 'tokn' (did you mean 'token'?)``."""
+    import difflib
+    import inspect
+
+    known = [name for name in inspect.signature(init).parameters if name not in ("self", "unknown")]
+    name = next(iter(unknown))
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else f" (it takes: {', '.join(known)})"
+    return TypeError(f"{cls}() got an unexpected keyword argument {name!r}{hint}")
+
+
 def decode_form(raw: RawResponse) -> dict[str, str]:
     """A form-encoded answer (the OAuth token steps) as a dict."""
     from urllib.parse import parse_qsl
@@ -143,6 +155,7 @@ class ClientBase(Generic[TT]):
         max_download_bytes: int | None = None,
         env: Mapping[str, str] | None = None,
         dotenv: str | os.PathLike[str] | None = None,
+        **unknown: Never,
     ) -> None:
         """Arguments win over environment variables (``DISCOGS_TOKEN``, ``DISCOGS_BASE_URL``, ...),
         which win over a ``.env`` file in the working directory. ``rate_limit=(requests, seconds)``
@@ -156,6 +169,8 @@ class ClientBase(Generic[TT]):
         default) for the spec's per-operation times, or ``cache_ttl`` seconds (a number, or
         ``{"artists.*": 604800}``).
         """
+        if unknown:  # Python would name ClientBase.__init__; say the class the user wrote, and what was meant
+            raise _unknown_arguments(type(self).__name__, unknown, ClientBase.__init__)
         arguments: dict[str, Any] = {
             "token": token,
             "user_agent": user_agent,
