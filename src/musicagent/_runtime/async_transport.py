@@ -140,6 +140,8 @@ class AsyncTransport:
         session, self._session = self._session, None
         if session is not None and not session.closed:
             await session.close()
+        if self.cache is not None:
+            self.cache.store.close()  # a file or Redis connection, as the sync shell closes it; reopened on use
 
     # -- one call ----------------------------------------------------------------------------------
     async def request(
