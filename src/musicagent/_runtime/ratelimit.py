@@ -18,6 +18,7 @@ the window instead of drawing a 429. A 429 fills the bucket for the same reason.
 from __future__ import annotations
 
 import contextlib
+import math
 import threading
 import time
 from collections.abc import Mapping
@@ -210,9 +211,10 @@ class RateLimiter:
         # A shared store is opened now, so a bad store fails at construction; the in-memory bucket
         # (and the pyrate-limiter import it needs) waits for the first request.
         where = _store_url(store)
-        self._shared = where is not None and where.kind != "memory"  # SQLite or Redis
+        self.shared = where is not None and where.kind != "memory"  # SQLite or Redis: calls may block
+        self._sqlite = where is not None and where.kind == "sqlite"
         self._bucket_obj: AbstractBucket | None = (
-            _make_bucket(requests, self._interval_ms, where) if self._shared else None
+            _make_bucket(requests, self._interval_ms, where) if self.shared else None
         )
         self._lock = threading.Lock()  # guards the bucket and the server figures
         self._turn = threading.Lock()  # held by the one thread waiting for a slot
@@ -262,7 +264,7 @@ class RateLimiter:
         keeps locked) or fails becomes a :class:`RateLimitStoreError` naming the store. A Redis that
         restarted has forgotten the Lua script (NOSCRIPT): it is loaded again and the call repeated.
         """
-        if not self._shared:
+        if not self.shared:
             return call()
         end = time.monotonic() + STORE_TIMEOUT if end is None else end
         for reloaded in (False, True):
@@ -289,7 +291,7 @@ class RateLimiter:
         self._store_started = time.monotonic()
         left = max(0.0, end - self._store_started)
         bucket: Any = self._bucket
-        if self.store is not None and self.store.startswith("sqlite://"):
+        if self._sqlite:
             if bucket.use_limiter_lock:
                 bucket.lock.timeout = left  # filelock: per thread
             bucket.conn.execute(f"PRAGMA busy_timeout = {int(left * 1000)}").close()
@@ -318,28 +320,42 @@ class RateLimiter:
         told = False
         try:
             while True:
-                if not self._lock.acquire(timeout=-1 if end is None else max(0.0, end - time.monotonic())):
-                    return None
-                try:
-                    store_end = _earliest(end, time.monotonic() + (store_timeout or STORE_TIMEOUT))
-                    if time.monotonic() - self._leaked_at > self.window:
-                        self._store_call("leaking", self._in_window, store_end)  # keeps the log short
-                    wait = self._held_wait(store_end)
-                    if wait is None:
-                        taken_at = time.monotonic()
-                        wait_ms: int = self._store_call("taking a slot", lambda: self._take(1), store_end)
-                        if wait_ms < 0:
-                            self._slot.taken_at = taken_at
-                            return time.monotonic() - start
-                        wait = wait_ms / 1000
-                finally:
-                    self._lock.release()
+                wait, taken_at = self.try_take(end, store_timeout)
+                if taken_at is not None:
+                    self._slot.taken_at = taken_at
+                    return time.monotonic() - start
                 if end is not None and time.monotonic() + wait > end:
                     return None
                 told = told or announce(wait, f"rate limit of {self.requests} requests per {self.window:g} s")
                 time.sleep(wait)
         finally:
             self._turn.release()
+
+    def try_take(self, end: float | None = None, store_timeout: float | None = None) -> tuple[float, float | None]:
+        """One look at the bucket, never sleeping: ``(0, taken_at)`` when a slot was taken, else
+        ``(seconds to wait before looking again, None)``.
+
+        ``taken_at`` goes back to :meth:`settle` once the answer is in. The sync :meth:`acquire` and
+        the async client's wait (``async_ratelimit``) both loop on this, each sleeping its own way.
+        ``end`` (monotonic) bounds the store calls; an internal lock not had by then reads as an
+        endless wait.
+        """
+        if not self._lock.acquire(timeout=-1 if end is None else max(0.0, end - time.monotonic())):
+            return math.inf, None
+        try:
+            store_end = _earliest(end, time.monotonic() + (store_timeout or STORE_TIMEOUT))
+            if time.monotonic() - self._leaked_at > self.window:
+                self._store_call("leaking", self._in_window, store_end)  # keeps the log short
+            wait = self._held_wait(store_end)
+            if wait is not None:
+                return wait, None
+            taken_at = time.monotonic()
+            wait_ms: int = self._store_call("taking a slot", lambda: self._take(1), store_end)
+            if wait_ms < 0:
+                return 0.0, taken_at
+            return wait_ms / 1000, None
+        finally:
+            self._lock.release()
 
     def _held_wait(self, store_end: float) -> float | None:
         """Seconds to wait because late answers still hold slots the bucket has already freed, or None.
@@ -360,12 +376,17 @@ class RateLimiter:
             return None
         return max(0.001, min(min(freed) - now, 0.05))  # a bucket slot may free sooner: look again
 
-    def settle(self) -> None:
-        """After an attempt that took a slot: hold the slot longer if the answer came late (see :meth:`_held_wait`)."""
-        taken_at: float | None = getattr(self._slot, "taken_at", None)
+    def settle(self, taken_at: float | None = None) -> None:
+        """After an attempt that took a slot: hold the slot longer if the answer came late (see :meth:`_held_wait`).
+
+        The sync client's slot is this thread's latest; the async client passes the ``taken_at`` that
+        :meth:`try_take` gave its task (all tasks share one thread).
+        """
         if taken_at is None:
-            return
-        self._slot.taken_at = None
+            taken_at = getattr(self._slot, "taken_at", None)
+            if taken_at is None:
+                return
+            self._slot.taken_at = None
         now = time.monotonic()
         if now - taken_at > _margin(self.window) / 2:
             window = self._interval_ms / 1000
