@@ -315,7 +315,11 @@ def failure(call: Call, kind: FailureKind, reason: str, timeout: float) -> Failu
     if kind == "connect_timeout":
         return Failure(APITimeoutError(f"could not connect: {reason}", **where), reached=False)
     if kind == "read_timeout":
-        return Failure(APITimeoutError(f"no complete response within {timeout:g}s", **where), reached=True)
+        left = call.time_left()
+        if left is None or left > 0.01:
+            return Failure(APITimeoutError(f"no complete response within {timeout:g}s", **where), reached=True)
+        # the attempt had only what the deadline left: it is the deadline that ran out
+        kind, reason = "deadline", f"the {call.deadline:g}s deadline ran out"
     if kind == "deadline":  # what failed before says why there were retries at all
         before = f"; the attempt before failed with: {call.last}" if call.last is not None else ""
         return Failure(APITimeoutError(f"{reason} during attempt {call.attempts}{before}", **where), reached=True)
@@ -331,13 +335,8 @@ def failure(call: Call, kind: FailureKind, reason: str, timeout: float) -> Failu
 
 
 def overrun(call: Call, timeout: float) -> Failure | _RequestError:
-    """An attempt cut off by its wall-clock bound: the deadline ran out, or the attempt's ``timeout`` did."""
-    left = call.time_left()
-    if left is not None and left <= 0.01:
-        failed = failure(call, "deadline", f"the {call.deadline:g}s deadline ran out", timeout)
-        if call.last is not None and isinstance(failed, Failure):  # name what the call was retrying
-            failed.error.message += f"; the attempt before failed with: {call.last}"
-        return failed
+    """An attempt cut off by its wall-clock bound: the deadline ran out, or the attempt's ``timeout`` did
+    (:func:`failure` tells which)."""
     return failure(call, "read_timeout", "the answer did not complete in time", timeout)
 
 
