@@ -624,12 +624,13 @@ class MockServer:
                 continue
             if significant(candidate.method, candidate.path, candidate.query) != wanted:
                 continue
-            source: Interaction | None = candidate
+            source = candidate
             if page is not None:
                 asked = {**{k: v for k, v in candidate.query.items() if k != "page"}, "page": page}
-                source = find_match(self.interactions, "GET", candidate.path, asked)
-                if source is None or source.status != 200:
+                paged = find_match(self.interactions, "GET", candidate.path, asked)
+                if paged is None or paged.status != 200:
                     return f"page {page[-1]} is past the recorded pages of {candidate.path}, which page 1 is made from"
+                source = paged
             made = _substitute(source.body, other.params, params)
             if made is not None:
                 return source, self._references.name(op.id, params, made)
@@ -812,7 +813,7 @@ def _absolute(interaction: Interaction) -> Interaction:
     A search result's ``uri`` (``/release/1-The-Persuader-Stockholm``) is a page of the website,
     not of the API, and Discogs sends it relative: it stays as recorded.
     """
-    if b'/' not in interaction.body or not _RELATIVE_LINK.search(interaction.body):
+    if not _RELATIVE_LINK.search(interaction.body):
         return interaction
 
     def link(found: re.Match[bytes]) -> bytes:
