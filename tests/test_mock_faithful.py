@@ -262,6 +262,8 @@ def test_synthesized_entities_carry_the_names_recordings_give_their_ids(server: 
     assert "Nickelback" not in artist["name"]
     label = release["labels"][0]
     assert json.loads(http(server.url + f"/labels/{label['id']}")[2])["name"] == label["name"]
+    # A search result's title is "Artist - Title": master 42476 is found only by the Nirvana search.
+    assert json.loads(http(server.url + "/masters/42476")[2])["title"] == "Synthesized master 42476"
     nobody = json.loads(http(server.url + "/artists/7")[2])  # no recording names artist 7
     assert nobody["name"] == "Synthesized artist 7"
     assert json.loads(http(server.url + "/artists/108713")[2])["name"] == "Nickelback"  # recorded: as recorded

@@ -91,10 +91,15 @@ class References:
 
 
 def collect(interactions: Iterable[Interaction]) -> References:
-    """The references in every recorded successful JSON GET."""
+    """The references in every recorded successful JSON GET but search's.
+
+    A search result's ``title`` is "Artist - Title", not the entity's name: it names nothing.
+    """
     found = References()
     for interaction in interactions:
         if interaction.method != "GET" or interaction.status != 200 or interaction.body.lstrip()[:1] != b"{":
+            continue
+        if interaction.path.startswith("/database/search"):
             continue
         try:
             found.read(json.loads(interaction.body))
