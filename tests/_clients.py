@@ -17,6 +17,7 @@ import concurrent.futures
 import contextvars
 import inspect
 import threading
+import weakref
 from collections.abc import Coroutine, Iterator
 from typing import Any
 
@@ -66,9 +67,14 @@ class LoopThread:
         return done.result()
 
     def stop(self) -> None:
+        if self.loop.is_closed():
+            return
         self.loop.call_soon_threadsafe(self.loop.stop)
+        if threading.current_thread() is self._thread:
+            return  # collected on its own thread: stopping is all it can do
         self._thread.join(5)
-        self.loop.close()
+        if not self._thread.is_alive():
+            self.loop.close()
 
 
 class SyncPageView:
@@ -142,8 +148,8 @@ class SyncView:
         return self._view(value) if _is_tree(value) else value
 
     def close(self) -> None:
+        """``aclose()``: like ``Discogs.close()``, the client stays usable (its loop thread ends with the view)."""
         self._runner.run(self._target.aclose())
-        self._runner.stop()
 
     def __enter__(self) -> SyncView:
         return self
@@ -177,7 +183,10 @@ def make_client(flavor: str, **kwargs: Any) -> Any:
     """A ``Discogs``, or an ``AsyncDiscogs`` behind :class:`SyncView`, built with the same arguments."""
     if flavor == "sync":
         return Discogs(**kwargs)
-    return SyncView(AsyncDiscogs(**kwargs), LoopThread())
+    runner = LoopThread()
+    view = SyncView(AsyncDiscogs(**kwargs), runner)
+    weakref.finalize(view, runner.stop)  # the loop thread lives as long as the view
+    return view
 
 
 def is_page(value: Any) -> bool:

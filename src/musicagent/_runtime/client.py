@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, Never, Protocol, Self,
 from . import pagination, params
 from .auth import Credentials
 from .config import Settings
-from .errors import PermissionDeniedError, ResponseDecodeError, ResponseValidationError
+from .errors import ConfigurationError, PermissionDeniedError, ResponseDecodeError, ResponseValidationError
 from .metrics import Metrics, MetricsSnapshot
 from .operations import OperationInfo
 from .pagination import Page
@@ -192,6 +192,11 @@ class ClientBase(Generic[TT]):
         if rate_limit is not _AUTO:
             arguments["rate_limit"] = rate_limit
         settings = Settings.resolve(arguments, environ=env, dotenv=Path(dotenv) if dotenv is not None else None)
+        if cache_ttl is not None and settings.cache is None:  # an argument that would silently do nothing
+            raise ConfigurationError(
+                "cache_ttl has no effect without a cache: pass cache='memory' (or sqlite:///…, redis://…) "
+                "or set DISCOGS_CACHE"
+            )
         self._settings = settings
 
         def secret(value: Any) -> str | None:
