@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 
 from .errors import ConfigurationError, RateLimitStoreError
 from .log import mask, register_secret
-from .waits import announce
+from .waits import announce, limit_reason
 
 if TYPE_CHECKING:  # pyrate-limiter imports asyncio, sqlite3 and multiprocessing: keep imports lazy
     from pyrate_limiter import AbstractBucket
@@ -318,7 +318,7 @@ class RateLimiter:
                     return time.monotonic() - start
                 if end is not None and time.monotonic() + wait > end:
                     return None
-                told = told or announce(wait, f"rate limit of {self.requests} requests per {self.window:g} s")
+                told = told or announce(wait, limit_reason(self.requests, self.window))
                 time.sleep(wait)
         finally:
             self._turn.release()
