@@ -347,6 +347,25 @@ def test_one_thread_at_a_time_waits_on_the_bucket() -> None:
     assert limiter.state().local_in_window == 1
 
 
+def test_a_429_with_retry_after_and_remaining_zero_waits_retry_after_not_a_window(
+    server: LocalServer, client: Client
+) -> None:
+    """Issue 15: the server's Retry-After is the wait, even when its figures also say 0 remaining."""
+    answers = iter([(429, {"Retry-After": "1", "X-Discogs-Ratelimit": "60", "X-Discogs-Ratelimit-Remaining": "0"})])
+
+    def route(seen: object) -> tuple[int, dict[str, str], bytes]:
+        status, headers = next(answers, (200, {}))
+        return status, {"Content-Type": "application/json", **headers}, b'{"ok": true}'
+
+    server.routes["/x"] = route
+    d = client(rate_limit=(5, 30.0), max_retries=3, deadline=8)
+    started = time.monotonic()
+    assert d.request("GET", "/x")["ok"] is True
+    assert d.metrics.rate_limited == 1
+    d.request("GET", "/x")  # and the window still has room
+    assert time.monotonic() - started < 5  # filling the local window would have waited 30 s (deadline: 8)
+
+
 def test_a_429_with_retry_after_or_figures_does_not_fill_the_window() -> None:
     from musicagent._runtime.ratelimit import RateLimiter
 

@@ -417,7 +417,9 @@ class RateLimiter:
                 self.requests = limit
                 self._bucket.rates = [Rate(limit, self._interval_ms)]
             capacity = self.requests
-            if rejected and not known and headers.get("Retry-After") is None:
+            if rejected and headers.get("Retry-After") is not None:
+                return  # the server said when to come back; filling the window would wait past that
+            if rejected and not known:
                 target = -1  # a bare 429: one more than counted here
             elif remaining is not None:
                 target = capacity - remaining
