@@ -4,7 +4,11 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install generate check test demo record bench lint typecheck clean
+# Third-party Discogs clients the mock server is tested against (tests/test_thirdparty_clients.py).
+NPM_DIR := .cache/npm
+NPM_CLIENT := @lionralfs/discogs-client@4.1.4
+
+.PHONY: install generate check test demo record bench lint typecheck clean thirdparty
 
 install: $(STAMP)
 
@@ -26,7 +30,14 @@ typecheck: install
 check: lint typecheck  ## ruff, mypy --strict and generated-code freshness
 	$(BIN)/python -m codegen --check
 
-test: install  ## the whole test suite, offline, with coverage of the hand-written code
+thirdparty:  ## npm clients for the mock's third-party test, into the git-ignored .cache/npm (skipped without npm)
+	@if [ -f $(NPM_DIR)/node_modules/@lionralfs/discogs-client/package.json ]; then :; \
+	elif command -v npm >/dev/null 2>&1; then \
+	  npm install --prefix $(NPM_DIR) --no-audit --no-fund --no-save --silent $(NPM_CLIENT) \
+	  || echo "warning: npm install $(NPM_CLIENT) failed; its test will skip"; \
+	else echo "warning: npm not found; the @lionralfs/discogs-client test will skip"; fi
+
+test: install thirdparty  ## the whole test suite, offline, with coverage of the hand-written code
 	$(BIN)/python -m pytest --cov --cov-report=term --cov-fail-under=90
 
 demo: install  ## the main job, offline: replays recorded Discogs answers
@@ -39,4 +50,4 @@ bench: install
 	$(BIN)/python benchmarks/run.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov .cache

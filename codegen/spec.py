@@ -68,6 +68,8 @@ class Operation:
     item_model: str | None = None
     errors: list[tuple[str, str]] = field(default_factory=list)
     auth: str = "none"  # none | any | user
+    schemes: tuple[str, ...] = ()  # the security schemes of the spec, sorted; "" when anonymous is allowed
+    body_model: str | None = None  # the JSON request body's schema (its model), when it is a named one
     page_cap: int | None = None  # x-musicagent-page-cap: pages past this one may be refused (403)
     page_cap_hint: str = ""
 
@@ -314,11 +316,14 @@ def _operation(
         if p.get("in") == "query":
             params.append(reader.param(p, "query", where, bool(p.get("required", False))))
     body = raw.get("requestBody")
+    body_model: str | None = None
     if body is not None:
         body = reader.resolve(body)
         content = body.get("content", {})
         if "application/json" in content:
             location, schema_node = "body", content["application/json"]["schema"]
+            ref = schema_node.get("$ref")
+            body_model = ref.rsplit("/", 1)[-1] if isinstance(ref, str) else None
         elif "multipart/form-data" in content:
             location, schema_node = "multipart", content["multipart/form-data"]["schema"]
         else:
@@ -365,6 +370,8 @@ def _operation(
         item_model=item_model,
         errors=errors,
         auth=auth,
+        schemes=tuple(sorted({name for req in security for name in req} | ({""} if {} in security else set()))),
+        body_model=body_model,
         page_cap=page_cap,
         page_cap_hint=page_cap_hint,
     )

@@ -25,8 +25,9 @@ def main() -> int:
     if artist.members:
         print("  Members: " + ", ".join(m.name for m in artist.members if m.name))
 
-    # 3. Their releases: a page you can iterate; `limit` stops after that many items.
-    releases = discogs.artists.releases(108713, sort="year", limit=8)
+    # 3. Their releases: a page you can iterate; `limit` stops after that many items. (`sort="year"`
+    #    orders them; the offline mock only has the default order recorded, and says so if asked another.)
+    releases = discogs.artists.releases(108713, limit=8)
     print(f"\nFirst {releases.limit} of {releases.pagination.items} releases:")
     for item in releases:
         print(f"  {item.year or '----'}  {item.title}  [{item.type}]")

@@ -377,7 +377,7 @@ def test_write_tools_with_allow_writes(tmp_path: Path) -> None:
             _check_structured(tools["inventory_exports_download"], results["download"], json_text=False)
             return results
 
-    with mock_discogs() as discogs:
+    with mock_discogs(server_options={"user": "abuntine"}) as discogs:  # the mock's token is abuntine's
         results = anyio.run(scenario, discogs)
         want = discogs.users.wants.add("abuntine", 1)
         expected_csv = discogs.inventory.exports.download(599632, tmp_path / "export.csv").read_bytes()
@@ -533,12 +533,16 @@ def test_every_recorded_read_validates_against_its_tools_output_schema() -> None
     cases = list(_recorded_reads())
     # Every read tool has a recording to replay, but users_lists, whose only recording is a second page.
     assert {tool for tool, _, _ in cases} == READS - {"users_lists"}
-    with mock_discogs(rate_limit=None) as discogs:
-        toolbox = Toolbox(discogs)
-        tools = {tool.name: tool for tool in toolbox.tools}
-        for name, cassette, arguments in cases:
-            outcome = toolbox.call(name, arguments)
-            assert not outcome.is_error, (name, cassette, outcome.text)
-            schema = toolbox.output_schema(tools[name])
-            assert schema is not None, name
-            jsonschema.Draft202012Validator(schema).validate(outcome.structured)
+    by_user: dict[Any, list[tuple[str, str, dict[str, Any]]]] = {}
+    for case in cases:  # the mock's token belongs to one user: a user's private reads are asked as that user
+        by_user.setdefault(case[2].get("username"), []).append(case)
+    for user, group in by_user.items():
+        with mock_discogs(rate_limit=None, server_options={"user": user} if user else None) as discogs:
+            toolbox = Toolbox(discogs)
+            tools = {tool.name: tool for tool in toolbox.tools}
+            for name, cassette, arguments in group:
+                outcome = toolbox.call(name, arguments)
+                assert not outcome.is_error, (name, cassette, outcome.text)
+                schema = toolbox.output_schema(tools[name])
+                assert schema is not None, name
+                jsonschema.Draft202012Validator(schema).validate(outcome.structured)

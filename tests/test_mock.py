@@ -54,6 +54,7 @@ def write_cassette(path: Path, *interactions: dict[str, Any]) -> Path:
     return path
 
 
+AUTH = {"Authorization": "Discogs token=t"}
 ONE_PAGE = {"page": 1, "pages": 1, "per_page": 50, "items": 1, "urls": {}}
 
 
@@ -237,13 +238,21 @@ def test_a_recorded_answer_is_replayed_with_discogs_headers(server: MockServer) 
     assert headers["X-Musicagent-Mock-Cassette"] == "artists.get/default.yaml#0"
 
 
-def test_unknown_requests_get_a_discogs_shaped_404(server: MockServer) -> None:
-    for path in ("/artists/1", "/nothing/here", "/artists/108713/releases?page=3"):
+def test_a_miss_says_it_was_not_recorded_and_names_the_nearest_recordings(server: MockServer) -> None:
+    for path in ("/nothing/here", "/artists/108713/releases?page=3", "/database/search?q=prodigy&token=t"):
         status, headers, body = get(server.url + path)
         assert status == 404, path
-        assert json.loads(body) == {"message": NOT_FOUND_MESSAGE}
+        assert headers["X-Musicagent-Mock"] == "miss"
+        message = json.loads(body)["message"]
+        assert message != NOT_FOUND_MESSAGE and "was not recorded" in message, message
+        assert "token" not in message
         assert headers["Content-Type"] == "application/json"
         assert "X-Discogs-Ratelimit-Remaining" in headers
+    message = json.loads(get(server.url + "/database/search?q=prodigy&token=t")[2])["message"]
+    assert message.startswith("musicagent mock: GET /database/search?q=prodigy was not recorded")
+    assert "Nearest recorded: GET /database/search?q=nirvana" in message
+    recorded = get(server.url + "/releases/999999999")  # a recorded 404 is Discogs' own answer
+    assert recorded[1]["X-Musicagent-Mock"] == "recorded"
 
 
 def test_page_must_match_and_absent_means_one(server: MockServer) -> None:
@@ -263,33 +272,35 @@ def test_per_page_and_credentials_are_ignored(server: MockServer) -> None:
     assert get(server.url + "/artists/108713")[0] == 200  # recorded with ?token=, asked without
 
 
-def test_the_recording_matching_the_most_parameters_wins(server: MockServer) -> None:
+def test_a_filter_sent_is_never_answered_by_a_recording_without_it(server: MockServer) -> None:
     def result(query: str) -> int:
-        status, _, body = get(server.url + "/database/search" + query)
+        status, _, body = get(server.url + "/database/search?token=t&" + query)
         assert status == 200, query
         return int(json.loads(body)["results"][0]["id"])
 
-    assert result("?q=nirvana&type=release") == 2
-    assert result("?type=release&q=nirvana&per_page=5") == 2
-    assert result("?q=nirvana") == 1
-    assert result("?q=nirvana&type=artist") == 1  # only the generic recording fits
-    assert get(server.url + "/database/search?q=prodigy")[0] == 404
-    assert get(server.url + "/database/search")[0] == 200  # leaving a recorded parameter out still fits
+    assert result("q=nirvana&type=release") == 2
+    assert result("type=release&q=NIRVANA&per_page=5") == 2  # search terms: case does not matter
+    assert result("q=%20Nirvana%20") == 1
+    assert result("q=nirvana") == 1
+    for query in ("q=nirvana&type=artist", "q=nirvana&type=release&year=1991", "q=prodigy", "", "type=release"):
+        status, headers, _ = get(server.url + "/database/search?token=t&" + query)
+        assert (status, headers["X-Musicagent-Mock"]) == (404, "miss"), query
 
 
-def test_a_recorded_parameter_left_out_still_fits_and_failures_come_last(tmp_path: Path) -> None:
+def test_a_recorded_filter_never_answers_a_request_without_it_and_failures_come_last(tmp_path: Path) -> None:
     base = "https://api.discogs.com"
     write_cassette(
         tmp_path / "c.yaml",
-        interaction(base + "/releases/5?curr_abbr=USD", {"id": 5, "title": "priced in USD"}),
+        interaction(base + "/releases/5?curr_abbr=EUR", {"id": 5, "title": "priced in EUR"}),
         interaction(base + "/database/search?q=nirvana&per_page=100", {"message": "Query time exceeded."}, status=500),
         interaction(base + "/database/search?q=nirvana&per_page=50", page_body(1, 1, [7])),
     )
     with MockServer(tmp_path) as mock:
-        status, _, body = get(mock.url + "/releases/5")
-        assert (status, json.loads(body)["title"]) == (200, "priced in USD")
-        assert get(mock.url + "/releases/5?curr_abbr=EUR")[0] == 404  # a different question
-        status, _, body = get(mock.url + "/database/search?q=nirvana&per_page=100")
+        status, _, body = get(mock.url + "/releases/5?curr_abbr=EUR")
+        assert (status, json.loads(body)["title"]) == (200, "priced in EUR")
+        assert get(mock.url + "/releases/5")[0] == 404  # asked without the currency: another question
+        assert get(mock.url + "/releases/5?curr_abbr=GBP")[0] == 404  # a different question
+        status, _, body = get(mock.url + "/database/search?q=nirvana&per_page=100&token=t")
         assert status == 200 and json.loads(body)["releases"][0]["id"] == 7
 
 
@@ -327,27 +338,32 @@ def test_methods_must_match_and_head_uses_get(server: MockServer, cassettes: Pat
 def test_a_recorded_post_is_answered_and_its_body_drained(tmp_path: Path) -> None:
     write_cassette(
         tmp_path / "p.yaml",
-        interaction("https://api.discogs.com/users/u/collection/folders", {"id": 3}, method="POST", status=201),
+        interaction("https://api.discogs.com/inventory/export", {"id": 3}, method="POST", status=201),
     )
     with MockServer(tmp_path) as running:
         connection = http.client.HTTPConnection("127.0.0.1", running.port, timeout=10)
         for _ in range(2):  # the same kept-alive connection twice: the body did not leak into the next request
-            connection.request("POST", "/users/u/collection/folders", body=b'{"name": "x"}')
+            connection.request("POST", "/inventory/export", body=b'{"name": "x"}', headers=AUTH)
             response = connection.getresponse()
             assert (response.status, json.loads(response.read())) == (201, {"id": 3})
         connection.close()
 
 
 def test_a_204_has_neither_body_nor_length_and_the_connection_stays_usable(tmp_path: Path) -> None:
-    uri = "https://api.discogs.com/releases/1/rating/someone"
-    write_cassette(tmp_path / "d.yaml", interaction(uri, "", method="DELETE", status=204))
+    uri = "https://api.discogs.com/marketplace/listings/5"
+    write_cassette(
+        tmp_path / "d.yaml", interaction(uri, "", method="DELETE", status=204), interaction(uri, {"id": 5})
+    )
     with MockServer(tmp_path) as running:
         connection = http.client.HTTPConnection("127.0.0.1", running.port, timeout=10)
-        connection.request("DELETE", "/releases/1/rating/someone", headers={"Content-Length": "bogus"})
+        connection.request("GET", "/marketplace/listings/5")
+        assert connection.getresponse().read() == b'{"id": 5}'
+        connection.request("DELETE", "/marketplace/listings/5", headers={"Content-Length": "bogus", **AUTH})
         response = connection.getresponse()
         assert (response.status, response.read(), response.getheader("Content-Length")) == (204, b"", None)
-        connection.request("GET", "/releases/1/rating/someone")
-        assert connection.getresponse().status == 404
+        connection.request("GET", "/marketplace/listings/5")
+        response = connection.getresponse()  # deleted: the recording of the listing no longer answers
+        assert (response.status, json.loads(response.read())) == (404, {"message": NOT_FOUND_MESSAGE})
         connection.close()
 
 
@@ -491,7 +507,7 @@ def test_the_sdk_walks_pages_reads_rate_limits_and_maps_errors(server: MockServe
     assert [r.id for r in discogs.search(q="nirvana", type="release")] == [2]
     with pytest.raises(NotFoundError, match="Release not found"):
         discogs.releases.get(999999999)
-    with pytest.raises(NotFoundError, match=NOT_FOUND_MESSAGE):
+    with pytest.raises(NotFoundError, match="GET /labels/1 was not recorded"):
         discogs.labels.get(1)
     discogs.close()
 

@@ -8,9 +8,11 @@ per ``window`` seconds the way Discogs does (a moving window, 429 beyond it, the
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import socket
+import ssl
 import subprocess
 import threading
 import time
@@ -18,6 +20,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -61,6 +64,8 @@ class LocalServer:
     arrivals: list[float] = field(default_factory=list)  # every admitted request, ever
     rejected: int = 0
     slow_seconds: float = 1.0
+    drip_every: float = 0.25  # seconds between two pieces of a dripped answer
+    drip_size: int = 4  # bytes per piece of a dripped body (headers drip one byte at a time)
     retry_after: str | None = None
     routes: dict[str, Callable[[Seen], tuple[int, dict[str, str], bytes]]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -173,6 +178,26 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
             self.close_connection = True
             self.connection.shutdown(socket.SHUT_RDWR)
+        elif fault == "drip_body":  # headers at once, then the body a few bytes at a time
+            body = json.dumps({**artist_body(1), "padding": "x" * 300}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.flush()
+            self._drip(body, state.drip_size)
+        elif fault == "drip_headers":  # the status line and headers one byte at a time
+            body = json.dumps(artist_body(1)).encode()
+            head = f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+            self._drip((head + "X-Padding: " + "p" * 100 + "\r\n\r\n").encode() + body, 1)
+        elif fault == "drip_raw":  # the route's answer, its body dripped in pieces of drip_size
+            status, extra, raw = state.routes[self.path.split("?", 1)[0]](Seen("GET", self.path, {}, b"", 0.0))
+            self.send_response(status)
+            for name, value in {**extra, "Content-Length": str(len(raw))}.items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.flush()
+            self._drip(raw, state.drip_size)
         elif fault == "html200":
             self._send_raw(200, b"<html><body>Proxy login required</body></html>", {"Content-Type": "text/html"})
         elif fault == "garbage":
@@ -190,6 +215,17 @@ class _Handler(BaseHTTPRequestHandler):
         else:  # pragma: no cover - a typo in a test
             raise AssertionError(f"unknown fault {fault!r}")
         return True
+
+    def _drip(self, data: bytes, size: int) -> None:
+        """Write ``data`` in pieces of ``size`` bytes, ``drip_every`` seconds apart, until done or cut off."""
+        self.close_connection = True
+        try:
+            for start in range(0, len(data), size):
+                self.wfile.write(data[start : start + size])
+                self.wfile.flush()
+                time.sleep(self.server.state.drip_every)
+        except OSError:
+            pass  # the client gave up: what the drip tests expect
 
     def _send(self, status: int, payload: Any, headers: dict[str, str]) -> None:
         self._send_raw(status, json.dumps(payload).encode(), {"Content-Type": "application/json", **headers})
@@ -214,12 +250,16 @@ class _Server(ThreadingHTTPServer):
         pass  # broken pipes after a client timeout are expected here
 
 
-@pytest.fixture
-def server() -> Iterator[LocalServer]:
-    """A fresh local server per test; ``server.url`` is its base URL."""
+@contextlib.contextmanager
+def serve(tls: ssl.SSLContext | None = None) -> Iterator[LocalServer]:
+    """Run a local server on a free port until the block ends; ``tls`` makes it an https server."""
     httpd = _Server(("127.0.0.1", 0), _Handler)
     httpd.state = LocalServer()
-    httpd.state.url = f"http://127.0.0.1:{httpd.server_address[1]}"
+    scheme = "http"
+    if tls is not None:
+        httpd.socket = tls.wrap_socket(httpd.socket, server_side=True)
+        scheme = "https"
+    httpd.state.url = f"{scheme}://127.0.0.1:{httpd.server_address[1]}"
     thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
@@ -228,6 +268,56 @@ def server() -> Iterator[LocalServer]:
         httpd.shutdown()
         httpd.server_close()
         thread.join(5)
+
+
+@pytest.fixture
+def server() -> Iterator[LocalServer]:
+    """A fresh local server per test; ``server.url`` is its base URL."""
+    with serve() as state:
+        yield state
+
+
+@pytest.fixture(scope="session")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
+    """A self-signed certificate for 127.0.0.1 and localhost, made by the openssl command: (cert, key)."""
+    binary = shutil.which("openssl")
+    if binary is None:
+        pytest.skip("the openssl command is not installed")
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = str(folder / "cert.pem"), str(folder / "key.pem")
+    subprocess.run(
+        [
+            binary,
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            key,
+            "-out",
+            cert,
+            "-days",
+            "2",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1,DNS:localhost",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return cert, key
+
+
+@pytest.fixture
+def tls_server(certificate: tuple[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalServer]:
+    """An https local server whose certificate the client trusts (through SSL_CERT_FILE)."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(*certificate)
+    monkeypatch.setenv("SSL_CERT_FILE", certificate[0])
+    with serve(context) as state:
+        yield state
 
 
 @pytest.fixture
@@ -259,42 +349,55 @@ def _logging_off() -> Iterator[None]:
     disable_logging()
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
 
 
-@pytest.fixture(scope="session")
-def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A real redis-server on a free port, for the whole session; skips where none can start."""
+def start_redis(port: int, workdir: Path) -> subprocess.Popen[bytes]:
+    """A real redis-server on 127.0.0.1:``port``, answering PING when this returns; skips where none can start."""
     binary = shutil.which("redis-server")
     if binary is None:
         pytest.skip("redis-server is not installed (apt-get install -y redis-server)")
-    port = _free_port()
-    workdir = tmp_path_factory.mktemp("redis")
     proc = subprocess.Popen(
         [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(workdir)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2) as sock:
+                sock.sendall(b"PING\r\n")
+                if sock.recv(16).startswith(b"+PONG"):
+                    return proc
+        except OSError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            pytest.skip(f"redis-server could not start (exit code {proc.poll()})")
+        time.sleep(0.05)
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
     try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.2) as sock:
-                    sock.sendall(b"PING\r\n")
-                    if sock.recv(16).startswith(b"+PONG"):
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.skip(f"redis-server could not start (exit code {proc.poll()})")
-            time.sleep(0.05)
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(10)
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real redis-server on a free port, for the whole session; skips where none can start."""
+    port = free_port()
+    proc = start_redis(port, tmp_path_factory.mktemp("redis"))
+    try:
         yield f"redis://127.0.0.1:{port}/0"
     finally:
-        proc.terminate()
-        proc.wait(10)
+        stop(proc)
 
 
 @pytest.fixture

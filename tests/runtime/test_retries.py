@@ -172,7 +172,7 @@ def test_per_call_options_override_the_client(server: LocalServer, client: Clien
     assert info.value.attempts == 1
     server.slow_seconds = 0.5
     server.fail("slow")
-    with pytest.raises(APITimeoutError, match=r"no response within 0\.2s"):
+    with pytest.raises(APITimeoutError, match=r"no complete response within 0\.2s"):
         d.artists.get(1, timeout=0.2, max_retries=0)
     assert d.artists.get(1, extra_query={"x": True}, extra_headers={"X-Test": "1"}).id == 1
     assert server.seen[-1].path.endswith("?x=true") and server.seen[-1].headers["X-Test"] == "1"

@@ -17,6 +17,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="Artist",
         item_model=None,
         auth="none",
+        schemes=("", "DiscogsKeySecret", "DiscogsToken", "OAuth1"),
         page_cap=None,
     ),
     OperationInfo(
@@ -43,6 +44,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="ArtistReleasesPage",
         item_model="ArtistRelease",
         auth="none",
+        schemes=("", "DiscogsKeySecret", "DiscogsToken", "OAuth1"),
         page_cap=None,
     ),
     OperationInfo(
@@ -55,6 +57,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model=None,
         item_model=None,
         auth="user",
+        schemes=("DiscogsToken", "OAuth1"),
         page_cap=None,
     ),
     OperationInfo(
@@ -67,6 +70,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model=None,
         item_model=None,
         auth="user",
+        schemes=("DiscogsToken", "OAuth1"),
         page_cap=None,
     ),
     OperationInfo(
@@ -79,6 +83,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="InventoryExport",
         item_model=None,
         auth="user",
+        schemes=("DiscogsToken", "OAuth1"),
         page_cap=None,
     ),
     OperationInfo(
@@ -102,6 +107,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="InventoryExportsPage",
         item_model="InventoryExport",
         auth="user",
+        schemes=("DiscogsToken", "OAuth1"),
         page_cap=None,
     ),
     OperationInfo(
@@ -114,6 +120,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model=None,
         item_model=None,
         auth="user",
+        schemes=("DiscogsToken", "OAuth1"),
         page_cap=None,
     ),
     OperationInfo(
@@ -126,6 +133,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model=None,
         item_model=None,
         auth="user",
+        schemes=("DiscogsToken", "OAuth1"),
         page_cap=None,
     ),
     OperationInfo(
@@ -138,6 +146,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model=None,
         item_model=None,
         auth="user",
+        schemes=("DiscogsToken", "OAuth1"),
         page_cap=None,
     ),
     OperationInfo(
@@ -150,6 +159,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="InventoryUpload",
         item_model=None,
         auth="user",
+        schemes=("DiscogsToken", "OAuth1"),
         page_cap=None,
     ),
     OperationInfo(
@@ -173,6 +183,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="InventoryUploadsPage",
         item_model="InventoryUpload",
         auth="user",
+        schemes=("DiscogsToken", "OAuth1"),
         page_cap=None,
     ),
     OperationInfo(
@@ -185,6 +196,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="Label",
         item_model=None,
         auth="none",
+        schemes=("", "DiscogsKeySecret", "DiscogsToken", "OAuth1"),
         page_cap=None,
     ),
     OperationInfo(
@@ -209,6 +221,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="LabelReleasesPage",
         item_model="LabelRelease",
         auth="none",
+        schemes=("", "DiscogsKeySecret", "DiscogsToken", "OAuth1"),
         page_cap=None,
     ),
     OperationInfo(
@@ -221,6 +234,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="UserList",
         item_model=None,
         auth="none",
+        schemes=("", "DiscogsKeySecret", "DiscogsToken", "OAuth1"),
         page_cap=None,
     ),
     OperationInfo(
@@ -243,6 +257,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="Fee",
         item_model=None,
         auth="none",
+        schemes=("", "DiscogsKeySecret", "DiscogsToken", "OAuth1"),
         page_cap=None,
     ),
     OperationInfo(
@@ -274,6 +289,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="Fee",
         item_model=None,
         auth="none",
+        schemes=("", "DiscogsKeySecret", "DiscogsToken", "OAuth1"),
         page_cap=None,
     ),
     OperationInfo(
@@ -346,6 +362,8 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="ListingCreated",
         item_model=None,
         auth="user",
+        schemes=("DiscogsToken", "OAuth1"),
+        body_model="ListingCreate",
         page_cap=None,
     ),
     OperationInfo(
@@ -369,6 +387,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model=None,
         item_model=None,
         auth="user",
+        schemes=("DiscogsToken", "OAuth1"),
         page_cap=None,
     ),
     OperationInfo(
@@ -392,6 +411,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="Listing",
         item_model=None,
         auth="none",
+        schemes=("", "DiscogsKeySecret", "DiscogsToken", "OAuth1"),
         page_cap=None,
     ),
     OperationInfo(
@@ -458,6 +478,8 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model=None,
         item_model=None,
         auth="user",
+        schemes=("DiscogsToken", "OAuth1"),
+        body_model="ListingUpdate",
         page_cap=None,
     ),
     OperationInfo(
@@ -480,6 +502,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="Order",
         item_model=None,
         auth="user",
+        schemes=("DiscogsToken", "OAuth1"),
         page_cap=None,
     ),
     OperationInfo(
@@ -541,6 +564,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="OrdersPage",
         item_model="Order",
         auth="user",
+        schemes=("DiscogsToken", "OAuth1"),
         page_cap=None,
     ),
     OperationInfo(
@@ -573,6 +597,8 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="OrderMessage",
         item_model=None,
         auth="user",
+        schemes=("DiscogsToken", "OAuth1"),
+        body_model="OrderMessageCreate",
         page_cap=None,
     ),
     OperationInfo(
@@ -605,6 +631,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="OrderMessagesPage",
         item_model="OrderMessage",
         auth="user",
+        schemes=("DiscogsToken", "OAuth1"),
         page_cap=None,
     ),
     OperationInfo(
@@ -637,6 +664,8 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="Order",
         item_model=None,
         auth="user",
+        schemes=("DiscogsToken", "OAuth1"),
+        body_model="OrderUpdate",
         page_cap=None,
     ),
     OperationInfo(
@@ -649,6 +678,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="PriceSuggestions",
         item_model=None,
         auth="user",
+        schemes=("DiscogsToken", "OAuth1"),
         page_cap=None,
     ),
     OperationInfo(
@@ -672,6 +702,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="MarketplaceStats",
         item_model=None,
         auth="none",
+        schemes=("", "DiscogsKeySecret", "DiscogsToken", "OAuth1"),
         page_cap=None,
     ),
     OperationInfo(
@@ -684,6 +715,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="Master",
         item_model=None,
         auth="none",
+        schemes=("", "DiscogsKeySecret", "DiscogsToken", "OAuth1"),
         page_cap=None,
     ),
     OperationInfo(
@@ -734,6 +766,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="MasterVersionsPage",
         item_model="MasterVersion",
         auth="none",
+        schemes=("", "DiscogsKeySecret", "DiscogsToken", "OAuth1"),
         page_cap=None,
     ),
     OperationInfo(
@@ -746,6 +779,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model=None,
         item_model=None,
         auth="user",
+        schemes=("OAuth1",),
         page_cap=None,
     ),
     OperationInfo(
@@ -758,6 +792,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="Identity",
         item_model=None,
         auth="user",
+        schemes=("DiscogsToken", "OAuth1"),
         page_cap=None,
     ),
     OperationInfo(
@@ -770,6 +805,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model=None,
         item_model=None,
         auth="user",
+        schemes=("OAuth1",),
         page_cap=None,
     ),
     OperationInfo(
@@ -782,6 +818,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="CommunityReleaseRating",
         item_model=None,
         auth="none",
+        schemes=("", "DiscogsKeySecret", "DiscogsToken", "OAuth1"),
         page_cap=None,
     ),
     OperationInfo(
@@ -805,6 +842,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="Release",
         item_model=None,
         auth="none",
+        schemes=("", "DiscogsKeySecret", "DiscogsToken", "OAuth1"),
         page_cap=None,
     ),
     OperationInfo(
@@ -820,6 +858,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model=None,
         item_model=None,
         auth="user",
+        schemes=("DiscogsToken", "OAuth1"),
         page_cap=None,
     ),
     OperationInfo(
@@ -835,6 +874,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="ReleaseRating",
         item_model=None,
         auth="none",
+        schemes=("", "DiscogsKeySecret", "DiscogsToken", "OAuth1"),
         page_cap=None,
     ),
     OperationInfo(
@@ -851,6 +891,8 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="ReleaseRating",
         item_model=None,
         auth="user",
+        schemes=("DiscogsToken", "OAuth1"),
+        body_model="ReleaseRatingUpdate",
         page_cap=None,
     ),
     OperationInfo(
@@ -863,6 +905,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="ReleaseStats",
         item_model=None,
         auth="none",
+        schemes=("", "DiscogsKeySecret", "DiscogsToken", "OAuth1"),
         page_cap=None,
     ),
     OperationInfo(
@@ -904,6 +947,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="SearchPage",
         item_model="SearchResult",
         auth="any",
+        schemes=("DiscogsKeySecret", "DiscogsToken", "OAuth1"),
         page_cap=None,
     ),
     OperationInfo(
@@ -916,6 +960,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="CollectionFields",
         item_model=None,
         auth="none",
+        schemes=("", "DiscogsKeySecret", "DiscogsToken", "OAuth1"),
         page_cap=None,
     ),
     OperationInfo(
@@ -951,6 +996,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model=None,
         item_model=None,
         auth="user",
+        schemes=("DiscogsToken", "OAuth1"),
         page_cap=None,
     ),
     OperationInfo(
@@ -975,6 +1021,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="CollectionInstanceCreated",
         item_model=None,
         auth="user",
+        schemes=("DiscogsToken", "OAuth1"),
         page_cap=None,
     ),
     OperationInfo(
@@ -990,6 +1037,8 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="Folder",
         item_model=None,
         auth="user",
+        schemes=("DiscogsToken", "OAuth1"),
+        body_model="FolderCreate",
         page_cap=None,
     ),
     OperationInfo(
@@ -1013,6 +1062,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model=None,
         item_model=None,
         auth="user",
+        schemes=("DiscogsToken", "OAuth1"),
         page_cap=None,
     ),
     OperationInfo(
@@ -1036,6 +1086,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="Folder",
         item_model=None,
         auth="none",
+        schemes=("", "DiscogsKeySecret", "DiscogsToken", "OAuth1"),
         page_cap=None,
     ),
     OperationInfo(
@@ -1048,6 +1099,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="CollectionFolders",
         item_model=None,
         auth="none",
+        schemes=("", "DiscogsKeySecret", "DiscogsToken", "OAuth1"),
         page_cap=None,
     ),
     OperationInfo(
@@ -1083,6 +1135,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="CollectionItemsPage",
         item_model="CollectionItem",
         auth="none",
+        schemes=("", "DiscogsKeySecret", "DiscogsToken", "OAuth1"),
         page_cap=None,
     ),
     OperationInfo(
@@ -1107,6 +1160,8 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="Folder",
         item_model=None,
         auth="user",
+        schemes=("DiscogsToken", "OAuth1"),
+        body_model="FolderUpdate",
         page_cap=None,
     ),
     OperationInfo(
@@ -1140,6 +1195,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model=None,
         item_model=None,
         auth="user",
+        schemes=("DiscogsToken", "OAuth1"),
         page_cap=None,
     ),
     OperationInfo(
@@ -1177,6 +1233,8 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model=None,
         item_model=None,
         auth="user",
+        schemes=("DiscogsToken", "OAuth1"),
+        body_model="CollectionInstanceUpdate",
         page_cap=None,
     ),
     OperationInfo(
@@ -1202,6 +1260,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="CollectionItemsPage",
         item_model="CollectionItem",
         auth="none",
+        schemes=("", "DiscogsKeySecret", "DiscogsToken", "OAuth1"),
         page_cap=None,
     ),
     OperationInfo(
@@ -1214,6 +1273,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="CollectionValue",
         item_model=None,
         auth="user",
+        schemes=("DiscogsToken", "OAuth1"),
         page_cap=None,
     ),
     OperationInfo(
@@ -1242,6 +1302,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="ContributionsPage",
         item_model="ContributedRelease",
         auth="none",
+        schemes=("", "DiscogsKeySecret", "DiscogsToken", "OAuth1"),
         page_cap=None,
     ),
     OperationInfo(
@@ -1254,6 +1315,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="User",
         item_model=None,
         auth="none",
+        schemes=("", "DiscogsKeySecret", "DiscogsToken", "OAuth1"),
         page_cap=None,
     ),
     OperationInfo(
@@ -1283,6 +1345,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="InventoryPage",
         item_model="Listing",
         auth="none",
+        schemes=("", "DiscogsKeySecret", "DiscogsToken", "OAuth1"),
         page_cap=100,
     ),
     OperationInfo(
@@ -1307,6 +1370,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="UserListsPage",
         item_model="UserListSummary",
         auth="none",
+        schemes=("", "DiscogsKeySecret", "DiscogsToken", "OAuth1"),
         page_cap=None,
     ),
     OperationInfo(
@@ -1331,6 +1395,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="SubmissionsPage",
         item_model=None,
         auth="none",
+        schemes=("", "DiscogsKeySecret", "DiscogsToken", "OAuth1"),
         page_cap=None,
     ),
     OperationInfo(
@@ -1352,6 +1417,8 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="User",
         item_model=None,
         auth="user",
+        schemes=("DiscogsToken", "OAuth1"),
+        body_model="UserUpdate",
         page_cap=None,
     ),
     OperationInfo(
@@ -1369,6 +1436,8 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="Want",
         item_model=None,
         auth="user",
+        schemes=("DiscogsToken", "OAuth1"),
+        body_model="WantUpdate",
         page_cap=None,
     ),
     OperationInfo(
@@ -1384,6 +1453,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model=None,
         item_model=None,
         auth="user",
+        schemes=("DiscogsToken", "OAuth1"),
         page_cap=None,
     ),
     OperationInfo(
@@ -1408,6 +1478,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="WantlistPage",
         item_model="Want",
         auth="none",
+        schemes=("", "DiscogsKeySecret", "DiscogsToken", "OAuth1"),
         page_cap=None,
     ),
     OperationInfo(
@@ -1425,6 +1496,8 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         model="Want",
         item_model=None,
         auth="user",
+        schemes=("DiscogsToken", "OAuth1"),
+        body_model="WantUpdate",
         page_cap=None,
     ),
 )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import gc
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Self, TypeVar
 
@@ -108,6 +108,9 @@ class BaseClient:
         deadline: float | None = None,
         rate_limit: tuple[int, float] | None = _AUTO,
         rate_limit_store: str | None = None,
+        credentials_hosts: Sequence[str] | None = None,
+        max_response_bytes: int | None = None,
+        max_download_bytes: int | None = None,
         env: Mapping[str, str] | None = None,
         dotenv: str | os.PathLike[str] | None = None,
     ) -> None:
@@ -115,7 +118,10 @@ class BaseClient:
         which win over a ``.env`` file in the working directory. ``rate_limit=(requests, seconds)``
         sizes the local limiter (default: 60/60 s with credentials, 25/60 s without); ``None`` turns
         it off. ``rate_limit_store`` shares the limit: ``sqlite:///path.db`` between processes,
-        ``redis://host:6379/0`` between machines.
+        ``redis://host:6379/0`` between machines. Credentials are only sent to Discogs' hosts and
+        loopback; ``credentials_hosts`` names other hosts (a proxy) that may receive them.
+        ``max_response_bytes`` caps an answer held in memory, ``max_download_bytes`` a download,
+        both counted after decompression.
         """
         arguments: dict[str, Any] = {
             "token": token,
@@ -129,6 +135,9 @@ class BaseClient:
             "max_retries": max_retries,
             "deadline": deadline,
             "rate_limit_store": rate_limit_store,
+            "credentials_hosts": credentials_hosts,
+            "max_response_bytes": max_response_bytes,
+            "max_download_bytes": max_download_bytes,
         }
         if rate_limit is not _AUTO:
             arguments["rate_limit"] = rate_limit
@@ -155,6 +164,9 @@ class BaseClient:
             max_retries=settings.max_retries,
             deadline=settings.deadline,
             limiter=limiter,
+            credentials_hosts=settings.credentials_hosts,
+            max_response_bytes=settings.max_response_bytes,
+            max_download_bytes=settings.max_download_bytes,
         )
 
     def __repr__(self) -> str:

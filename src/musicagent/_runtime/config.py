@@ -14,6 +14,7 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from .errors import ConfigurationError
+from .urls import UnsafeURLError, base_may_carry_credentials, is_loopback, origin_of
 
 __all__ = ["DEFAULT_BASE_URL", "Secret", "SettingError", "Settings", "is_loopback", "read_dotenv"]
 
@@ -35,6 +36,10 @@ _ENV: dict[str, tuple[str, ...]] = {
     "deadline": ("DISCOGS_DEADLINE",),
     "rate_limit": ("DISCOGS_RATE_LIMIT",),
     "rate_limit_store": ("DISCOGS_RATE_LIMIT_STORE",),
+    # transport limits (runtime)
+    "credentials_hosts": ("DISCOGS_CREDENTIALS_HOSTS",),
+    "max_response_bytes": ("DISCOGS_MAX_RESPONSE_BYTES",),
+    "max_download_bytes": ("DISCOGS_MAX_DOWNLOAD_BYTES",),
 }
 
 
@@ -66,18 +71,6 @@ def read_dotenv(path: Path) -> dict[str, str]:
             value = value.split(" #", 1)[0].rstrip()
         values[key] = value
     return values
-
-
-def is_loopback(host: str) -> bool:
-    """localhost, 127.0.0.0/8 or ::1 (brackets allowed): the only hosts plain http may reach."""
-    if host == "localhost":
-        return True
-    import ipaddress  # here: importing it costs more than the rest of this module
-
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 _SECRETS = ("token", "consumer_secret", "access_token", "access_token_secret")
@@ -233,6 +226,10 @@ def _base_url(value: Any) -> str:
         raise ValueError(f"{value!r} has an invalid port") from None
     if parts.scheme == "http" and not is_loopback(parts.hostname):
         raise ValueError(f"plain http is only allowed for loopback hosts, not {parts.hostname!r}; use https")
+    try:
+        origin_of(text, cross_check=False)  # the transport cross-checks with urllib3 at its first request
+    except UnsafeURLError as exc:
+        raise ValueError(str(exc)) from None
     return text.rstrip("/")
 
 
@@ -270,6 +267,40 @@ def _rate_limit_store(value: Any) -> str | None:
     return text
 
 
+# -- transport limits (runtime): where credentials may go, how large an answer may be ---------------
+
+
+def _hosts(value: Any) -> tuple[str, ...]:
+    """A comma-separated list (environment, `.env`) or a sequence of host names; kept in lower case."""
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, list | tuple | set | frozenset):
+        raise ValueError("expected host names, e.g. ('proxy.example.org',) or 'a.example,b.example'")
+    hosts = []
+    for item in items:
+        host = item.strip().lower() if isinstance(item, str) else item
+        if not isinstance(host, str) or not host or any(c in host for c in "/:@\\ \t"):
+            raise ValueError(f"expected bare host names such as 'proxy.example.org', got {item!r}")
+        hosts.append(host)
+    return tuple(hosts)
+
+
+def _size(value: Any) -> int:
+    return _integer(value, minimum=1024)
+
+
+def _credentials_go_to_base(settings: Settings) -> None:
+    """Credentials are configured: the base URL must be a host allowed to receive them."""
+    if not settings.is_authenticated:
+        return
+    origin = origin_of(settings.base_url, cross_check=False)
+    if not base_may_carry_credentials(origin, settings.credentials_hosts):
+        raise SettingError(
+            "base_url",
+            f"credentials are only sent to Discogs hosts (*.discogs.com) and loopback, not to {origin.host!r}; "
+            f"to send them there, list it in credentials_hosts (DISCOGS_CREDENTIALS_HOSTS={origin.host})",
+        )
+
+
 # name -> (check, default). A new setting is one line here, one attribute below and its variables in _ENV.
 _FIELDS: dict[str, tuple[Check, Any]] = {
     "token": (_secret, None),
@@ -284,6 +315,9 @@ _FIELDS: dict[str, tuple[Check, Any]] = {
     "deadline": (_optional(lambda v: _number(v, exclusive_minimum=0)), None),
     "rate_limit": (_rate_limit, "auto"),
     "rate_limit_store": (_rate_limit_store, None),
+    "credentials_hosts": (_hosts, ()),
+    "max_response_bytes": (_size, 64 * 2**20),
+    "max_download_bytes": (_size, 4 * 2**30),
 }
 _HIDDEN = frozenset({"rate_limit_store"})  # left out of repr: a Redis URL may hold a password
 
@@ -307,6 +341,9 @@ class Settings:
     deadline: float | None
     rate_limit: tuple[int, float] | Literal["auto"] | None
     rate_limit_store: str | None
+    credentials_hosts: tuple[str, ...]
+    max_response_bytes: int
+    max_download_bytes: int
 
     def __init__(self, **values: Any) -> None:
         unknown = sorted(set(values) - set(_FIELDS))
@@ -323,6 +360,7 @@ class Settings:
         problem = _incomplete_credentials({name for name in _CREDENTIALS if getattr(self, name) is not None})
         if problem is not None:
             raise SettingError(problem[0], f"{problem[0]} is set but {problem[1]} is not; give both, or neither")
+        _credentials_go_to_base(self)
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError(f"settings are immutable; build a new client to change {name!r}")

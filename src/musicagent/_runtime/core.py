@@ -19,12 +19,12 @@ import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Literal
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 from . import log as _log
 from .auth import Credentials
-from .config import is_loopback
 from .errors import (
     APIConnectionError,
     APIError,
@@ -32,9 +32,13 @@ from .errors import (
     InvalidParameterError,
     RateLimitError,
     ResponseDecodeError,
+    ResponseTooLargeError,
     _RequestError,
     error_for_status,
 )
+from .log import mask_headers
+from .params import is_token
+from .urls import Origin, UnsafeURLError, base_may_carry_credentials, check_path, may_carry_credentials, origin_of
 
 __all__ = [
     "Call",
@@ -73,16 +77,24 @@ class RequestOptions:
 
 @dataclass(frozen=True)
 class RawResponse:
-    """The HTTP side of the last response: status, headers (rate-limit figures among them), timing."""
+    """The HTTP side of the last response: status, headers (rate-limit figures among them), timing.
+
+    ``headers`` are masked the way :attr:`APIError.headers` are (a server may echo credentials);
+    the runtime reads the unmasked ones.
+    """
 
     method: str
     url: str
     status: int
-    headers: Mapping[str, str]
+    raw_headers: Mapping[str, str] = field(repr=False)
     elapsed: float
     attempts: int
     request_id: str
     content: bytes = field(default=b"", repr=False)
+
+    @cached_property
+    def headers(self) -> Mapping[str, str]:
+        return mask_headers(self.raw_headers)
 
 
 @dataclass
@@ -102,6 +114,7 @@ class Call:
     timeout: float
     deadline: float | None
     max_retries: int
+    origin: Origin | None = None  # where an absolute URL connects; None for a path under the base URL
     cid: str = field(default_factory=lambda: os.urandom(6).hex())
     started: float = field(default_factory=time.monotonic)
     attempts: int = 0
@@ -176,6 +189,8 @@ def encode_body(json: Any, fields: Mapping[str, Any] | None) -> tuple[bytes | No
             text = _json.dumps(json, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
         except (TypeError, ValueError) as exc:
             raise InvalidParameterError("json", f"cannot be sent as JSON: {exc}") from None
+        except RecursionError:
+            raise InvalidParameterError("json", "is nested too deeply to be sent as JSON") from None
         return text.encode("utf-8"), "application/json"
     return None, None
 
@@ -252,7 +267,7 @@ def status_error(raw: RawResponse) -> APIError | Failure | None:
     status = raw.status
     if 200 <= status < 300:
         return None
-    headers = raw.headers
+    headers = raw.raw_headers
     message, parsed = error_message(raw.content, status, headers.get("Content-Type", ""))
     if 300 <= status < 400:
         where_to = _log.mask(headers.get("Location", "nowhere"))
@@ -275,7 +290,7 @@ def status_error(raw: RawResponse) -> APIError | Failure | None:
 
 
 FailureKind = Literal[
-    "connect", "connect_timeout", "read_timeout", "tls", "truncated", "decode", "connection", "request"
+    "connect", "connect_timeout", "read_timeout", "deadline", "tls", "truncated", "decode", "connection", "request"
 ]
 
 
@@ -292,7 +307,9 @@ def failure(call: Call, kind: FailureKind, reason: str, timeout: float) -> Failu
     if kind == "connect_timeout":
         return Failure(APITimeoutError(f"could not connect: {reason}", **where), reached=False)
     if kind == "read_timeout":
-        return Failure(APITimeoutError(f"no response within {timeout:g}s", **where), reached=True)
+        return Failure(APITimeoutError(f"no complete response within {timeout:g}s", **where), reached=True)
+    if kind == "deadline":
+        return Failure(APITimeoutError(f"{reason} during attempt {call.attempts}", **where), reached=True)
     if kind == "tls":
         return APIConnectionError(f"TLS failed: {reason}", **where)
     if kind == "truncated":
@@ -302,6 +319,16 @@ def failure(call: Call, kind: FailureKind, reason: str, timeout: float) -> Failu
     if kind == "connection":
         return Failure(APIConnectionError(f"the connection failed: {reason}", **where), reached=True)
     return Failure(APIConnectionError(f"the request failed: {reason}", **where), reached=True)
+
+
+def too_large(call: Call, limit: int, setting: str) -> ResponseTooLargeError:
+    """An answer past the size cap: final (the same answer would come again), and says which setting to raise."""
+    return ResponseTooLargeError(
+        f"the response is larger than {setting}={limit:,} bytes once decompressed "
+        f"(raise {setting} if such an answer is expected)",
+        transient=False,
+        **call.where(),
+    )
 
 
 # -- whether, and when, to try again ------------------------------------------------------------------------
@@ -352,7 +379,7 @@ def log_response(call: Call, raw: RawResponse) -> None:
             raw.status,
             raw.elapsed * 1000,
             call.attempts,
-            raw.headers.get("X-Discogs-Ratelimit-Remaining", "?"),
+            raw.raw_headers.get("X-Discogs-Ratelimit-Remaining", "?"),
         )
 
 
@@ -394,6 +421,7 @@ class RequestBuilder:
         timeout: float,
         max_retries: int,
         deadline: float | None,
+        credentials_hosts: tuple[str, ...] = (),
     ) -> None:
         self.base_url = base_url
         self.credentials = credentials
@@ -401,7 +429,9 @@ class RequestBuilder:
         self.max_retries = max_retries
         self.deadline = deadline
         self.base_prefix = base_url + "/"
-        self._base_host = urlsplit(base_url).hostname or ""
+        self.credentials_hosts = credentials_hosts
+        self._base_origin = origin_of(base_url, cross_check=False)  # settings refused what parsers disagree on
+        self._base_carries = base_may_carry_credentials(self._base_origin, credentials_hosts)
         self._static_headers = {
             "User-Agent": user_agent,
             "Accept": "application/json",
@@ -426,12 +456,27 @@ class RequestBuilder:
         json: Any = None,
         fields: Mapping[str, Any] | None = None,
         options: RequestOptions | None = None,
+        url_parameter: str = "path",
     ) -> Call:
-        """Everything an attempt needs, checked and encoded once (bad input fails here, before sending)."""
+        """Everything an attempt needs, checked and encoded once (bad input fails here, before sending).
+
+        An absolute URL is parsed once, the way the connection will read it (:func:`.urls.origin_of`);
+        ``url_parameter`` names the argument it came from in the error when it is refused.
+        """
+        if not isinstance(method, str) or not is_token(method):
+            raise InvalidParameterError("method", f"{method!r} is not an HTTP method such as 'GET' or 'POST'")
         method = method.upper()
         opts = options or _NO_OPTIONS
         if opts.extra_query:
             query = {**(query or {}), **opts.extra_query}
+        origin = None
+        try:
+            if path.startswith(("http://", "https://")):
+                origin = origin_of(path)
+            else:
+                check_path(path)
+        except UnsafeURLError as exc:
+            raise InvalidParameterError(url_parameter, f"{shown_url(path)!r} {exc}") from None
         url = self.url_for(path, query)
         body, content_type = encode_body(json, fields)
         return Call(
@@ -444,15 +489,22 @@ class RequestBuilder:
             timeout=self.timeout if opts.timeout is None else opts.timeout,
             deadline=self.deadline if opts.deadline is None else opts.deadline,
             max_retries=self.max_retries if opts.max_retries is None else opts.max_retries,
+            origin=origin,
         )
 
     def on_base(self, url: str) -> bool:
         return url.startswith(self.base_prefix)
 
+    def carries_credentials(self, call: Call) -> bool:
+        """Credentials go where :func:`.urls.may_carry_credentials` allows (``credentials_hosts`` widens it)."""
+        if call.origin is None:
+            return self._base_carries
+        return may_carry_credentials(call.origin, self._base_origin, self.credentials_hosts)
+
     def headers(self, call: Call) -> dict[str, str]:
-        """The headers of one attempt; credentials only where :func:`may_carry_credentials` allows."""
+        """The headers of one attempt; credentials only where :meth:`carries_credentials` allows."""
         headers = {**self._static_headers, "X-Request-Id": call.cid}
-        if self.on_base(call.url) or may_carry_credentials(call.url, self._base_host):
+        if self.carries_credentials(call):
             auth = self._auth if self._auth is not None else self.credentials.header()
             if auth:
                 headers["Authorization"] = auth
@@ -464,16 +516,3 @@ class RequestBuilder:
 
 
 _NO_OPTIONS = RequestOptions()
-
-
-def may_carry_credentials(url: str, base_host: str) -> bool:
-    """Credentials go to the API's own host or Discogs' (image) hosts, and only over https.
-
-    The base URL was checked at construction (plain http only on loopback); an absolute URL given
-    later (an image, ``request()``) is checked here, so a token never crosses the network in clear.
-    """
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if host != base_host and host != "discogs.com" and not host.endswith(".discogs.com"):
-        return False
-    return parts.scheme == "https" or (parts.scheme == "http" and host == base_host and is_loopback(host))

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .log import mask
+from .log import mask, mask_headers
 
 __all__ = [
     "APIConnectionError",
@@ -31,6 +31,7 @@ __all__ = [
     "RateLimitStoreError",
     "ResourceNotFoundError",
     "ResponseDecodeError",
+    "ResponseTooLargeError",
     "ResponseValidationError",
     "ServerError",
     "UnprocessableEntityError",
@@ -129,6 +130,14 @@ class ResponseDecodeError(_RequestError):
         super().__init__(message, **kw)
 
 
+class ResponseTooLargeError(ResponseDecodeError):
+    """The answer grew past ``max_response_bytes`` (or ``max_download_bytes``) once decompressed.
+
+    Not retried: the server would send the same answer again. Memory stays bounded: decoding
+    stops at the limit.
+    """
+
+
 class ResponseValidationError(_RequestError):
     """The body was JSON but did not match the operation's schema; names the field that failed."""
 
@@ -152,7 +161,7 @@ class APIError(_RequestError):
         **kw: Any,
     ) -> None:
         self.status_code = status_code
-        self.headers = {k: mask(v) for k, v in (headers or {}).items()}  # a proxy may echo credentials
+        self.headers = mask_headers(headers or {})  # a proxy may echo credentials
         self.body = body
         super().__init__(message, **kw)
 

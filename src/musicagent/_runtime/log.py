@@ -11,13 +11,23 @@ from __future__ import annotations
 import re
 import sys
 import threading
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from loguru import Logger, Record
 
-__all__ = ["disable_logging", "enable_logging", "get_logger", "is_enabled", "mask", "mask_secrets", "register_secret"]
+__all__ = [
+    "disable_logging",
+    "enable_logging",
+    "get_logger",
+    "is_enabled",
+    "mask",
+    "mask_headers",
+    "mask_secrets",
+    "register_secret",
+]
 
 # ``name=value`` (query strings, ``Discogs token=…``, OAuth ``oauth_signature="…"``) or a quoted value after
 # a colon (JSON, dict reprs). An unquoted word after a colon is prose ("'consumer_key': consumer_key is
@@ -50,6 +60,16 @@ def mask_secrets(text: str) -> str:
 def mask(text: str) -> str:
     """Hide registered secrets and anything shaped like ``token=...`` / ``oauth_signature=...``."""
     return _PATTERN.sub(r"\1***", mask_secrets(text))
+
+
+def mask_headers(headers: Mapping[str, str]) -> Mapping[str, str]:
+    """A copy of response headers with credentials hidden: the one masking for every place that shows them."""
+    from urllib3 import HTTPHeaderDict  # case-insensitive, as the headers it copies
+
+    masked = HTTPHeaderDict()
+    for name, value in headers.items():
+        masked.add(name, mask(value))
+    return masked
 
 
 def _mask_record(record: Record) -> None:

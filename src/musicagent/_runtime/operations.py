@@ -30,6 +30,8 @@ class OperationInfo:
     model: str | None = None
     item_model: str | None = None
     auth: str = "none"
+    schemes: tuple[str, ...] = ()  # security schemes from the spec; "" means anonymous calls are allowed
+    body_model: str | None = None  # the generated model of the JSON request body, if any
     page_cap: int | None = None  # pages past this may be refused (x-musicagent-page-cap)
 
 

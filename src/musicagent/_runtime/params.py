@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import operator
 import os
+import re
 from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any, BinaryIO, SupportsIndex, Union
@@ -28,6 +29,7 @@ __all__ = [
     "check_number_or_choice",
     "check_str",
     "drop_none",
+    "is_token",
     "segment",
 ]
 
@@ -46,12 +48,17 @@ def check_int(
     ``x-musicagent-hint``) says why a bound exists.
     """
     number = value if type(value) is int else _index(name, value)  # skip the Protocol check if we can
+    if not -_INT_LIMIT <= number < _INT_LIMIT:  # also keeps str() below Python's digit limit
+        raise InvalidParameterError(name, "is out of range: the API takes 64-bit integers")
     why = f" ({hint})" if hint else ""
     if minimum is not None and number < minimum:
         raise InvalidParameterError(name, f"must be >= {minimum}, got {number}{why}")
     if maximum is not None and number > maximum:
         raise InvalidParameterError(name, f"must be <= {maximum}, got {number}{why}")
     return number
+
+
+_INT_LIMIT = 2**63
 
 
 def _index(name: str, value: object) -> int:
@@ -180,7 +187,17 @@ def check_headers(name: str, value: object) -> Mapping[str, str]:
                 raise InvalidParameterError(name, f"{key!r}: header names and values must be strings")
             if any(ord(c) < 32 or ord(c) == 127 or ord(c) > 255 for c in part):
                 raise InvalidParameterError(name, f"{key!r}: line breaks or characters a header cannot carry")
+        if not is_token(key):
+            raise InvalidParameterError(name, f"{key!r} is not a header name (letters, digits and !#$%&'*+-.^_`|~)")
     return headers
+
+
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+
+
+def is_token(text: str) -> bool:
+    """An HTTP token (RFC 9110): what a header name or a method may be; no ``:``, spaces or line breaks."""
+    return _TOKEN.fullmatch(text) is not None
 
 
 def drop_none(values: dict[str, Any]) -> dict[str, Any]:

@@ -71,6 +71,18 @@ def parse_rate_headers(headers: Mapping[str, str]) -> tuple[int | None, int | No
     )
 
 
+STORE_TIMEOUT = 5.0  # seconds a shared store may take to answer one call, when no deadline is nearer
+
+
+def _earliest(a: float | None, b: float) -> float:
+    return b if a is None else min(a, b)
+
+
+def _is_timeout(exc: BaseException) -> bool:
+    """A store's own timeout: filelock.Timeout, redis TimeoutError, sqlite3 "database is locked"."""
+    return "Timeout" in type(exc).__name__ or "locked" in str(exc) or isinstance(exc, TimeoutError)
+
+
 def _margin(window: float) -> float:
     """Extra local window: 1% of it, at least 100 ms and at most 1 s.
 
@@ -114,6 +126,8 @@ def _make_bucket(requests: int, interval_ms: int, store: str | None) -> Abstract
             ) from exc
         try:
             client: Any = Redis.from_url(store, socket_timeout=5, socket_connect_timeout=5)
+            pool = client.connection_pool
+            pool.connection_class = _bounded_connection_class(pool.connection_class)
             return RedisBucket(
                 rates, client, f"musicagent:ratelimit:{interval_ms}", client.script_load(_redis_script())
             )
@@ -137,6 +151,31 @@ def _redis_script() -> str:
     )
 
 
+_store_deadline = threading.local()  # the monotonic time by which the current store call must answer
+
+
+def _bounded_connection_class(base: type[Any]) -> type[Any]:
+    """redis-py's connection class whose reads wait at most until the current store call's deadline.
+
+    redis-py sets one socket timeout per connection; a frozen server (SIGSTOP) would hold each call
+    for all of it. Before every read the timeout is cut to what the call has left.
+    """
+
+    class Bounded(base):  # type: ignore[misc]
+        def read_response(self, *args: Any, **kwargs: Any) -> Any:
+            end = getattr(_store_deadline, "end", None)
+            if end is not None:
+                self.update_current_socket_timeout(max(0.001, min(end - time.monotonic(), self.socket_timeout or 5)))
+            try:
+                return super().read_response(*args, **kwargs)
+            finally:
+                if end is not None:
+                    self.update_current_socket_timeout(-1)
+
+    Bounded.__name__ = f"Bounded{base.__name__}"
+    return Bounded
+
+
 class RateLimiter:
     """One moving-window allowance shared by all threads of a client (and, with a store, more)."""
 
@@ -155,6 +194,10 @@ class RateLimiter:
         self._server: tuple[int | None, int | None, int | None] = (None, None, None)
         self._updated_at: float | None = None
         self._leaked_at = time.monotonic()
+        self._shared = store is not None and not store.startswith("memory://")  # SQLite or Redis
+        self._store_started = 0.0
+        self._slot = threading.local()  # when this thread's latest slot was taken (see settle)
+        self._holds: list[tuple[float, float]] = []  # (bucket frees the slot at, server may count it until)
 
     def __repr__(self) -> str:
         return f"<RateLimiter {self.requests}/{self.window:g}s store={mask(self.store or 'memory://')!r}>"
@@ -188,46 +231,128 @@ class RateLimiter:
         self._leaked_at = time.monotonic()
         return cast(int, self._bucket.count())
 
-    def _store_call(self, what: str, call: Any) -> Any:
-        """Run a bucket operation; a failing SQLite/Redis store becomes a musicagent error."""
-        try:
+    def _store_call(self, what: str, call: Any, end: float | None = None) -> Any:
+        """Run a bucket operation by ``end`` (monotonic; default: :data:`STORE_TIMEOUT` from now).
+
+        A shared store that does not answer in time (a frozen Redis, a SQLite file another process
+        keeps locked) or fails becomes a :class:`RateLimitStoreError` naming the store. A Redis that
+        restarted has forgotten the Lua script (NOSCRIPT): it is loaded again and the call repeated.
+        """
+        if not self._shared:
             return call()
-        except Exception as exc:
-            raise RateLimitStoreError(mask(f"the rate-limit store failed while {what}: {exc}")) from None
+        end = time.monotonic() + STORE_TIMEOUT if end is None else end
+        for reloaded in (False, True):
+            try:
+                self._bound_store(end)
+                return call()
+            except Exception as exc:
+                if not reloaded and type(exc).__name__ == "NoScriptError":
+                    self._reload_script(end)
+                    continue
+                name = mask(self.store or "")
+                if time.monotonic() >= end - 0.001 or _is_timeout(exc):
+                    waited = max(0.0, end - self._store_started)
+                    raise RateLimitStoreError(
+                        f"the rate-limit store {name} did not answer within {waited:.1f}s while {what}"
+                    ) from None
+                raise RateLimitStoreError(mask(f"the rate-limit store {name} failed while {what}: {exc}")) from None
+            finally:
+                _store_deadline.end = None
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _bound_store(self, end: float) -> None:
+        """Make the store's own waits end by ``end``: SQLite's file lock and busy timeout, Redis reads."""
+        self._store_started = time.monotonic()
+        left = max(0.0, end - self._store_started)
+        bucket: Any = self._bucket
+        if self.store is not None and self.store.startswith("sqlite://"):
+            if bucket.use_limiter_lock:
+                bucket.lock.timeout = left  # filelock: per thread
+            bucket.conn.execute(f"PRAGMA busy_timeout = {int(left * 1000)}").close()
+        else:
+            _store_deadline.end = end
+
+    def _reload_script(self, end: float) -> None:
+        bucket: Any = self._bucket
+        _store_deadline.end = end
+        bucket.script_hash = bucket.redis.script_load(_redis_script())
 
     # -- public ----------------------------------------------------------------------------------
-    def acquire(self, timeout: float | None = None) -> float | None:
+    def acquire(self, timeout: float | None = None, *, store_timeout: float | None = None) -> float | None:
         """Block until a request may be sent; the seconds waited, or None if ``timeout`` would run out.
 
         Threads wait their turn on a lock, so only one sleeps on the bucket: when a slot frees, one
         thread wakes instead of all of them at once, whose scramble for the GIL would delay the
         winner's request by more than the margin. Fails at once when the wait is already known to
-        be longer than ``timeout``.
+        be longer than ``timeout``. Each call to a shared store waits at most ``store_timeout``
+        (default :data:`STORE_TIMEOUT`) and never past ``timeout``.
         """
         start = time.monotonic()
+        end = None if timeout is None else start + timeout
         if not self._turn.acquire(timeout=-1 if timeout is None else max(0.0, timeout)):
             return None
         try:
             while True:
-                with self._lock:
+                if not self._lock.acquire(timeout=-1 if end is None else max(0.0, end - time.monotonic())):
+                    return None
+                try:
+                    store_end = _earliest(end, time.monotonic() + (store_timeout or STORE_TIMEOUT))
                     if time.monotonic() - self._leaked_at > self.window:
-                        self._store_call("leaking", self._in_window)  # keeps the log short; not needed to count
-                    wait_ms: int = self._store_call("taking a slot", lambda: self._take(1))
-                if wait_ms < 0:
-                    return time.monotonic() - start
-                wait = wait_ms / 1000
-                if timeout is not None and time.monotonic() - start + wait > timeout:
+                        self._store_call("leaking", self._in_window, store_end)  # keeps the log short
+                    wait = self._held_wait(store_end)
+                    if wait is None:
+                        taken_at = time.monotonic()
+                        wait_ms: int = self._store_call("taking a slot", lambda: self._take(1), store_end)
+                        if wait_ms < 0:
+                            self._slot.taken_at = taken_at
+                            return time.monotonic() - start
+                        wait = wait_ms / 1000
+                finally:
+                    self._lock.release()
+                if end is not None and time.monotonic() + wait > end:
                     return None
                 time.sleep(wait)
         finally:
             self._turn.release()
 
-    def observe(self, headers: Mapping[str, str], *, rejected: bool = False) -> None:
+    def _held_wait(self, store_end: float) -> float | None:
+        """Seconds to wait because late answers still hold slots the bucket has already freed, or None.
+
+        A request whose answer came more than half the margin after its slot was taken may have
+        reached the server later than the margin covers; :meth:`settle` then holds its slot until a
+        window after the answer. Held slots count against the limit until then.
+        """
+        if not self._holds:
+            return None
+        now = time.monotonic()
+        self._holds = [hold for hold in self._holds if hold[1] > now]
+        freed = [until for frees_at, until in self._holds if frees_at <= now]
+        if not freed:
+            return None
+        in_window: int = self._store_call("counting", self._in_window, store_end)
+        if in_window + len(freed) < self.requests:
+            return None
+        return max(0.001, min(min(freed) - now, 0.05))  # a bucket slot may free sooner: look again
+
+    def settle(self) -> None:
+        """After an attempt that took a slot: hold the slot longer if the answer came late (see :meth:`_held_wait`)."""
+        taken_at: float | None = getattr(self._slot, "taken_at", None)
+        if taken_at is None:
+            return
+        self._slot.taken_at = None
+        now = time.monotonic()
+        if now - taken_at > _margin(self.window) / 2:
+            window = self._interval_ms / 1000
+            with self._lock:
+                self._holds.append((taken_at + window, now + window))
+
+    def observe(self, headers: Mapping[str, str], *, rejected: bool = False, timeout: float | None = None) -> None:
         """Fold the server's view into the bucket (see the module docstring).
 
-        ``rejected`` means the server answered 429. A bare one fills the local window (the server's
-        is full, and nothing says for how long); one with figures is read by its figures, and one
-        with ``Retry-After`` is left to the retry's wait, so a stray 429 costs one wait, not a window.
+        ``rejected`` means the server answered 429. A bare one counts one request more than the
+        local log holds (the server's window is full, and nothing says why); one with figures is
+        read by its figures, and one with ``Retry-After`` is left to the retry's wait: a stray 429
+        costs a slot or a wait, never a whole window. ``timeout`` bounds the store call.
         The server's limit is read as a count per the configured window; it only ever shrinks the
         local limit (Discogs grants 25 instead of 60 when it does not accept the credentials).
         """
@@ -246,22 +371,23 @@ class RateLimiter:
                 self._bucket.rates = [Rate(limit, self._interval_ms)]
             capacity = self.requests
             if rejected and not known and headers.get("Retry-After") is None:
-                target = capacity  # a bare 429: the window is full, and nothing says for how long
+                target = -1  # a bare 429: one more than counted here
             elif remaining is not None:
                 target = capacity - remaining
             elif used is not None:
                 target = used
             else:
                 return
-            target = max(0, min(target, capacity))
 
             def fill() -> None:
                 in_window = self._in_window()
-                missing = min(target - in_window, capacity - in_window)
+                wanted = in_window + 1 if target < 0 else target
+                missing = min(wanted, capacity) - in_window
                 if missing > 0:
                     self._take(missing)
 
-            self._store_call("recording the server's count", fill)
+            end = None if timeout is None else time.monotonic() + timeout
+            self._store_call("recording the server's count", fill, end)
 
     def state(self) -> RateLimitState:
         """A consistent snapshot of the server's last figures and the local bucket."""

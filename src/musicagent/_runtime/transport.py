@@ -12,19 +12,28 @@ import dataclasses
 import os
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import core
 from .auth import Credentials
 from .core import Call, Failure, RawResponse, RequestOptions
-from .errors import APITimeoutError, DownloadError, InvalidParameterError, ResponseDecodeError, _RequestError
+from .errors import (
+    APITimeoutError,
+    ConfigurationError,
+    DownloadError,
+    InvalidParameterError,
+    ResponseDecodeError,
+    _RequestError,
+)
 from .metrics import Metrics
 from .ratelimit import RateLimiter
 
 if TYPE_CHECKING:  # urllib3 is imported with the first request (_Pools), not with the client
     import urllib3
+
+    from .watchdog import Guard
 
 __all__ = ["RawResponse", "RequestOptions", "Transport"]
 
@@ -37,10 +46,16 @@ class _Pools:
     def __init__(self, base_url: str, maxsize: int, timeout: float) -> None:
         import urllib3
 
-        from . import headers
+        from . import headers, watchdog
+        from .urls import UnsafeURLError, origin_of
 
+        try:
+            origin_of(base_url)  # the settings checked it with urllib.parse alone; now urllib3 reads it too
+        except UnsafeURLError as exc:
+            raise ConfigurationError(f"invalid base_url {base_url!r}: {exc}") from None
         self.manager = _make_pool(base_url, maxsize)
         headers.install(self.manager)  # header blocks read without the email package: see headers.py
+        watchdog.install(self.manager)  # attempts bounded by the wall clock: see watchdog.py
         self.direct = type(self.manager) is urllib3.PoolManager  # no proxy in between
         self.base = self.manager.connection_from_url(base_url)
         self.default_timeout = timeout
@@ -86,6 +101,9 @@ class Transport:
         max_retries: int,
         deadline: float | None,
         limiter: RateLimiter | None,
+        credentials_hosts: tuple[str, ...] = (),
+        max_response_bytes: int = 64 * 2**20,
+        max_download_bytes: int = 4 * 2**30,
         pool_maxsize: int = 32,  # threads beyond it would open (and drop) connections of their own
     ) -> None:
         self.builder = core.RequestBuilder(
@@ -95,7 +113,10 @@ class Transport:
             timeout=timeout,
             max_retries=max_retries,
             deadline=deadline,
+            credentials_hosts=credentials_hosts,
         )
+        self.max_response_bytes = max_response_bytes
+        self.max_download_bytes = max_download_bytes
         self.base_url = base_url
         self.credentials = credentials
         self.limiter = limiter
@@ -161,7 +182,7 @@ class Transport:
         headers = dict((options.extra_headers if options else None) or {})
         headers.setdefault("Accept", "*/*")
         options = dataclasses.replace(options or RequestOptions(), extra_headers=headers)
-        call = self.builder.call("GET", url, options=options)
+        call = self.builder.call("GET", url, options=options, url_parameter="url")
         return self._run(call, lambda raw: target, target)
 
     # -- the loop --------------------------------------------------------------------------------
@@ -188,7 +209,11 @@ class Transport:
         left = call.begin_attempt()
         self._pools  # noqa: B018 - built (urllib3 imported) before a limiter slot is taken, not between it and the send
         self._acquire(call, left)
-        raw = self._send(call, call.attempt_timeout(left), stream_to)
+        try:
+            raw = self._send(call, stream_to)
+        finally:
+            if self.limiter is not None:
+                self.limiter.settle()
         error = core.status_error(raw)
         if error is not None:
             raise error
@@ -202,64 +227,152 @@ class Transport:
     def _acquire(self, call: Call, left: float | None) -> None:
         if self.limiter is None:
             return
-        waited = self.limiter.acquire(timeout=left)
+        waited = self.limiter.acquire(timeout=left, store_timeout=call.timeout)
         if waited is None:
             raise APITimeoutError("the deadline would run out while waiting for the rate limiter", **call.where())
         if waited > 0.001:
             self.metrics.record_wait(waited)
             core.log_limiter_wait(call, waited)
 
-    def _send(self, call: Call, timeout: float, stream_to: Path | None) -> RawResponse:
-        """Send the request once and read the answer; a failure of the exchange becomes the core's error."""
+    def _send(self, call: Call, stream_to: Path | None) -> RawResponse:
+        """Send the request once and read the whole answer within the attempt's wall-clock bound.
+
+        The bound is ``timeout``, cut to what the deadline leaves (limiter waits included); the
+        watchdog enforces it on every byte of the exchange, not just the gaps between them.
+        """
+        timeout = call.attempt_timeout(call.time_left())
+        from . import watchdog
+
         headers = self.builder.headers(call)
         pools = self._pools
         timeouts = pools.timeouts(timeout)
         t0 = time.monotonic()
+        guard = watchdog.arm(t0 + timeout)
+        response: urllib3.BaseHTTPResponse | None = None
         try:
-            if self.builder.on_base(call.url) and pools.direct and stream_to is None:
-                # Straight to the base host's pool: PoolManager.request would re-parse the URL each time.
-                response = pools.base.urlopen(
-                    call.method,
-                    call.url[len(self.base_url) :],
-                    body=call.body,
-                    headers=headers,
-                    timeout=timeouts,
-                    retries=pools.no_retries,
-                    redirect=False,
-                    assert_same_host=False,
-                )
-            else:
-                # A download may be redirected to storage elsewhere: PoolManager follows it and drops
-                # the Authorization header when the host changes. API calls never follow redirects.
-                response = pools.manager.request(
-                    call.method,
-                    call.url,
-                    body=call.body,
-                    headers=headers,
-                    timeout=timeouts,
-                    retries=pools.no_retries if stream_to is None else pools.download_redirects,
-                    redirect=stream_to is not None,
-                    preload_content=stream_to is None,
-                )
+            response = self._open(pools, call, headers, timeouts, stream_to)
             if stream_to is not None and 200 <= response.status < 300:
                 data = b""
-                _stream(response, stream_to)
+                self._stream(call, response, stream_to, guard, timeout)
             else:
-                data = response.data if stream_to is None else response.read()
+                data = _read_body(call, response, self.max_response_bytes, "max_response_bytes")
+            if watchdog.disarm(guard):
+                # Cut off while reading: what arrived may look complete (headers cut short read
+                # as an empty answer), but it is not.
+                raise _Overrun
         except Exception as exc:
-            mapped = _failure(call, exc, timeout)
+            fired = watchdog.disarm(guard)
+            if response is not None:
+                response.close()  # a half-read answer leaves nothing reusable on the connection
+                response.release_conn()
+            mapped = _overrun(call, timeout) if fired else _failure(call, exc, timeout)
             if mapped is None:
                 raise
             self.metrics.record_failure()
             raise mapped from None
+        response.release_conn()
         elapsed = time.monotonic() - t0
         self.metrics.record_response(response.status, elapsed)
         if self.limiter is not None:
-            self.limiter.observe(response.headers, rejected=response.status == 429)
+            self.limiter.observe(response.headers, rejected=response.status == 429, timeout=timeout)
         raw = core.received(call, response.status, response.headers, data, elapsed)
         self._local.last = raw
         core.log_response(call, raw)
         return raw
+
+    def _open(
+        self, pools: _Pools, call: Call, headers: dict[str, str], timeouts: urllib3.Timeout, stream_to: Path | None
+    ) -> urllib3.BaseHTTPResponse:
+        """Send the request; the answer's headers are read, its body is not."""
+        if self.builder.on_base(call.url) and pools.direct and stream_to is None:
+            # Straight to the base host's pool: PoolManager.request would re-parse the URL each time.
+            return pools.base.urlopen(
+                call.method,
+                call.url[len(self.base_url) :],
+                body=call.body,
+                headers=headers,
+                timeout=timeouts,
+                retries=pools.no_retries,
+                redirect=False,
+                assert_same_host=False,
+                preload_content=False,
+            )
+        # A download may be redirected to storage elsewhere: PoolManager follows it and drops
+        # the Authorization header when the host changes. API calls never follow redirects.
+        return pools.manager.request(
+            call.method,
+            call.url,
+            body=call.body,
+            headers=headers,
+            timeout=timeouts,
+            retries=pools.no_retries if stream_to is None else pools.download_redirects,
+            redirect=stream_to is not None,
+            preload_content=False,
+        )
+
+    def _stream(
+        self, call: Call, response: urllib3.BaseHTTPResponse, target: Path, guard: Guard, timeout: float
+    ) -> None:
+        """Write a download to ``target`` atomically, in bounded chunks, at most ``max_download_bytes``.
+
+        Each chunk that arrives earns the attempt another ``timeout`` (a large file on a slow link
+        is not cut off), up to the call's deadline; a server that stops sending is.
+        """
+        end = None if call.deadline is None else call.started + call.deadline
+        written = 0
+
+        def chunks() -> Iterator[bytes]:
+            nonlocal written
+            for chunk in response.stream(_CHUNK):
+                written += len(chunk)
+                if written > self.max_download_bytes:
+                    raise core.too_large(call, self.max_download_bytes, "max_download_bytes")
+                yield chunk
+                next_end = time.monotonic() + timeout
+                guard.extend(next_end if end is None else min(next_end, end))
+
+        from .files import atomic_write
+
+        try:
+            atomic_write(target, chunks())
+        except OSError as exc:
+            raise DownloadError(f"cannot write {str(target)!r}: {exc.strerror or exc}") from None
+
+
+_CHUNK = 64 * 1024
+
+
+class _Overrun(Exception):
+    """The watchdog fired although reading did not fail."""
+
+
+def _read_body(call: Call, response: urllib3.BaseHTTPResponse, limit: int, setting: str) -> bytes:
+    """The decoded body, refusing more than ``limit`` bytes.
+
+    Decoding runs chunk by chunk (urllib3 2 bounds what each ``read(amt)`` decompresses), so a
+    small compressed body that expands to gigabytes stops at the limit instead of filling memory.
+    """
+    length = response.length_remaining
+    if length is not None and not response.headers.get("Content-Encoding"):
+        if length > limit:
+            raise core.too_large(call, limit, setting)
+        return response.read()
+    parts: list[bytes] = []
+    size = 0
+    for chunk in response.stream(_CHUNK):
+        size += len(chunk)
+        if size > limit:
+            raise core.too_large(call, limit, setting)
+        parts.append(chunk)
+    return b"".join(parts)
+
+
+def _overrun(call: Call, timeout: float) -> Failure | _RequestError:
+    """The watchdog cut an attempt off: the deadline ran out, or the attempt's ``timeout`` did."""
+    left = call.time_left()
+    if left is not None and left <= 0.01:
+        return core.failure(call, "deadline", f"the {call.deadline:g}s deadline ran out", timeout)
+    return core.failure(call, "read_timeout", "the answer did not complete in time", timeout)
 
 
 def _failure(call: Call, exc: Exception, timeout: float) -> Failure | _RequestError | None:
@@ -303,33 +416,3 @@ def _truncated(exc: Exception) -> bool:
     return isinstance(exc, http.client.IncompleteRead) or any(
         isinstance(arg, http.client.IncompleteRead) for arg in exc.args
     )
-
-
-def _stream(response: urllib3.BaseHTTPResponse, target: Path) -> None:
-    """Copy a body to ``target`` in chunks through a temporary file in the same directory.
-
-    A failure of the local disk is a :class:`DownloadError` (not retried); one of the connection
-    stays a urllib3 error for the caller to map and retry.
-    """
-    import tempfile
-
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
-    except OSError as exc:
-        response.release_conn()
-        raise DownloadError(f"cannot write {str(target)!r}: {exc.strerror or exc}") from None
-    try:
-        with os.fdopen(fd, "wb") as out:
-            for chunk in response.stream(64 * 1024):
-                out.write(chunk)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, target)
-    except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
-        raise DownloadError(f"cannot write {str(target)!r}: {exc.strerror or exc}") from None
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    finally:
-        response.release_conn()

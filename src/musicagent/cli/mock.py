@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import signal
+import ssl
 import sys
 import threading
 from collections.abc import Sequence
@@ -44,7 +45,24 @@ def build_parser(prog: str = f"{PROG} mock") -> argparse.ArgumentParser:
     parser.add_argument(
         "--rate-limit", type=_rate, default=(60, 60.0), help="REQUESTS/SECONDS or 'off' (default 60/60)"
     )
-    parser.add_argument("--verbose", "-v", action="store_true", help="print one line per request")
+    parser.add_argument(
+        "--verbose", "-v", action="store_true", help="print one line per request, and why each miss missed"
+    )
+    parser.add_argument(
+        "--strict",
+        action="store_true",
+        help="answer only recordings (and stubs, state, auth refusals): a miss or a synthesized answer is a 501",
+    )
+    parser.add_argument("--user", help="whose credentials every client holds (default: the recorded identity)")
+    parser.add_argument("--tls-cert", type=Path, metavar="PEM", help="serve HTTPS with this certificate (chain)")
+    parser.add_argument("--tls-key", type=Path, metavar="PEM", help="the certificate's private key (--tls-cert)")
+    parser.add_argument(
+        "--idle-timeout",
+        type=float,
+        default=20.0,
+        metavar="SECONDS",
+        help="close a connection whose next request has not arrived whole in this long (default 20)",
+    )
     parser.add_argument(
         "--bundle", type=Path, metavar="FILE.json", help="write every interaction as one JSON cassette and exit"
     )
@@ -56,20 +74,41 @@ def main(argv: Sequence[str] | None = None, *, stop: threading.Event | None = No
 
     ``stop`` (for embedding and tests) ends the server when set, like Ctrl-C does.
     """
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.tls_key is not None and args.tls_cert is None:
+        parser.error("--tls-key needs --tls-cert")
     cassettes: Path | None = args.cassettes or default_cassettes()
     if cassettes is None:
         print(f"{PROG} mock: no cassettes found; pass --cassettes DIR", file=sys.stderr)
         return EXIT_USAGE
+    context = None
+    if args.tls_cert is not None:
+        try:
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            context.load_cert_chain(args.tls_cert, args.tls_key)
+        except OSError as exc:  # ssl.SSLError included
+            print(f"{PROG} mock: cannot use the TLS certificate {args.tls_cert}: {exc}", file=sys.stderr)
+            return EXIT_USAGE
     try:
         if args.bundle is not None:
             count = bundle(load_cassettes(cassettes), args.bundle)
             print(f"wrote {count} interactions from {cassettes} to {args.bundle}")
             return EXIT_OK
         log = (lambda line: print(line, file=sys.stderr, flush=True)) if args.verbose else None
-        server = MockServer(cassettes, host=args.host, port=args.port, rate_limit=args.rate_limit, log=log)
+        server = MockServer(
+            cassettes,
+            host=args.host,
+            port=args.port,
+            rate_limit=args.rate_limit,
+            log=log,
+            strict=args.strict,
+            user=args.user,
+            ssl_context=context,
+            idle_timeout=args.idle_timeout,
+        )
         server.start()
-    except CassetteError as exc:
+    except (CassetteError, ValueError) as exc:
         print(f"{PROG} mock: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except OSError as exc:

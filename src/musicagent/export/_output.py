@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import os
-import stat
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol, TypeAlias
 
+from .._runtime.files import atomic_file
 from ._errors import ExportError
 
 
@@ -43,10 +42,9 @@ def check_target(target: Target) -> Path | TextSink:
 def open_output(target: Path | TextSink, *, newline: str) -> Iterator[TextSink]:
     """Yield something to write to; on success make it visible, on any failure leave no trace.
 
-    A path is written to a temporary file next to it (same filesystem, so ``os.replace``
-    is atomic), flushed and fsynced, then renamed over the target: readers see either the
-    old file or the complete new one. Any exception - a failing page fetch inside the
-    items iterator, a KeyboardInterrupt - removes the temporary file and keeps the old one.
+    A path is written by the runtime's one atomic writer (:func:`~musicagent._runtime.files.atomic_file`):
+    readers see the old file or the complete new one; any exception - a failing page fetch inside
+    the items iterator, a KeyboardInterrupt - leaves the old one.
     A stream is written directly and flushed, never closed: it belongs to the caller.
     """
     if not isinstance(target, Path):
@@ -56,39 +54,5 @@ def open_output(target: Path | TextSink, *, newline: str) -> Iterator[TextSink]:
             flush()
         return
 
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with open(fd, "w", encoding="utf-8", newline=newline) as fh:
-            yield fh
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, _final_mode(target))
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    _fsync_directory(target.parent)
-
-
-def _final_mode(target: Path) -> int:
-    """Permissions the file would have had if written in place (mkstemp makes it 0600)."""
-    try:
-        return stat.S_IMODE(os.stat(target).st_mode)
-    except FileNotFoundError:
-        # The umask can only be read by setting it; it is put back at once.
-        umask = os.umask(0o022)
-        os.umask(umask)
-        return 0o666 & ~umask
-
-
-def _fsync_directory(directory: Path) -> None:
-    """Persist the rename itself, so a crash right after returning cannot undo it (POSIX)."""
-    if os.name != "posix":
-        return
-    with contextlib.suppress(OSError):
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+    with atomic_file(target, "w", newline=newline) as fh:
+        yield fh

@@ -14,27 +14,29 @@ without a network or a token::
 From a shell: ``musicagent mock --port 8990`` (or ``python -m musicagent.mock``), then
 ``DISCOGS_BASE_URL=http://127.0.0.1:8990``. For tests, :mod:`musicagent.testing` starts one per test.
 
-How a request finds its recording: same method (HEAD uses GET's) and percent-decoded path; no
-query parameter that both the request and the recording name with different values (``per_page``
-and credentials — ``token``, ``key``, ``secret``, ``oauth_*`` — are ignored), so ``/releases/1`` is
-answered by a recording of ``/releases/1?curr_abbr=USD`` but ``q=beatles`` never by ``q=nirvana``;
-``page`` must be the same (absent means 1), so page 2 is never answered with page 1. Several
-candidates: the one matching the most parameters wins, and a recorded error only answers when no
-success fits. No recording: 404 ``{"message": "The requested resource was not found."}``. Each
-answer names its cassette in ``X-Musicagent-Mock-Cassette``. A recorded page claims every page of
-its listing; the mock lowers ``pagination.pages`` to the pages it has recorded (and drops the links
-past them), so a client iterating stops at the last recorded page instead of meeting a 404.
+What it answers, in order: a stub set up in code (:meth:`MockServer.stub`); an image (every image
+URL it serves points at itself); Discogs' own 401/403 where the operation's ``security`` in the
+spec refuses the credentials; a 400/422 for a write body its request schema refuses; the
+authenticated user's own data as changed by earlier writes (state); the recording of exactly this
+question (same method, path and significant parameters); for an id nobody recorded, a recording of
+the same operation with the ids substituted (``X-Musicagent-Mock: synthesized``); else an explicit
+miss (404, ``X-Musicagent-Mock: miss``, a message naming the nearest recordings). ``strict=True``
+turns synthesized answers and misses into 501s. The README's "Offline" section has the details.
 """
 
 from ._cassettes import CassetteError, Interaction, bundle, load_cassettes, read_cassette
-from ._server import NOT_FOUND_MESSAGE, TOO_MANY_MESSAGE, MockServer, default_cassettes, find_match
+from ._server import ANSWER_HEADER, NOT_FOUND_MESSAGE, TOO_MANY_MESSAGE, MockServer, default_cassettes, find_match
+from ._stubs import RecordedRequest, Stub
 
 __all__ = [
+    "ANSWER_HEADER",
     "NOT_FOUND_MESSAGE",
     "TOO_MANY_MESSAGE",
     "CassetteError",
     "Interaction",
     "MockServer",
+    "RecordedRequest",
+    "Stub",
     "bundle",
     "default_cassettes",
     "find_match",

@@ -1,32 +1,56 @@
-"""The mock Discogs server: recorded answers over real HTTP, with Discogs' moving rate-limit window."""
+"""The mock Discogs server: recordings, auth, state, images and stubs over real HTTP (or HTTPS)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
+import re
 import socket
+import ssl
 import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from importlib import resources
 from pathlib import Path
 from types import TracebackType
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from urllib.parse import urlencode, urlsplit
 
+from .._runtime.operations import OperationInfo
+from ._auth import check, credential_kind
 from ._cassettes import Interaction, load_cassettes, normalize_path, query_of
+from ._match import find_match, nearest, request_line, route, significant
+from ._state import Answer, State
+from ._stubs import RecordedRequest, Stub, StubRegistry
 
-__all__ = ["NOT_FOUND_MESSAGE", "TOO_MANY_MESSAGE", "MockServer", "default_cassettes", "find_match"]
+__all__ = [
+    "ANSWER_HEADER",
+    "NOT_FOUND_MESSAGE",
+    "TOO_MANY_MESSAGE",
+    "MockServer",
+    "default_cassettes",
+    "find_match",
+]
 
 NOT_FOUND_MESSAGE = "The requested resource was not found."
 TOO_MANY_MESSAGE = "You are making requests too quickly."
-# Never part of what selects a recording: page size changes nothing about which page is asked for,
-# and credentials differ between the recording and the replay.
-IGNORED_PARAMS = frozenset({"per_page", "token", "key", "secret"})
+# Every answer says where it came from: recorded | state | synthesized | stub | refused | image | miss | strict
+ANSWER_HEADER = "X-Musicagent-Mock"
+MAX_BODY = 16 * 1024 * 1024  # a request body larger than this is refused (413) rather than read into memory
 _DISCOGS_ORIGINS = ("https://api.discogs.com", "http://api.discogs.com")
+# Image hosts Discogs links to; their URLs are served by the mock itself under /_images/<host>/.
+_IMAGE_HOSTS = re.compile(
+    r"https?:(\\?/)(\\?/)((?:i|img|s|st|api-img)\.discogs\.com|(?:secure\.|www\.)?gravatar\.com)(\\?/)"
+)
+# Paths the mock answers with its image: its own /_images/<host>/..., and the API's old image paths.
+_IMAGE_PATHS = ("/_images/", "/image/", "/images/")
 _JSON = "application/json"
+_CREDENTIAL_IN_QUERY = re.compile(r"([?&](?:token|key|secret|oauth_[a-z_]+)=)[^&\s]*", re.IGNORECASE)
+_WRITES = frozenset({"POST", "PUT", "DELETE", "PATCH"})
 
 
 def default_cassettes() -> Path | None:
@@ -38,71 +62,8 @@ def default_cassettes() -> Path | None:
     return next((candidate for candidate in candidates if candidate.exists()), None)
 
 
-def _significant(query: Mapping[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
-    return {k: v for k, v in query.items() if k not in IGNORED_PARAMS and not k.startswith("oauth_")}
-
-
-def _page(query: Mapping[str, tuple[str, ...]]) -> str:
-    """The page number asked for, as text (absent means 1, like Discogs); unparsable values stay as sent."""
-    values = query.get("page")
-    if not values:
-        return "1"
-    try:
-        return str(int(values[-1]))
-    except ValueError:
-        return values[-1]
-
-
-def find_match(
-    interactions: Sequence[Interaction],
-    method: str,
-    raw_path: str,
-    raw_query: str,
-    *,
-    authenticated: bool = True,
-) -> Interaction | None:
-    """The recording that answers this request, or None.
-
-    Same method (HEAD is answered by GET recordings) and path; no significant parameter that both
-    the request and the recording name with different values (so ``/releases/1`` is answered by a
-    recording of ``/releases/1?curr_abbr=USD``, but ``q=beatles`` never by ``q=nirvana``); the same
-    page. Among several: a recorded 401 is preferred for a request without credentials and used last
-    for one with them (as Discogs would answer), then the one matching the most parameters, then the
-    one the request left out the fewest parameters of, then a success over a recorded failure, then
-    the one recorded with the same ``per_page``, then the first loaded: never a matter of timing.
-    """
-    wanted_method = "GET" if method == "HEAD" else method
-    path = normalize_path(raw_path)
-    query = query_of(raw_query)
-    significant = _significant(query)
-    page = _page(query)
-    best: Interaction | None = None
-    best_score: tuple[int, ...] = (-1,)
-    for candidate in interactions:
-        if candidate.method != wanted_method or candidate.path != path or _page(candidate.query) != page:
-            continue
-        recorded = {k: v for k, v in _significant(candidate.query).items() if k != "page"}
-        if any(k in significant and significant[k] != v for k, v in recorded.items()):
-            continue  # a parameter both sides name, with different values: another question
-        matched = sum(1 for k, v in recorded.items() if significant.get(k) == v)
-        score = (
-            int((candidate.status == 401) != authenticated),
-            matched,
-            matched - len(recorded),  # fewer recorded parameters the request left out
-            int(candidate.status < 400),  # a recorded failure only when nothing else fits
-            int(candidate.query.get("per_page") == query.get("per_page")),
-        )
-        if score > best_score:
-            best, best_score = candidate, score
-    return best
-
-
-def _has_credentials(authorization: str | None, raw_query: str) -> bool:
-    """Discogs auth travels in ``Authorization`` or in the query (``token``, ``key``, ``oauth_token``)."""
-    if authorization:
-        return True
-    query = query_of(raw_query)
-    return any(query.get(name) for name in ("token", "key", "oauth_token"))
+def _image() -> bytes:
+    return resources.files(__package__).joinpath("data/cover.jpg").read_bytes()
 
 
 class _Window:
@@ -137,46 +98,92 @@ class _Handler(BaseHTTPRequestHandler):
         return "musicagent-mock"
 
     def setup(self) -> None:
+        owner = self.server.owner
+        self.request.settimeout(owner.idle_timeout)  # no read or write waits longer, TLS handshake included
+        if owner.ssl_context is not None:
+            self.server.watch(self.request, busy=False)
+            try:
+                wrapped = owner.ssl_context.wrap_socket(self.request, server_side=True)
+            finally:
+                self.server.forget(self.request)
+            self.request = wrapped
         super().setup()
-        self.server.track(self.connection, add=True)
+        self.server.watch(self.connection, busy=False)
 
     def finish(self) -> None:
         try:
             super().finish()
         finally:
-            self.server.track(self.connection, add=False)
+            self.server.forget(self.connection)
+
+    def handle_one_request(self) -> None:
+        """Each request must arrive whole within ``idle_timeout`` of the last answer (idle, slowloris)."""
+        self.server.watch(self.connection, busy=False)
+        super().handle_one_request()
 
     def log_message(self, format: str, *args: Any) -> None:
         log = self.server.owner.log
         if log is not None:
             log(f"{self.address_string()} {format % args}")
 
-    def _handle(self) -> None:
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        """One line per request, with credentials in the query masked (the stdlib logs the raw line)."""
+        if self.server.owner.log is not None:
+            line = _CREDENTIAL_IN_QUERY.sub(r"\1***", self.requestline)
+            self.log_message('"%s" %s %s', line, str(code), str(size))
+
+    def _read_body(self) -> bytes | None:
+        """The request body (None when too large: answered 413 and the connection closed)."""
         try:
             length = int(self.headers.get("Content-Length") or 0)
         except ValueError:
             length = 0
+        if length > MAX_BODY:
+            self.close_connection = True
+            return None
         if length > 0:
-            self.rfile.read(length)  # drained so the connection stays usable; bodies are not matched
-        elif "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            self._drain_chunks()
-        parts = urlsplit(self.path)
-        self.server.owner._respond(self, self.command, parts.path, parts.query, self.headers.get("Authorization"))
+            return self.rfile.read(length)
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            return self._read_chunks()
+        return b""
 
-    def _drain_chunks(self) -> None:
+    def _read_chunks(self) -> bytes | None:
         """Read a chunked request body to its end, so the next request on the connection parses."""
+        parts: list[bytes] = []
+        total = 0
         while True:
             size_line = self.rfile.readline(1024)
             try:
                 size = int(size_line.split(b";", 1)[0].strip() or b"0", 16)
             except ValueError:
                 self.close_connection = True
-                return
+                return b"".join(parts)
+            total += size
+            if total > MAX_BODY:
+                self.close_connection = True
+                return None
             if size == 0:
                 while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):
                     pass  # trailers
-                return
-            self.rfile.read(size + 2)  # the chunk and its CRLF
+                return b"".join(parts)
+            parts.append(self.rfile.read(size + 2)[:size])  # the chunk and its CRLF
+
+    def _handle(self) -> None:
+        body = self._read_body()
+        self.server.watch(self.connection, busy=True)
+        owner = self.server.owner
+        if body is None:
+            owner._send(
+                self,
+                self.command,
+                413,
+                "Payload Too Large",
+                [(ANSWER_HEADER, "refused"), ("Connection", "close")],
+                _error("The request body is too large."),
+            )
+            return
+        parts = urlsplit(self.path)
+        owner._respond(self, self.command, parts.path, parts.query, body)
 
     def do_GET(self) -> None:
         self._handle()
@@ -206,11 +213,12 @@ class _Handler(BaseHTTPRequestHandler):
 
 class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 1024  # the listen backlog: a burst of clients waits in the kernel, not in SYN retries
     owner: MockServer
 
     def __init__(self, address: tuple[str, int], owner: MockServer) -> None:
         self.owner = owner
-        self._connections: set[socket.socket] = set()
+        self._connections: dict[socket.socket, tuple[bool, float]] = {}  # socket -> (busy, since)
         self._connections_lock = threading.Lock()
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
@@ -222,34 +230,50 @@ class _HTTPServer(ThreadingHTTPServer):
         if log is not None:
             log(f"{client_address[0]} error: {sys.exc_info()[1]!r}")
 
-    def track(self, connection: socket.socket, *, add: bool) -> None:
+    def watch(self, connection: socket.socket, *, busy: bool) -> None:
         with self._connections_lock:
-            if add:
-                self._connections.add(connection)
-            else:
-                self._connections.discard(connection)
+            self._connections[connection] = (busy, time.monotonic())
+
+    def forget(self, connection: socket.socket) -> None:
+        with self._connections_lock:
+            self._connections.pop(connection, None)
+
+    def reap(self, timeout: float) -> int:
+        """Close connections waiting for (the rest of) a request longer than ``timeout``; how many."""
+        now = time.monotonic()
+        with self._connections_lock:
+            stale = [c for c, (busy, since) in self._connections.items() if not busy and now - since > timeout]
+        for connection in stale:
+            _shutdown(connection)
+        return len(stale)
 
     def close_connections(self) -> None:
         """End kept-alive connections too, so a stopped server answers nobody."""
         with self._connections_lock:
             connections = list(self._connections)
         for connection in connections:
-            try:
-                connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+            _shutdown(connection)
+
+
+def _shutdown(connection: socket.socket) -> None:
+    try:
+        connection.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
 
 
 class MockServer:
-    """Replays recorded Discogs answers on ``host:port`` (port 0: a free one) for any HTTP client.
+    """An offline Discogs on ``host:port`` (port 0: a free one) for any HTTP client.
 
     ``cassettes`` is a directory searched recursively for ``*.yaml``/``*.json`` vcrpy cassettes, or
     one such file (default: :func:`default_cassettes`). ``rate_limit=(requests, seconds)`` sizes the
     moving window reported in ``X-Discogs-Ratelimit*`` headers; beyond it the answer is 429 (with
-    ``Retry-After``, which Discogs itself does not send). ``None`` turns limiting and those headers
-    off. Recorded ``https://api.discogs.com`` links are rewritten to this server (``rewrite_urls``)
-    so that clients following ``pagination.urls`` or ``resource_url`` stay offline. ``log`` receives
-    one line per request; the default logs nothing.
+    ``Retry-After``, which Discogs itself does not send); ``None`` turns it off. ``user`` is who the
+    credentials belong to (default: the user of the recorded ``/oauth/identity``); their own data
+    can be changed. ``strict`` answers only recordings (and stubs, state and auth refusals):
+    anything synthesized or missing is a 501. ``ssl_context`` serves HTTPS. ``idle_timeout`` closes
+    a connection whose next request has not arrived whole in that many seconds. ``log`` receives
+    one line per request and explains every miss.
     """
 
     def __init__(
@@ -260,24 +284,37 @@ class MockServer:
         port: int = 0,
         rate_limit: tuple[int, float] | None = (60, 60.0),
         rewrite_urls: bool = True,
+        strict: bool = False,
+        user: str | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+        idle_timeout: float = 20.0,
         log: Callable[[str], object] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if rate_limit is not None and (rate_limit[0] < 1 or rate_limit[1] <= 0):
             raise ValueError("rate_limit needs at least 1 request per a positive number of seconds")
+        if idle_timeout <= 0:
+            raise ValueError("idle_timeout must be a positive number of seconds")
         chosen = Path(cassettes) if cassettes is not None else default_cassettes()
         self.cassettes = chosen
         self.host = host
         self.port = port
         self.rate_limit = rate_limit
         self.rewrite_urls = rewrite_urls
+        self.strict = strict
+        self.user = user
+        self.ssl_context = ssl_context
+        self.idle_timeout = idle_timeout
         self.log = log
         self._clock = clock
         self.interactions: tuple[Interaction, ...] = ()
+        self._stubs = StubRegistry()
+        self._state: State | None = None
         self._window: _Window | None = None
         self._httpd: _HTTPServer | None = None
         self._url: str | None = None
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
+        self._stopping = threading.Event()
 
     def __repr__(self) -> str:
         state = self._url or "stopped"
@@ -299,15 +336,30 @@ class MockServer:
         if self._httpd is not None:
             return self
         self.interactions = tuple(load_cassettes(self.cassettes)) if self.cassettes is not None else ()
+        if self.user is None:
+            self.user = self._recorded_identity() or "mock-user"
+        self._state = State(self.user, self._recorded_json)
         self._window = _Window(*self.rate_limit, self._clock) if self.rate_limit is not None else None
         httpd = _HTTPServer((self.host, self.port), self)
         self.port = int(httpd.server_address[1])
-        self._url = f"http://[{self.host}]:{self.port}" if ":" in self.host else f"http://{self.host}:{self.port}"
+        scheme = "https" if self.ssl_context is not None else "http"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        self._url = f"{scheme}://{host}:{self.port}"
         self._httpd = httpd
-        self._thread = threading.Thread(
-            target=httpd.serve_forever, kwargs={"poll_interval": 0.1}, name=f"musicagent-mock:{self.port}", daemon=True
-        )
-        self._thread.start()
+        self._stopping.clear()
+        self._threads = [
+            threading.Thread(
+                target=httpd.serve_forever,
+                kwargs={"poll_interval": 0.1},
+                name=f"musicagent-mock:{self.port}",
+                daemon=True,
+            ),
+            threading.Thread(
+                target=self._reaper, args=(httpd,), name=f"musicagent-mock-reaper:{self.port}", daemon=True
+            ),
+        ]
+        for thread in self._threads:
+            thread.start()
         return self
 
     def stop(self) -> None:
@@ -316,12 +368,17 @@ class MockServer:
         if httpd is None:
             return
         self._url = None
+        self._stopping.set()
         httpd.shutdown()
         httpd.close_connections()
         httpd.server_close()
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
+        for thread in self._threads:
+            thread.join()
+        self._threads = []
+
+    def _reaper(self, httpd: _HTTPServer) -> None:
+        while not self._stopping.wait(min(1.0, self.idle_timeout / 4)):
+            httpd.reap(self.idle_timeout)
 
     def __enter__(self) -> MockServer:
         return self.start()
@@ -331,52 +388,223 @@ class MockServer:
     ) -> None:
         self.stop()
 
-    # -- answering -----------------------------------------------------------------------------
-    def _respond(
-        self,
-        handler: BaseHTTPRequestHandler,
-        method: str,
-        raw_path: str,
-        raw_query: str,
-        authorization: str | None = None,
+    async def __aenter__(self) -> MockServer:
+        """``async with MockServer() as server``: started off the event loop (loading cassettes reads files)."""
+        return await asyncio.to_thread(self.start)
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        """Answer one request: 429 past the window, the recording when one matches, else 404."""
-        rate_headers: list[tuple[str, str]] = []
+        await asyncio.to_thread(self.stop)
+
+    # -- stubs and assertions --------------------------------------------------------------------
+    def stub(
+        self,
+        method: str,
+        path: str,
+        *,
+        status: int = 200,
+        json: Any = None,
+        body: bytes | str | None = None,
+        error: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        times: int | None = None,
+        query: Mapping[str, str] | None = None,
+    ) -> Stub:
+        """Answer ``method path`` (``{name}`` is one path segment, ``*`` anything) with this, before anything else.
+
+        ``json`` (or raw ``body``) is the answer's body; ``error`` makes it a Discogs error body
+        ``{"message": error}`` (status 500 unless a 4xx/5xx is given). ``times=1`` answers once, None
+        every time; ``query`` only matches requests with those parameters. Stubs added first win.
+        """
+        return self._stubs.add(
+            method,
+            path,
+            status=status,
+            json_body=json,
+            body=body,
+            error=error,
+            headers=headers,
+            times=times,
+            query=query,
+        )
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        """Every request received so far, in order (credentials masked)."""
+        return self._stubs.requests
+
+    def assert_requested(
+        self, method: str, path: str, *, times: int | None = None, query: Mapping[str, str] | None = None
+    ) -> list[RecordedRequest]:
+        """The requests for ``method path`` (a stub-style pattern); AssertionError if none (or not ``times``)."""
+        found = list(self._stubs.find(method, path, query))
+        if (times is None and not found) or (times is not None and len(found) != times):
+            seen = "\n  ".join(f"{r.method} {r.path}" for r in self.requests) or "(nothing)"
+            wanted = "at least once" if times is None else f"{times} time(s)"
+            raise AssertionError(f"expected {method.upper()} {path} {wanted}, got {len(found)}; received:\n  {seen}")
+        return found
+
+    def reset(self) -> None:
+        """Forget stubs, received requests and every change made through writes."""
+        self._stubs.clear()
+        if self.user is not None:
+            self._state = State(self.user, self._recorded_json)
+
+    # -- answering -----------------------------------------------------------------------------
+    def _recorded_identity(self) -> str | None:
+        match = find_match(self.interactions, "GET", "/oauth/identity", {})
+        try:
+            name = json.loads(match.body)["username"] if match is not None and match.status == 200 else None
+        except (ValueError, KeyError, TypeError):
+            return None
+        return name if isinstance(name, str) else None
+
+    def _recorded_json(self, path: str) -> Any:
+        """The parsed body of a recorded ``GET path`` (None if none), for state to start from.
+
+        Recordings only, never synthesized answers: a user nobody recorded starts with empty lists.
+        """
+        match = find_match(self.interactions, "GET", path, {})
+        try:
+            return json.loads(match.body) if match is not None and match.status == 200 and match.body else None
+        except ValueError:
+            return None
+
+    def _respond(
+        self, handler: BaseHTTPRequestHandler, method: str, raw_path: str, raw_query: str, body: bytes
+    ) -> None:
+        """Answer one request: stub, image, auth, state, recording, synthesized answer or an explicit miss."""
+        path = normalize_path(raw_path)
+        query = query_of(raw_query)
+        headers = handler.headers
+        reply = _Reply(self, handler, method, path, query, body)
+        if method in ("GET", "HEAD") and path.startswith(_IMAGE_PATHS):
+            reply.send(200, [("Content-Type", "image/jpeg")], _image(), "image")
+            return
+        stub = self._stubs.take(method, path, query)
+        if stub is not None:
+            reply.send(stub.status, list(stub.headers), stub.body, "stub", stub)
+            return
         if self._window is not None:
             allowed, used, wait = self._window.admit()
             limit = self._window.limit
-            rate_headers = [
+            reply.rate = [
                 ("X-Discogs-Ratelimit", str(limit)),
                 ("X-Discogs-Ratelimit-Used", str(used)),
                 ("X-Discogs-Ratelimit-Remaining", str(max(0, limit - used))),
             ]
             if not allowed:
                 retry = [("Retry-After", str(max(1, math.ceil(wait))))]
-                self._send(handler, method, 429, "Too Many Requests", rate_headers + retry, _error(TOO_MANY_MESSAGE))
+                reply.error(429, TOO_MANY_MESSAGE, "recorded", retry)
                 return
-        authenticated = _has_credentials(authorization, raw_query)
-        match = find_match(self.interactions, method, raw_path, raw_query, authenticated=authenticated)
-        if match is None:
-            self._send(handler, method, 404, "Not Found", rate_headers, _error(NOT_FOUND_MESSAGE))
+        kind = credential_kind(headers.get("Authorization"), query)
+        found = route(method, path)
+        state = self._state
+        assert state is not None and self.user is not None
+        if found is not None:
+            refused = check(found.operation, found.params, kind, self.user)
+            if refused is not None:
+                reply.error(*refused, "refused")
+                return
+            parsed, problem = _validated(found.operation, method, body)
+            if problem is not None:
+                reply.error(*problem, "refused")
+                return
+            if found.operation.id == "oauth.identity" and self._recorded_identity() != self.user:
+                reply.json(200, self._identity(), "synthesized")
+                return
+            if method in ("GET", "HEAD") and state.deleted(path):
+                reply.error(404, NOT_FOUND_MESSAGE, "state")
+                return
+            answer = state.handle(found.operation, found.params, query, parsed, path)
+            if answer is not None:
+                self._answer(reply, answer)
+                return
+        match = find_match(self.interactions, method, path, query, authenticated=kind is not None)
+        if match is not None:
+            if method == "DELETE" and match.status < 300:
+                state.forget(path)
+            self._replay(reply, match, match.body, path, query)
             return
+        if found is not None and method in ("GET", "HEAD"):
+            made = self._synthesize(found.operation, found.params, method, query)
+            if made is not None:
+                source, made_body = made
+                if self.strict:
+                    self._miss(reply, f"only an answer synthesized from {source.source} (ids substituted)")
+                    return
+                reply.extra.append(("X-Musicagent-Mock-Synthesized-From", source.source))
+                self._replay(reply, source, made_body, source.path, source.query, answer="synthesized")
+                return
+        self._miss(reply, "no recording")
+
+    def _identity(self) -> dict[str, Any]:
+        return {
+            "id": 1,
+            "username": self.user,
+            "resource_url": f"https://api.discogs.com/users/{self.user}",
+            "consumer_name": "musicagent mock",
+        }
+
+    def _answer(self, reply: _Reply, answer: Answer) -> None:
+        if answer.body is None:
+            reply.send(answer.status, [], b"", answer.kind)
+        else:
+            reply.json(answer.status, answer.body, answer.kind)
+
+    def _miss(self, reply: _Reply, why: str) -> None:
+        """Say plainly that the mock cannot answer this faithfully, and what it could answer."""
+        line = request_line(reply.method, reply.path, reply.query)
+        near = nearest(self.interactions, reply.method, reply.path, reply.query)
+        message = f"musicagent mock: {line} was not recorded ({why})."
+        if near:
+            message += " Nearest recorded: " + "; ".join(near) + "."
+        if self.log is not None:
+            self.log(f"miss: {message}")
+        if self.strict:
+            reply.error(501, message + " (--strict answers recordings only)", "strict")
+        else:
+            reply.error(404, message, "miss")
+
+    def _replay(
+        self,
+        reply: _Reply,
+        match: Interaction,
+        body: bytes,
+        path: str,
+        query: Mapping[str, tuple[str, ...]],
+        answer: str = "recorded",
+    ) -> None:
         headers = [(k, v) for k, v in match.headers if not k.lower().startswith("x-discogs-ratelimit")]
-        if not any(k.lower() == "content-type" for k, _ in headers):
-            headers.append(("Content-Type", _JSON))
-        body = match.body
-        if method in ("GET", "HEAD") and match.status == 200:
-            capped = self._cap_pagination(body, method, raw_path, raw_query, authenticated)
+        if reply.method in ("GET", "HEAD") and match.status == 200:
+            capped = self._cap_pagination(body, reply.method, path, query)
             if capped is not None:
                 body = capped
                 headers = [(k, v) for k, v in headers if k.lower() not in ("link", "content-length")]
-        base = self._url
-        if self.rewrite_urls and base is not None:
-            headers = [(k, _rewrite(v, base)) for k, v in headers]
-            body = _rewrite(body.decode("utf-8", "surrogateescape"), base).encode("utf-8", "surrogateescape")
         headers.append(("X-Musicagent-Mock-Cassette", match.source))
-        self._send(handler, method, match.status, match.reason, headers + rate_headers, body)
+        reply.send(match.status, headers, body, answer, reason=match.reason)
+
+    def _synthesize(
+        self, op: OperationInfo, params: Mapping[str, str], method: str, query: Mapping[str, tuple[str, ...]]
+    ) -> tuple[Interaction, bytes] | None:
+        """A recording of the same operation and question for other ids, with the ids substituted."""
+        if not params:
+            return None
+        wanted = significant("GET", "/", query)
+        for candidate in self.interactions:
+            other = route(candidate.method, candidate.path)
+            if other is None or other.operation.id != op.id or candidate.status != 200:
+                continue
+            if significant(candidate.method, candidate.path, candidate.query) != wanted:
+                continue
+            made = _substitute(candidate.body, other.params, params)
+            if made is not None:
+                return candidate, made
+        return None
 
     def _cap_pagination(
-        self, body: bytes, method: str, raw_path: str, raw_query: str, authenticated: bool
+        self, body: bytes, method: str, path: str, query: Mapping[str, tuple[str, ...]]
     ) -> bytes | None:
         """A recorded page claims every page of its listing; lower ``pages`` to the recorded ones.
 
@@ -392,11 +620,11 @@ class MockServer:
             page, pages = int(pagination["page"]), int(pagination["pages"])
         except (ValueError, KeyError, TypeError):
             return None
-        query = dict(parse_qsl(raw_query, keep_blank_values=True))
+        asked = {k: v[-1] for k, v in query.items()}
         last = page
         while last < pages:
-            query["page"] = str(last + 1)
-            if find_match(self.interactions, method, raw_path, urlencode(query), authenticated=authenticated) is None:
+            asked["page"] = str(last + 1)
+            if find_match(self.interactions, method, path, urlencode(asked)) is None:
                 break
             last += 1
         if last == pages:
@@ -433,10 +661,124 @@ class MockServer:
             handler.wfile.write(body)
 
 
+class _Reply:
+    """One answer being made: adds the rate headers, points links at the mock, logs the request."""
+
+    def __init__(
+        self,
+        server: MockServer,
+        handler: BaseHTTPRequestHandler,
+        method: str,
+        path: str,
+        query: Mapping[str, tuple[str, ...]],
+        body: bytes,
+    ) -> None:
+        self.server, self.handler, self.method, self.path, self.query, self.body = (
+            server,
+            handler,
+            method,
+            path,
+            query,
+            body,
+        )
+        self.rate: list[tuple[str, str]] = []
+        self.extra: list[tuple[str, str]] = []
+
+    def error(self, status: int, message: str, answer: str, headers: list[tuple[str, str]] | None = None) -> None:
+        self.send(status, list(headers or []), _error(message), answer)
+
+    def json(self, status: int, body: Any, answer: str) -> None:
+        self.send(status, [], json.dumps(body, ensure_ascii=False).encode("utf-8"), answer)
+
+    def send(
+        self,
+        status: int,
+        headers: list[tuple[str, str]],
+        body: bytes,
+        answer: str,
+        stub: Stub | None = None,
+        reason: str = "",
+    ) -> None:
+        base = self.server._url
+        if self.server.rewrite_urls and base is not None and answer != "image":
+            headers = [(k, _rewrite(v, base)) for k, v in headers]
+            body = _rewrite(body.decode("utf-8", "surrogateescape"), base).encode("utf-8", "surrogateescape")
+        all_headers = [*headers, *self.extra, (ANSWER_HEADER, answer), *self.rate]
+        MockServer._send(self.handler, self.method, status, reason, all_headers, body)
+        secret = ("authorization", "cookie")
+        masked = {k: ("***" if k.lower() in secret else v) for k, v in self.handler.headers.items()}
+        query = {k: v for k, v in self.query.items() if k not in ("token", "key", "secret") and k[:6] != "oauth_"}
+        self.server._stubs.record(
+            RecordedRequest(self.method, self.path, query, masked, self.body, answer, status), stub
+        )
+
+
+def _validated(op: OperationInfo, method: str, body: bytes) -> tuple[Any, tuple[int, str] | None]:
+    """The JSON body, checked against the operation's request schema (its generated model)."""
+    if method not in _WRITES or op.body_model is None:
+        return None, None
+    try:
+        parsed = json.loads(body) if body.strip() else {}
+    except ValueError:
+        return None, (422, "Invalid body: not valid JSON.")
+    if not isinstance(parsed, dict):
+        return None, (422, "Invalid body: a JSON object is required.")
+    from pydantic import ValidationError
+
+    from .._generated import models
+
+    model = getattr(models, op.body_model)
+    try:
+        model.model_validate(parsed)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "body"
+        return None, (422, f"Invalid {where}: {first['msg']}.")
+    return parsed, None
+
+
+def _substitute(body: bytes, recorded: Mapping[str, str], wanted: Mapping[str, str]) -> bytes | None:
+    """``body`` with the recorded path values replaced by the requested ones (JSON bodies only)."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return None
+    changes = {name: (old, wanted[name]) for name, old in recorded.items() if name in wanted and wanted[name] != old}
+
+    def text(value: str) -> str:
+        for name, (old, new) in changes.items():
+            if name == "username" and value.casefold() == old.casefold():
+                return new
+            value = re.sub(rf"(?<=/){re.escape(old)}(?=[-/?#]|$)", new, value)
+        return value
+
+    def walk(value: Any, key: str | None, depth: int) -> Any:
+        if isinstance(value, dict):
+            return {k: walk(v, k, depth + 1) for k, v in value.items()}
+        if isinstance(value, list):
+            return [walk(v, None, depth + 1) for v in value]
+        if isinstance(value, str):
+            return text(value)
+        if isinstance(value, int) and not isinstance(value, bool):
+            for name, (old, new) in changes.items():
+                if str(value) == old and new.isdigit() and (key == name or (key == "id" and depth == 1)):
+                    return int(new)
+        return value
+
+    return json.dumps(walk(data, None, 0), ensure_ascii=False).encode("utf-8")
+
+
 def _rewrite(text: str, base: str) -> str:
-    """Point recorded Discogs links at ``base``, also where JSON escaped their slashes (PHP re-saves)."""
+    """Point recorded Discogs links (the API's and its image hosts') at ``base``, escaped slashes too."""
+    escaped = base.replace("/", "\\/")
+
+    def image(found: re.Match[str]) -> str:
+        slash = found.group(4)
+        return (escaped if slash == "\\/" else base) + f"{slash}_images{slash}{found.group(3)}{slash}"
+
+    text = _IMAGE_HOSTS.sub(image, text)
     for origin in _DISCOGS_ORIGINS:
-        text = text.replace(origin, base).replace(origin.replace("/", "\\/"), base.replace("/", "\\/"))
+        text = text.replace(origin, base).replace(origin.replace("/", "\\/"), escaped)
     return text
 
 

@@ -125,6 +125,7 @@ class ReleasesRatingResource(Resource):
             AuthenticationError: HTTP 401.
             PermissionDeniedError: HTTP 403.
             NotFoundError: HTTP 404.
+            UnprocessableEntityError: HTTP 422.
             RateLimitError: HTTP 429.
             ServerError: HTTP 500.
         """

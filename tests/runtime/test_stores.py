@@ -1,0 +1,121 @@
+"""Shared rate-limit stores recover and honour the deadline (issue 9, item 4).
+
+Real stores only: redis-server processes started (restarted, SIGSTOPped) by the tests, SQLite files
+locked by another process.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from musicagent import APITimeoutError, Discogs, RateLimitStoreError
+
+from .conftest import LocalServer, free_port, start_redis, stop
+
+Client = Callable[..., Discogs]
+SLACK = 1.5  # seconds a loaded machine may add to a bound
+
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="signals and file locks of POSIX")
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[tuple[int, list[subprocess.Popen[bytes]]]]:
+    """A redis-server of this test alone (it gets restarted and frozen): (port, [current process])."""
+    port = free_port()
+    procs = [start_redis(port, tmp_path)]
+    try:
+        yield port, procs
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                os.kill(proc.pid, signal.SIGCONT)
+                stop(proc)
+
+
+def test_a_restarted_redis_gets_the_script_again(
+    server: LocalServer, client: Client, own_redis: tuple[int, list[subprocess.Popen[bytes]]], tmp_path: Path
+) -> None:
+    """Issue figure: after a restart every call failed for good with NOSCRIPT."""
+    port, procs = own_redis
+    d = client(rate_limit=(100, 60.0), rate_limit_store=f"redis://127.0.0.1:{port}/0")
+    d.request("GET", "/before")
+    stop(procs[0])
+    procs.append(start_redis(port, tmp_path))
+    for _ in range(3):
+        d.request("GET", "/after")
+    assert server.count() == 4
+    assert d.rate_limit.local_in_window == 3  # the new server's log: the script runs again
+
+
+@pytest.mark.parametrize("bound", ["deadline", "timeout"])
+def test_a_frozen_redis_ends_in_a_store_error_within_the_bound(
+    server: LocalServer, client: Client, own_redis: tuple[int, list[subprocess.Popen[bytes]]], bound: str
+) -> None:
+    """Issue figure: a SIGSTOPped redis-server held each call 5 s against a 1-2 s deadline."""
+    port, procs = own_redis
+    store = f"redis://127.0.0.1:{port}/0"
+    kwargs = {"deadline": 1.0, "timeout": 30.0} if bound == "deadline" else {"timeout": 1.0}
+    d = client(rate_limit=(100, 60.0), rate_limit_store=store, max_retries=3, **kwargs)
+    d.request("GET", "/before")
+    os.kill(procs[0].pid, signal.SIGSTOP)
+    try:
+        started = time.monotonic()
+        with pytest.raises(RateLimitStoreError) as info:
+            d.request("GET", "/frozen")
+        elapsed = time.monotonic() - started
+    finally:
+        os.kill(procs[0].pid, signal.SIGCONT)
+    assert elapsed < 1.0 + SLACK
+    assert store in str(info.value) and "did not answer" in str(info.value)
+    assert server.count() == 1  # nothing was sent without a slot
+    d.request("GET", "/thawed")  # and the client works again once the store does
+
+
+_HOLD_FILE_LOCK = """
+import sys, time
+from filelock import FileLock
+with FileLock(sys.argv[1] + ".lock"):
+    print("locked", flush=True)
+    time.sleep(60)
+"""
+
+_HOLD_DATABASE_LOCK = """
+import sqlite3, sys, time
+conn = sqlite3.connect(sys.argv[1], isolation_level=None)
+conn.execute("BEGIN EXCLUSIVE")
+print("locked", flush=True)
+time.sleep(60)
+"""
+
+
+@pytest.mark.parametrize("holder", [_HOLD_FILE_LOCK, _HOLD_DATABASE_LOCK], ids=["file lock", "database lock"])
+def test_a_sqlite_store_locked_by_another_process_ends_in_a_store_error_within_the_deadline(
+    server: LocalServer, client: Client, tmp_path: Path, holder: str
+) -> None:
+    """Issue figure: 12 s against a 1-2 s deadline (the file lock alone: for as long as it is held)."""
+    db = tmp_path / "limit.db"
+    store = f"sqlite:///{db}"
+    d = client(rate_limit=(100, 60.0), rate_limit_store=store, deadline=1.5, timeout=30)
+    d.request("GET", "/before")
+    other = subprocess.Popen([sys.executable, "-c", holder, str(db)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert other.stdout is not None and other.stdout.readline().strip() == "locked"
+        started = time.monotonic()
+        with pytest.raises((RateLimitStoreError, APITimeoutError)) as info:
+            d.request("GET", "/locked")
+        elapsed = time.monotonic() - started
+    finally:
+        other.kill()
+        other.wait(10)
+    assert elapsed < 1.5 + SLACK
+    assert isinstance(info.value, RateLimitStoreError) and str(db) in str(info.value)
+    assert server.count() == 1
+    d.request("GET", "/unlocked")

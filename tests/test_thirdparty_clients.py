@@ -1,0 +1,140 @@
+"""Clients nobody here wrote, unchanged, against ``musicagent mock`` (issue 13).
+
+python3-discogs-client (Python, PyPI; a dev dependency) over HTTP, and @lionralfs/discogs-client
+(TypeScript, npm; installed by ``make thirdparty`` into the git-ignored ``.cache/npm``) over HTTPS: it
+only speaks https to a configurable host and port, so the mock serves TLS (``--tls-cert/--tls-key``)
+with a throwaway self-signed certificate made here with the ``openssl`` command, and Node trusts it
+through ``NODE_EXTRA_CA_CERTS``. Each client looks up a release, walks an artist's releases across
+pages, searches, asks who it is (authenticated) and adds to its wantlist, then reads the change back.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+NODE_MODULE = REPO / ".cache" / "npm" / "node_modules" / "@lionralfs" / "discogs-client" / "node-esm" / "index.js"
+SCRIPT = Path(__file__).resolve().parent / "thirdparty" / "lionralfs.mjs"
+USER = "R-Search"  # who the mock's tokens belong to: the recorded identity
+
+
+class Mock:
+    """``musicagent mock`` in its own process; ``url`` from the line it prints."""
+
+    def __init__(self, *options: str) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "musicagent", "mock", "--port", "0", "--rate-limit", "off", *options],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert self.process.stdout is not None
+        banner = self.process.stdout.readline()
+        assert " on " in banner, banner + self.process.stderr.read() if self.process.stderr else banner
+        self.url = banner.split(" on ", 1)[1].split(" ", 1)[0]
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.communicate(timeout=10)
+
+
+@pytest.fixture
+def mock_http() -> Iterator[Mock]:
+    mock = Mock()
+    yield mock
+    mock.stop()
+
+
+def test_python3_discogs_client(mock_http: Mock) -> None:
+    discogs_client = pytest.importorskip(
+        "discogs_client", reason="python3-discogs-client is not installed (it is in the dev extra: make install)"
+    )
+    client = discogs_client.Client("musicagent-tests/1.0", user_token="mock-token")
+    client._base_url = mock_http.url  # its one setting for the API's address
+
+    release = client.release(249504)
+    assert release.title == "Never Gonna Give You Up"
+
+    artist_releases = client.artist(1).releases
+    assert artist_releases.pages == 2
+    ids = [r.id for r in artist_releases]  # walks page 1 and page 2
+    assert len(ids) == artist_releases.count > 50  # more than one page of 50
+
+    results = client.search("nirvana", type="release")
+    assert {type(r).__name__ for r in results.page(1)} == {"Release"}
+
+    me = client.identity()
+    assert me.username == USER
+    me.wantlist.add(40522, notes="from python")
+    assert [(w.id, w.notes) for w in client.user(USER).wantlist if w.id == 40522] == [(40522, "from python")]
+
+
+@pytest.fixture
+def certificate(tmp_path: Path) -> tuple[Path, Path]:
+    """A throwaway self-signed certificate for 127.0.0.1, made with the openssl command."""
+    if shutil.which("openssl") is None:
+        pytest.skip("the openssl command is needed to make a throwaway TLS certificate")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1,DNS:localhost",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return cert, key
+
+
+def test_lionralfs_discogs_client_over_https(certificate: tuple[Path, Path]) -> None:
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("Node.js is not installed (.ci/run installs it), so @lionralfs/discogs-client cannot run")
+    if not NODE_MODULE.exists():
+        pytest.skip("@lionralfs/discogs-client is not installed: run `make thirdparty` (needs npm)")
+    cert, key = certificate
+    mock = Mock("--tls-cert", str(cert), "--tls-key", str(key))
+    try:
+        assert mock.url.startswith("https://127.0.0.1:")
+        host, port = mock.url.removeprefix("https://").rsplit(":", 1)
+        env = {
+            **os.environ,
+            "NODE_EXTRA_CA_CERTS": str(cert),
+            "DISCOGS_CLIENT_MODULE": str(NODE_MODULE),
+            "MOCK_HOST": host,
+            "MOCK_PORT": port,
+        }
+        done = subprocess.run([node, str(SCRIPT)], env=env, capture_output=True, text=True, timeout=60)
+    finally:
+        mock.stop()
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["release"] == "Never Gonna Give You Up"
+    assert len(result["pages"]) == 2 and all(result["pages"])
+    assert result["searchTypes"] == ["release"]
+    assert result["identity"] == USER
+    assert result["added"] == 40522
+    assert [40522, "from node"] in result["wants"]
+    assert result["anonymousSearch"] == {"status": 401, "message": "You must authenticate to access this resource."}
