@@ -209,15 +209,20 @@ def test_writes_to_the_users_own_data_are_seen_by_later_reads() -> None:
             created.listing_id, release_id=40522, condition="Mint (M)", price=15, status="For Sale"
         )
         assert discogs.marketplace.listings.get(created.listing_id).status == "For Sale"
+        assert created.listing_id in [item.id for item in discogs.users.inventory(me)]
         discogs.marketplace.listings.delete(created.listing_id)
         with pytest.raises(NotFoundError):
             discogs.marketplace.listings.get(created.listing_id)
+        assert created.listing_id not in [item.id for item in discogs.users.inventory(me)]
 
         folder = discogs.users.collection.folders.create(me, name="Jazz")
         assert "Jazz" in [f.name for f in discogs.users.collection.folders.list(me).folders or []]
         discogs.users.collection.folders.add_release(me, folder.id, 40522)
         [item] = list(discogs.users.collection.folders.releases(me, folder.id))
         assert item.id == 40522
+        discogs.users.collection.fields.set(me, folder.id, 40522, item.instance_id, 3, value="VG+ sleeve")
+        [noted] = list(discogs.users.collection.releases(me, 40522))
+        assert noted.notes and noted.notes[0].value == "VG+ sleeve"
         discogs.users.collection.instances.delete(me, folder.id, 40522, item.instance_id)
         discogs.users.collection.folders.delete(me, folder.id)
         with pytest.raises(NotFoundError):
@@ -360,3 +365,10 @@ def test_logs_mask_credentials_in_the_query() -> None:
         http(running.url + "/database/search?q=beatles&oauth_token=SECRET4")
     text = "\n".join(lines)
     assert "token=***" in text and "SECRET" not in text, text
+
+
+def test_the_configured_user_is_who_the_identity_call_names_even_when_strict() -> None:
+    with MockServer(rate_limit=None, user="someone-else", strict=True) as running:
+        status, headers, body = http(running.url + "/oauth/identity", headers={"Authorization": "Discogs token=t"})
+        assert (status, json.loads(body)["username"], headers["X-Musicagent-Mock"]) == (200, "someone-else", "state")
+        assert http(running.url + f"/users/{USER}/wants/1", "PUT", {}, {"Authorization": "Discogs token=t"})[0] == 403

@@ -2,7 +2,8 @@
 
 Composition is one line of inheritance: ``BaseClient`` (runtime) → generated ``Discogs`` (the resource
 tree, ``_generated/client.py``) → ``Discogs`` (this module). Anything here may call generated
-resources with full typing; nothing below may call up into it.
+resources with full typing; nothing below may call up into it. An async client composes the same
+way: the runtime's async base → the generated async resource tree → its subclass here.
 """
 
 from __future__ import annotations

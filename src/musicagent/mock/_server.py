@@ -512,7 +512,7 @@ class MockServer:
                 reply.error(*problem, "refused")
                 return
             if found.operation.id == "oauth.identity" and self._recorded_identity() != self.user:
-                reply.json(200, self._identity(), "synthesized")
+                reply.json(200, self._identity(), "state")  # the configured user: a rule, not a guess
                 return
             if method in ("GET", "HEAD") and state.deleted(path):
                 reply.error(404, NOT_FOUND_MESSAGE, "state")

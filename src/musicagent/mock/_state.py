@@ -113,6 +113,8 @@ class State:
             "releases.rating.update": self._rating_put,
             "releases.rating.delete": self._rating_delete,
             "marketplace.listings.create": self._listing_create,
+            "users.inventory": self._inventory,
+            "users.collection.fields.set": self._field_set,
             "marketplace.listings.get": self._listing_get,
             "marketplace.listings.update": self._listing_update,
             "marketplace.listings.delete": self._listing_delete,
@@ -373,6 +375,28 @@ class State:
             **{k: body[k] for k in ("external_id", "location", "weight", "format_quantity") if k in body},
         }
         return Answer(201, {"listing_id": listing_id, "resource_url": f"{API}/marketplace/listings/{listing_id}"})
+
+    def _inventory(self, *, query: Mapping[str, tuple[str, ...]], path: str, **_: Any) -> Answer | None:
+        """The user's inventory: what was recorded for them, with the listings made and deleted since."""
+        gone = {path for path in self._deleted if path.startswith("/marketplace/listings/")}
+        if not self._listings and not gone:
+            return None  # nothing changed: the recordings answer, filters and sort orders included
+        recorded = self._seed_items(f"/users/{self.user}/inventory", "listings")
+        items = [i for i in recorded if f"/marketplace/listings/{i.get('id')}" not in gone]
+        items += [listing for listing in reversed(self._listings.values()) if listing is not None]
+        status = (query.get("status") or (None,))[-1]
+        if status is not None:
+            items = [i for i in items if i.get("status") == status]
+        return Answer(200, page_of(items, "listings", query, path))
+
+    def _field_set(self, *, params: Mapping[str, str], query: Mapping[str, tuple[str, ...]], **_: Any) -> Answer:
+        item = self._instance(params)
+        if item is None:
+            return _error(404, "Instance not found.")
+        field_id, value = _int(params["field_id"]), (query.get("value") or ("",))[-1]
+        notes = [n for n in item.get("notes") or [] if isinstance(n, dict) and n.get("field_id") != field_id]
+        item["notes"] = [*notes, {"field_id": field_id, "value": value}]
+        return Answer(204)
 
     def _listing_get(self, *, params: Mapping[str, str], **_: Any) -> Answer | None:
         listing_id = _int(params["listing_id"])
