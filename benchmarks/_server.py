@@ -11,6 +11,8 @@ Routes (GET only):
 * ``/artists/{ARTIST_ID}/releases?page=N&per_page=M``: synthetic pages of ``--list-items`` items in
   all, built by repeating the real items of a real artist-releases page, with a Discogs-shaped
   ``pagination`` block (``urls`` holds only the links that exist, as Discogs does);
+* ``/_count``: ``{"requests": N}``, the requests answered so far (not counted itself), so a benchmark
+  can show how many requests reached the server (the response cache's);
 * anything else: 404 with Discogs' ``{"message": ...}`` body.
 
 Every answer carries the headers Discogs sends (``X-Discogs-Ratelimit*``, ``X-Discogs-Media-Type``,
@@ -104,6 +106,8 @@ class Handler(BaseHTTPRequestHandler):
     sys_version = ""
     disable_nagle_algorithm = True
     routes: Routes  # set on the class by main()
+    answered = 0  # requests answered, for /_count
+    count_lock = threading.Lock()
 
     def log_message(self, format: str, *args: object) -> None:
         pass
@@ -113,6 +117,11 @@ class Handler(BaseHTTPRequestHandler):
         segments = parts.path.strip("/").split("/")
         body: bytes | None = None
         routes = self.routes
+        if segments == ["_count"]:
+            self._answer(200, json.dumps({"requests": Handler.answered}).encode())
+            return
+        with Handler.count_lock:
+            Handler.answered += 1
         if len(segments) == 2 and segments[0] == "releases" and segments[1] == str(routes.release_id):
             body = routes.release_body
         elif segments == ["artists", str(routes.artist_id), "releases"]:

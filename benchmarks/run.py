@@ -10,7 +10,9 @@ One run, on loopback, measures:
 * rate-limit use: the fraction of the allowed rate achieved and the 429s drawn
   (``benchmarks/ratelimit.py``);
 * export: rows per second and peak memory writing 1,000,000 rows to CSV, against
-  ``pandas.json_normalize(...).to_csv`` (``benchmarks/export.py``).
+  ``pandas.json_normalize(...).to_csv`` (``benchmarks/export.py``);
+* the response cache: server requests a 1,000-call crawl with 50% repeats makes, and the CPU of a
+  cache hit per store (``benchmarks/cache.py``).
 
 The peers, pandas and pyinstrument are installed into ``benchmarks/.venv-bench`` (created here,
 never a dependency of the project), together with musicagent itself (editable, so the source tree is
@@ -18,6 +20,7 @@ what is measured). The results table goes to stdout and to ``docs/benchmarks.md`
 
     .venv/bin/python benchmarks/run.py            # the full run (make bench), about 6-8 minutes
     .venv/bin/python benchmarks/run.py --quick    # a smoke run: small counts, docs untouched
+    .venv/bin/python benchmarks/run.py --only cache  # one section, spliced into docs/benchmarks.md
 """
 
 from __future__ import annotations
@@ -81,6 +84,7 @@ TARGET_CPU_RATIO = {"release": 1.0, "list": 1.25}  # issue 16: typed at no cost
 TARGET_IMPORT_FRACTION = 1 / 3
 TARGET_EXPORT_MB = 100.0
 TARGET_EXPORT_SPEEDUP = 2.0
+TARGET_CACHE_HIT_MS = 1.0
 
 
 def log(message: str) -> None:
@@ -377,6 +381,96 @@ def export_benchmark(python: Path, rows: int, timeout: float) -> dict[str, Any]:
     }
 
 
+def cache_benchmark(realdata: Path, repeats: int, timeout: float) -> dict[str, Any]:
+    """benchmarks/cache.py with the project's Python (it needs redis, not the peers)."""
+    log("response cache: benchmarks/cache.py")
+    cmd = [sys.executable, str(HERE / "cache.py"), "--realdata", str(realdata), "--repeats", str(repeats)]
+    try:
+        return {"status": "ok", **run_json(cmd, timeout)}
+    except (RuntimeError, subprocess.TimeoutExpired, ValueError) as exc:
+        return {"status": "failed", "note": str(exc)[-1500:]}
+
+
+def cache_rows(cache: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """Summary-table rows for the response cache, and their verdicts."""
+    stores = cache.get("stores", {})
+    if not stores:
+        return [f"| response cache | {cache.get('status', 'not run')} | | | not measured |"], []
+    rows, verdicts = [], []
+    crawl = stores.get("memory") or next(iter(stores.values()))
+    ok = all(r["server_requests"] == r["distinct"] for r in stores.values())
+    requests = ", ".join(f"{r['server_requests']:,} ({name})" for name, r in stores.items())
+    rows.append(
+        f"| response cache: a {crawl['calls']:,}-call crawl with 50% repeats makes {crawl['distinct']:,} requests "
+        f"| {requests} | {cache['no_cache']['server_requests']:,} without a cache | | {verdict(ok)} |"
+    )
+    verdicts.append(f"response cache crawl: server requests {requests} -> {verdict(ok)}")
+    worst = max(r["hit_cpu"] for r in stores.values()) * 1000
+    per_hit = ", ".join(f"{r['hit_cpu'] * 1000:.3f} ms ({name})" for name, r in stores.items())
+    rows.append(
+        f"| response cache: CPU of a hit < {TARGET_CACHE_HIT_MS:g} ms (`releases.get`, decoding included) "
+        f"| {per_hit} | {cache['decode_cpu'] * 1000:.3f} ms decoding alone | "
+        f"| {verdict(worst < TARGET_CACHE_HIT_MS)} |"
+    )
+    verdicts.append(f"response cache hit: worst {worst:.3f} ms CPU -> {verdict(worst < TARGET_CACHE_HIT_MS)}")
+    return rows, verdicts
+
+
+def cache_section(cache: dict[str, Any]) -> list[str]:
+    """The "Response cache" section of the page."""
+    out = ["## Response cache", ""]
+    stores = cache.get("stores", {})
+    if not stores:
+        return [*out, f"`benchmarks/cache.py` {cache.get('status')}: {cache.get('note', '')}", ""]
+    calls = cache["calls"]
+    out += [
+        f"From `benchmarks/cache.py`: against the loopback server (its own process, the real release body of "
+        f"{cache['body_bytes']:,} bytes, a request counter), a crawl of {calls:,} `releases.get` calls over "
+        f"{calls // 2:,} distinct URLs, each asked twice in a shuffled order, with each store; then the process "
+        f"CPU of one `releases.get` answered by the cache (median of {cache['repeats']} repeats of "
+        f"{cache['hits']:,} hits), which includes decoding the body into the `Release` model exactly as a "
+        "fresh answer is decoded. The limiter is off, so wall times show the work, not the rate limit "
+        "(against Discogs, each request saved is a second of the 60/min allowance). "
+        f"Measured {cache.get('date', '')}, load average {cache.get('load', '?')}.",
+        "",
+        "| store | server requests | cache hits | crawl wall s | CPU per hit | of which the cache's own |",
+        "|---|---|---|---|---|---|",
+    ]
+    decode = cache["decode_cpu"]
+    for name, r in stores.items():
+        own = max(0.0, r["hit_cpu"] - decode)
+        out.append(
+            f"| {name} | {r['server_requests']:,} | {r['hits']:,} | {r['seconds']:.2f} "
+            f"| {r['hit_cpu'] * 1000:.3f} ms | {own * 1000:.3f} ms |"
+        )
+    none = cache["no_cache"]
+    out.append(f"| no cache | {none['server_requests']:,} | 0 | {none['seconds']:.2f} | | |")
+    out += [
+        "",
+        f"Decoding the body alone (`Release.model_validate_json`) takes {decode * 1000:.3f} ms; the rest of a "
+        "hit is the key (SHA-256 of method, URL, Accept and the account digest), the store lookup and the "
+        "bookkeeping (`last_response`, metrics). SQLite and Redis hits also read the entry from the file or "
+        "the socket; their wall time per hit is larger than their CPU (a loopback round trip for Redis).",
+        "",
+    ]
+    return out
+
+
+def splice_cache(page: str, cache: dict[str, Any]) -> str:
+    """The existing page with its response-cache rows and section replaced (or added): no full rerun."""
+    rows, _ = cache_rows(cache)
+    lines = [line for line in page.split("\n") if not line.startswith("| response cache")]
+    table_end = next(i for i, line in enumerate(lines) if i > 0 and lines[i - 1].startswith("|") and not line)
+    lines[table_end:table_end] = rows
+    text = "\n".join(lines)
+    section = "\n".join(cache_section(cache)) + "\n"
+    found = re.search(r"^## Response cache\n.*?(?=^## )", text, flags=re.MULTILINE | re.DOTALL)
+    if found:
+        return text[: found.start()] + section + text[found.end() :]
+    marker = text.index("## Machine and versions")
+    return text[:marker] + section + text[marker:]
+
+
 # -- report ----------------------------------------------------------------------------------------
 def ms(seconds: float) -> str:
     return f"{seconds * 1000:.3f}" if seconds < 0.01 else f"{seconds * 1000:.2f}"
@@ -394,6 +488,7 @@ def report(
     rate: dict[str, Any],
     export: dict[str, Any],
     settings: dict[str, Any],
+    cache: dict[str, Any] | None = None,
 ) -> tuple[str, list[str]]:
     """The markdown page and the one-line verdicts."""
     out: list[str] = []
@@ -496,6 +591,9 @@ def report(
             )
     else:
         w(f"| export | {export.get('status', 'pending')} | | | not measured |")
+    cache_lines, cache_verdicts = cache_rows(cache or {})
+    out.extend(cache_lines)
+    verdicts.extend(cache_verdicts)
     w("")
 
     # CPU detail
@@ -662,6 +760,8 @@ def report(
             w("```")
     w("")
 
+    out.extend(cache_section(cache or {}))
+
     # Machine
     w("## Machine and versions")
     w("")
@@ -708,7 +808,9 @@ def main() -> None:
     parser.add_argument("--walks", type=int, help="1,000-item list walks per repeat (100)")
     parser.add_argument("--import-runs", type=int, help="fresh processes per import target (15)")
     parser.add_argument("--export-rows", type=int, help="rows for the export benchmark (1,000,000)")
-    parser.add_argument("--only", nargs="*", choices=["cpu", "imports", "ratelimit", "export"], help="run only these")
+    parser.add_argument(
+        "--only", nargs="*", choices=["cpu", "imports", "ratelimit", "export", "cache"], help="run only these"
+    )
     parser.add_argument("--output", type=Path, default=DOC, help="where to write the page")
     parser.add_argument("--json", type=Path, help="also save the raw results as JSON here")
     args = parser.parse_args()
@@ -721,7 +823,15 @@ def main() -> None:
     walks = args.walks or (3 if quick else 100)
     import_runs = args.import_runs or (3 if quick else 15)
     export_rows = args.export_rows or (20_000 if quick else 1_000_000)
-    only = set(args.only or ["cpu", "imports", "ratelimit", "export"])
+    only = set(args.only or ["cpu", "imports", "ratelimit", "export", "cache"])
+    if only == {"cache"}:  # one section: splice it into the page instead of rerunning everything
+        cache = cache_benchmark(args.realdata, repeats, timeout=600)
+        for line in cache_rows(cache)[1]:
+            log(line)
+        if not quick or args.output != DOC:
+            args.output.write_text(splice_cache(args.output.read_text(), cache))
+            log(f"response cache section written to {args.output}")
+        return
 
     started = time.monotonic()
     load_start = load_average()
@@ -743,6 +853,7 @@ def main() -> None:
     imports = import_benchmarks(python, import_runs) if "imports" in only else {}
     rate = ratelimit_benchmark(python, timeout=300) if "ratelimit" in only else {"status": "not run"}
     export = export_benchmark(python, export_rows, timeout=900) if "export" in only else {"status": "not run"}
+    cache = cache_benchmark(args.realdata, repeats, timeout=600) if "cache" in only else {"status": "not run"}
 
     settings = {
         "repeats": repeats,
@@ -757,12 +868,13 @@ def main() -> None:
         "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "duration": time.monotonic() - started,
     }
-    page, verdicts = report(info, pkg, cpu, imports, rate, export, settings)
+    page, verdicts = report(info, pkg, cpu, imports, rate, export, settings, cache)
     print(page)
     for line in verdicts:
         log(line)
     if args.json:
-        raw = {"cpu": cpu, "imports": imports, "ratelimit": rate, "export": export, "settings": settings}
+        raw = {"cpu": cpu, "imports": imports, "ratelimit": rate, "export": export, "cache": cache}
+        raw["settings"] = settings
         args.json.write_text(json.dumps({"machine": info, "versions": pkg, **raw}, indent=2))
     if quick and args.output == DOC:
         log("quick run: docs/benchmarks.md left as it is")

@@ -28,7 +28,7 @@ ERRORS = {
     "500": "ServerError",
 }
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
-RESERVED_ARGS = {"self", "limit", "timeout", "max_retries", "extra_headers", "extra_query", "destination"}
+RESERVED_ARGS = {"self", "limit", "timeout", "max_retries", "extra_headers", "extra_query", "destination", "cache"}
 
 
 class SpecError(Exception):
@@ -72,6 +72,8 @@ class Operation:
     body_model: str | None = None  # the JSON request body's schema (its model), when it is a named one
     page_cap: int | None = None  # x-musicagent-page-cap: pages past this one may be refused (403)
     page_cap_hint: str = ""
+    cache_ttl: float | None = None  # x-musicagent-cache: seconds a GET answer may be cached (0: never)
+    cache_invalidates: tuple[str, ...] = ()  # path prefixes a successful write makes stale
 
     @property
     def path_params(self) -> list[Param]:
@@ -374,6 +376,7 @@ def _operation(
         body_model=body_model,
         page_cap=page_cap,
         page_cap_hint=page_cap_hint,
+        **_cache_rules(reader.doc, raw, method, api_path, where),
     )
 
 
@@ -386,6 +389,25 @@ def _page_cap(raw: dict[str, Any], kind: str, where: str) -> tuple[int | None, s
     if kind != "page" or not isinstance(pages, int) or pages < 1 or not isinstance(hint, str) or not hint.strip():
         raise SpecError(f"{where}: x-musicagent-page-cap needs a paginated operation, pages >= 1 and a hint")
     return pages, " ".join(hint.split())
+
+
+def _cache_rules(doc: dict[str, Any], raw: dict[str, Any], method: str, api_path: str, where: str) -> dict[str, Any]:
+    """``x-musicagent-cache``: a GET's TTL (its own, else its tag's from the document), a write's prefixes."""
+    own = raw.get("x-musicagent-cache") or {}
+    by_tag = (doc.get("x-musicagent-cache") or {}).get("ttl-by-tag") or {}
+    if not isinstance(own, dict) or set(own) - {"ttl", "invalidates"}:
+        raise SpecError(f"{where}: x-musicagent-cache takes ttl (GET) and invalidates (writes)")
+    ttl = own.get("ttl", next((by_tag[t] for t in raw.get("tags", []) if t in by_tag), None))
+    if ttl is not None and (isinstance(ttl, bool) or not isinstance(ttl, int | float) or ttl < 0):
+        raise SpecError(f"{where}: x-musicagent-cache ttl must be seconds >= 0, got {ttl!r}")
+    invalidates = own.get("invalidates", [])
+    if (method != "get" and "ttl" in own) or (method == "get" and invalidates):
+        raise SpecError(f"{where}: only a GET has a cache ttl, only a write invalidates")
+    names = set(re.findall(r"{([^}]+)}", api_path))
+    for prefix in invalidates:
+        if not isinstance(prefix, str) or not prefix.startswith("/") or set(re.findall(r"{([^}]+)}", prefix)) - names:
+            raise SpecError(f"{where}: invalidates {prefix!r} must be a path using only this operation's parameters")
+    return {"cache_ttl": None if method != "get" or ttl is None else ttl, "cache_invalidates": tuple(invalidates)}
 
 
 def _response(reader: _Reader, raw: dict[str, Any], where: str) -> tuple[str, str | None, str | None, str | None]:

@@ -605,10 +605,10 @@ def test_a_symlinked_target_is_written_through_the_link(tmp_path: Path) -> None:
 
 
 def test_formulas_can_be_neutralised_for_spreadsheets(tmp_path: Path) -> None:
-    rows = [{"title": "=HYPERLINK(\"http://x\")", "notes": "@SUM(A1)", "plain": "Nevermind", "n": -3}]
+    rows = [{"title": '=HYPERLINK("http://x")', "notes": "@SUM(A1)", "plain": "Nevermind", "n": -3}]
     to_csv(rows, tmp_path / "raw.csv")
     to_csv(rows, tmp_path / "safe.csv", escape_formulas=True)
     raw = list(csv.reader((tmp_path / "raw.csv").open(encoding="utf-8")))[1]
     safe = list(csv.reader((tmp_path / "safe.csv").open(encoding="utf-8")))[1]
     assert raw[:3] == ['=HYPERLINK("http://x")', "@SUM(A1)", "Nevermind"]  # off by default: data as it is
-    assert safe == ["'=HYPERLINK(\"http://x\")", "'@SUM(A1)", "Nevermind", "-3"]  # numbers stay numbers
+    assert safe == ['\'=HYPERLINK("http://x")', "'@SUM(A1)", "Nevermind", "-3"]  # numbers stay numbers

@@ -351,9 +351,7 @@ def test_a_recorded_post_is_answered_and_its_body_drained(tmp_path: Path) -> Non
 
 def test_a_204_has_neither_body_nor_length_and_the_connection_stays_usable(tmp_path: Path) -> None:
     uri = "https://api.discogs.com/marketplace/listings/5"
-    write_cassette(
-        tmp_path / "d.yaml", interaction(uri, "", method="DELETE", status=204), interaction(uri, {"id": 5})
-    )
+    write_cassette(tmp_path / "d.yaml", interaction(uri, "", method="DELETE", status=204), interaction(uri, {"id": 5}))
     with MockServer(tmp_path) as running:
         connection = http.client.HTTPConnection("127.0.0.1", running.port, timeout=10)
         connection.request("GET", "/marketplace/listings/5")

@@ -34,10 +34,7 @@ from referencing.jsonschema import DRAFT202012
 
 REPO = Path(__file__).resolve().parents[1]
 SPEC_PATH = REPO / "spec" / "discogs.yaml"
-REALDATA = Path(
-    os.environ.get("MUSICAGENT_REALDATA")
-    or Path(__file__).resolve().parents[2] / "shared" / "realdata"
-)
+REALDATA = Path(os.environ.get("MUSICAGENT_REALDATA") or Path(__file__).resolve().parents[2] / "shared" / "realdata")
 MANIFEST = REALDATA / "MANIFEST.tsv"
 SPEC_URI = "urn:musicagent:spec"
 HTTP_METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
@@ -284,7 +281,7 @@ def _response_schema_names() -> set[str]:
 
 def _refs(schema: Any) -> list[str]:
     return [
-        sub["$ref"][len(SCHEMA_PREFIX):]
+        sub["$ref"][len(SCHEMA_PREFIX) :]
         for _, sub in _walk(schema, "")
         if sub.get("$ref", "").startswith(SCHEMA_PREFIX)
     ]
@@ -299,8 +296,8 @@ def test_schemas_follow_the_conventions() -> None:
                 problems.append(f"{trail}: inline object with properties; give it a named schema")
             if sub.get("format") == "uri":
                 problems.append(f"{trail}: URLs are plain strings (no format: uri)")
-            for ref in ([sub["$ref"]] if "$ref" in sub else []):
-                if ref.startswith(SCHEMA_PREFIX) and ref[len(SCHEMA_PREFIX):] not in schemas:
+            for ref in [sub["$ref"]] if "$ref" in sub else []:
+                if ref.startswith(SCHEMA_PREFIX) and ref[len(SCHEMA_PREFIX) :] not in schemas:
                     problems.append(f"{trail}: dangling $ref {ref}")
         for prop in schema.get("required", []):
             if prop not in schema.get("properties", {}):

@@ -19,6 +19,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         auth="none",
         schemes=("", "DiscogsKeySecret", "DiscogsToken", "OAuth1"),
         page_cap=None,
+        cache_ttl=86400,
     ),
     OperationInfo(
         id="artists.releases",
@@ -46,6 +47,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         auth="none",
         schemes=("", "DiscogsKeySecret", "DiscogsToken", "OAuth1"),
         page_cap=None,
+        cache_ttl=86400,
     ),
     OperationInfo(
         id="inventory.exports.create",
@@ -72,6 +74,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         auth="user",
         schemes=("DiscogsToken", "OAuth1"),
         page_cap=None,
+        cache_ttl=0,
     ),
     OperationInfo(
         id="inventory.exports.get",
@@ -85,6 +88,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         auth="user",
         schemes=("DiscogsToken", "OAuth1"),
         page_cap=None,
+        cache_ttl=0,
     ),
     OperationInfo(
         id="inventory.exports.list",
@@ -109,6 +113,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         auth="user",
         schemes=("DiscogsToken", "OAuth1"),
         page_cap=None,
+        cache_ttl=0,
     ),
     OperationInfo(
         id="inventory.uploads.add",
@@ -161,6 +166,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         auth="user",
         schemes=("DiscogsToken", "OAuth1"),
         page_cap=None,
+        cache_ttl=0,
     ),
     OperationInfo(
         id="inventory.uploads.list",
@@ -185,6 +191,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         auth="user",
         schemes=("DiscogsToken", "OAuth1"),
         page_cap=None,
+        cache_ttl=0,
     ),
     OperationInfo(
         id="labels.get",
@@ -198,6 +205,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         auth="none",
         schemes=("", "DiscogsKeySecret", "DiscogsToken", "OAuth1"),
         page_cap=None,
+        cache_ttl=86400,
     ),
     OperationInfo(
         id="labels.releases",
@@ -223,6 +231,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         auth="none",
         schemes=("", "DiscogsKeySecret", "DiscogsToken", "OAuth1"),
         page_cap=None,
+        cache_ttl=86400,
     ),
     OperationInfo(
         id="lists.get",
@@ -236,6 +245,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         auth="none",
         schemes=("", "DiscogsKeySecret", "DiscogsToken", "OAuth1"),
         page_cap=None,
+        cache_ttl=300,
     ),
     OperationInfo(
         id="marketplace.fee",
@@ -259,6 +269,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         auth="none",
         schemes=("", "DiscogsKeySecret", "DiscogsToken", "OAuth1"),
         page_cap=None,
+        cache_ttl=86400,
     ),
     OperationInfo(
         id="marketplace.fee_in_currency",
@@ -291,6 +302,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         auth="none",
         schemes=("", "DiscogsKeySecret", "DiscogsToken", "OAuth1"),
         page_cap=None,
+        cache_ttl=86400,
     ),
     OperationInfo(
         id="marketplace.listings.create",
@@ -365,6 +377,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         schemes=("DiscogsToken", "OAuth1"),
         body_model="ListingCreate",
         page_cap=None,
+        cache_invalidates=("/users/*/inventory",),
     ),
     OperationInfo(
         id="marketplace.listings.delete",
@@ -389,6 +402,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         auth="user",
         schemes=("DiscogsToken", "OAuth1"),
         page_cap=None,
+        cache_invalidates=("/users/*/inventory",),
     ),
     OperationInfo(
         id="marketplace.listings.get",
@@ -413,6 +427,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         auth="none",
         schemes=("", "DiscogsKeySecret", "DiscogsToken", "OAuth1"),
         page_cap=None,
+        cache_ttl=300,
     ),
     OperationInfo(
         id="marketplace.listings.update",
@@ -481,6 +496,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         schemes=("DiscogsToken", "OAuth1"),
         body_model="ListingUpdate",
         page_cap=None,
+        cache_invalidates=("/users/*/inventory",),
     ),
     OperationInfo(
         id="marketplace.orders.get",
@@ -504,6 +520,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         auth="user",
         schemes=("DiscogsToken", "OAuth1"),
         page_cap=None,
+        cache_ttl=0,
     ),
     OperationInfo(
         id="marketplace.orders.list",
@@ -566,6 +583,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         auth="user",
         schemes=("DiscogsToken", "OAuth1"),
         page_cap=None,
+        cache_ttl=0,
     ),
     OperationInfo(
         id="marketplace.orders.messages.add",
@@ -633,6 +651,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         auth="user",
         schemes=("DiscogsToken", "OAuth1"),
         page_cap=None,
+        cache_ttl=0,
     ),
     OperationInfo(
         id="marketplace.orders.update",
@@ -680,6 +699,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         auth="user",
         schemes=("DiscogsToken", "OAuth1"),
         page_cap=None,
+        cache_ttl=300,
     ),
     OperationInfo(
         id="marketplace.stats",
@@ -704,6 +724,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         auth="none",
         schemes=("", "DiscogsKeySecret", "DiscogsToken", "OAuth1"),
         page_cap=None,
+        cache_ttl=300,
     ),
     OperationInfo(
         id="masters.get",
@@ -717,6 +738,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         auth="none",
         schemes=("", "DiscogsKeySecret", "DiscogsToken", "OAuth1"),
         page_cap=None,
+        cache_ttl=86400,
     ),
     OperationInfo(
         id="masters.versions",
@@ -768,6 +790,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         auth="none",
         schemes=("", "DiscogsKeySecret", "DiscogsToken", "OAuth1"),
         page_cap=None,
+        cache_ttl=86400,
     ),
     OperationInfo(
         id="oauth.access_token",
@@ -794,6 +817,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         auth="user",
         schemes=("DiscogsToken", "OAuth1"),
         page_cap=None,
+        cache_ttl=300,
     ),
     OperationInfo(
         id="oauth.request_token",
@@ -807,6 +831,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         auth="user",
         schemes=("OAuth1",),
         page_cap=None,
+        cache_ttl=0,
     ),
     OperationInfo(
         id="releases.community_rating",
@@ -820,6 +845,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         auth="none",
         schemes=("", "DiscogsKeySecret", "DiscogsToken", "OAuth1"),
         page_cap=None,
+        cache_ttl=86400,
     ),
     OperationInfo(
         id="releases.get",
@@ -844,6 +870,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         auth="none",
         schemes=("", "DiscogsKeySecret", "DiscogsToken", "OAuth1"),
         page_cap=None,
+        cache_ttl=86400,
     ),
     OperationInfo(
         id="releases.rating.delete",
@@ -876,6 +903,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         auth="none",
         schemes=("", "DiscogsKeySecret", "DiscogsToken", "OAuth1"),
         page_cap=None,
+        cache_ttl=300,
     ),
     OperationInfo(
         id="releases.rating.update",
@@ -907,6 +935,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         auth="none",
         schemes=("", "DiscogsKeySecret", "DiscogsToken", "OAuth1"),
         page_cap=None,
+        cache_ttl=86400,
     ),
     OperationInfo(
         id="search",
@@ -949,6 +978,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         auth="any",
         schemes=("DiscogsKeySecret", "DiscogsToken", "OAuth1"),
         page_cap=None,
+        cache_ttl=3600,
     ),
     OperationInfo(
         id="users.collection.fields.list",
@@ -962,6 +992,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         auth="none",
         schemes=("", "DiscogsKeySecret", "DiscogsToken", "OAuth1"),
         page_cap=None,
+        cache_ttl=300,
     ),
     OperationInfo(
         id="users.collection.fields.set",
@@ -998,6 +1029,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         auth="user",
         schemes=("DiscogsToken", "OAuth1"),
         page_cap=None,
+        cache_invalidates=("/users/{username}/collection",),
     ),
     OperationInfo(
         id="users.collection.folders.add_release",
@@ -1023,6 +1055,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         auth="user",
         schemes=("DiscogsToken", "OAuth1"),
         page_cap=None,
+        cache_invalidates=("/users/{username}/collection",),
     ),
     OperationInfo(
         id="users.collection.folders.create",
@@ -1040,6 +1073,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         schemes=("DiscogsToken", "OAuth1"),
         body_model="FolderCreate",
         page_cap=None,
+        cache_invalidates=("/users/{username}/collection",),
     ),
     OperationInfo(
         id="users.collection.folders.delete",
@@ -1064,6 +1098,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         auth="user",
         schemes=("DiscogsToken", "OAuth1"),
         page_cap=None,
+        cache_invalidates=("/users/{username}/collection",),
     ),
     OperationInfo(
         id="users.collection.folders.get",
@@ -1088,6 +1123,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         auth="none",
         schemes=("", "DiscogsKeySecret", "DiscogsToken", "OAuth1"),
         page_cap=None,
+        cache_ttl=300,
     ),
     OperationInfo(
         id="users.collection.folders.list",
@@ -1101,6 +1137,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         auth="none",
         schemes=("", "DiscogsKeySecret", "DiscogsToken", "OAuth1"),
         page_cap=None,
+        cache_ttl=300,
     ),
     OperationInfo(
         id="users.collection.folders.releases",
@@ -1137,6 +1174,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         auth="none",
         schemes=("", "DiscogsKeySecret", "DiscogsToken", "OAuth1"),
         page_cap=None,
+        cache_ttl=300,
     ),
     OperationInfo(
         id="users.collection.folders.update",
@@ -1163,6 +1201,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         schemes=("DiscogsToken", "OAuth1"),
         body_model="FolderUpdate",
         page_cap=None,
+        cache_invalidates=("/users/{username}/collection",),
     ),
     OperationInfo(
         id="users.collection.instances.delete",
@@ -1197,6 +1236,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         auth="user",
         schemes=("DiscogsToken", "OAuth1"),
         page_cap=None,
+        cache_invalidates=("/users/{username}/collection",),
     ),
     OperationInfo(
         id="users.collection.instances.update",
@@ -1236,6 +1276,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         schemes=("DiscogsToken", "OAuth1"),
         body_model="CollectionInstanceUpdate",
         page_cap=None,
+        cache_invalidates=("/users/{username}/collection",),
     ),
     OperationInfo(
         id="users.collection.releases",
@@ -1262,6 +1303,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         auth="none",
         schemes=("", "DiscogsKeySecret", "DiscogsToken", "OAuth1"),
         page_cap=None,
+        cache_ttl=300,
     ),
     OperationInfo(
         id="users.collection.value",
@@ -1275,6 +1317,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         auth="user",
         schemes=("DiscogsToken", "OAuth1"),
         page_cap=None,
+        cache_ttl=300,
     ),
     OperationInfo(
         id="users.contributions",
@@ -1304,6 +1347,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         auth="none",
         schemes=("", "DiscogsKeySecret", "DiscogsToken", "OAuth1"),
         page_cap=None,
+        cache_ttl=300,
     ),
     OperationInfo(
         id="users.get",
@@ -1317,6 +1361,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         auth="none",
         schemes=("", "DiscogsKeySecret", "DiscogsToken", "OAuth1"),
         page_cap=None,
+        cache_ttl=300,
     ),
     OperationInfo(
         id="users.inventory",
@@ -1347,6 +1392,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         auth="none",
         schemes=("", "DiscogsKeySecret", "DiscogsToken", "OAuth1"),
         page_cap=100,
+        cache_ttl=300,
     ),
     OperationInfo(
         id="users.lists",
@@ -1372,6 +1418,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         auth="none",
         schemes=("", "DiscogsKeySecret", "DiscogsToken", "OAuth1"),
         page_cap=None,
+        cache_ttl=300,
     ),
     OperationInfo(
         id="users.submissions",
@@ -1397,6 +1444,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         auth="none",
         schemes=("", "DiscogsKeySecret", "DiscogsToken", "OAuth1"),
         page_cap=None,
+        cache_ttl=300,
     ),
     OperationInfo(
         id="users.update",
@@ -1480,6 +1528,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         auth="none",
         schemes=("", "DiscogsKeySecret", "DiscogsToken", "OAuth1"),
         page_cap=None,
+        cache_ttl=300,
     ),
     OperationInfo(
         id="users.wants.update",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import gc
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Self, TypeVar
 
@@ -18,12 +18,15 @@ from .auth import Credentials
 from .config import Settings
 from .errors import PermissionDeniedError, ResponseDecodeError, ResponseValidationError
 from .metrics import MetricsSnapshot
+from .operations import OperationInfo
 from .pagination import Page
 from .ratelimit import RateLimiter, RateLimitState, parse_rate_headers
 from .transport import RawResponse, RequestOptions, Transport
 
 if TYPE_CHECKING:  # pydantic is imported with the first model, not with the client
     from pydantic import BaseModel
+
+    from .cache_store import ResponseCache
 
 __all__ = ["BaseClient", "Resource", "not_json", "options_of"]
 
@@ -108,6 +111,8 @@ class BaseClient:
         deadline: float | None = None,
         rate_limit: tuple[int, float] | None = _AUTO,
         rate_limit_store: str | None = None,
+        cache: str | None = None,
+        cache_ttl: float | Mapping[str, float] | None = None,
         credentials_hosts: Sequence[str] | None = None,
         max_response_bytes: int | None = None,
         max_download_bytes: int | None = None,
@@ -122,6 +127,9 @@ class BaseClient:
         loopback; ``credentials_hosts`` names other hosts (a proxy) that may receive them.
         ``max_response_bytes`` caps an answer held in memory, ``max_download_bytes`` a download,
         both counted after decompression.
+        ``cache`` keeps answers (``memory``, ``sqlite:///path.db``, ``redis://host:6379/1``; off by
+        default) for the spec's per-operation times, or ``cache_ttl`` seconds (a number, or
+        ``{"artists.*": 604800}``).
         """
         arguments: dict[str, Any] = {
             "token": token,
@@ -135,6 +143,8 @@ class BaseClient:
             "max_retries": max_retries,
             "deadline": deadline,
             "rate_limit_store": rate_limit_store,
+            "cache": cache,
+            "cache_ttl": cache_ttl,
             "credentials_hosts": credentials_hosts,
             "max_response_bytes": max_response_bytes,
             "max_download_bytes": max_download_bytes,
@@ -164,10 +174,24 @@ class BaseClient:
             max_retries=settings.max_retries,
             deadline=settings.deadline,
             limiter=limiter,
+            cache=self._open_cache(settings, credentials),
             credentials_hosts=settings.credentials_hosts,
             max_response_bytes=settings.max_response_bytes,
             max_download_bytes=settings.max_download_bytes,
         )
+
+    def _open_cache(self, settings: Settings, credentials: Credentials) -> ResponseCache | None:
+        if settings.cache is None:
+            return None
+        from .cache_store import open_cache  # only with a cache: it imports sqlite3
+
+        return open_cache(
+            settings.cache, credentials=credentials, ttl=settings.cache_ttl, operations=self._cache_operations()
+        )
+
+    def _cache_operations(self) -> Iterable[OperationInfo]:
+        """The operations' cache rules (TTLs, invalidations); the layer above, which has the spec, says."""
+        return ()
 
     def __repr__(self) -> str:
         kind = self._transport.credentials.kind
@@ -229,6 +253,7 @@ class BaseClient:
             fields=fields,
             parse=lambda raw: _decode(model, raw, operation),
             options=options,
+            operation=operation,
         )
 
     def _fetch_none(
@@ -243,7 +268,14 @@ class BaseClient:
         options: RequestOptions | None = None,
     ) -> None:
         self._transport.request(
-            method, path, query=query, json=json, fields=fields, parse=lambda raw: None, options=options
+            method,
+            path,
+            query=query,
+            json=json,
+            fields=fields,
+            parse=lambda raw: None,
+            options=options,
+            operation=operation,
         )
 
     def _fetch_form(
@@ -260,7 +292,7 @@ class BaseClient:
         def parse(raw: RawResponse) -> dict[str, str]:
             return dict(parse_qsl(raw.content.decode("utf-8", "replace"), keep_blank_values=True))
 
-        return self._transport.request(method, path, query=query, parse=parse, options=options)
+        return self._transport.request(method, path, query=query, parse=parse, options=options, operation=operation)
 
     def _download(
         self, operation: str, path: str, destination: str | os.PathLike[str], *, options: RequestOptions | None = None
@@ -319,10 +351,13 @@ def options_of(
     max_retries: int | None,
     extra_headers: Mapping[str, str] | None,
     extra_query: Mapping[str, Any] | None,
+    cache: bool | None = None,
 ) -> RequestOptions | None:
     """Per-call options, or None when none were given (the common case allocates nothing)."""
-    if timeout is None and max_retries is None and extra_headers is None and extra_query is None:
+    if timeout is None and max_retries is None and extra_headers is None and extra_query is None and cache is None:
         return None
+    if cache is not None:
+        params.check_bool("cache", cache)
     if extra_headers is not None:
         params.check_headers("extra_headers", extra_headers)
     if extra_query is not None:
@@ -332,5 +367,5 @@ def options_of(
     if max_retries is not None:
         params.check_int("max_retries", max_retries, minimum=0, maximum=20)
     return RequestOptions(
-        timeout=timeout, max_retries=max_retries, extra_headers=extra_headers, extra_query=extra_query
+        timeout=timeout, max_retries=max_retries, extra_headers=extra_headers, extra_query=extra_query, cache=cache
     )

@@ -36,6 +36,8 @@ _ENV: dict[str, tuple[str, ...]] = {
     "deadline": ("DISCOGS_DEADLINE",),
     "rate_limit": ("DISCOGS_RATE_LIMIT",),
     "rate_limit_store": ("DISCOGS_RATE_LIMIT_STORE",),
+    "cache": ("DISCOGS_CACHE",),
+    "cache_ttl": ("DISCOGS_CACHE_TTL",),
     # transport limits (runtime)
     "credentials_hosts": ("DISCOGS_CREDENTIALS_HOSTS",),
     "max_response_bytes": ("DISCOGS_MAX_RESPONSE_BYTES",),
@@ -267,6 +269,24 @@ def _rate_limit_store(value: Any) -> str | None:
     return text
 
 
+def _cache(value: Any) -> str | None:
+    """The response cache: off unless asked; the URL's form is checked here, the store opened by the client."""
+    if value is None:
+        return None
+    text = _text(value).strip()
+    if text.lower() in ("", "off", "none", "false", "0"):
+        return None
+    if text != "memory" and not text.startswith(("memory://", "sqlite://", "redis://", "rediss://")):
+        raise ValueError("must be memory, sqlite:///path/to/file.db or redis://host:port/db (or off)")
+    return text
+
+
+def _cache_ttl(value: Any) -> float | dict[str, float] | None:
+    from .cache import parse_ttl  # only when a TTL is given
+
+    return parse_ttl(value)
+
+
 # -- transport limits (runtime): where credentials may go, how large an answer may be ---------------
 
 
@@ -315,11 +335,13 @@ _FIELDS: dict[str, tuple[Check, Any]] = {
     "deadline": (_optional(lambda v: _number(v, exclusive_minimum=0)), None),
     "rate_limit": (_rate_limit, "auto"),
     "rate_limit_store": (_rate_limit_store, None),
+    "cache": (_cache, None),
+    "cache_ttl": (_cache_ttl, None),
     "credentials_hosts": (_hosts, ()),
     "max_response_bytes": (_size, 64 * 2**20),
     "max_download_bytes": (_size, 4 * 2**30),
 }
-_HIDDEN = frozenset({"rate_limit_store"})  # left out of repr: a Redis URL may hold a password
+_HIDDEN = frozenset({"rate_limit_store", "cache"})  # left out of repr: a Redis URL may hold a password
 
 
 class Settings:
@@ -341,6 +363,8 @@ class Settings:
     deadline: float | None
     rate_limit: tuple[int, float] | Literal["auto"] | None
     rate_limit_store: str | None
+    cache: str | None  # response cache: memory, sqlite:///…, redis://…
+    cache_ttl: float | dict[str, float] | None  # seconds, or {operation pattern: seconds}
     credentials_hosts: tuple[str, ...]
     max_response_bytes: int
     max_download_bytes: int

@@ -73,6 +73,7 @@ class RequestOptions:
     deadline: float | None = None
     extra_headers: Mapping[str, str] | None = None
     extra_query: Mapping[str, Any] | None = None
+    cache: bool | None = None  # False: neither read nor fill the response cache for this call
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,7 @@ class RawResponse:
     attempts: int
     request_id: str
     content: bytes = field(default=b"", repr=False)
+    from_cache: bool = False  # served by the response cache: no request was sent (attempts is 0)
 
     @cached_property
     def headers(self) -> Mapping[str, str]:

@@ -28,6 +28,8 @@ class MetricsSnapshot:
     latency_p90: float | None
     latency_p99: float | None
     latency_max: float | None
+    cache_hits: int = 0  # answers the response cache served (no request, no limiter slot)
+    cache_misses: int = 0  # cacheable calls it could not serve
 
 
 def _percentile(ordered: list[float], fraction: float) -> float | None:
@@ -47,6 +49,8 @@ class Metrics:
     rate_limited: int = 0
     errors: int = 0
     limiter_wait_seconds: float = 0.0
+    cache_hits: int = 0
+    cache_misses: int = 0
     statuses: Counter[int] = field(default_factory=Counter)
     _latencies: deque[float] = field(init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
@@ -76,6 +80,13 @@ class Metrics:
         with self._lock:
             self.limiter_wait_seconds += seconds
 
+    def record_cache(self, hit: bool) -> None:
+        with self._lock:
+            if hit:
+                self.cache_hits += 1
+            else:
+                self.cache_misses += 1
+
     def snapshot(self) -> MetricsSnapshot:
         with self._lock:
             ordered = sorted(self._latencies)
@@ -90,4 +101,6 @@ class Metrics:
                 latency_p90=_percentile(ordered, 0.9),
                 latency_p99=_percentile(ordered, 0.99),
                 latency_max=ordered[-1] if ordered else None,
+                cache_hits=self.cache_hits,
+                cache_misses=self.cache_misses,
             )

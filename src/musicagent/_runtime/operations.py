@@ -33,6 +33,10 @@ class OperationInfo:
     schemes: tuple[str, ...] = ()  # security schemes from the spec; "" means anonymous calls are allowed
     body_model: str | None = None  # the generated model of the JSON request body, if any
     page_cap: int | None = None  # pages past this may be refused (x-musicagent-page-cap)
+    # x-musicagent-cache: seconds a GET answer may be served from a cache (0: never; None: the spec
+    # says nothing), and path prefixes a successful write makes stale beyond its own path and those above.
+    cache_ttl: float | None = None
+    cache_invalidates: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,7 @@ from .ratelimit import RateLimiter
 if TYPE_CHECKING:  # urllib3 is imported with the first request (_Pools), not with the client
     import urllib3
 
+    from .cache_store import ResponseCache
     from .watchdog import Guard
 
 __all__ = ["RawResponse", "RequestOptions", "Transport"]
@@ -105,6 +106,7 @@ class Transport:
         max_response_bytes: int = 64 * 2**20,
         max_download_bytes: int = 4 * 2**30,
         pool_maxsize: int = 32,  # threads beyond it would open (and drop) connections of their own
+        cache: ResponseCache | None = None,
     ) -> None:
         self.builder = core.RequestBuilder(
             base_url=base_url,
@@ -121,6 +123,7 @@ class Transport:
         self.credentials = credentials
         self.limiter = limiter
         self.metrics = Metrics()
+        self.cache = cache
         self._local = threading.local()
         self._pool_maxsize = pool_maxsize
         self._pools_built: _Pools | None = None
@@ -162,14 +165,27 @@ class Transport:
         fields: Mapping[str, Any] | None = None,
         parse: Callable[[RawResponse], T],
         options: RequestOptions | None = None,
+        operation: str | None = None,
     ) -> T:
         """Send with limiter and retries; ``parse`` runs inside the retry loop so truncated bodies retry.
 
         The deadline bounds everything (limiter waits, attempts, backoff sleeps); when it runs out
-        between attempts the APITimeoutError names the last failure.
+        between attempts the APITimeoutError names the last failure. With a response cache, a GET it
+        can answer sends nothing, and a write makes what it changed stale (``operation`` picks the rules).
         """
         call = self.builder.call(method, path, query=query, json=json, fields=fields, options=options)
+        if self.cache is not None:
+
+            def send(parse: Callable[[RawResponse], T]) -> T:
+                return self._run(call, parse, None)
+
+            return self.cache.serve(
+                call, operation, options, parse, send=send, on_hit=self._remember, metrics=self.metrics
+            )
         return self._run(call, parse, None)
+
+    def _remember(self, raw: RawResponse) -> None:
+        self._local.last = raw
 
     def download(self, url: str, destination: str | os.PathLike[str], *, options: RequestOptions | None = None) -> Path:
         """Stream a GET body to ``destination`` atomically (temporary file, then rename)."""

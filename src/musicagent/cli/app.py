@@ -57,7 +57,7 @@ __all__ = [
     "main",
 ]
 
-_CLIENT_OPTIONS = ("token", "base_url", "user_agent", "timeout", "max_retries")
+_CLIENT_OPTIONS = ("token", "base_url", "user_agent", "timeout", "max_retries", "cache")
 
 
 def operations() -> tuple[OperationInfo, ...]:

@@ -30,19 +30,22 @@ PARAM_PREFIX = "p__"
 
 BUILTINS = ("login", "mcp", "mock")
 
-EPILOG = f"""\
+EPILOG = (
+    f"""\
 configuration:
   Options win over environment variables, which win over a .env file in the working directory:
   DISCOGS_TOKEN, DISCOGS_BASE_URL, DISCOGS_USER_AGENT, DISCOGS_TIMEOUT, DISCOGS_MAX_RETRIES,
   DISCOGS_CONSUMER_KEY, DISCOGS_CONSUMER_SECRET, DISCOGS_ACCESS_TOKEN, DISCOGS_ACCESS_TOKEN_SECRET,
-  DISCOGS_RATE_LIMIT, DISCOGS_RATE_LIMIT_STORE.
+  DISCOGS_RATE_LIMIT, DISCOGS_RATE_LIMIT_STORE, DISCOGS_CACHE, DISCOGS_CACHE_TTL.
 
 examples:
   {PROG} artists get 108713
   {PROG} search --q nirvana --type release --limit 500 --format csv -o nirvana.csv
 
-""" + "exit codes:\n" + "".join(f"  {code:<4} {text}\n" for code, text in EXIT_CODES)
-
+"""
+    + "exit codes:\n"
+    + "".join(f"  {code:<4} {text}\n" for code, text in EXIT_CODES)
+)
 
 
 class CLIParser(argparse.ArgumentParser):
@@ -127,6 +130,13 @@ def _add_global_options(container: argparse._ActionsContainer, *, suppress: bool
     add("--user-agent", default=default(None), metavar="UA", help="User-Agent header (env DISCOGS_USER_AGENT)")
     add("--timeout", type=float, default=default(None), metavar="SECONDS", help="per-request timeout")
     add("--max-retries", type=int, default=default(None), metavar="N", help="retries of failed requests")
+    add(
+        "--cache",
+        default=default(None),
+        metavar="URL",
+        help="response cache: memory, sqlite:///FILE, redis://… (env DISCOGS_CACHE)",
+    )
+    add("--no-cache", dest="cache", action="store_const", const="off", default=default(None), help="no response cache")
     add("--format", choices=FORMATS, default=default("json"), help="output format (default: json)")
     add("-o", "--output", default=default(None), metavar="FILE", help="write to FILE instead of stdout")
     add("--debug", action="store_true", default=default(False), help="show tracebacks and request logs")
@@ -135,7 +145,7 @@ def _add_global_options(container: argparse._ActionsContainer, *, suppress: bool
 
 RESERVED = frozenset(
     {"help", "limit", "token", "base_url", "user_agent", "timeout", "max_retries", "format", "output", "debug"}
-    | {"quiet", "version"}
+    | {"quiet", "version", "cache", "no_cache"}
 )
 """Long options the CLI itself defines; short ones (``-q``) cannot clash with a ``--name``."""
 

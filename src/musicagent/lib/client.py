@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 
 from .._generated import client as _generated
 from .._runtime.client import not_json, options_of
+from .._runtime.operations import OperationInfo
 from .._runtime.transport import RawResponse
 from .._version import __version__
 from .images import ImagesResource
@@ -32,6 +33,12 @@ class Discogs(_generated.Discogs):
     def images(self) -> ImagesResource:
         """Download signed image URLs through the limiter: ``discogs.images.download(url, path)``."""
         return ImagesResource(self)
+
+    def _cache_operations(self) -> tuple[OperationInfo, ...]:
+        """The spec's cache rules for the response cache (imported only when a cache is configured)."""
+        from .._generated.operations import OPERATIONS
+
+        return OPERATIONS
 
     def oauth_flow(self, *, callback: str | None = "oob") -> OAuthFlow:
         """The OAuth 1.0a steps for this client's consumer key and secret (see :class:`OAuthFlow`).
@@ -51,10 +58,12 @@ class Discogs(_generated.Discogs):
         timeout: float | None = None,
         max_retries: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
+        cache: bool | None = None,
     ) -> Any:
         """Call any endpoint (one newer than the spec, say) with the same limiter, retries and errors.
 
-        Returns the decoded JSON (None for an empty body).
+        Returns the decoded JSON (None for an empty body). A GET is cached only when ``cache_ttl``
+        says so (a number, or a ``"request"`` key): the spec knows nothing of the endpoint.
         """
 
         def parse(raw: RawResponse) -> Any:
@@ -65,5 +74,5 @@ class Discogs(_generated.Discogs):
             except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
                 raise not_json(raw, f"{method.upper()} {path}") from None
 
-        options = options_of(timeout, max_retries, extra_headers, None)
+        options = options_of(timeout, max_retries, extra_headers, None, cache)
         return self._transport.request(method.upper(), path, query=params, json=json, parse=parse, options=options)

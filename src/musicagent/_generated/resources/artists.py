@@ -30,6 +30,7 @@ class ArtistsResource(Resource):
         max_retries: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
+        cache: bool | None = None,
     ) -> models.Artist:
         """Get an artist.
 
@@ -51,7 +52,7 @@ class ArtistsResource(Resource):
         """
         _artist_id = _p.segment(_p.check_int("artist_id", artist_id, minimum=1))
         path = f"/artists/{_artist_id}"
-        options = options_of(timeout, max_retries, extra_headers, extra_query)
+        options = options_of(timeout, max_retries, extra_headers, extra_query, cache)
         return self._client._fetch("artists.get", "GET", path, models.Artist, options=options)
 
     def releases(
@@ -67,6 +68,7 @@ class ArtistsResource(Resource):
         max_retries: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
+        cache: bool | None = None,
     ) -> Page[models.ArtistRelease]:
         """List an artist's releases and masters.
 
@@ -100,7 +102,7 @@ class ArtistsResource(Resource):
             "page": None if page is None else _p.check_int("page", page, minimum=1),
             "per_page": None if per_page is None else _p.check_int("per_page", per_page, minimum=1, maximum=100),
         }
-        options = options_of(timeout, max_retries, extra_headers, extra_query)
+        options = options_of(timeout, max_retries, extra_headers, extra_query, cache)
         return self._client._page(
             "artists.releases",
             path,

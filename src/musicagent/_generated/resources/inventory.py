@@ -29,6 +29,7 @@ class InventoryExportsResource(Resource):
         max_retries: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
+        cache: bool | None = None,
     ) -> None:
         """Request a CSV export of the authenticated user's inventory.
 
@@ -49,7 +50,7 @@ class InventoryExportsResource(Resource):
             ServerError: HTTP 500.
         """
         path = f"/inventory/export"
-        options = options_of(timeout, max_retries, extra_headers, extra_query)
+        options = options_of(timeout, max_retries, extra_headers, extra_query, cache)
         return self._client._fetch_none("inventory.exports.create", "POST", path, options=options)
 
     def download(
@@ -61,6 +62,7 @@ class InventoryExportsResource(Resource):
         max_retries: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
+        cache: bool | None = None,
     ) -> Path:
         """Download a finished inventory export as CSV.
 
@@ -84,7 +86,7 @@ class InventoryExportsResource(Resource):
         """
         _export_id = _p.segment(_p.check_int("export_id", export_id, minimum=1))
         path = f"/inventory/export/{_export_id}/download"
-        options = options_of(timeout, max_retries, extra_headers, extra_query)
+        options = options_of(timeout, max_retries, extra_headers, extra_query, cache)
         return self._client._download("inventory.exports.download", path, destination, options=options)
 
     def get(
@@ -95,6 +97,7 @@ class InventoryExportsResource(Resource):
         max_retries: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
+        cache: bool | None = None,
     ) -> models.InventoryExport:
         """Get an inventory export.
 
@@ -117,7 +120,7 @@ class InventoryExportsResource(Resource):
         """
         _export_id = _p.segment(_p.check_int("export_id", export_id, minimum=1))
         path = f"/inventory/export/{_export_id}"
-        options = options_of(timeout, max_retries, extra_headers, extra_query)
+        options = options_of(timeout, max_retries, extra_headers, extra_query, cache)
         return self._client._fetch("inventory.exports.get", "GET", path, models.InventoryExport, options=options)
 
     def list(
@@ -130,6 +133,7 @@ class InventoryExportsResource(Resource):
         max_retries: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
+        cache: bool | None = None,
     ) -> Page[models.InventoryExport]:
         """List the recent inventory exports.
 
@@ -156,7 +160,7 @@ class InventoryExportsResource(Resource):
             "page": None if page is None else _p.check_int("page", page, minimum=1),
             "per_page": None if per_page is None else _p.check_int("per_page", per_page, minimum=1, maximum=100),
         }
-        options = options_of(timeout, max_retries, extra_headers, extra_query)
+        options = options_of(timeout, max_retries, extra_headers, extra_query, cache)
         return self._client._page(
             "inventory.exports.list",
             path,
@@ -180,6 +184,7 @@ class InventoryUploadsResource(Resource):
         max_retries: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
+        cache: bool | None = None,
     ) -> None:
         """Add listings from a CSV file.
 
@@ -210,7 +215,7 @@ class InventoryUploadsResource(Resource):
         fields: dict[str, Any] = {
             "upload": _p.check_file("upload", upload),
         }
-        options = options_of(timeout, max_retries, extra_headers, extra_query)
+        options = options_of(timeout, max_retries, extra_headers, extra_query, cache)
         return self._client._fetch_none("inventory.uploads.add", "POST", path, fields=fields, options=options)
 
     def change(
@@ -221,6 +226,7 @@ class InventoryUploadsResource(Resource):
         max_retries: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
+        cache: bool | None = None,
     ) -> None:
         """Change listings from a CSV file.
 
@@ -250,7 +256,7 @@ class InventoryUploadsResource(Resource):
         fields: dict[str, Any] = {
             "upload": _p.check_file("upload", upload),
         }
-        options = options_of(timeout, max_retries, extra_headers, extra_query)
+        options = options_of(timeout, max_retries, extra_headers, extra_query, cache)
         return self._client._fetch_none("inventory.uploads.change", "POST", path, fields=fields, options=options)
 
     def delete(
@@ -261,6 +267,7 @@ class InventoryUploadsResource(Resource):
         max_retries: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
+        cache: bool | None = None,
     ) -> None:
         """Delete listings named in a CSV file.
 
@@ -288,7 +295,7 @@ class InventoryUploadsResource(Resource):
         fields: dict[str, Any] = {
             "upload": _p.check_file("upload", upload),
         }
-        options = options_of(timeout, max_retries, extra_headers, extra_query)
+        options = options_of(timeout, max_retries, extra_headers, extra_query, cache)
         return self._client._fetch_none("inventory.uploads.delete", "POST", path, fields=fields, options=options)
 
     def get(
@@ -299,6 +306,7 @@ class InventoryUploadsResource(Resource):
         max_retries: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
+        cache: bool | None = None,
     ) -> models.InventoryUpload:
         """Get an inventory upload.
 
@@ -321,7 +329,7 @@ class InventoryUploadsResource(Resource):
         """
         _upload_id = _p.segment(_p.check_int("upload_id", upload_id, minimum=1))
         path = f"/inventory/upload/{_upload_id}"
-        options = options_of(timeout, max_retries, extra_headers, extra_query)
+        options = options_of(timeout, max_retries, extra_headers, extra_query, cache)
         return self._client._fetch("inventory.uploads.get", "GET", path, models.InventoryUpload, options=options)
 
     def list(
@@ -334,6 +342,7 @@ class InventoryUploadsResource(Resource):
         max_retries: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
+        cache: bool | None = None,
     ) -> Page[models.InventoryUpload]:
         """List the recent inventory uploads.
 
@@ -360,7 +369,7 @@ class InventoryUploadsResource(Resource):
             "page": None if page is None else _p.check_int("page", page, minimum=1),
             "per_page": None if per_page is None else _p.check_int("per_page", per_page, minimum=1, maximum=100),
         }
-        options = options_of(timeout, max_retries, extra_headers, extra_query)
+        options = options_of(timeout, max_retries, extra_headers, extra_query, cache)
         return self._client._page(
             "inventory.uploads.list",
             path,

@@ -30,6 +30,7 @@ class LabelsResource(Resource):
         max_retries: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
+        cache: bool | None = None,
     ) -> models.Label:
         """Get a label.
 
@@ -51,7 +52,7 @@ class LabelsResource(Resource):
         """
         _label_id = _p.segment(_p.check_int("label_id", label_id, minimum=1))
         path = f"/labels/{_label_id}"
-        options = options_of(timeout, max_retries, extra_headers, extra_query)
+        options = options_of(timeout, max_retries, extra_headers, extra_query, cache)
         return self._client._fetch("labels.get", "GET", path, models.Label, options=options)
 
     def releases(
@@ -65,6 +66,7 @@ class LabelsResource(Resource):
         max_retries: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
+        cache: bool | None = None,
     ) -> Page[models.LabelRelease]:
         """List a label's releases.
 
@@ -93,7 +95,7 @@ class LabelsResource(Resource):
             "page": None if page is None else _p.check_int("page", page, minimum=1),
             "per_page": None if per_page is None else _p.check_int("per_page", per_page, minimum=1, maximum=100),
         }
-        options = options_of(timeout, max_retries, extra_headers, extra_query)
+        options = options_of(timeout, max_retries, extra_headers, extra_query, cache)
         return self._client._page(
             "labels.releases",
             path,

@@ -30,6 +30,7 @@ class ListsResource(Resource):
         max_retries: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
+        cache: bool | None = None,
     ) -> models.UserList:
         """Get a list with its items.
 
@@ -53,5 +54,5 @@ class ListsResource(Resource):
         """
         _list_id = _p.segment(_p.check_int("list_id", list_id, minimum=1))
         path = f"/lists/{_list_id}"
-        options = options_of(timeout, max_retries, extra_headers, extra_query)
+        options = options_of(timeout, max_retries, extra_headers, extra_query, cache)
         return self._client._fetch("lists.get", "GET", path, models.UserList, options=options)

@@ -45,6 +45,7 @@ class MarketplaceListingsResource(Resource):
         max_retries: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
+        cache: bool | None = None,
     ) -> models.ListingCreated:
         """Create a marketplace listing.
 
@@ -100,7 +101,7 @@ class MarketplaceListingsResource(Resource):
                 else _p.check_number_or_choice("format_quantity", format_quantity, t.AUTO, integer=True, minimum=0),
             }
         )
-        options = options_of(timeout, max_retries, extra_headers, extra_query)
+        options = options_of(timeout, max_retries, extra_headers, extra_query, cache)
         return self._client._fetch(
             "marketplace.listings.create", "POST", path, models.ListingCreated, json=body, options=options
         )
@@ -114,6 +115,7 @@ class MarketplaceListingsResource(Resource):
         max_retries: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
+        cache: bool | None = None,
     ) -> None:
         """Delete a marketplace listing.
 
@@ -141,7 +143,7 @@ class MarketplaceListingsResource(Resource):
         query: dict[str, Any] = {
             "curr_abbr": None if curr_abbr is None else _p.check_choice("curr_abbr", curr_abbr, t.CURRENCY_CODE),
         }
-        options = options_of(timeout, max_retries, extra_headers, extra_query)
+        options = options_of(timeout, max_retries, extra_headers, extra_query, cache)
         return self._client._fetch_none("marketplace.listings.delete", "DELETE", path, query=query, options=options)
 
     def get(
@@ -153,6 +155,7 @@ class MarketplaceListingsResource(Resource):
         max_retries: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
+        cache: bool | None = None,
     ) -> models.Listing:
         """Get a marketplace listing.
 
@@ -181,7 +184,7 @@ class MarketplaceListingsResource(Resource):
         query: dict[str, Any] = {
             "curr_abbr": None if curr_abbr is None else _p.check_choice("curr_abbr", curr_abbr, t.CURRENCY_CODE),
         }
-        options = options_of(timeout, max_retries, extra_headers, extra_query)
+        options = options_of(timeout, max_retries, extra_headers, extra_query, cache)
         return self._client._fetch(
             "marketplace.listings.get", "GET", path, models.Listing, query=query, options=options
         )
@@ -206,6 +209,7 @@ class MarketplaceListingsResource(Resource):
         max_retries: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
+        cache: bool | None = None,
     ) -> None:
         """Edit a marketplace listing.
 
@@ -269,7 +273,7 @@ class MarketplaceListingsResource(Resource):
                 else _p.check_number_or_choice("format_quantity", format_quantity, t.AUTO, integer=True, minimum=0),
             }
         )
-        options = options_of(timeout, max_retries, extra_headers, extra_query)
+        options = options_of(timeout, max_retries, extra_headers, extra_query, cache)
         return self._client._fetch_none(
             "marketplace.listings.update", "POST", path, query=query, json=body, options=options
         )
@@ -288,6 +292,7 @@ class MarketplaceOrdersMessagesResource(Resource):
         max_retries: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
+        cache: bool | None = None,
     ) -> models.OrderMessage:
         """Add a message to an order.
 
@@ -322,7 +327,7 @@ class MarketplaceOrdersMessagesResource(Resource):
                 "status": None if status is None else _p.check_choice("status", status, t.ORDER_STATUS),
             }
         )
-        options = options_of(timeout, max_retries, extra_headers, extra_query)
+        options = options_of(timeout, max_retries, extra_headers, extra_query, cache)
         return self._client._fetch(
             "marketplace.orders.messages.add", "POST", path, models.OrderMessage, json=body, options=options
         )
@@ -338,6 +343,7 @@ class MarketplaceOrdersMessagesResource(Resource):
         max_retries: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
+        cache: bool | None = None,
     ) -> Page[models.OrderMessage]:
         """List the messages of an order.
 
@@ -369,7 +375,7 @@ class MarketplaceOrdersMessagesResource(Resource):
             "page": None if page is None else _p.check_int("page", page, minimum=1),
             "per_page": None if per_page is None else _p.check_int("per_page", per_page, minimum=1, maximum=100),
         }
-        options = options_of(timeout, max_retries, extra_headers, extra_query)
+        options = options_of(timeout, max_retries, extra_headers, extra_query, cache)
         return self._client._page(
             "marketplace.orders.messages.list",
             path,
@@ -397,6 +403,7 @@ class MarketplaceOrdersResource(Resource):
         max_retries: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
+        cache: bool | None = None,
     ) -> models.Order:
         """Get a marketplace order.
 
@@ -420,7 +427,7 @@ class MarketplaceOrdersResource(Resource):
         """
         _order_id = _p.segment(_p.check_str("order_id", order_id, min_length=1))
         path = f"/marketplace/orders/{_order_id}"
-        options = options_of(timeout, max_retries, extra_headers, extra_query)
+        options = options_of(timeout, max_retries, extra_headers, extra_query, cache)
         return self._client._fetch("marketplace.orders.get", "GET", path, models.Order, options=options)
 
     def list(
@@ -439,6 +446,7 @@ class MarketplaceOrdersResource(Resource):
         max_retries: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
+        cache: bool | None = None,
     ) -> Page[models.Order]:
         """List the authenticated seller's orders.
 
@@ -479,7 +487,7 @@ class MarketplaceOrdersResource(Resource):
             "page": None if page is None else _p.check_int("page", page, minimum=1),
             "per_page": None if per_page is None else _p.check_int("per_page", per_page, minimum=1, maximum=100),
         }
-        options = options_of(timeout, max_retries, extra_headers, extra_query)
+        options = options_of(timeout, max_retries, extra_headers, extra_query, cache)
         return self._client._page(
             "marketplace.orders.list",
             path,
@@ -501,6 +509,7 @@ class MarketplaceOrdersResource(Resource):
         max_retries: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
+        cache: bool | None = None,
     ) -> models.Order:
         """Edit a marketplace order.
 
@@ -536,7 +545,7 @@ class MarketplaceOrdersResource(Resource):
                 "shipping": None if shipping is None else _p.check_number("shipping", shipping, minimum=0),
             }
         )
-        options = options_of(timeout, max_retries, extra_headers, extra_query)
+        options = options_of(timeout, max_retries, extra_headers, extra_query, cache)
         return self._client._fetch("marketplace.orders.update", "POST", path, models.Order, json=body, options=options)
 
 
@@ -559,6 +568,7 @@ class MarketplaceResource(Resource):
         max_retries: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
+        cache: bool | None = None,
     ) -> models.Fee:
         """Calculate the marketplace fee for a price.
 
@@ -580,7 +590,7 @@ class MarketplaceResource(Resource):
         """
         _price = _p.segment(_p.check_number("price", price, exclusive_minimum=0))
         path = f"/marketplace/fee/{_price}"
-        options = options_of(timeout, max_retries, extra_headers, extra_query)
+        options = options_of(timeout, max_retries, extra_headers, extra_query, cache)
         return self._client._fetch("marketplace.fee", "GET", path, models.Fee, options=options)
 
     def fee_in_currency(
@@ -592,6 +602,7 @@ class MarketplaceResource(Resource):
         max_retries: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
+        cache: bool | None = None,
     ) -> models.Fee:
         """Calculate the marketplace fee for a price in a currency.
 
@@ -615,7 +626,7 @@ class MarketplaceResource(Resource):
         _price = _p.segment(_p.check_number("price", price, exclusive_minimum=0))
         _currency = _p.segment(_p.check_choice("currency", currency, t.CURRENCY_CODE))
         path = f"/marketplace/fee/{_price}/{_currency}"
-        options = options_of(timeout, max_retries, extra_headers, extra_query)
+        options = options_of(timeout, max_retries, extra_headers, extra_query, cache)
         return self._client._fetch("marketplace.fee_in_currency", "GET", path, models.Fee, options=options)
 
     def price_suggestions(
@@ -626,6 +637,7 @@ class MarketplaceResource(Resource):
         max_retries: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
+        cache: bool | None = None,
     ) -> models.PriceSuggestions:
         """Get suggested prices for a release.
 
@@ -651,7 +663,7 @@ class MarketplaceResource(Resource):
         """
         _release_id = _p.segment(_p.check_int("release_id", release_id, minimum=1))
         path = f"/marketplace/price_suggestions/{_release_id}"
-        options = options_of(timeout, max_retries, extra_headers, extra_query)
+        options = options_of(timeout, max_retries, extra_headers, extra_query, cache)
         return self._client._fetch(
             "marketplace.price_suggestions", "GET", path, models.PriceSuggestions, options=options
         )
@@ -665,6 +677,7 @@ class MarketplaceResource(Resource):
         max_retries: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
+        cache: bool | None = None,
     ) -> models.MarketplaceStats:
         """Get the marketplace statistics of a release.
 
@@ -692,7 +705,7 @@ class MarketplaceResource(Resource):
         query: dict[str, Any] = {
             "curr_abbr": None if curr_abbr is None else _p.check_choice("curr_abbr", curr_abbr, t.CURRENCY_CODE),
         }
-        options = options_of(timeout, max_retries, extra_headers, extra_query)
+        options = options_of(timeout, max_retries, extra_headers, extra_query, cache)
         return self._client._fetch(
             "marketplace.stats", "GET", path, models.MarketplaceStats, query=query, options=options
         )

@@ -30,6 +30,7 @@ class MastersResource(Resource):
         max_retries: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
+        cache: bool | None = None,
     ) -> models.Master:
         """Get a master release.
 
@@ -51,7 +52,7 @@ class MastersResource(Resource):
         """
         _master_id = _p.segment(_p.check_int("master_id", master_id, minimum=1))
         path = f"/masters/{_master_id}"
-        options = options_of(timeout, max_retries, extra_headers, extra_query)
+        options = options_of(timeout, max_retries, extra_headers, extra_query, cache)
         return self._client._fetch("masters.get", "GET", path, models.Master, options=options)
 
     def versions(
@@ -71,6 +72,7 @@ class MastersResource(Resource):
         max_retries: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
+        cache: bool | None = None,
     ) -> Page[models.MasterVersion]:
         """List the versions of a master release.
 
@@ -112,7 +114,7 @@ class MastersResource(Resource):
             "sort": None if sort is None else _p.check_choice("sort", sort, t.MASTER_VERSIONS_SORT),
             "sort_order": None if sort_order is None else _p.check_choice("sort_order", sort_order, t.SORT_ORDER),
         }
-        options = options_of(timeout, max_retries, extra_headers, extra_query)
+        options = options_of(timeout, max_retries, extra_headers, extra_query, cache)
         return self._client._page(
             "masters.versions",
             path,

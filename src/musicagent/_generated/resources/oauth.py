@@ -29,6 +29,7 @@ class OauthResource(Resource):
         max_retries: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
+        cache: bool | None = None,
     ) -> dict[str, str]:
         """Exchange an authorized request token for an access token (last step of the OAuth flow).
 
@@ -52,7 +53,7 @@ class OauthResource(Resource):
             ServerError: HTTP 500.
         """
         path = f"/oauth/access_token"
-        options = options_of(timeout, max_retries, extra_headers, extra_query)
+        options = options_of(timeout, max_retries, extra_headers, extra_query, cache)
         return self._client._fetch_form("oauth.access_token", "POST", path, options=options)
 
     def identity(
@@ -62,6 +63,7 @@ class OauthResource(Resource):
         max_retries: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
+        cache: bool | None = None,
     ) -> models.Identity:
         """Get the identity of the authenticated user.
 
@@ -79,7 +81,7 @@ class OauthResource(Resource):
             ServerError: HTTP 500.
         """
         path = f"/oauth/identity"
-        options = options_of(timeout, max_retries, extra_headers, extra_query)
+        options = options_of(timeout, max_retries, extra_headers, extra_query, cache)
         return self._client._fetch("oauth.identity", "GET", path, models.Identity, options=options)
 
     def request_token(
@@ -89,6 +91,7 @@ class OauthResource(Resource):
         max_retries: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
+        cache: bool | None = None,
     ) -> dict[str, str]:
         """Get an OAuth request token (step 1 of the OAuth flow).
 
@@ -112,5 +115,5 @@ class OauthResource(Resource):
             ServerError: HTTP 500.
         """
         path = f"/oauth/request_token"
-        options = options_of(timeout, max_retries, extra_headers, extra_query)
+        options = options_of(timeout, max_retries, extra_headers, extra_query, cache)
         return self._client._fetch_form("oauth.request_token", "GET", path, options=options)

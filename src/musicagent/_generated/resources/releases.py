@@ -31,6 +31,7 @@ class ReleasesRatingResource(Resource):
         max_retries: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
+        cache: bool | None = None,
     ) -> None:
         """Delete a user's rating of a release.
 
@@ -56,7 +57,7 @@ class ReleasesRatingResource(Resource):
         _release_id = _p.segment(_p.check_int("release_id", release_id, minimum=1))
         _username = _p.segment(_p.check_str("username", username, min_length=1))
         path = f"/releases/{_release_id}/rating/{_username}"
-        options = options_of(timeout, max_retries, extra_headers, extra_query)
+        options = options_of(timeout, max_retries, extra_headers, extra_query, cache)
         return self._client._fetch_none("releases.rating.delete", "DELETE", path, options=options)
 
     def get(
@@ -68,6 +69,7 @@ class ReleasesRatingResource(Resource):
         max_retries: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
+        cache: bool | None = None,
     ) -> models.ReleaseRating:
         """Get a user's rating of a release.
 
@@ -91,7 +93,7 @@ class ReleasesRatingResource(Resource):
         _release_id = _p.segment(_p.check_int("release_id", release_id, minimum=1))
         _username = _p.segment(_p.check_str("username", username, min_length=1))
         path = f"/releases/{_release_id}/rating/{_username}"
-        options = options_of(timeout, max_retries, extra_headers, extra_query)
+        options = options_of(timeout, max_retries, extra_headers, extra_query, cache)
         return self._client._fetch("releases.rating.get", "GET", path, models.ReleaseRating, options=options)
 
     def update(
@@ -104,6 +106,7 @@ class ReleasesRatingResource(Resource):
         max_retries: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
+        cache: bool | None = None,
     ) -> models.ReleaseRating:
         """Set a user's rating of a release.
 
@@ -137,7 +140,7 @@ class ReleasesRatingResource(Resource):
                 "rating": _p.check_int("rating", rating, minimum=1, maximum=5),
             }
         )
-        options = options_of(timeout, max_retries, extra_headers, extra_query)
+        options = options_of(timeout, max_retries, extra_headers, extra_query, cache)
         return self._client._fetch(
             "releases.rating.update", "PUT", path, models.ReleaseRating, json=body, options=options
         )
@@ -158,6 +161,7 @@ class ReleasesResource(Resource):
         max_retries: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
+        cache: bool | None = None,
     ) -> models.CommunityReleaseRating:
         """Get the community rating of a release.
 
@@ -179,7 +183,7 @@ class ReleasesResource(Resource):
         """
         _release_id = _p.segment(_p.check_int("release_id", release_id, minimum=1))
         path = f"/releases/{_release_id}/rating"
-        options = options_of(timeout, max_retries, extra_headers, extra_query)
+        options = options_of(timeout, max_retries, extra_headers, extra_query, cache)
         return self._client._fetch(
             "releases.community_rating", "GET", path, models.CommunityReleaseRating, options=options
         )
@@ -193,6 +197,7 @@ class ReleasesResource(Resource):
         max_retries: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
+        cache: bool | None = None,
     ) -> models.Release:
         """Get a release.
 
@@ -220,7 +225,7 @@ class ReleasesResource(Resource):
         query: dict[str, Any] = {
             "curr_abbr": None if curr_abbr is None else _p.check_choice("curr_abbr", curr_abbr, t.CURRENCY_CODE),
         }
-        options = options_of(timeout, max_retries, extra_headers, extra_query)
+        options = options_of(timeout, max_retries, extra_headers, extra_query, cache)
         return self._client._fetch("releases.get", "GET", path, models.Release, query=query, options=options)
 
     def stats(
@@ -231,6 +236,7 @@ class ReleasesResource(Resource):
         max_retries: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
+        cache: bool | None = None,
     ) -> models.ReleaseStats:
         """Get the statistics of a release.
 
@@ -253,5 +259,5 @@ class ReleasesResource(Resource):
         """
         _release_id = _p.segment(_p.check_int("release_id", release_id, minimum=1))
         path = f"/releases/{_release_id}/stats"
-        options = options_of(timeout, max_retries, extra_headers, extra_query)
+        options = options_of(timeout, max_retries, extra_headers, extra_query, cache)
         return self._client._fetch("releases.stats", "GET", path, models.ReleaseStats, options=options)

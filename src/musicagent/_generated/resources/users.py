@@ -37,6 +37,7 @@ class UsersCollectionFieldsResource(Resource):
         max_retries: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
+        cache: bool | None = None,
     ) -> models.CollectionFields:
         """List the notes fields of a user's collection.
 
@@ -61,7 +62,7 @@ class UsersCollectionFieldsResource(Resource):
         """
         _username = _p.segment(_p.check_str("username", username, min_length=1))
         path = f"/users/{_username}/collection/fields"
-        options = options_of(timeout, max_retries, extra_headers, extra_query)
+        options = options_of(timeout, max_retries, extra_headers, extra_query, cache)
         return self._client._fetch(
             "users.collection.fields.list", "GET", path, models.CollectionFields, options=options
         )
@@ -79,6 +80,7 @@ class UsersCollectionFieldsResource(Resource):
         max_retries: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
+        cache: bool | None = None,
     ) -> None:
         """Set a notes field of a collection instance.
 
@@ -116,7 +118,7 @@ class UsersCollectionFieldsResource(Resource):
         query: dict[str, Any] = {
             "value": _p.check_str("value", value),
         }
-        options = options_of(timeout, max_retries, extra_headers, extra_query)
+        options = options_of(timeout, max_retries, extra_headers, extra_query, cache)
         return self._client._fetch_none("users.collection.fields.set", "POST", path, query=query, options=options)
 
 
@@ -133,6 +135,7 @@ class UsersCollectionFoldersResource(Resource):
         max_retries: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
+        cache: bool | None = None,
     ) -> models.CollectionInstanceCreated:
         """Add a release to a collection folder.
 
@@ -170,7 +173,7 @@ class UsersCollectionFoldersResource(Resource):
         )
         _release_id = _p.segment(_p.check_int("release_id", release_id, minimum=1))
         path = f"/users/{_username}/collection/folders/{_folder_id}/releases/{_release_id}"
-        options = options_of(timeout, max_retries, extra_headers, extra_query)
+        options = options_of(timeout, max_retries, extra_headers, extra_query, cache)
         return self._client._fetch(
             "users.collection.folders.add_release", "POST", path, models.CollectionInstanceCreated, options=options
         )
@@ -184,6 +187,7 @@ class UsersCollectionFoldersResource(Resource):
         max_retries: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
+        cache: bool | None = None,
     ) -> models.Folder:
         """Create a collection folder.
 
@@ -213,7 +217,7 @@ class UsersCollectionFoldersResource(Resource):
                 "name": _p.check_str("name", name, min_length=1),
             }
         )
-        options = options_of(timeout, max_retries, extra_headers, extra_query)
+        options = options_of(timeout, max_retries, extra_headers, extra_query, cache)
         return self._client._fetch(
             "users.collection.folders.create", "POST", path, models.Folder, json=body, options=options
         )
@@ -227,6 +231,7 @@ class UsersCollectionFoldersResource(Resource):
         max_retries: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
+        cache: bool | None = None,
     ) -> None:
         """Delete a collection folder.
 
@@ -259,7 +264,7 @@ class UsersCollectionFoldersResource(Resource):
             )
         )
         path = f"/users/{_username}/collection/folders/{_folder_id}"
-        options = options_of(timeout, max_retries, extra_headers, extra_query)
+        options = options_of(timeout, max_retries, extra_headers, extra_query, cache)
         return self._client._fetch_none("users.collection.folders.delete", "DELETE", path, options=options)
 
     def get(
@@ -271,6 +276,7 @@ class UsersCollectionFoldersResource(Resource):
         max_retries: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
+        cache: bool | None = None,
     ) -> models.Folder:
         """Get a collection folder.
 
@@ -296,7 +302,7 @@ class UsersCollectionFoldersResource(Resource):
         _username = _p.segment(_p.check_str("username", username, min_length=1))
         _folder_id = _p.segment(_p.check_int("folder_id", folder_id, minimum=0))
         path = f"/users/{_username}/collection/folders/{_folder_id}"
-        options = options_of(timeout, max_retries, extra_headers, extra_query)
+        options = options_of(timeout, max_retries, extra_headers, extra_query, cache)
         return self._client._fetch("users.collection.folders.get", "GET", path, models.Folder, options=options)
 
     def list(
@@ -307,6 +313,7 @@ class UsersCollectionFoldersResource(Resource):
         max_retries: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
+        cache: bool | None = None,
     ) -> models.CollectionFolders:
         """List the folders of a user's collection.
 
@@ -332,7 +339,7 @@ class UsersCollectionFoldersResource(Resource):
         """
         _username = _p.segment(_p.check_str("username", username, min_length=1))
         path = f"/users/{_username}/collection/folders"
-        options = options_of(timeout, max_retries, extra_headers, extra_query)
+        options = options_of(timeout, max_retries, extra_headers, extra_query, cache)
         return self._client._fetch(
             "users.collection.folders.list", "GET", path, models.CollectionFolders, options=options
         )
@@ -351,6 +358,7 @@ class UsersCollectionFoldersResource(Resource):
         max_retries: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
+        cache: bool | None = None,
     ) -> Page[models.CollectionItem]:
         """List the items in a collection folder.
 
@@ -388,7 +396,7 @@ class UsersCollectionFoldersResource(Resource):
             "page": None if page is None else _p.check_int("page", page, minimum=1),
             "per_page": None if per_page is None else _p.check_int("per_page", per_page, minimum=1, maximum=100),
         }
-        options = options_of(timeout, max_retries, extra_headers, extra_query)
+        options = options_of(timeout, max_retries, extra_headers, extra_query, cache)
         return self._client._page(
             "users.collection.folders.releases",
             path,
@@ -410,6 +418,7 @@ class UsersCollectionFoldersResource(Resource):
         max_retries: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
+        cache: bool | None = None,
     ) -> models.Folder:
         """Rename a collection folder.
 
@@ -449,7 +458,7 @@ class UsersCollectionFoldersResource(Resource):
                 "name": _p.check_str("name", name, min_length=1),
             }
         )
-        options = options_of(timeout, max_retries, extra_headers, extra_query)
+        options = options_of(timeout, max_retries, extra_headers, extra_query, cache)
         return self._client._fetch(
             "users.collection.folders.update", "POST", path, models.Folder, json=body, options=options
         )
@@ -469,6 +478,7 @@ class UsersCollectionInstancesResource(Resource):
         max_retries: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
+        cache: bool | None = None,
     ) -> None:
         """Remove an instance from a collection folder.
 
@@ -498,7 +508,7 @@ class UsersCollectionInstancesResource(Resource):
         _release_id = _p.segment(_p.check_int("release_id", release_id, minimum=1))
         _instance_id = _p.segment(_p.check_int("instance_id", instance_id, minimum=1))
         path = f"/users/{_username}/collection/folders/{_folder_id}/releases/{_release_id}/instances/{_instance_id}"
-        options = options_of(timeout, max_retries, extra_headers, extra_query)
+        options = options_of(timeout, max_retries, extra_headers, extra_query, cache)
         return self._client._fetch_none("users.collection.instances.delete", "DELETE", path, options=options)
 
     def update(
@@ -514,6 +524,7 @@ class UsersCollectionInstancesResource(Resource):
         max_retries: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
+        cache: bool | None = None,
     ) -> None:
         """Rate a collection instance or move it to another folder.
 
@@ -556,7 +567,7 @@ class UsersCollectionInstancesResource(Resource):
                 else _p.check_int("move_to_folder_id", move_to_folder_id, minimum=1),
             }
         )
-        options = options_of(timeout, max_retries, extra_headers, extra_query)
+        options = options_of(timeout, max_retries, extra_headers, extra_query, cache)
         return self._client._fetch_none("users.collection.instances.update", "POST", path, json=body, options=options)
 
 
@@ -587,6 +598,7 @@ class UsersCollectionResource(Resource):
         max_retries: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
+        cache: bool | None = None,
     ) -> Page[models.CollectionItem]:
         """List the instances of a release in a user's collection.
 
@@ -620,7 +632,7 @@ class UsersCollectionResource(Resource):
             "page": None if page is None else _p.check_int("page", page, minimum=1),
             "per_page": None if per_page is None else _p.check_int("per_page", per_page, minimum=1, maximum=100),
         }
-        options = options_of(timeout, max_retries, extra_headers, extra_query)
+        options = options_of(timeout, max_retries, extra_headers, extra_query, cache)
         return self._client._page(
             "users.collection.releases",
             path,
@@ -640,6 +652,7 @@ class UsersCollectionResource(Resource):
         max_retries: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
+        cache: bool | None = None,
     ) -> models.CollectionValue:
         """Get the value of a user's collection.
 
@@ -663,7 +676,7 @@ class UsersCollectionResource(Resource):
         """
         _username = _p.segment(_p.check_str("username", username, min_length=1))
         path = f"/users/{_username}/collection/value"
-        options = options_of(timeout, max_retries, extra_headers, extra_query)
+        options = options_of(timeout, max_retries, extra_headers, extra_query, cache)
         return self._client._fetch("users.collection.value", "GET", path, models.CollectionValue, options=options)
 
 
@@ -681,6 +694,7 @@ class UsersWantsResource(Resource):
         max_retries: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
+        cache: bool | None = None,
     ) -> models.Want:
         """Add a release to a wantlist.
 
@@ -715,7 +729,7 @@ class UsersWantsResource(Resource):
                 "rating": None if rating is None else _p.check_int("rating", rating, minimum=0, maximum=5),
             }
         )
-        options = options_of(timeout, max_retries, extra_headers, extra_query)
+        options = options_of(timeout, max_retries, extra_headers, extra_query, cache)
         return self._client._fetch("users.wants.add", "PUT", path, models.Want, json=body, options=options)
 
     def delete(
@@ -727,6 +741,7 @@ class UsersWantsResource(Resource):
         max_retries: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
+        cache: bool | None = None,
     ) -> None:
         """Remove a release from a wantlist.
 
@@ -752,7 +767,7 @@ class UsersWantsResource(Resource):
         _username = _p.segment(_p.check_str("username", username, min_length=1))
         _release_id = _p.segment(_p.check_int("release_id", release_id, minimum=1))
         path = f"/users/{_username}/wants/{_release_id}"
-        options = options_of(timeout, max_retries, extra_headers, extra_query)
+        options = options_of(timeout, max_retries, extra_headers, extra_query, cache)
         return self._client._fetch_none("users.wants.delete", "DELETE", path, options=options)
 
     def list(
@@ -766,6 +781,7 @@ class UsersWantsResource(Resource):
         max_retries: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
+        cache: bool | None = None,
     ) -> Page[models.Want]:
         """List a user's wantlist.
 
@@ -797,7 +813,7 @@ class UsersWantsResource(Resource):
             "page": None if page is None else _p.check_int("page", page, minimum=1),
             "per_page": None if per_page is None else _p.check_int("per_page", per_page, minimum=1, maximum=100),
         }
-        options = options_of(timeout, max_retries, extra_headers, extra_query)
+        options = options_of(timeout, max_retries, extra_headers, extra_query, cache)
         return self._client._page(
             "users.wants.list",
             path,
@@ -820,6 +836,7 @@ class UsersWantsResource(Resource):
         max_retries: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
+        cache: bool | None = None,
     ) -> models.Want:
         """Edit a wantlist entry.
 
@@ -854,7 +871,7 @@ class UsersWantsResource(Resource):
                 "rating": None if rating is None else _p.check_int("rating", rating, minimum=0, maximum=5),
             }
         )
-        options = options_of(timeout, max_retries, extra_headers, extra_query)
+        options = options_of(timeout, max_retries, extra_headers, extra_query, cache)
         return self._client._fetch("users.wants.update", "POST", path, models.Want, json=body, options=options)
 
 
@@ -882,6 +899,7 @@ class UsersResource(Resource):
         max_retries: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
+        cache: bool | None = None,
     ) -> Page[models.ContributedRelease]:
         """List a user's contributions.
 
@@ -914,7 +932,7 @@ class UsersResource(Resource):
             "page": None if page is None else _p.check_int("page", page, minimum=1),
             "per_page": None if per_page is None else _p.check_int("per_page", per_page, minimum=1, maximum=100),
         }
-        options = options_of(timeout, max_retries, extra_headers, extra_query)
+        options = options_of(timeout, max_retries, extra_headers, extra_query, cache)
         return self._client._page(
             "users.contributions",
             path,
@@ -934,6 +952,7 @@ class UsersResource(Resource):
         max_retries: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
+        cache: bool | None = None,
     ) -> models.User:
         """Get a user's profile.
 
@@ -957,7 +976,7 @@ class UsersResource(Resource):
         """
         _username = _p.segment(_p.check_str("username", username, min_length=1))
         path = f"/users/{_username}"
-        options = options_of(timeout, max_retries, extra_headers, extra_query)
+        options = options_of(timeout, max_retries, extra_headers, extra_query, cache)
         return self._client._fetch("users.get", "GET", path, models.User, options=options)
 
     def inventory(
@@ -974,6 +993,7 @@ class UsersResource(Resource):
         max_retries: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
+        cache: bool | None = None,
     ) -> Page[models.Listing]:
         """List a seller's inventory.
 
@@ -1014,7 +1034,7 @@ class UsersResource(Resource):
             "page": None if page is None else _p.check_int("page", page, minimum=1),
             "per_page": None if per_page is None else _p.check_int("per_page", per_page, minimum=1, maximum=100),
         }
-        options = options_of(timeout, max_retries, extra_headers, extra_query)
+        options = options_of(timeout, max_retries, extra_headers, extra_query, cache)
         return self._client._page(
             "users.inventory",
             path,
@@ -1039,6 +1059,7 @@ class UsersResource(Resource):
         max_retries: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
+        cache: bool | None = None,
     ) -> Page[models.UserListSummary]:
         """List a user's lists.
 
@@ -1067,7 +1088,7 @@ class UsersResource(Resource):
             "page": None if page is None else _p.check_int("page", page, minimum=1),
             "per_page": None if per_page is None else _p.check_int("per_page", per_page, minimum=1, maximum=100),
         }
-        options = options_of(timeout, max_retries, extra_headers, extra_query)
+        options = options_of(timeout, max_retries, extra_headers, extra_query, cache)
         return self._client._page(
             "users.lists",
             path,
@@ -1089,6 +1110,7 @@ class UsersResource(Resource):
         max_retries: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
+        cache: bool | None = None,
     ) -> models.SubmissionsPage:
         """List a user's submissions.
 
@@ -1119,7 +1141,7 @@ class UsersResource(Resource):
             "page": None if page is None else _p.check_int("page", page, minimum=1),
             "per_page": None if per_page is None else _p.check_int("per_page", per_page, minimum=1, maximum=100),
         }
-        options = options_of(timeout, max_retries, extra_headers, extra_query)
+        options = options_of(timeout, max_retries, extra_headers, extra_query, cache)
         return self._client._fetch(
             "users.submissions", "GET", path, models.SubmissionsPage, query=query, options=options
         )
@@ -1137,6 +1159,7 @@ class UsersResource(Resource):
         max_retries: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
+        cache: bool | None = None,
     ) -> models.User:
         """Edit a user's profile.
 
@@ -1175,5 +1198,5 @@ class UsersResource(Resource):
                 "curr_abbr": None if curr_abbr is None else _p.check_choice("curr_abbr", curr_abbr, t.CURRENCY_CODE),
             }
         )
-        options = options_of(timeout, max_retries, extra_headers, extra_query)
+        options = options_of(timeout, max_retries, extra_headers, extra_query, cache)
         return self._client._fetch("users.update", "POST", path, models.User, json=body, options=options)
