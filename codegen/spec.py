@@ -49,6 +49,7 @@ class Param:
     schema_type: str = "string"
     minimum: float | None = None
     maximum: float | None = None
+    cli_positional: bool = False  # x-musicagent-cli-positional: `musicagent search nirvana`
     raw_schema: dict[str, Any] = field(default_factory=dict)  # as written in the spec (MCP input schemas)
 
 
@@ -223,6 +224,9 @@ class _Reader:
         if isinstance(types, list):
             types = next((t for t in types if t != "null"), "string")
         param = Param(arg, wire, location, required, "str", "", description, schema_type=str(types))
+        param.cli_positional = bool(raw.get("x-musicagent-cli-positional", False))
+        if param.cli_positional and (location != "query" or types != "string"):
+            raise SpecError(f"{where}: x-musicagent-cli-positional is for a string query parameter ({wire!r})")
         param.raw_schema = raw.get("schema", raw)
         q = repr(arg)
         alternatives = schema.get("anyOf") or schema.get("oneOf")

@@ -77,6 +77,8 @@ def client(url: str, **options: Any) -> Discogs:
         ("/oauth/request_token", None, 401),
         ("/artists/108713", None, 200),  # the spec allows anonymous calls here
         ("/users/Username/collection/value", "Discogs token=t", 403),  # another user's private data
+        ("/users/360vinyl/inventory?page=101", "Discogs token=t", 403),  # past 100 pages of another's inventory
+        (f"/users/{USER.lower()}/inventory?page=101", "Discogs token=t", 404),  # yours goes on (unrecorded)
     ],
 )
 def test_each_operation_requires_what_its_security_in_the_spec_says(
@@ -87,7 +89,9 @@ def test_each_operation_requires_what_its_security_in_the_spec_says(
     if status == 401:
         assert json.loads(body) == {"message": "You must authenticate to access this resource."}
         assert headers["X-Musicagent-Mock"] == "refused"
-    if status == 403:
+    if status == 403 and "inventory" in path:
+        assert json.loads(body) == {"message": "Pagination above 100 disabled for inventories besides your own"}
+    elif status == 403:
         assert json.loads(body) == {"message": "You don't have permission to access this resource."}
 
 
@@ -372,3 +376,16 @@ def test_the_configured_user_is_who_the_identity_call_names_even_when_strict() -
         status, headers, body = http(running.url + "/oauth/identity", headers={"Authorization": "Discogs token=t"})
         assert (status, json.loads(body)["username"], headers["X-Musicagent-Mock"]) == (200, "someone-else", "state")
         assert http(running.url + f"/users/{USER}/wants/1", "PUT", {}, {"Authorization": "Discogs token=t"})[0] == 403
+
+
+def test_the_cli_refuses_bad_tls_and_timeout_options(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from musicagent.cli.mock import main as mock_main
+
+    with pytest.raises(SystemExit):
+        mock_main(["--port", "0", "--tls-key", str(tmp_path / "key.pem")])
+    assert "--tls-key needs --tls-cert" in capsys.readouterr().err
+    (tmp_path / "cert.pem").write_text("not a certificate")
+    assert mock_main(["--port", "0", "--tls-cert", str(tmp_path / "cert.pem")]) == 2
+    assert "cannot use the TLS certificate" in capsys.readouterr().err
+    assert mock_main(["--port", "0", "--idle-timeout", "0"]) == 2
+    assert "idle_timeout must be a positive number" in capsys.readouterr().err

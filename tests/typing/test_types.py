@@ -74,6 +74,8 @@ def wrong_calls(discogs: Discogs) -> None:
     discogs.artists.get(1, colour="red")  # type: ignore[call-arg]
     Discogs(token=123)  # type: ignore[arg-type]
     Discogs(rate_limit=(60, "60"))  # type: ignore[arg-type]
+    Discogs(tokn="t")  # type: ignore[arg-type]  # a misspelt keyword: nothing fits `**unknown: Never`
+    musicagent.enable_logging("LOUD")  # type: ignore[arg-type]
     # Not a static error, as bool is a subtype of int for type checkers: only run time refuses it.
     discogs.artists.get(True)
 

@@ -944,7 +944,7 @@ OPERATIONS: tuple[OperationInfo, ...] = (
         kind="page",
         summary="Search the database.",
         params=(
-            ParamInfo("q", "q", "query", False, "string", (), "Free-text search query."),
+            ParamInfo("q", "q", "query", False, "string", (), "Free-text search query.", positional=True),
             ParamInfo("type", "type", "query", False, "string", t.SEARCH_TYPE, "Only results of this type."),
             ParamInfo("title", "title", "query", False, "string", (), 'Combined "Artist Name - Release Title" field.'),
             ParamInfo("release_title", "release_title", "query", False, "string", (), "Release title."),

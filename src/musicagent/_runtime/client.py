@@ -11,7 +11,7 @@ import gc
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Self, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Never, Self, TypeVar
 
 from . import params
 from .auth import Credentials
@@ -90,6 +90,18 @@ def _decode(model: type[M], raw: RawResponse, operation: str) -> M:
         ) from None
 
 
+def _unknown_arguments(cls: str, unknown: Mapping[str, Any], init: Any) -> TypeError:
+    """``Discogs() got an unexpected keyword argument 'tokn' (did you mean 'token'?)``."""
+    import difflib
+    import inspect
+
+    known = [name for name in inspect.signature(init).parameters if name not in ("self", "unknown")]
+    name = next(iter(unknown))
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else f" (it takes: {', '.join(known)})"
+    return TypeError(f"{cls}() got an unexpected keyword argument {name!r}{hint}")
+
+
 class BaseClient:
     """Configuration, connection pool, rate limiter and metrics shared by every resource."""
 
@@ -118,6 +130,7 @@ class BaseClient:
         max_download_bytes: int | None = None,
         env: Mapping[str, str] | None = None,
         dotenv: str | os.PathLike[str] | None = None,
+        **unknown: Never,
     ) -> None:
         """Arguments win over environment variables (``DISCOGS_TOKEN``, ``DISCOGS_BASE_URL``, ...),
         which win over a ``.env`` file in the working directory. ``rate_limit=(requests, seconds)``
@@ -131,6 +144,8 @@ class BaseClient:
         default) for the spec's per-operation times, or ``cache_ttl`` seconds (a number, or
         ``{"artists.*": 604800}``).
         """
+        if unknown:  # Python would name BaseClient.__init__; say the class the user wrote, and what was meant
+            raise _unknown_arguments(type(self).__name__, unknown, BaseClient.__init__)
         arguments: dict[str, Any] = {
             "token": token,
             "user_agent": user_agent,

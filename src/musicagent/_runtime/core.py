@@ -24,6 +24,7 @@ from typing import Any, Literal
 from urllib.parse import urlencode
 
 from . import log as _log
+from . import waits
 from .auth import Credentials
 from .errors import (
     APIConnectionError,
@@ -386,6 +387,11 @@ def log_response(call: Call, raw: RawResponse) -> None:
 
 
 def log_retry(call: Call, wait: float, failed: Failure) -> None:
+    error = failed.error
+    what = _log.mask(str(getattr(error, "message", error)))  # without the URL __str__ appends
+    status = getattr(error, "status_code", None)
+    what = f"Discogs answered {status}: {what}" if status else what
+    waits.announce(wait, f"{what} Then {call.method} {call.shown} again", log=False)
     if _log.is_enabled():
         _log.get_logger().bind(correlation_id=call.cid).warning(
             "retrying {} {} in {:.2f}s after attempt {}: {}", call.method, call.shown, wait, call.attempts, failed.error

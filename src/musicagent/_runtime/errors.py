@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .log import mask, mask_headers
+from .redact import mask, mask_headers
 
 __all__ = [
     "APIConnectionError",

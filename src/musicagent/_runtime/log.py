@@ -8,17 +8,17 @@ signature never reaches a sink, whatever a message happens to contain.
 
 from __future__ import annotations
 
-import re
 import sys
-import threading
-from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, get_args
+
+from .redact import mask, mask_headers, mask_secrets, register_secret
 
 if TYPE_CHECKING:
     from loguru import Logger, Record
 
 __all__ = [
+    "LogLevel",
     "disable_logging",
     "enable_logging",
     "get_logger",
@@ -29,47 +29,11 @@ __all__ = [
     "register_secret",
 ]
 
-# ``name=value`` (query strings, ``Discogs token=…``, OAuth ``oauth_signature="…"``) or a quoted value after
-# a colon (JSON, dict reprs). An unquoted word after a colon is prose ("'consumer_key': consumer_key is
-# set but ..."), not a credential, and stays readable.
-_PATTERN = re.compile(
-    r"(?i)((?:token|secret|key|signature|oauth_verifier)"
-    r"(?:\s*=\s*[\"']?|[\"']?\s*:\s*[\"']))([^\s&,\"'}]+)"
-)
-_secrets: set[str] = set()
-_secrets_lock = threading.Lock()
+LogLevel = Literal["TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL"]
+"""loguru's level names; rate-limit waits of 2 s or more are INFO, each request INFO, retries WARNING."""
+
 _sink_ids: list[int] = []
 _enabled = False
-
-
-def register_secret(value: str | None) -> None:
-    """Remember a credential so that :func:`mask` hides it wherever it appears."""
-    if value and len(value) >= 4:
-        with _secrets_lock:
-            _secrets.add(value)
-
-
-def mask_secrets(text: str) -> str:
-    """Hide the registered secrets only: enough for text that cannot hold ``name=value`` pairs."""
-    for secret in tuple(_secrets):
-        if secret in text:
-            text = text.replace(secret, "***")
-    return text
-
-
-def mask(text: str) -> str:
-    """Hide registered secrets and anything shaped like ``token=...`` / ``oauth_signature=...``."""
-    return _PATTERN.sub(r"\1***", mask_secrets(text))
-
-
-def mask_headers(headers: Mapping[str, str]) -> Mapping[str, str]:
-    """A copy of response headers with credentials hidden: the one masking for every place that shows them."""
-    from urllib3 import HTTPHeaderDict  # case-insensitive, as the headers it copies
-
-    masked = HTTPHeaderDict()
-    for name, value in headers.items():
-        masked.add(name, mask(value))
-    return masked
 
 
 def _mask_record(record: Record) -> None:
@@ -105,8 +69,20 @@ _CONSOLE_FORMAT = (
 _FILE_FORMAT = "{time:YYYY-MM-DD HH:mm:ss.SSS} | {level: <8} | {extra[correlation_id]} {message} | {extra}"
 
 
+def _checked_level(level: object) -> str | int:
+    """A level loguru knows, or a ConfigurationError naming the bad value (loguru would raise a bare ValueError)."""
+    names = get_args(LogLevel)
+    if isinstance(level, str) and level.strip().upper() in names:
+        return level.strip().upper()
+    if isinstance(level, int) and not isinstance(level, bool) and level >= 0:
+        return level
+    from .errors import ConfigurationError
+
+    raise ConfigurationError(f"enable_logging: level must be one of {', '.join(names)} or a number >= 0, not {level!r}")
+
+
 def enable_logging(
-    level: str | int = "INFO",
+    level: LogLevel | int = "INFO",
     *,
     json: bool = False,
     console: bool = True,
@@ -123,11 +99,12 @@ def enable_logging(
     previous setup; other loguru sinks of the application are left alone.
     """
     global _enabled
+    checked = _checked_level(level)  # before anything changes: a bad call leaves the current setup alone
     from loguru import logger
 
     disable_logging()
     owned = lambda record: record["name"] is not None and record["name"].startswith("musicagent")  # noqa: E731
-    common: dict[str, Any] = {"level": level, "serialize": json, "filter": owned, "enqueue": False}
+    common: dict[str, Any] = {"level": checked, "serialize": json, "filter": owned, "enqueue": False}
     _replace_default_handler(logger)  # our records go to the sinks asked for here, not also to stderr
     if console:
         _sink_ids.append(logger.add(sys.stderr, format=_CONSOLE_FORMAT, colorize=None, **common))

@@ -31,6 +31,21 @@ class MetricsSnapshot:
     cache_hits: int = 0  # answers the response cache served (no request, no limiter slot)
     cache_misses: int = 0  # cacheable calls it could not serve
 
+    def __repr__(self) -> str:
+        """Rounded, with units: ``MetricsSnapshot(12 requests, 1 retry, 0 rate-limited, ... p50 84 ms)``."""
+        from .waits import describe
+
+        def ms(seconds: float | None) -> str:
+            return "-" if seconds is None else f"{seconds * 1000:.0f} ms"
+
+        statuses = ", ".join(f"{code}: {count}" for code, count in sorted(self.statuses.items()))
+        return (
+            f"MetricsSnapshot({self.requests} requests, {self.retries} retries, {self.rate_limited} rate-limited, "
+            f"{self.errors} errors, waited {describe(self.limiter_wait_seconds)} for the limiter; "
+            f"latency p50 {ms(self.latency_p50)}, p90 {ms(self.latency_p90)}, p99 {ms(self.latency_p99)}, "
+            f"max {ms(self.latency_max)}; statuses {{{statuses}}})"
+        )
+
 
 def _percentile(ordered: list[float], fraction: float) -> float | None:
     if not ordered:

@@ -17,6 +17,7 @@ class ParamInfo:
     type: str  # integer | number | string | boolean
     choices: tuple[str, ...] = ()
     description: str = ""
+    positional: bool = False  # the CLI also takes it as a positional argument (x-musicagent-cli-positional)
 
 
 @dataclass(frozen=True)

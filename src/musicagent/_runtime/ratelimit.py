@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 
 from .errors import ConfigurationError, RateLimitStoreError
 from .log import mask, register_secret
+from .waits import announce
 
 if TYPE_CHECKING:  # pyrate-limiter imports asyncio, sqlite3 and multiprocessing: keep imports lazy
     from pyrate_limiter import AbstractBucket
@@ -52,6 +53,22 @@ class RateLimitState:
     local_limit: int | None = None
     window: float | None = None
     local_in_window: int | None = None
+
+    def __repr__(self) -> str:
+        """``RateLimitState(server 57/60 remaining, 3 used, 4 s ago; local 3/60 per 60 s)``."""
+        from .waits import describe
+
+        if self.limit is None and self.remaining is None and self.used is None:
+            server = "server: no figures yet"
+        else:
+            age = "" if self.updated_at is None else f", {describe(max(0.0, time.time() - self.updated_at))} ago"
+            server = f"server {self.remaining if self.remaining is not None else '?'}/{self.limit or '?'} remaining"
+            server += f", {self.used if self.used is not None else '?'} used{age}"
+        if self.local_limit is None:
+            local = "local limiter off"
+        else:
+            local = f"local {self.local_in_window or 0}/{self.local_limit} per {describe(self.window or 0)}"
+        return f"RateLimitState({server}; {local})"
 
 
 def parse_rate_headers(headers: Mapping[str, str]) -> tuple[int | None, int | None, int | None]:
@@ -291,6 +308,7 @@ class RateLimiter:
         end = None if timeout is None else start + timeout
         if not self._turn.acquire(timeout=-1 if timeout is None else max(0.0, timeout)):
             return None
+        told = False
         try:
             while True:
                 if not self._lock.acquire(timeout=-1 if end is None else max(0.0, end - time.monotonic())):
@@ -311,6 +329,7 @@ class RateLimiter:
                     self._lock.release()
                 if end is not None and time.monotonic() + wait > end:
                     return None
+                told = told or announce(wait, f"rate limit of {self.requests} requests per {self.window:g} s")
                 time.sleep(wait)
         finally:
             self._turn.release()

@@ -21,7 +21,7 @@ import argparse
 import os
 import sys
 import traceback
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, TextIO
 
 from .._runtime.operations import OperationInfo
@@ -57,7 +57,16 @@ __all__ = [
     "main",
 ]
 
-_CLIENT_OPTIONS = ("token", "base_url", "user_agent", "timeout", "max_retries", "cache")
+_CLIENT_OPTIONS = (
+    "token",
+    "base_url",
+    "user_agent",
+    "timeout",
+    "max_retries",
+    "rate_limit",
+    "rate_limit_store",
+    "cache",
+)
 
 
 def operations() -> tuple[OperationInfo, ...]:
@@ -75,12 +84,17 @@ def _resolve(client: Any, op: OperationInfo) -> Any:
 
 
 def _arguments(op: OperationInfo, ns: argparse.Namespace) -> tuple[list[Any], dict[str, Any]]:
-    from .parser import PARAM_PREFIX
+    from .parser import PARAM_PREFIX, POSITIONAL_PREFIX, option_names
 
     args: list[Any] = []
     kwargs: dict[str, Any] = {}
     for param in op.params:
         value = getattr(ns, PARAM_PREFIX + param.name, None)
+        if param.positional:
+            given = getattr(ns, POSITIONAL_PREFIX + param.name, None)
+            if given is not None and value is not None:
+                raise UsageError(f"give {param.name.upper()} or {option_names(param)[0]}, not both")
+            value = given if value is None else value
         if param.location == "path":
             args.append(value)
         elif value is not None:
@@ -96,7 +110,35 @@ def _arguments(op: OperationInfo, ns: argparse.Namespace) -> tuple[list[Any], di
 
 def _client_options(ns: argparse.Namespace) -> dict[str, Any]:
     """Only what was given: anything left out comes from the environment or .env, as in the library."""
-    return {name: getattr(ns, name) for name in _CLIENT_OPTIONS if getattr(ns, name) is not None}
+    from .parser import RATE_LIMIT_OFF
+
+    options = {name: getattr(ns, name) for name in _CLIENT_OPTIONS if getattr(ns, name, None) is not None}
+    if options.get("rate_limit") == RATE_LIMIT_OFF:
+        options["rate_limit"] = None  # given, and off: the library's spelling of "no local limit"
+    return options
+
+
+def _row_columns(op: OperationInfo, ns: argparse.Namespace) -> list[str] | None:
+    """``--columns``, checked against the rows' model before anything is sent."""
+    from .output import column_names, list_field, model_class
+
+    columns: list[str] | None = getattr(ns, "columns", None)
+    if columns is None:
+        return None
+    if ns.format not in ("table", "csv"):
+        raise UsageError("--columns is for --format table or csv")
+    model = model_class(op.item_model if op.kind == "page" else op.model)
+    if model is not None and op.kind != "page":
+        wrapped = list_field(model)
+        model = wrapped[1] if wrapped else model
+    if model is None:
+        return columns
+    known = column_names(model)
+    unknown = [name for name in columns if name not in known]
+    if unknown:
+        listing = ", ".join(known)
+        raise UsageError(f"no column {', '.join(map(repr, unknown))} in {model.__name__}; its columns: {listing}")
+    return columns
 
 
 def _isatty(stream: TextIO) -> bool:
@@ -120,6 +162,21 @@ def _tracked(page: Any, limit: int | None, progress: Any) -> Iterator[Any]:
         progress.update(count)
 
 
+def _wait_notices(ns: argparse.Namespace, progress: Any) -> Any:
+    """While the command runs, a rate-limit wait of NOTICE_AFTER seconds or more is one stderr line."""
+    import contextlib
+
+    from .._runtime import waits
+
+    if ns.quiet:
+        return contextlib.nullcontext()
+
+    def notice(seconds: float, reason: str) -> None:
+        progress.note(f"{PROG}: waiting {waits.describe(seconds)} ({reason})")
+
+    return waits.listen(notice)
+
+
 def _run_operation(op: OperationInfo, ns: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     from .. import Discogs
     from .._runtime.pagination import Page
@@ -127,15 +184,20 @@ def _run_operation(op: OperationInfo, ns: argparse.Namespace, stdout: TextIO, st
     from .progress import Progress
 
     args, kwargs = _arguments(op, ns)
+    columns = _row_columns(op, ns)
     check_output(ns.output)  # before the request: a created listing must not be lost to a bad -o
-    with Discogs(**_client_options(ns)) as client:
+    progress = Progress(stderr, enabled=_progress_enabled(ns, stdout, stderr), label=op.id)
+    with Discogs(**_client_options(ns)) as client, _wait_notices(ns, progress):
         method = _resolve(client, op)
-        progress = Progress(stderr, enabled=_progress_enabled(ns, stdout, stderr), label=op.id)
         result = method(*args, **kwargs)
         if isinstance(result, Page):
             model = model_class(op.item_model)
+            items: Iterable[Any] = _tracked(result, kwargs.get("limit"), progress)
             try:
-                count = write_many(_tracked(result, kwargs.get("limit"), progress), ns.format, ns.output, stdout, model)
+                if ns.format == "table":  # widths need every row: fetch all, end the bar, then draw
+                    items = list(items)
+                    progress.close()
+                count = write_many(items, ns.format, ns.output, stdout, model, columns=columns)
             finally:
                 progress.close()
             if ns.output is not None and not ns.quiet:
@@ -147,7 +209,7 @@ def _run_operation(op: OperationInfo, ns: argparse.Namespace, stdout: TextIO, st
             if not ns.quiet:
                 stderr.write(f"{PROG}: done ({op.method} {op.path})\n")
         else:
-            write_one(result, ns.format, ns.output, stdout)
+            write_one(result, ns.format, ns.output, stdout, columns=columns)
     return EXIT_OK
 
 
@@ -163,6 +225,10 @@ def _dispatch(argv: list[str], stdout: TextIO, stderr: TextIO) -> int:
 
     registry = operations()
     parser = build_parser(registry)
+    if "_ARGCOMPLETE" in os.environ:  # the shell asks for completions (see `musicagent completion`)
+        import argcomplete
+
+        argcomplete.autocomplete(parser)  # prints them and exits
     ns, extra = parser.parse_known_args(argv)
     builtin = getattr(ns, "_builtin", None)
     if extra and builtin != "mock":
@@ -186,6 +252,11 @@ def _run(
     builtin = getattr(ns, "_builtin", None)
     if builtin == "mock":
         return _run_mock(extra)
+    if builtin == "completion":
+        from argcomplete.shell_integration import shellcode
+
+        stdout.write(shellcode([PROG], shell=ns.shell))
+        return EXIT_OK
     if builtin == "mcp":
         from ..mcp import run as run_mcp
 

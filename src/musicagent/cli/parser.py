@@ -18,6 +18,8 @@ from .errors import EXIT_CODES, PROG, UsageError
 __all__ = [
     "FORMATS",
     "PARAM_PREFIX",
+    "POSITIONAL_PREFIX",
+    "RATE_LIMIT_OFF",
     "CLIParser",
     "build_parser",
     "command_path",
@@ -27,8 +29,11 @@ __all__ = [
 FORMATS = ("json", "jsonl", "csv", "table")
 PARAM_PREFIX = "p__"
 """Namespace prefix of operation parameters, so ``format`` the filter never meets ``--format`` the output."""
+POSITIONAL_PREFIX = "pos__"
+"""Namespace prefix of the positional spelling of an ``x-musicagent-cli-positional`` parameter."""
 
-BUILTINS = ("login", "mcp", "mock")
+BUILTINS = ("completion", "login", "mcp", "mock")
+SHELLS = ("bash", "zsh", "fish")
 
 EPILOG = (
     f"""\
@@ -37,10 +42,15 @@ configuration:
   DISCOGS_TOKEN, DISCOGS_BASE_URL, DISCOGS_USER_AGENT, DISCOGS_TIMEOUT, DISCOGS_MAX_RETRIES,
   DISCOGS_CONSUMER_KEY, DISCOGS_CONSUMER_SECRET, DISCOGS_ACCESS_TOKEN, DISCOGS_ACCESS_TOKEN_SECRET,
   DISCOGS_RATE_LIMIT, DISCOGS_RATE_LIMIT_STORE, DISCOGS_CACHE, DISCOGS_CACHE_TTL.
+  Waits for the rate limit of 2 s or more are announced on stderr (one line each; not with --quiet).
+
+shell completion (bash, zsh, fish):
+  eval "$({PROG} completion bash)"    # or zsh; fish: {PROG} completion fish | source
 
 examples:
   {PROG} artists get 108713
-  {PROG} search --q nirvana --type release --limit 500 --format csv -o nirvana.csv
+  {PROG} search nirvana --type release --limit 500 --format csv -o nirvana.csv
+  {PROG} search nirvana --format table --columns id,title,year
 
 """
     + "exit codes:\n"
@@ -118,6 +128,54 @@ def _choices(param: ParamInfo) -> list[Any] | None:
         return list(param.choices)
 
 
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0 or value == float("inf"):
+        raise ValueError(text)
+    return value
+
+
+_positive_float.__name__ = "positive number"  # argparse: "argument --timeout: invalid positive number value"
+
+
+def _count(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise ValueError(text)
+    return value
+
+
+_count.__name__ = "count (0 or more)"
+
+RATE_LIMIT_OFF = "off"
+"""``--rate-limit off``: no local limiting (``Discogs(rate_limit=None)``)."""
+
+
+def _rate_limit(text: str) -> tuple[int, float] | str:
+    """``60/60`` → (60, 60.0); ``off`` stays a word, since None means "not given" on the command line."""
+    word = text.strip().lower()
+    if word in ("off", "none", "0"):
+        return RATE_LIMIT_OFF
+    count, sep, seconds = word.partition("/")
+    requests, window = int(count), float(seconds)  # ValueError: argparse names the option
+    if not sep or requests < 1 or not 0 < window < float("inf"):
+        raise ValueError(text)
+    return requests, window
+
+
+_rate_limit.__name__ = "rate limit (REQUESTS/SECONDS or off)"
+
+
+def _column_list(text: str) -> list[str]:
+    names = [name.strip() for name in text.split(",")]
+    if not all(names) or len(set(names)) != len(names):
+        raise ValueError(text)
+    return names
+
+
+_column_list.__name__ = "column list (comma-separated names, each once)"
+
+
 def _add_global_options(container: argparse._ActionsContainer, *, suppress: bool) -> None:
     """The options every command takes; on a leaf they default to "absent" so the root's values stand."""
 
@@ -128,8 +186,21 @@ def _add_global_options(container: argparse._ActionsContainer, *, suppress: bool
     add("--token", default=default(None), metavar="TOKEN", help="personal access token (env DISCOGS_TOKEN)")
     add("--base-url", default=default(None), metavar="URL", help="API root (env DISCOGS_BASE_URL)")
     add("--user-agent", default=default(None), metavar="UA", help="User-Agent header (env DISCOGS_USER_AGENT)")
-    add("--timeout", type=float, default=default(None), metavar="SECONDS", help="per-request timeout")
-    add("--max-retries", type=int, default=default(None), metavar="N", help="retries of failed requests")
+    add("--timeout", type=_positive_float, default=default(None), metavar="SECONDS", help="per-request timeout")
+    add("--max-retries", type=_count, default=default(None), metavar="N", help="retries of failed requests")
+    add(
+        "--rate-limit",
+        type=_rate_limit,
+        default=default(None),
+        metavar="N/SECONDS",
+        help="local rate limit, e.g. 60/60, or 'off' (env DISCOGS_RATE_LIMIT; default: Discogs' own)",
+    )
+    add(
+        "--rate-limit-store",
+        default=default(None),
+        metavar="URL",
+        help="share the limit between processes: sqlite:///path.db or redis://host/0 (env DISCOGS_RATE_LIMIT_STORE)",
+    )
     add(
         "--cache",
         default=default(None),
@@ -138,6 +209,13 @@ def _add_global_options(container: argparse._ActionsContainer, *, suppress: bool
     )
     add("--no-cache", dest="cache", action="store_const", const="off", default=default(None), help="no response cache")
     add("--format", choices=FORMATS, default=default("json"), help="output format (default: json)")
+    add(
+        "--columns",
+        type=_column_list,
+        default=default(None),
+        metavar="A,B,...",
+        help="columns of --format table or csv, in this order (dotted for nested fields: basic_information.title)",
+    )
     add("-o", "--output", default=default(None), metavar="FILE", help="write to FILE instead of stdout")
     add("--debug", action="store_true", default=default(False), help="show tracebacks and request logs")
     add("-q", "--quiet", action="store_true", default=default(False), help="no progress bar or confirmations")
@@ -145,7 +223,7 @@ def _add_global_options(container: argparse._ActionsContainer, *, suppress: bool
 
 RESERVED = frozenset(
     {"help", "limit", "token", "base_url", "user_agent", "timeout", "max_retries", "format", "output", "debug"}
-    | {"quiet", "version", "cache", "no_cache"}
+    | {"quiet", "version", "columns", "rate_limit", "rate_limit_store", "cache", "no_cache"}
 )
 """Long options the CLI itself defines; short ones (``-q``) cannot clash with a ``--name``."""
 
@@ -181,6 +259,13 @@ def _add_param(parser: argparse.ArgumentParser, param: ParamInfo) -> None:
         parser.add_argument(dest, type=_converter(param), choices=choices, metavar=metavar, help=_help(text))
         return
     names = option_names(param)
+    if param.positional:  # `search nirvana` as well as `search --q nirvana`
+        parser.add_argument(
+            POSITIONAL_PREFIX + param.name,
+            nargs="?",
+            metavar=param.name.upper(),
+            help=_help(f"{text} The same as {names[0]}."),
+        )
     if param.location == "file":
         parser.add_argument(*names, dest=dest, required=param.required, metavar=metavar, help=_help(text))
     elif param.type == "boolean":
@@ -206,6 +291,8 @@ def _usage(op: OperationInfo) -> str:
         metavar = _metavar(param, choices) or "{" + ",".join(str(c) for c in choices or ()) + "}"
         if param.location == "path":
             words.append(metavar)
+        elif param.positional:
+            words.append(f"[{param.name.upper()}]")
         elif param.required:
             flag = option_names(param)[0]
             words.append(f"{flag}|--no-{flag[2:]}" if param.type == "boolean" else f"{flag} {metavar}")
@@ -310,6 +397,15 @@ def _add_builtins(commands: argparse._SubParsersAction[CLIParser], taken: Sequen
         )
         add_mcp_arguments(mcp)
         mcp.set_defaults(_builtin="mcp")
+    if "completion" not in taken:
+        completion = commands.add_parser(
+            "completion",
+            help="print the shell code that completes musicagent commands (bash, zsh, fish)",
+            description=f'Load it in your shell: eval "$({PROG} completion bash)" (or zsh) in ~/.bashrc or '
+            f"~/.zshrc; {PROG} completion fish | source in ~/.config/fish/config.fish.",
+        )
+        completion.add_argument("shell", choices=SHELLS, help="the shell to complete in")
+        completion.set_defaults(_builtin="completion")
     if "mock" not in taken:
         # No options of its own: everything after ``mock`` goes to the mock server's parser.
         mock = commands.add_parser(

@@ -1,7 +1,9 @@
 """A one-line progress indicator on stderr for paginated fetches and exports.
 
 Drawn only on a terminal: a redirected stderr (a log file, CI) must not fill with carriage returns.
-Redraws are throttled so that a fast export is not slowed down by its own progress bar.
+Redraws are throttled so that a fast export is not slowed down by its own progress bar. The line is
+always finished before anything else is written: :meth:`Progress.note` clears it for a message (a
+rate-limit wait) and :meth:`Progress.close` ends it with a newline, so nothing is printed onto it.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ class Progress:
         self._start = clock()
         self._last_draw: float | None = None
         self._width = 0
+        self._closed = False
 
     def update(self, count: int) -> None:
         """Record ``count`` items done; redraw if the last redraw is old enough."""
@@ -48,11 +51,23 @@ class Progress:
             self._draw(now)
 
     def close(self) -> None:
-        """Draw the final figures and end the line, if anything was drawn at all."""
+        """Draw the final figures and end the line, if anything was drawn at all; later calls do nothing."""
+        if self._closed:
+            return
+        self._closed = True
         if self.enabled and self._last_draw is not None:
             self._draw(self._clock())
             self.stream.write("\n")
             self.stream.flush()
+
+    def note(self, text: str) -> None:
+        """Write one line of ``text``, wiping the bar first; the bar comes back with the next update."""
+        if self.enabled and self._width and not self._closed:
+            self.stream.write("\r" + " " * self._width + "\r")
+            self._width = 0
+            self._last_draw = None  # redraw at the next update, whatever the throttle says
+        self.stream.write(text + "\n")
+        self.stream.flush()
 
     def render(self, now: float) -> str:
         """The text of the line (without the carriage return), for a given clock reading."""

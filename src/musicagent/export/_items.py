@@ -37,11 +37,12 @@ def check_progress(progress: ProgressCallback | None) -> None:
 def to_data(item: object, number: int) -> dict[str, Any]:
     """Dump one item the way the API sends it: aliases as keys, unknown fields kept, JSON types.
 
-    ``number`` (1-based) only serves the error message.
+    A Discogs answer keeps only the fields it had (:func:`_answer_only`). ``number`` (1-based) only
+    serves the error message.
     """
     checked = _checked(item, number)
     if isinstance(checked, BaseModel):
-        return checked.model_dump(mode="json", by_alias=True)
+        return checked.model_dump(mode="json", by_alias=True, exclude_unset=_answer_only(checked))
     data: dict[str, Any] = to_jsonable_python(checked, by_alias=True)
     return data
 
@@ -53,9 +54,21 @@ def to_json_text(item: object, number: int, indent: int | None = None) -> str:
     Values JSON cannot hold at all (bytes that are not UTF-8, arbitrary objects) are an ExportError.
     """
     try:
-        return to_json(_checked(item, number), by_alias=True, indent=indent, inf_nan_mode="null").decode()
+        checked = _checked(item, number)
+        if isinstance(checked, BaseModel):  # pydantic writes NaN and infinities as null by default
+            return checked.model_dump_json(by_alias=True, indent=indent, exclude_unset=_answer_only(checked))
+        return to_json(checked, by_alias=True, indent=indent, inf_nan_mode="null").decode()
     except PydanticSerializationError as exc:
         raise ExportError(f"item #{number} cannot be written as JSON: {exc}") from None
+
+
+def _answer_only(model: BaseModel) -> bool:
+    """Whether to leave out fields the data did not have: yes for the SDK's models, whose defaults are
+    all None, so a field Discogs left out is not written as a ``null`` it never sent. Another model's
+    default is a value in its own right and is written."""
+    from .._runtime.model import DiscogsModel
+
+    return isinstance(model, DiscogsModel)
 
 
 def _checked(item: object, number: int) -> BaseModel | dict[str, Any]:

@@ -6,10 +6,11 @@ from collections.abc import Mapping
 
 from .._runtime.operations import OperationInfo
 
-__all__ = ["FORBIDDEN_MESSAGE", "UNAUTHORIZED_MESSAGE", "check", "credential_kind"]
+__all__ = ["FORBIDDEN_MESSAGE", "PAGE_CAP_MESSAGE", "UNAUTHORIZED_MESSAGE", "check", "credential_kind"]
 
 UNAUTHORIZED_MESSAGE = "You must authenticate to access this resource."
 FORBIDDEN_MESSAGE = "You don't have permission to access this resource."
+PAGE_CAP_MESSAGE = "Pagination above 100 disabled for inventories besides your own"
 
 # What each credential kind satisfies among the spec's security schemes.
 _SATISFIES = {
@@ -54,13 +55,19 @@ def _schemes(op: OperationInfo) -> frozenset[str]:
     }.get(op.auth, frozenset({"DiscogsToken", "OAuth1"}))
 
 
-def check(op: OperationInfo, params: Mapping[str, str], kind: str | None, user: str) -> tuple[int, str] | None:
+def check(
+    op: OperationInfo, params: Mapping[str, str], kind: str | None, user: str, page: int = 1
+) -> tuple[int, str] | None:
     """(status, message) when Discogs would refuse the call, else None.
 
     401 when the operation's security has no scheme the credentials satisfy (anonymous calls only
     where the spec allows ``{}``; an OAuth header without a user token only where OAuth is the sole
-    scheme, the token steps of the OAuth flow); 403 when a user-level call names another user's data.
+    scheme, the token steps of the OAuth flow); 403 when a user-level call names another user's data,
+    or asks past the spec's page cap (``x-musicagent-page-cap``) of another user's listing.
     """
+    username = params.get("username")
+    if op.page_cap is not None and page > op.page_cap and (username or "").casefold() != user.casefold():
+        return 403, PAGE_CAP_MESSAGE  # x-musicagent-page-cap: only your own inventory goes further
     schemes = _schemes(op)
     if "" in schemes:
         return None
@@ -69,7 +76,6 @@ def check(op: OperationInfo, params: Mapping[str, str], kind: str | None, user: 
         satisfied = False
     if not satisfied:
         return 401, UNAUTHORIZED_MESSAGE
-    username = params.get("username")
     if username is not None and username.casefold() != user.casefold():
         return 403, FORBIDDEN_MESSAGE
     return None

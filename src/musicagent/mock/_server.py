@@ -503,7 +503,8 @@ class MockServer:
         state = self._state
         assert state is not None and self.user is not None
         if found is not None:
-            refused = check(found.operation, found.params, kind, self.user)
+            page = (query.get("page") or ("1",))[-1]
+            refused = check(found.operation, found.params, kind, self.user, int(page) if page.isdigit() else 1)
             if refused is not None:
                 reply.error(*refused, "refused")
                 return
