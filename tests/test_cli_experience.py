@@ -411,6 +411,8 @@ def test_metrics_and_rate_limit_print_in_rounded_units() -> None:
         "MetricsSnapshot(12 requests, 1 retries, 0 rate-limited, 0 errors, waited 12 s for the limiter; "
         "latency p50 84 ms, p90 200 ms, p99 500 ms, max 1235 ms; statuses {200: 11, 429: 1})"
     )
+    cached = MetricsSnapshot(1, 0, 0, 0, 0.0, {200: 1}, 0.1, 0.1, 0.1, 0.1, cache_hits=3, cache_misses=1)
+    assert repr(cached).endswith("statuses {200: 1}; cache 3 hits, 1 misses)")
     state = RateLimitState(60, 3, 57, time.time() - 4.24, 60, 60.0, 3)
     assert repr(state) == "RateLimitState(server 57/60 remaining, 3 used, 4.2 s ago; local 3/60 per 1 min)"
     assert repr(RateLimitState(None, None, None)) == "RateLimitState(server: no figures yet; local limiter off)"

@@ -267,6 +267,20 @@ def test_the_token_never_appears_in_tool_output_or_logs(mock_url: str, tmp_path:
         assert token not in text
 
 
+def test_cache_option_reaches_the_servers_client(tmp_path: Path) -> None:
+    """``--cache`` is the CLI's option: with it a repeated read is answered without a second request."""
+
+    async def scenario(url: str, *extra: str) -> list[bool]:
+        async with _stdio(url, tmp_path, *extra) as client:
+            return [(await client.call_tool("releases_get", {"release_id": 249504})).is_error for _ in range(3)]
+
+    for extra, expected in ((("--cache", "memory"), 1), ((), 3)):
+        requests: list[str] = []
+        with MockServer(rate_limit=None, log=requests.append) as server:
+            assert anyio.run(scenario, server.url, *extra) == [False] * 3
+        assert len([r for r in requests if "/releases/249504" in r]) == expected, (extra, requests)
+
+
 def test_streamable_http_on_loopback(mock_url: str, tmp_path: Path) -> None:
     command = [sys.executable, "-m", "musicagent", "mcp", "--http", "0", "--base-url", mock_url]
     process = subprocess.Popen(

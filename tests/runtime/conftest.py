@@ -20,6 +20,7 @@ from .localserver import TOKEN, LocalServer, Seen, artist_body, serve
 
 __all__ = ["TOKEN", "LocalServer", "Seen", "artist_body", "serve"]
 
+
 @pytest.fixture
 def server() -> Iterator[LocalServer]:
     """A fresh local server per test; ``server.url`` is its base URL."""

@@ -359,3 +359,16 @@ def test_the_async_path_follows_the_same_rules(server: LocalServer, client: Clie
 
     asyncio.run(main())
     assert d.metrics.cache_hits == 1
+
+
+def test_closing_the_client_closes_the_store_and_it_reopens(
+    server: LocalServer, client: Client, tmp_path: Path
+) -> None:
+    d = client(cache=f"sqlite:///{tmp_path}/c.db")
+    d.artists.get(1)
+    store = d._transport.cache.store  # type: ignore[union-attr]
+    assert store._conn is not None  # type: ignore[attr-defined]
+    d.close()
+    assert store._conn is None  # type: ignore[attr-defined]
+    d.artists.get(1)  # still usable, still cached
+    assert server.count() == 1

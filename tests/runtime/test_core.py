@@ -11,6 +11,7 @@ import pytest
 from musicagent import APIConnectionError, APITimeoutError, NotFoundError, RateLimitError, ServerError
 from musicagent._runtime import core
 from musicagent._runtime.core import Call, Failure
+from musicagent._runtime.urls import UnsafeURLError, origin_of
 
 H = {"Content-Type": "application/json"}
 
@@ -158,3 +159,27 @@ def test_the_request_id_comes_from_the_server_when_it_sends_one() -> None:
     call.begin_attempt()
     assert core.received(call, 200, {"CF-Ray": "abc"}, b"", 0.0).request_id == "abc"
     assert core.received(call, 200, {}, b"", 0.0).request_id == call.cid
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("https://api.discogs.com:99999/x", "cannot be parsed"),
+        ("https://api.discogs.com:abc/x", "cannot be parsed"),
+        ("https://[::1/x", "cannot be parsed"),
+        ("ftp://api.discogs.com/x", "absolute http"),
+        ("https:///x", "absolute http"),
+        ("https://api.discogs.com%2f@127.0.0.1/", "user info"),
+        ("https://ΑΒΓ.com/", "by one parser"),  # urllib3 reads the IDNA form, urllib.parse does not
+        ("https://api.discogs.com\\@127.0.0.1/", "backslashes"),
+    ],
+)
+def test_urls_that_two_parsers_could_read_differently_are_refused(url: str, reason: str) -> None:
+    with pytest.raises(UnsafeURLError, match=reason):
+        origin_of(url)
+
+
+def test_the_origin_is_what_the_connection_uses() -> None:
+    assert origin_of("https://API.discogs.com/x") == ("https", "api.discogs.com", 443)
+    assert origin_of("http://[::1]:8080/x") == ("http", "::1", 8080)
+    assert origin_of("http://localhost/x", cross_check=False) == ("http", "localhost", 80)

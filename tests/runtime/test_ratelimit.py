@@ -365,3 +365,16 @@ def test_many_threads_draw_no_429(server: LocalServer, client: Client, threads: 
     assert server.rejected == 0
     assert server.count() == total
     assert server.max_in_window() <= 20
+
+
+def test_a_late_answer_holds_its_slot_a_window_past_the_answer() -> None:
+    """The server may have counted a late request from when it arrived: its slot is not reused before."""
+    limiter = RateLimiter(1, 0.3)  # a local window of 0.4 s (0.3 s and the 0.1 s margin)
+    taken = time.monotonic()
+    assert limiter.acquire() is not None
+    time.sleep(0.25)  # the answer comes late: more than half the margin after the slot was taken
+    limiter.settle()
+    answered = time.monotonic()
+    assert limiter.acquire(timeout=5) is not None
+    assert time.monotonic() - answered >= 0.35  # held until a window after the answer ...
+    assert time.monotonic() - taken >= 0.55  # ... not reused when the bucket frees it (0.4 s after taking)

@@ -5,8 +5,9 @@ a corrupt or unreadable file, a locked database or an unreachable Redis is a mis
 warning once per outage; the store is left alone for a few seconds, then tried again. A write's
 invalidation that could not reach the store is kept and applied before the store serves again.
 
-Stores are synchronous and thread-safe. The async client uses them through :class:`AsyncStore`,
-which runs the calls that may block (SQLite, Redis) in a worker thread.
+Stores are synchronous and thread-safe. :class:`ResponseCache` (a policy and a store) is what the
+transports call: ``serve`` from the sync shell's one hook, ``serve_async`` from the async shell's,
+where :class:`AsyncStore` runs the store calls that may block (SQLite, Redis) in a worker thread.
 """
 
 from __future__ import annotations

@@ -39,11 +39,14 @@ class MetricsSnapshot:
             return "-" if seconds is None else f"{seconds * 1000:.0f} ms"
 
         statuses = ", ".join(f"{code}: {count}" for code, count in sorted(self.statuses.items()))
+        cache = ""
+        if self.cache_hits or self.cache_misses:
+            cache = f"; cache {self.cache_hits} hits, {self.cache_misses} misses"
         return (
             f"MetricsSnapshot({self.requests} requests, {self.retries} retries, {self.rate_limited} rate-limited, "
             f"{self.errors} errors, waited {describe(self.limiter_wait_seconds)} for the limiter; "
             f"latency p50 {ms(self.latency_p50)}, p90 {ms(self.latency_p90)}, p99 {ms(self.latency_p99)}, "
-            f"max {ms(self.latency_max)}; statuses {{{statuses}}})"
+            f"max {ms(self.latency_max)}; statuses {{{statuses}}}{cache})"
         )
 
 

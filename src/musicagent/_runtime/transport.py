@@ -151,6 +151,8 @@ class Transport:
         pools, self._pools_built = self._pools_built, None  # the next request builds fresh ones
         if pools is not None:
             pools.manager.clear()
+        if self.cache is not None:
+            self.cache.store.close()  # a file or Redis connection; reopened on the next use
 
     def url_for(self, path: str, query: Mapping[str, Any] | None = None) -> str:
         return self.builder.url_for(path, query)

@@ -91,6 +91,7 @@ def _fit(widths: list[int], width: int) -> tuple[list[int], int]:
     The widest columns give way first, down to MIN_CELL; if that is not enough, the last columns are
     left out, keeping room for the ``…`` column that says so.
     """
+
     def total(ws: list[int]) -> int:
         return sum(ws) + 2 * (len(ws) - 1)
 
