@@ -62,6 +62,7 @@ REPORTED_PACKAGES = [
     "backoff",
     "loguru",
     "pandas",
+    "aiohttp",
 ]
 
 CLIENT_ORDER = [
@@ -118,7 +119,8 @@ def ensure_env(skip_install: bool) -> Path:
         subprocess.run([sys.executable, "-m", "venv", str(ENV_DIR)], check=True)
     log("installing " + ", ".join(wanted) + " and musicagent (editable) into it")
     pip = [str(python), "-m", "pip", "--disable-pip-version-check", "install", "--quiet"]
-    subprocess.run([*pip, *wanted, "-e", str(REPO)], check=True)
+    # The extras: [async] for AsyncDiscogs, [sqlite] and [redis] for the async limiter's store costs.
+    subprocess.run([*pip, *wanted, "-e", f"{REPO}[async,sqlite,redis]"], check=True)
     stamp.write_text(stamp_text)
     return python
 
@@ -808,7 +810,10 @@ def main() -> None:
     parser.add_argument("--import-runs", type=int, help="fresh processes per import target (15)")
     parser.add_argument("--export-rows", type=int, help="rows for the export benchmark (1,000,000)")
     parser.add_argument(
-        "--only", nargs="*", choices=["cpu", "imports", "ratelimit", "export", "cache"], help="run only these"
+        "--only",
+        nargs="*",
+        choices=["cpu", "async", "imports", "ratelimit", "export", "cache"],
+        help="run only these",
     )
     parser.add_argument("--output", type=Path, default=DOC, help="where to write the page")
     parser.add_argument("--json", type=Path, help="also save the raw results as JSON here")
@@ -822,7 +827,7 @@ def main() -> None:
     walks = args.walks or (3 if quick else 100)
     import_runs = args.import_runs or (3 if quick else 15)
     export_rows = args.export_rows or (20_000 if quick else 1_000_000)
-    only = set(args.only or ["cpu", "imports", "ratelimit", "export", "cache"])
+    only = set(args.only or ["cpu", "async", "imports", "ratelimit", "export", "cache"])
     if only == {"cache"}:  # one section: splice it into the page instead of rerunning everything
         cache = cache_benchmark(args.realdata, repeats, timeout=600)
         for line in cache_rows(cache)[1]:
@@ -849,6 +854,13 @@ def main() -> None:
             cpu = cpu_benchmarks(python, server, repeats, calls, walks, items=1000)
         finally:
             server.stop()
+    asynchronous: dict[str, Any] = {}
+    if "async" in only:
+        server = Server(python, args.realdata)
+        try:
+            asynchronous = async_benchmarks(python, server, quick)
+        finally:
+            server.stop()
     imports = import_benchmarks(python, import_runs) if "imports" in only else {}
     rate = ratelimit_benchmark(python, timeout=300) if "ratelimit" in only else {"status": "not run"}
     export = export_benchmark(python, export_rows, timeout=900) if "export" in only else {"status": "not run"}
@@ -867,12 +879,19 @@ def main() -> None:
         "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "duration": time.monotonic() - started,
     }
-    page, verdicts = report(info, pkg, cpu, imports, rate, export, settings, cache)
+    if only == {"async"} and args.output.exists():
+        # Only the async section was measured: splice it into the page as it is.
+        page, verdicts = with_async_section(args.output.read_text(), asynchronous)
+    else:
+        page, verdicts = report(info, pkg, cpu, imports, rate, export, settings, cache)
+        page, async_verdicts = with_async_section(page, asynchronous)
+        verdicts += async_verdicts
     print(page)
     for line in verdicts:
         log(line)
     if args.json:
-        raw = {"cpu": cpu, "imports": imports, "ratelimit": rate, "export": export, "cache": cache}
+        raw = {"cpu": cpu, "async": asynchronous, "imports": imports, "ratelimit": rate, "export": export}
+        raw["cache"] = cache
         raw["settings"] = settings
         args.json.write_text(json.dumps({"machine": info, "versions": pkg, **raw}, indent=2))
     if quick and args.output == DOC:
@@ -881,6 +900,122 @@ def main() -> None:
         args.output.parent.mkdir(parents=True, exist_ok=True)
         args.output.write_text(page)
         log(f"wrote {args.output.relative_to(REPO) if args.output.is_relative_to(REPO) else args.output}")
+
+
+# -- the async client (benchmarks/async_calls.py) ------------------------------------------------------
+ASYNC_CLIENTS = ["raw", "musicagent", "discogs-sdk"]
+ASYNC_TARGET_CPU_RATIO = 1.15  # issue 11: AsyncDiscogs at most 1.15x raw aiohttp + json.loads
+
+
+def async_benchmarks(python: Path, server: Server, quick: bool) -> dict[str, Any]:
+    """CPU against raw aiohttp (one process, interleaved), 1,000 concurrent calls per client, limiter costs."""
+    script = str(HERE / "async_calls.py")
+    common = ["--base-url", server.base_url, "--release-id", str(server.release_id)]
+    common += ["--artist-id", str(server.artist_id)]
+    result: dict[str, Any] = {"concurrent": {}}
+    log("async: CPU per call and per 1,000 items, AsyncDiscogs vs raw aiohttp")
+    sizes = ["--calls", "200", "--walks", "2", "--rounds", "3"] if quick else ["--calls", "1000", "--walks", "10"]
+    try:
+        result["cpu"] = run_json([str(python), script, "cpu", *common, *sizes], timeout=900)
+    except (RuntimeError, subprocess.TimeoutExpired, ValueError) as exc:
+        result["cpu"] = {"error": str(exc)}
+    rounds = ["--rounds", "2" if quick else "5"]
+    for client in ASYNC_CLIENTS:
+        log(f"async: 1,000 concurrent releases.get, {client}")
+        try:
+            cmd = [str(python), script, "concurrent", "--client", client, *common, *rounds]
+            result["concurrent"][client] = run_json(cmd, timeout=600)
+        except (RuntimeError, subprocess.TimeoutExpired, ValueError) as exc:
+            result["concurrent"][client] = {"error": str(exc)}
+    log("async: the limiter's cost per slot (memory in the loop; SQLite, Redis in a thread)")
+    try:
+        slots = ["--slots", "300" if quick else "2000"]
+        result["limiter"] = run_json([str(python), script, "limiter", *slots], timeout=600)
+    except (RuntimeError, subprocess.TimeoutExpired, ValueError) as exc:
+        result["limiter"] = {"error": str(exc)}
+    return result
+
+
+def with_async_section(page: str, result: dict[str, Any]) -> tuple[str, list[str]]:
+    """The page with an AsyncDiscogs section before "Machine and versions", and its verdicts."""
+    if not result:
+        return page, []
+    out: list[str] = []
+    verdicts: list[str] = []
+    w = out.append
+    w("## AsyncDiscogs (aiohttp)")
+    w("")
+    w(
+        "`benchmarks/async_calls.py`, against the same loopback server. CPU is this process's only "
+        "(`time.process_time()`); musicagent and raw aiohttp + `json.loads` run interleaved in rounds in "
+        "one process, and the ratio is the median of the per-round ratios."
+    )
+    w("")
+    cpu = result.get("cpu", {})
+    if "error" in cpu:
+        w(f"CPU: failed: {cpu['error'][:300]}")
+    else:
+        w(f"| measure | AsyncDiscogs | raw aiohttp + json.loads | ratio | target ≤ {ASYNC_TARGET_CPU_RATIO}x |")
+        w("|---|---|---|---|---|")
+        for scenario, title in (("release", "CPU per `releases.get`"), ("list", "CPU per 1,000 list items")):
+            row = cpu.get(scenario)
+            if row:
+                ok = row["ratio"] <= ASYNC_TARGET_CPU_RATIO
+                ours, raw = ms(row["musicagent"]), ms(row["raw"])
+                w(f"| {title} | {ours} ms | {raw} ms | {row['ratio']:.2f}x | {verdict(ok)} |")
+                verdicts.append(f"async {title}: {row['ratio']:.2f}x raw aiohttp -> {verdict(ok)}")
+    w("")
+    conc = result.get("concurrent", {})
+    w("1,000 `releases.get` started at once with `asyncio.gather` (musicagent's limiter off; median of rounds):")
+    w("")
+    w("| client | wall time | client CPU |")
+    w("|---|---|---|")
+    for client in ASYNC_CLIENTS:
+        row = conc.get(client, {})
+        label = {"raw": "raw aiohttp + json.loads", "musicagent": "**AsyncDiscogs**"}.get(
+            client, f"{client} AsyncDiscogs"
+        )
+        if "wall" in row:
+            w(f"| {label} | {row['wall']:.2f} s | {row['cpu']:.2f} s |")
+        else:
+            w(f"| {label} | failed: {str(row.get('error', 'not run'))[:200]} | |")
+    ours, peer = conc.get("musicagent", {}), conc.get("discogs-sdk", {})
+    if "wall" in ours and "wall" in peer:
+        ok = ours["wall"] < peer["wall"]
+        verdicts.append(
+            f"async 1,000 concurrent: {ours['wall']:.2f} s vs discogs-sdk {peer['wall']:.2f} s -> {verdict(ok)}"
+        )
+        w("")
+        w(f"Ahead of discogs-sdk's AsyncDiscogs: {verdict(ok)} ({ours['wall'] / peer['wall']:.2f}x its time).")
+    w("")
+    lim = result.get("limiter", {})
+    if "stores" in lim:
+        w(f"The async limiter's cost per slot ({lim['slots']} slots, never full, so only the bookkeeping):")
+        w("")
+        w("| where the bucket runs | wall per slot | CPU per slot |")
+        w("|---|---|---|")
+        for name, row in lim["stores"].items():
+            w(f"| {name} | {row['wall_us']:.0f} µs | {row['cpu_us']:.0f} µs |")
+        w("")
+        w(
+            "Decision: shared stores run the sync bucket operations in a worker thread. The hop costs about "
+            "what a `redis.asyncio` round trip does, and it keeps one implementation of the accounting "
+            "(margin, server figures, 429 fill) for both clients, with no async copy of the Redis script "
+            "and SQLite locking to keep in step. Next to a 1 s request slot, either is negligible."
+        )
+    elif lim:
+        w(f"Limiter cost: failed: {str(lim.get('error', ''))[:300]}")
+    w("")
+    section = "\n".join(out) + "\n"
+    title = "## AsyncDiscogs (aiohttp)"
+    if title in page:  # a section from an earlier run: replace it up to the next heading
+        start = page.index(title)
+        end = page.find("\n## ", start + len(title))
+        return page[:start] + section + (page[end + 1 :] if end >= 0 else ""), verdicts
+    marker = "## Machine and versions"
+    if marker in page:
+        return page.replace(marker, section + marker, 1), verdicts
+    return page + "\n" + section, verdicts
 
 
 if __name__ == "__main__":

@@ -150,17 +150,19 @@ def render(spec: Spec, spec_path: Path, out_dir: Path, docs_path: Path | None) -
     files: dict[Path, str] = {}
     files[out_dir / "__init__.py"] = f'{HEADER}\n"""Code generated from spec/discogs.yaml."""\n'
     files[out_dir / "models.py"] = _models(spec_path)
-    files[out_dir / "resources" / "__init__.py"] = (
-        f'{HEADER}\n"""Resource classes, one module per top-level group."""\n'
-    )
-    for top in spec.top_groups:
-        groups: list[Group] = top.walk()
-        files[out_dir / "resources" / f"{top.path[0]}.py"] = env.get_template("resources.py.jinja").render(
-            header=HEADER, top=top, groups=groups
+    # The sync and the async client come from the same templates, rendered once with each value of
+    # ``is_async`` into their own modules (``import musicagent`` never loads the async ones).
+    for is_async, package, client in ((False, "resources", "client"), (True, "async_resources", "async_client")):
+        kind = "Async resource" if is_async else "Resource"
+        files[out_dir / package / "__init__.py"] = f'{HEADER}\n"""{kind} classes, one module per top-level group."""\n'
+        for top in spec.top_groups:
+            groups: list[Group] = top.walk()
+            files[out_dir / package / f"{top.path[0]}.py"] = env.get_template("resources.py.jinja").render(
+                header=HEADER, top=top, groups=groups, is_async=is_async
+            )
+        files[out_dir / f"{client}.py"] = env.get_template("client.py.jinja").render(
+            header=HEADER, tops=spec.top_groups, root_ops=spec.root.operations, is_async=is_async
         )
-    files[out_dir / "client.py"] = env.get_template("client.py.jinja").render(
-        header=HEADER, tops=spec.top_groups, root_ops=spec.root.operations
-    )
     files[out_dir / "types.py"] = env.get_template("types.py.jinja").render(
         header=HEADER, literals=spec.literals, constant=constant_name
     )

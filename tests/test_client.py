@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _clients import FLAVORS, make_client
 from _sdk_server import DiscogsServer, Reply, Seen, artist_body
 
 import musicagent
@@ -24,6 +25,7 @@ from musicagent import (
     ResponseValidationError,
     models,
 )
+from musicagent._runtime.async_client import AsyncResource
 from musicagent._runtime.client import Resource, options_of
 
 TOKEN = "tok-CLIENT-88e2f1d0"
@@ -35,9 +37,12 @@ def server() -> Iterator[DiscogsServer]:
         yield s
 
 
-@pytest.fixture
-def discogs(server: DiscogsServer) -> Discogs:
-    return Discogs(token=TOKEN, base_url=server.url, rate_limit=None, max_retries=0)
+@pytest.fixture(params=FLAVORS)
+def discogs(server: DiscogsServer, request: pytest.FixtureRequest) -> Iterator[Discogs]:
+    """Both clients: ``AsyncDiscogs`` behind the sync API (tests/_clients.py)."""
+    client: Discogs = make_client(request.param, token=TOKEN, base_url=server.url, rate_limit=None, max_retries=0)
+    yield client
+    client.close()
 
 
 def reply(status: int, body: Any, headers: dict[str, str] | None = None) -> Reply:
@@ -303,7 +308,7 @@ def test_repr_context_manager_and_close(server: DiscogsServer) -> None:
 
 def test_resources_are_built_once_and_hold_the_client(discogs: Discogs) -> None:
     assert discogs.artists is discogs.artists
-    assert isinstance(discogs.artists, Resource)
+    assert isinstance(getattr(discogs.artists, "unwrapped", discogs.artists), Resource | AsyncResource)
     assert discogs.releases.rating is discogs.releases.rating
 
 

@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
+from _clients import FLAVORS, make_client
 
 import musicagent
 from musicagent import Discogs
@@ -111,8 +112,27 @@ def oauth_params(header: str) -> dict[str, str]:
     return {k: unquote(v) for k, v in re.findall(r'(\w+)="([^"]*)"', header[len("OAuth ") :])}
 
 
+_made: list[Any] = []
+_flavor = ["sync"]
+
+
+@pytest.fixture(autouse=True, params=FLAVORS)
+def flavor(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Every test here runs with ``Discogs`` and with ``AsyncDiscogs`` (tests/_clients.py)."""
+    _flavor[0] = request.param
+    yield request.param
+    while _made:
+        _made.pop().close()
+
+
+def _client(**kwargs: Any) -> Discogs:
+    client: Discogs = make_client(_flavor[0], **kwargs)
+    _made.append(client)
+    return client
+
+
 def consumer(server: Server) -> Discogs:
-    return Discogs(
+    return _client(
         consumer_key=CONSUMER_KEY,
         consumer_secret=CONSUMER_SECRET,
         base_url=server.url,
@@ -262,7 +282,7 @@ IMAGE = bytes(range(256)) * 4096  # 1 MiB, so it arrives in many chunks
 
 
 def image_client(server: Server) -> Discogs:
-    return Discogs(token=TOKEN, base_url=server.url, rate_limit=None, max_retries=0)
+    return _client(token=TOKEN, base_url=server.url, rate_limit=None, max_retries=0)
 
 
 def test_an_image_is_downloaded_with_credentials(server: Server, tmp_path: Path) -> None:
@@ -360,7 +380,7 @@ def test_a_disk_that_cannot_take_the_file_is_a_download_error_not_retried(
 
     server.routes[("GET", "/images/R-1.jpg")] = lambda seen, h: (200, {"Content-Type": "image/jpeg"}, IMAGE)
     monkeypatch.setattr(tempfile, "mkstemp", full_disk)
-    client = Discogs(token=TOKEN, base_url=server.url, rate_limit=None, max_retries=3)
+    client = _client(token=TOKEN, base_url=server.url, rate_limit=None, max_retries=3)
     with pytest.raises(musicagent.DownloadError, match="No space left on device"):
         client.images.download(f"{server.url}/images/R-1.jpg", tmp_path / "cover.jpg")
     assert len(server.seen) == 1  # a local failure: asking the server again would not help
@@ -389,7 +409,7 @@ def test_iterating_past_page_100_of_another_sellers_inventory(server: Server) ->
         return json_reply(200, inventory_page(page, per_page, pages=150))
 
     server.routes[("GET", "/users/x/inventory")] = inventory
-    d = Discogs(token=TOKEN, base_url=server.url, rate_limit=None, max_retries=0)
+    d = _client(token=TOKEN, base_url=server.url, rate_limit=None, max_retries=0)
     page = d.users.inventory("x", page=100, per_page=2)
     assert page.pagination.page == 100 and page.has_next_page()
     walked: list[Any] = []

@@ -33,8 +33,8 @@ from urllib.parse import parse_qsl, unquote
 
 import pytest
 import vcr
+from _clients import FLAVORS, is_page, make_client
 
-import musicagent
 from musicagent import Discogs, models
 from musicagent._generated.operations import OPERATIONS
 from musicagent._runtime.auth import oauth_header
@@ -197,14 +197,15 @@ def replayer(entry: dict[str, Any]) -> vcr.VCR:
 # calling the SDK with the scenario's arguments
 
 
-def client(auth: str) -> Discogs:
-    """Built inside the cassette context, so its connection pool is vcrpy's."""
+def client(auth: str, flavor: str) -> Discogs:
+    """Built inside the cassette context, so its connection pool is vcrpy's (urllib3's or aiohttp's)."""
     common: dict[str, Any] = {"user_agent": USER_AGENT, "rate_limit": None, "max_retries": 0}
     if auth == "token":
-        return Discogs(token=TOKEN, **common)
-    if auth == "oauth":
-        return Discogs(consumer_key=CONSUMER_KEY, consumer_secret=CONSUMER_SECRET, **common)
-    return Discogs(**common)
+        common["token"] = TOKEN
+    elif auth == "oauth":
+        common.update(consumer_key=CONSUMER_KEY, consumer_secret=CONSUMER_SECRET)
+    result: Discogs = make_client(flavor, **common)
+    return result
 
 
 def _convert(param: ParamInfo, value: Any) -> Any:
@@ -304,7 +305,7 @@ def check_result(op: OperationInfo, entry: dict[str, Any], d: Discogs, args: lis
     item_model = getattr(models, op.item_model)
     field = items_field(getattr(models, op.model), item_model)
     first = expected[0]
-    assert isinstance(page, musicagent.Page)
+    assert is_page(page)
     assert isinstance(page.body, getattr(models, op.model))
     assert dumped(page.body) == first
     assert all(isinstance(item, item_model) for item in page.items)
@@ -354,7 +355,7 @@ def check_oauth_form(op: OperationInfo, entry: dict[str, Any], d: Discogs) -> No
     assert isinstance(answer, dict) and answer == body
 
 
-def replay(op: OperationInfo, entry: dict[str, Any], tmp: Path) -> None:
+def replay(op: OperationInfo, entry: dict[str, Any], tmp: Path, flavor: str) -> None:
     name = entry["cassette"]
     steps: list[Callable[[Discogs], None]]
     if op.kind == "form":
@@ -364,7 +365,11 @@ def replay(op: OperationInfo, entry: dict[str, Any], tmp: Path) -> None:
         steps = [lambda d: check_result(op, entry, d, args, kwargs)]
     for step in steps:
         with replayer(entry).use_cassette(str(CASSETTES / name)) as cassette:
-            step(client(entry["auth"]))
+            d = client(entry["auth"], flavor)
+            try:
+                step(d)
+            finally:
+                d.close()
         assert cassette.all_played, f"{name}: {cassette.play_count} of {len(cassette)} interactions played"
         assert cassette.play_count == len(cassette)
 
@@ -373,8 +378,9 @@ def replay(op: OperationInfo, entry: dict[str, Any], tmp: Path) -> None:
 # the tests
 
 
+@pytest.mark.parametrize("flavor", FLAVORS)
 @pytest.mark.parametrize("op", OPERATIONS, ids=lambda op: op.id)
-def test_operation_replays_from_its_cassettes(op: OperationInfo, tmp_path: Path) -> None:
+def test_operation_replays_from_its_cassettes(op: OperationInfo, flavor: str, tmp_path: Path) -> None:
     entries = [e for e in INDEX if e["operation"] == op.id]
     assert entries, (
         f"{op.id} ({op.method} {op.path}) has no cassette: add a scenario to tools/cassettes/scenarios.yaml "
@@ -383,7 +389,7 @@ def test_operation_replays_from_its_cassettes(op: OperationInfo, tmp_path: Path)
     for number, entry in enumerate(entries):
         folder = tmp_path / str(number)
         folder.mkdir()
-        replay(op, entry, folder)
+        replay(op, entry, folder, flavor)
 
 
 def test_every_cassette_belongs_to_an_operation() -> None:

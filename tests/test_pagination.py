@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from _clients import FLAVORS, is_page, make_client
 from _sdk_server import TOTAL, DiscogsServer, Reply, Seen, release_item
 
 from musicagent import Discogs, InvalidParameterError, Page, PageInfo, models
@@ -22,15 +23,18 @@ def server() -> Iterator[DiscogsServer]:
         yield s
 
 
-@pytest.fixture
-def discogs(server: DiscogsServer) -> Discogs:
-    return Discogs(base_url=server.url, rate_limit=None, max_retries=0)
+@pytest.fixture(params=FLAVORS)
+def discogs(server: DiscogsServer, request: pytest.FixtureRequest) -> Iterator[Discogs]:
+    """Both clients: ``AsyncDiscogs`` behind the sync API (tests/_clients.py), its pages awaited/async-for'd."""
+    client = make_client(request.param, base_url=server.url, rate_limit=None, max_retries=0)
+    yield client
+    client.close()
 
 
 def test_a_list_method_returns_the_first_page_with_its_figures(discogs: Discogs, server: DiscogsServer) -> None:
     page = discogs.artists.releases(1)
 
-    assert isinstance(page, Page)
+    assert is_page(page)
     assert [r.id for r in page.items] == list(range(1, 101))
     assert all(isinstance(r, models.ArtistRelease) for r in page.items)
     assert page.pagination == PageInfo(

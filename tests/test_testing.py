@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from musicagent import Discogs, RateLimitError
-from musicagent.testing import MOCK_TOKEN, MockDiscogs, mock_discogs
+from musicagent import AsyncDiscogs, Discogs, RateLimitError
+from musicagent.testing import MOCK_TOKEN, AsyncMockDiscogs, MockDiscogs, async_mock_discogs, mock_discogs
 
 pytest_plugins = ["pytester"]
 
@@ -136,3 +136,46 @@ def test_the_default_cassettes_fixture_is_none(pytester: pytest.Pytester) -> Non
         """
     )
     pytester.runpytest_inprocess("-p", "no:cacheprovider").assert_outcomes(passed=1)
+
+
+@pytest.mark.asyncio
+async def test_async_mock_discogs_yields_an_async_client_and_closes_it(cassettes: Path) -> None:
+    async with async_mock_discogs(cassettes, rate_limit=(5, 60.0)) as discogs:
+        assert isinstance(discogs, AsyncMockDiscogs) and isinstance(discogs, AsyncDiscogs)
+        server = discogs.mock_server
+        assert server.running and discogs.settings.base_url == server.url
+        artist = await discogs.artists.get(108713)
+        assert artist.name == "Nickelback"
+        assert discogs.rate_limit.remaining == 4
+        session = discogs._transport._session
+        assert session is not None and not session.closed
+    assert session.closed and not server.running
+
+
+def test_the_async_pytest_fixture(pytester: pytest.Pytester, cassettes: Path) -> None:
+    pytester.makeconftest(
+        f"""
+        import pytest
+
+        pytest_plugins = ["musicagent.testing.pytest_plugin"]
+
+        @pytest.fixture
+        def discogs_mock_cassettes():
+            return {str(cassettes)!r}
+        """
+    )
+    pytester.makepyfile(
+        textwrap.dedent(
+            """
+            import pytest
+            from musicagent.testing import AsyncMockDiscogs
+
+            @pytest.mark.asyncio
+            async def test_artist(async_discogs_mock):
+                assert isinstance(async_discogs_mock, AsyncMockDiscogs)
+                assert (await async_discogs_mock.artists.get(108713)).name == "Nickelback"
+            """
+        )
+    )
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)

@@ -44,11 +44,17 @@ from .lib.client import Discogs
 
 if TYPE_CHECKING:
     from . import models as models
+    from ._runtime.pagination import AsyncPage as AsyncPage
+    from ._runtime.pagination import AsyncPaginator as AsyncPaginator
+    from .lib.async_client import AsyncDiscogs as AsyncDiscogs
 
 __all__ = [
     "APIConnectionError",
     "APIError",
     "APITimeoutError",
+    "AsyncDiscogs",
+    "AsyncPage",
+    "AsyncPaginator",
     "AuthenticationError",
     "BadRequestError",
     "ConfigurationError",
@@ -87,4 +93,12 @@ def __getattr__(name: str) -> Any:
         import importlib
 
         return importlib.import_module(".models", __name__)
+    if name == "AsyncDiscogs":  # the async client (and aiohttp, on its first request) only when asked for
+        from .lib.async_client import AsyncDiscogs
+
+        return AsyncDiscogs
+    if name in ("AsyncPage", "AsyncPaginator"):
+        from ._runtime import pagination
+
+        return getattr(pagination, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _clients import FLAVORS, make_client
 
 from musicagent import Discogs, disable_logging
 from musicagent._runtime import core
@@ -71,16 +72,20 @@ def tls_server(certificate: tuple[str, str], monkeypatch: pytest.MonkeyPatch) ->
         yield state
 
 
-@pytest.fixture
-def client(server: LocalServer) -> Iterator[Callable[..., Discogs]]:
-    """Build clients against the server: authenticated, no local limit unless asked."""
+@pytest.fixture(params=FLAVORS)
+def client(server: LocalServer, request: pytest.FixtureRequest) -> Iterator[Callable[..., Discogs]]:
+    """Build clients against the server: authenticated, no local limit unless asked.
+
+    Every test that uses it runs twice: with ``Discogs`` and with ``AsyncDiscogs`` (behind the sync
+    API, see tests/_clients.py), so the shells on the shared core are held to the same behaviour.
+    """
     made: list[Discogs] = []
 
     def make(**kwargs: Any) -> Discogs:
         kwargs.setdefault("token", TOKEN)
         kwargs.setdefault("rate_limit", None)
         kwargs.setdefault("timeout", 2.0)
-        made.append(Discogs(base_url=server.url, **kwargs))
+        made.append(make_client(request.param, base_url=server.url, **kwargs))
         return made[-1]
 
     yield make

@@ -322,13 +322,16 @@ def test_cli_cache_and_no_cache(
     assert len(outputs) == 4 and all(out == outputs[0] for out in outputs)  # cached or not, the same output
 
 
-def test_the_async_path_follows_the_same_rules(server: LocalServer, client: Client, tmp_path: Path) -> None:
-    """What AsyncDiscogs calls (serve_async), driven here by the sync shell's attempt loop in a thread."""
+def test_the_async_path_follows_the_same_rules(server: LocalServer, tmp_path: Path) -> None:
+    """What AsyncDiscogs calls (serve_async), driven here by the sync shell's attempt loop in a thread.
+
+    (AsyncDiscogs itself runs every other test of this module through the ``client`` fixture.)
+    """
     import asyncio
 
     from musicagent._runtime.core import RawResponse
 
-    d = client(cache=f"sqlite:///{tmp_path}/async.db")
+    d = Discogs(base_url=server.url, token=TOKEN, rate_limit=None, timeout=2.0, cache=f"sqlite:///{tmp_path}/async.db")
     transport, cache = d._transport, d._transport.cache
     assert cache is not None
     seen: list[RawResponse] = []

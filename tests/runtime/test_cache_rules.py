@@ -100,6 +100,23 @@ def test_cache_ttl_text_and_bad_values() -> None:
         policy(ttl=-5)
 
 
+def test_a_cache_ttl_pattern_that_names_no_operation_is_refused() -> None:
+    """A typo would otherwise change nothing, silently; the error names the pattern and close names."""
+    with pytest.raises(ConfigurationError, match=r"'artistz\.get' matches no operation; did you mean 'artists\.get'"):
+        policy(ttl={"artistz.get": 5})
+    with pytest.raises(ConfigurationError, match=r"'nothing\.\*' matches no operation"):
+        policy(ttl="artists.*=60,nothing.*=5")
+    assert policy(ttl={"artists.*": 5, "request": 1}).ttl_for("artists.get") == 5  # patterns and request() pass
+
+
+def test_cache_ttl_without_a_cache_is_refused() -> None:
+    from musicagent import Discogs
+
+    with pytest.raises(ConfigurationError, match="cache_ttl has no effect without a cache"):
+        Discogs(token=TOKEN, cache_ttl=60)
+    Discogs(token=TOKEN, cache="memory", cache_ttl=60).close()  # with a cache it is fine
+
+
 def test_a_write_invalidates_its_path_the_lists_above_it_and_declared_prefixes() -> None:
     p = policy()
     plan = p.plan("PUT", "https://api.discogs.com/users/bob/wants/5", accept="", operation="users.wants.add")

@@ -160,6 +160,18 @@ def parse_ttl(value: Any) -> float | dict[str, float] | None:
     return _seconds("cache_ttl", value)
 
 
+def _check_patterns(patterns: Mapping[str, float], operations: Mapping[str, OperationInfo]) -> None:
+    """A misspelt operation pattern would silently change nothing: refuse it, naming close names."""
+    import difflib  # only on this path
+    names = [*operations, _REQUEST]
+    for pattern in patterns:
+        if any(fnmatchcase(name, pattern) for name in names):
+            continue
+        close = difflib.get_close_matches(pattern, names, n=3)
+        hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+        raise ConfigurationError(f"invalid cache_ttl: {pattern!r} matches no operation{hint}")
+
+
 def _seconds(what: str, value: Any) -> float:
     if isinstance(value, bool):
         raise ValueError(f"{what}: expected seconds, got {value!r}")
@@ -194,6 +206,8 @@ class CachePolicy:
             raise ConfigurationError(f"invalid cache_ttl: {exc}") from None
         self._account = credentials_digest(credentials)
         self._ops = {op.id: op for op in operations}
+        if isinstance(self._user, dict) and self._ops:
+            _check_patterns(self._user, self._ops)
         self._ttls: dict[str | None, float] = {}
 
     def ttl_for(self, operation: str | None) -> float:

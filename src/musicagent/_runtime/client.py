@@ -11,13 +11,13 @@ import gc
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Never, Self, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Never, Protocol, Self, TypeVar
 
-from . import params
+from . import pagination, params
 from .auth import Credentials
 from .config import Settings
-from .errors import PermissionDeniedError, ResponseDecodeError, ResponseValidationError
-from .metrics import MetricsSnapshot
+from .errors import ConfigurationError, PermissionDeniedError, ResponseDecodeError, ResponseValidationError
+from .metrics import Metrics, MetricsSnapshot
 from .operations import OperationInfo
 from .pagination import Page
 from .ratelimit import RateLimiter, RateLimitState, parse_rate_headers
@@ -28,10 +28,24 @@ if TYPE_CHECKING:  # pydantic is imported with the first model, not with the cli
 
     from .cache_store import ResponseCache
 
-__all__ = ["BaseClient", "Resource", "not_json", "options_of"]
+__all__ = ["BaseClient", "ClientBase", "Resource", "decode_form", "decode_model", "not_json", "options_of"]
 
 M = TypeVar("M", bound="BaseModel")
 I = TypeVar("I")  # noqa: E741
+
+
+class _Transport(Protocol):
+    """What the shared client code reads from either transport shell."""
+
+    credentials: Credentials
+    limiter: RateLimiter | None
+    metrics: Metrics
+
+    @property
+    def last_response(self) -> RawResponse | None: ...
+
+
+TT = TypeVar("TT", bound=_Transport)  # the transport: urllib3 (sync) or aiohttp (async)
 
 _AUTO: Any = "auto"
 
@@ -68,7 +82,7 @@ def _validate_json(model: type[M], content: bytes) -> M:
         gc.enable()
 
 
-def _decode(model: type[M], raw: RawResponse, operation: str) -> M:
+def decode_model(model: type[M], raw: RawResponse, operation: str) -> M:
     """Validate a JSON body straight from bytes; bad JSON is a decode error, a bad shape names the field."""
     try:
         return _validate_json(model, raw.content)
@@ -102,8 +116,19 @@ def _unknown_arguments(cls: str, unknown: Mapping[str, Any], init: Any) -> TypeE
     return TypeError(f"{cls}() got an unexpected keyword argument {name!r}{hint}")
 
 
-class BaseClient:
-    """Configuration, connection pool, rate limiter and metrics shared by every resource."""
+def decode_form(raw: RawResponse) -> dict[str, str]:
+    """A form-encoded answer (the OAuth token steps) as a dict."""
+    from urllib.parse import parse_qsl
+
+    return dict(parse_qsl(raw.content.decode("utf-8", "replace"), keep_blank_values=True))
+
+
+class ClientBase(Generic[TT]):
+    """What both clients share: their settings (one signature, one resolution), transport state, repr.
+
+    A subclass builds its transport (:meth:`_make_transport`): urllib3 for :class:`BaseClient`,
+    aiohttp for ``AsyncBaseClient``, from the same settings.
+    """
 
     default_user_agent: ClassVar[str] = "musicagent"
     """Sent when no ``user_agent`` is configured; the public client names its version here."""
@@ -144,8 +169,8 @@ class BaseClient:
         default) for the spec's per-operation times, or ``cache_ttl`` seconds (a number, or
         ``{"artists.*": 604800}``).
         """
-        if unknown:  # Python would name BaseClient.__init__; say the class the user wrote, and what was meant
-            raise _unknown_arguments(type(self).__name__, unknown, BaseClient.__init__)
+        if unknown:  # Python would name ClientBase.__init__; say the class the user wrote, and what was meant
+            raise _unknown_arguments(type(self).__name__, unknown, ClientBase.__init__)
         arguments: dict[str, Any] = {
             "token": token,
             "user_agent": user_agent,
@@ -167,6 +192,11 @@ class BaseClient:
         if rate_limit is not _AUTO:
             arguments["rate_limit"] = rate_limit
         settings = Settings.resolve(arguments, environ=env, dotenv=Path(dotenv) if dotenv is not None else None)
+        if cache_ttl is not None and settings.cache is None:  # an argument that would silently do nothing
+            raise ConfigurationError(
+                "cache_ttl has no effect without a cache: pass cache='memory' (or sqlite:///…, redis://…) "
+                "or set DISCOGS_CACHE"
+            )
         self._settings = settings
 
         def secret(value: Any) -> str | None:
@@ -181,7 +211,7 @@ class BaseClient:
         )
         rate = settings.effective_rate_limit
         limiter = RateLimiter(rate[0], rate[1], settings.rate_limit_store) if rate is not None else None
-        self._transport = Transport(
+        self._transport = self._make_transport(
             base_url=settings.base_url,
             credentials=credentials,
             user_agent=settings.user_agent or self.default_user_agent,
@@ -194,6 +224,9 @@ class BaseClient:
             max_response_bytes=settings.max_response_bytes,
             max_download_bytes=settings.max_download_bytes,
         )
+
+    def _make_transport(self, **parts: Any) -> TT:
+        raise NotImplementedError  # pragma: no cover - each client builds its own
 
     def _open_cache(self, settings: Settings, credentials: Credentials) -> ResponseCache | None:
         if settings.cache is None:
@@ -211,16 +244,6 @@ class BaseClient:
     def __repr__(self) -> str:
         kind = self._transport.credentials.kind
         return f"<{type(self).__name__} base_url={self._settings.base_url!r} auth={kind}>"
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        """Close pooled connections (the client stays usable; new connections open on demand)."""
-        self._transport.close()
 
     # -- state a user can read -----------------------------------------------------------------
     @property
@@ -247,6 +270,23 @@ class BaseClient:
         """Requests, retries, 429s, limiter waits and latency percentiles so far."""
         return self._transport.metrics.snapshot()
 
+
+class BaseClient(ClientBase[Transport]):
+    """Configuration, connection pool, rate limiter and metrics shared by every resource."""
+
+    def _make_transport(self, **parts: Any) -> Transport:
+        return Transport(**parts)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close pooled connections (the client stays usable; new connections open on demand)."""
+        self._transport.close()
+
     # -- what generated methods call -----------------------------------------------------------
     def _fetch(
         self,
@@ -266,7 +306,7 @@ class BaseClient:
             query=query,
             json=json,
             fields=fields,
-            parse=lambda raw: _decode(model, raw, operation),
+            parse=lambda raw: decode_model(model, raw, operation),
             options=options,
             operation=operation,
         )
@@ -302,12 +342,9 @@ class BaseClient:
         query: Mapping[str, Any] | None = None,
         options: RequestOptions | None = None,
     ) -> dict[str, str]:
-        from urllib.parse import parse_qsl
-
-        def parse(raw: RawResponse) -> dict[str, str]:
-            return dict(parse_qsl(raw.content.decode("utf-8", "replace"), keep_blank_values=True))
-
-        return self._transport.request(method, path, query=query, parse=parse, options=options, operation=operation)
+        return self._transport.request(
+            method, path, query=query, parse=decode_form, options=options, operation=operation
+        )
 
     def _download(
         self, operation: str, path: str, destination: str | os.PathLike[str], *, options: RequestOptions | None = None
@@ -333,23 +370,19 @@ class BaseClient:
         ``page_cap`` and ``page_cap_hint`` come from the spec (``x-musicagent-page-cap``): a 403 past
         that page is explained with the hint rather than left as a bare "forbidden".
         """
-        if query.get("per_page") is None:
-            query["per_page"] = 100 if limit is None else max(1, min(100, limit))
-
-        first_page = query.get("page") or 1
+        first = pagination.plan(query, limit)
 
         def fetch(number: int) -> Page[I]:
-            # The first request goes out exactly as the caller asked (no page= unless given).
-            page_query = query if number == first_page else {**query, "page": number}
             try:
-                body = self._fetch(operation, "GET", path, model, query=page_query, options=options)
+                body = self._fetch(
+                    operation, "GET", path, model, query=pagination.query_for(query, first, number), options=options
+                )
             except PermissionDeniedError as exc:
-                if page_cap is not None and number > page_cap:
-                    exc.message += f" (page {number}: {page_cap_hint})"
+                pagination.explain_cap(exc, number, page_cap, page_cap_hint)
                 raise
             return Page(body, items_field, fetch, limit=limit, page_number=number)
 
-        return fetch(first_page)
+        return fetch(first)
 
 
 class Resource:

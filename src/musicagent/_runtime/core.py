@@ -14,14 +14,16 @@ harmless: GET/HEAD/OPTIONS, or a 429 (Discogs rejects those before doing any wor
 
 from __future__ import annotations
 
+import dataclasses
 import json as _json
 import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from . import log as _log
 from . import waits
@@ -324,6 +326,17 @@ def failure(call: Call, kind: FailureKind, reason: str, timeout: float) -> Failu
     return Failure(APIConnectionError(f"the request failed: {reason}", **where), reached=True)
 
 
+def overrun(call: Call, timeout: float) -> Failure | _RequestError:
+    """An attempt cut off by its wall-clock bound: the deadline ran out, or the attempt's ``timeout`` did."""
+    left = call.time_left()
+    if left is not None and left <= 0.01:
+        failed = failure(call, "deadline", f"the {call.deadline:g}s deadline ran out", timeout)
+        if call.last is not None and isinstance(failed, Failure):  # name what the call was retrying
+            failed.error.message += f"; the attempt before failed with: {call.last}"
+        return failed
+    return failure(call, "read_timeout", "the answer did not complete in time", timeout)
+
+
 def too_large(call: Call, limit: int, setting: str) -> ResponseTooLargeError:
     """An answer past the size cap: final (the same answer would come again), and says which setting to raise."""
     return ResponseTooLargeError(
@@ -524,3 +537,36 @@ class RequestBuilder:
 
 
 _NO_OPTIONS = RequestOptions()
+
+
+# -- downloads (shared by both shells; added for the async client) ------------------------------------------
+
+
+def download_target(destination: str | os.PathLike[str]) -> Path:
+    """The file a download writes, refused before sending when its directory is missing or it is one."""
+    target = Path(destination)
+    if not target.parent.is_dir():
+        raise InvalidParameterError("destination", f"directory {str(target.parent)!r} does not exist")
+    if target.is_dir():
+        raise InvalidParameterError("destination", f"{str(target)!r} is a directory; name the file to write")
+    return target
+
+
+def download_options(options: RequestOptions | None) -> RequestOptions:
+    """A download accepts whatever the resource is (CSV, an image), not the API's JSON."""
+    headers = dict((options.extra_headers if options else None) or {})
+    headers.setdefault("Accept", "*/*")
+    return dataclasses.replace(options or _NO_OPTIONS, extra_headers=headers)
+
+
+def proxy_for(base_url: str) -> str | None:
+    """The proxy HTTPS_PROXY/HTTP_PROXY/NO_PROXY give for the base URL, read once per client.
+
+    Neither shell's library is left to read the environment itself: urllib3 does not, and aiohttp's
+    ``trust_env`` looks it up (and ``.netrc``) in a worker thread on every request.
+    """
+    from urllib.request import getproxies, proxy_bypass
+
+    parts = urlsplit(base_url)
+    proxy = getproxies().get(parts.scheme or "https")
+    return proxy if proxy and not proxy_bypass(parts.hostname or "") else None

@@ -18,6 +18,7 @@ the window instead of drawing a 429. A 429 fills the bucket for the same reason.
 from __future__ import annotations
 
 import contextlib
+import math
 import threading
 import time
 from collections.abc import Mapping
@@ -311,28 +312,42 @@ class RateLimiter:
         told = False
         try:
             while True:
-                if not self._lock.acquire(timeout=-1 if end is None else max(0.0, end - time.monotonic())):
-                    return None
-                try:
-                    store_end = _earliest(end, time.monotonic() + (store_timeout or STORE_TIMEOUT))
-                    if time.monotonic() - self._leaked_at > self.window:
-                        self._store_call("leaking", self._in_window, store_end)  # keeps the log short
-                    wait = self._held_wait(store_end)
-                    if wait is None:
-                        taken_at = time.monotonic()
-                        wait_ms: int = self._store_call("taking a slot", lambda: self._take(1), store_end)
-                        if wait_ms < 0:
-                            self._slot.taken_at = taken_at
-                            return time.monotonic() - start
-                        wait = wait_ms / 1000
-                finally:
-                    self._lock.release()
+                wait, taken_at = self.try_take(end, store_timeout)
+                if taken_at is not None:
+                    self._slot.taken_at = taken_at
+                    return time.monotonic() - start
                 if end is not None and time.monotonic() + wait > end:
                     return None
                 told = told or announce(wait, f"rate limit of {self.requests} requests per {self.window:g} s")
                 time.sleep(wait)
         finally:
             self._turn.release()
+
+    def try_take(self, end: float | None = None, store_timeout: float | None = None) -> tuple[float, float | None]:
+        """One look at the bucket, never sleeping: ``(0, taken_at)`` when a slot was taken, else
+        ``(seconds to wait before looking again, None)``.
+
+        ``taken_at`` goes back to :meth:`settle` once the answer is in. The sync :meth:`acquire` and
+        the async client's wait (``async_ratelimit``) both loop on this, each sleeping its own way.
+        ``end`` (monotonic) bounds the store calls; an internal lock not had by then reads as an
+        endless wait.
+        """
+        if not self._lock.acquire(timeout=-1 if end is None else max(0.0, end - time.monotonic())):
+            return math.inf, None
+        try:
+            store_end = _earliest(end, time.monotonic() + (store_timeout or STORE_TIMEOUT))
+            if time.monotonic() - self._leaked_at > self.window:
+                self._store_call("leaking", self._in_window, store_end)  # keeps the log short
+            wait = self._held_wait(store_end)
+            if wait is not None:
+                return wait, None
+            taken_at = time.monotonic()
+            wait_ms: int = self._store_call("taking a slot", lambda: self._take(1), store_end)
+            if wait_ms < 0:
+                return 0.0, taken_at
+            return wait_ms / 1000, None
+        finally:
+            self._lock.release()
 
     def _held_wait(self, store_end: float) -> float | None:
         """Seconds to wait because late answers still hold slots the bucket has already freed, or None.
@@ -353,12 +368,17 @@ class RateLimiter:
             return None
         return max(0.001, min(min(freed) - now, 0.05))  # a bucket slot may free sooner: look again
 
-    def settle(self) -> None:
-        """After an attempt that took a slot: hold the slot longer if the answer came late (see :meth:`_held_wait`)."""
-        taken_at: float | None = getattr(self._slot, "taken_at", None)
+    def settle(self, taken_at: float | None = None) -> None:
+        """After an attempt that took a slot: hold the slot longer if the answer came late (see :meth:`_held_wait`).
+
+        The sync client's slot is this thread's latest; the async client passes the ``taken_at`` that
+        :meth:`try_take` gave its task (all tasks share one thread).
+        """
         if taken_at is None:
-            return
-        self._slot.taken_at = None
+            taken_at = getattr(self._slot, "taken_at", None)
+            if taken_at is None:
+                return
+            self._slot.taken_at = None
         now = time.monotonic()
         if now - taken_at > _margin(self.window) / 2:
             window = self._interval_ms / 1000

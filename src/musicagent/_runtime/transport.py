@@ -8,7 +8,6 @@ can go wrong comes out as a :mod:`musicagent` exception.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import threading
 import time
@@ -23,7 +22,6 @@ from .errors import (
     APITimeoutError,
     ConfigurationError,
     DownloadError,
-    InvalidParameterError,
     ResponseDecodeError,
     _RequestError,
 )
@@ -75,16 +73,12 @@ class _Pools:
 
 
 def _make_pool(base_url: str, maxsize: int) -> urllib3.PoolManager:
-    """urllib3 ignores proxy variables, so honour HTTPS_PROXY/HTTP_PROXY/NO_PROXY here."""
-    from urllib.parse import urlsplit
-    from urllib.request import getproxies, proxy_bypass
-
+    """urllib3 ignores proxy variables, so honour HTTPS_PROXY/HTTP_PROXY/NO_PROXY here (the core decides)."""
     import urllib3
 
-    parts = urlsplit(base_url)
-    proxy = getproxies().get(parts.scheme or "https")
+    proxy = core.proxy_for(base_url)
     common: dict[str, Any] = {"num_pools": 8, "maxsize": maxsize, "block": False, "retries": False}
-    if proxy and not proxy_bypass(parts.hostname or ""):
+    if proxy is not None:
         return urllib3.ProxyManager(proxy, **common)
     return urllib3.PoolManager(**common)
 
@@ -191,16 +185,8 @@ class Transport:
 
     def download(self, url: str, destination: str | os.PathLike[str], *, options: RequestOptions | None = None) -> Path:
         """Stream a GET body to ``destination`` atomically (temporary file, then rename)."""
-        target = Path(destination)
-        if not target.parent.is_dir():
-            raise InvalidParameterError("destination", f"directory {str(target.parent)!r} does not exist")
-        if target.is_dir():
-            raise InvalidParameterError("destination", f"{str(target)!r} is a directory; name the file to write")
-        # A download is whatever the resource is (CSV, an image), not the API's JSON.
-        headers = dict((options.extra_headers if options else None) or {})
-        headers.setdefault("Accept", "*/*")
-        options = dataclasses.replace(options or RequestOptions(), extra_headers=headers)
-        call = self.builder.call("GET", url, options=options, url_parameter="url")
+        target = core.download_target(destination)
+        call = self.builder.call("GET", url, options=core.download_options(options), url_parameter="url")
         return self._run(call, lambda raw: target, target)
 
     # -- the loop --------------------------------------------------------------------------------
@@ -283,7 +269,7 @@ class Transport:
             if response is not None:
                 response.close()  # a half-read answer leaves nothing reusable on the connection
                 response.release_conn()
-            mapped = _overrun(call, timeout) if fired else _failure(call, exc, timeout)
+            mapped = core.overrun(call, timeout) if fired else _failure(call, exc, timeout)
             if mapped is None:
                 raise
             self.metrics.record_failure()
@@ -383,14 +369,6 @@ def _read_body(call: Call, response: urllib3.BaseHTTPResponse, limit: int, setti
             raise core.too_large(call, limit, setting)
         parts.append(chunk)
     return b"".join(parts)
-
-
-def _overrun(call: Call, timeout: float) -> Failure | _RequestError:
-    """The watchdog cut an attempt off: the deadline ran out, or the attempt's ``timeout`` did."""
-    left = call.time_left()
-    if left is not None and left <= 0.01:
-        return core.failure(call, "deadline", f"the {call.deadline:g}s deadline ran out", timeout)
-    return core.failure(call, "read_timeout", "the answer did not complete in time", timeout)
 
 
 def _failure(call: Call, exc: Exception, timeout: float) -> Failure | _RequestError | None:

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import csv
 import types
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Annotated, Any, Literal, TypeAlias, Union, get_args, get_origin
+from collections.abc import AsyncIterable, Callable, Coroutine, Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Annotated, Any, Literal, TypeAlias, Union, get_args, get_origin, overload
 
 from pydantic import BaseModel, RootModel
 from pydantic_core import to_json
 
 from ._errors import ExportError
-from ._items import Counter, Item, ProgressCallback, check_progress, iterate, to_data
-from ._output import Target, check_target, open_output
+from ._items import Counter, Item, ProgressCallback, check_progress, run, to_data
+from ._output import Target, TextSink, check_target, open_output
 
 ListStyle: TypeAlias = Literal["json", "join"]
 """How a list goes into one cell: ``"json"`` keeps everything, ``"join"`` reads better."""
@@ -24,6 +25,7 @@ _LIST_STYLES: tuple[ListStyle, ...] = ("json", "join")
 _END = object()
 
 
+@overload
 def to_csv(
     items: Iterable[Item],
     path: Target,
@@ -33,7 +35,28 @@ def to_csv(
     list_style: ListStyle = "json",
     progress: ProgressCallback | None = None,
     escape_formulas: bool = False,
-) -> int:
+) -> int: ...
+@overload
+def to_csv(
+    items: AsyncIterable[Item],
+    path: Target,
+    *,
+    columns: Sequence[str] | None = None,
+    model: type[BaseModel] | None = None,
+    list_style: ListStyle = "json",
+    progress: ProgressCallback | None = None,
+    escape_formulas: bool = False,
+) -> Coroutine[Any, Any, int]: ...
+def to_csv(
+    items: Iterable[Item] | AsyncIterable[Item],
+    path: Target,
+    *,
+    columns: Sequence[str] | None = None,
+    model: type[BaseModel] | None = None,
+    list_style: ListStyle = "json",
+    progress: ProgressCallback | None = None,
+    escape_formulas: bool = False,
+) -> int | Coroutine[Any, Any, int]:
     """Write ``items`` as CSV, one row per item, and return how many rows were written.
 
     A spreadsheet cannot hold nested objects, so they are flattened into dotted columns
@@ -57,6 +80,7 @@ def to_csv(
     ``path`` is a file path (UTF-8, replaced atomically: on any error the previous file
     stays as it was) or a text stream, which should be opened with ``newline=""``.
     ``progress(count)`` is called every 1000 rows and once with the total.
+    An async iterable (an ``AsyncDiscogs`` list) makes this a coroutine: ``await to_csv(...)``.
     ``escape_formulas=True`` prefixes text cells starting with ``= + - @`` (or a tab or carriage
     return) with ``'``, so a spreadsheet shows user-written Discogs text instead of running it.
     """
@@ -69,10 +93,19 @@ def to_csv(
     if chosen is None and model is not None:
         chosen = _nonempty(model_columns(model), f"model {model.__name__} has no fields")
     check_progress(progress)
-    iterator = iterate(items)
-    counter = Counter(progress)
     list_cell = _joined if list_style == "join" else _compact_json
+    return run(items, lambda iterator: _write(iterator, target, chosen, list_cell, progress, escape_formulas))
 
+
+def _write(
+    iterator: Iterator[Item],
+    target: Path | TextSink,
+    chosen: list[Column] | None,
+    list_cell: Callable[[list[Any]], str],
+    progress: ProgressCallback | None,
+    escape_formulas: bool,
+) -> int:
+    counter = Counter(progress)
     with open_output(target, newline="") as out:
         writer = _FormulaSafeWriter(out) if escape_formulas else csv.writer(out)
         first: object = next(iterator, _END)

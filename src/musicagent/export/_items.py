@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import Any, TypeAlias
+from collections.abc import AsyncIterable, Callable, Coroutine, Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from pydantic import BaseModel
 from pydantic_core import PydanticSerializationError, to_json, to_jsonable_python
@@ -26,6 +26,62 @@ def iterate(items: Iterable[Item]) -> Iterator[Item]:
         return iter(items)
     except TypeError:
         raise ExportError(f"items must be iterable, not {type(items).__name__}") from None
+
+
+_BATCH = 100  # items handed from the event loop to the writer thread at a time (one page, usually)
+
+
+if TYPE_CHECKING:
+    import concurrent.futures
+
+
+def run(
+    items: Iterable[Item] | AsyncIterable[Item], write: Callable[[Iterator[Item]], int]
+) -> int | Coroutine[Any, Any, int]:
+    """Run a writer over ``items`` now, or, for an async iterable, return a coroutine that does.
+
+    An ``AsyncDiscogs`` list (``await to_csv(discogs.search(...), path)``) is walked on the event
+    loop while the writer itself runs in a worker thread, so file writes never block the loop and
+    the three writers stay one implementation each. Items cross in batches; memory stays flat.
+    """
+    if not isinstance(items, Iterable) and isinstance(items, AsyncIterable):
+        return _run_async(items, write)
+    return write(iterate(items))
+
+
+async def _run_async(items: AsyncIterable[Item], write: Callable[[Iterator[Item]], int]) -> int:
+    import asyncio  # only for async iterables: the sync exports (and the CLI) never import it
+
+    loop = asyncio.get_running_loop()
+    source = aiter(items)
+    pending: list[concurrent.futures.Future[list[Item]]] = []
+
+    async def batch() -> list[Item]:
+        chunk: list[Item] = []
+        while len(chunk) < _BATCH:
+            try:
+                chunk.append(await anext(source))
+            except StopAsyncIteration:
+                break
+        return chunk
+
+    def pulled() -> Iterator[Item]:
+        while True:
+            future = asyncio.run_coroutine_threadsafe(batch(), loop)
+            pending[:] = [future]
+            chunk = future.result()  # a failure of the source (an APIError) ends the export here
+            if not chunk:
+                return
+            yield from chunk
+
+    worker = asyncio.ensure_future(asyncio.to_thread(write, pulled()))
+    try:
+        return await asyncio.shield(worker)
+    except asyncio.CancelledError:
+        for future in pending:  # the writer thread stops at its next item; the target stays untouched
+            future.cancel()
+        await asyncio.wait([worker])
+        raise
 
 
 def check_progress(progress: ProgressCallback | None) -> None:

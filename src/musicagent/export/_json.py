@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import AsyncIterable, Coroutine, Iterable, Iterator
+from pathlib import Path
+from typing import Any, overload
 
 from ._errors import ExportError
 from ._items import (
@@ -10,19 +12,27 @@ from ._items import (
     Item,
     ProgressCallback,
     check_progress,
-    iterate,
+    run,
     to_json_text,
 )
-from ._output import Target, check_target, open_output
+from ._output import Target, TextSink, check_target, open_output
 
 
+@overload
 def to_json(
-    items: Iterable[Item],
+    items: Iterable[Item], path: Target, *, indent: int | None = 2, progress: ProgressCallback | None = None
+) -> int: ...
+@overload
+def to_json(
+    items: AsyncIterable[Item], path: Target, *, indent: int | None = 2, progress: ProgressCallback | None = None
+) -> Coroutine[Any, Any, int]: ...
+def to_json(
+    items: Iterable[Item] | AsyncIterable[Item],
     path: Target,
     *,
     indent: int | None = 2,
     progress: ProgressCallback | None = None,
-) -> int:
+) -> int | Coroutine[Any, Any, int]:
     """Write ``items`` as one JSON array and return how many were written.
 
     The array is streamed item by item, so memory stays flat however long a paginated
@@ -32,13 +42,19 @@ def to_json(
 
     ``path`` is a file path (replaced atomically: on any error, the previous file stays
     as it was) or an open text stream such as ``sys.stdout`` (written, flushed, not
-    closed). ``progress(count)`` is called every 1000 items and once with the total.
+    closed). ``progress(count)`` is called every 1000 items and once with the total. An async
+    iterable (an ``AsyncDiscogs`` list) makes this a coroutine: ``await to_json(...)``.
     """
     if indent is not None and (isinstance(indent, bool) or not isinstance(indent, int) or indent < 0):
         raise ExportError(f"indent must be None or an int >= 0, not {indent!r}")
     target = check_target(path)
     check_progress(progress)
-    iterator = iterate(items)
+    return run(items, lambda iterator: _write_json(iterator, target, indent, progress))
+
+
+def _write_json(
+    iterator: Iterator[Item], target: Path | TextSink, indent: int | None, progress: ProgressCallback | None
+) -> int:
     counter = Counter(progress)
     with open_output(target, newline="\n") as out:
         if indent is None:
@@ -57,12 +73,18 @@ def to_json(
     return counter.finish()
 
 
+@overload
+def to_jsonl(items: Iterable[Item], path: Target, *, progress: ProgressCallback | None = None) -> int: ...
+@overload
 def to_jsonl(
-    items: Iterable[Item],
+    items: AsyncIterable[Item], path: Target, *, progress: ProgressCallback | None = None
+) -> Coroutine[Any, Any, int]: ...
+def to_jsonl(
+    items: Iterable[Item] | AsyncIterable[Item],
     path: Target,
     *,
     progress: ProgressCallback | None = None,
-) -> int:
+) -> int | Coroutine[Any, Any, int]:
     """Write one compact JSON object per line (JSON Lines) and return how many were written.
 
     The format for very large exports: a reader can stream it back line by line, and
@@ -70,7 +92,10 @@ def to_jsonl(
     """
     target = check_target(path)
     check_progress(progress)
-    iterator = iterate(items)
+    return run(items, lambda iterator: _write_jsonl(iterator, target, progress))
+
+
+def _write_jsonl(iterator: Iterator[Item], target: Path | TextSink, progress: ProgressCallback | None) -> int:
     counter = Counter(progress)
     with open_output(target, newline="\n") as out:
         for item in iterator:

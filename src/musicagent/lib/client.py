@@ -9,7 +9,7 @@ way: the runtime's async base → the generated async resource tree → its subc
 from __future__ import annotations
 
 import json as _json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import cached_property
 from typing import Any, ClassVar
 
@@ -65,14 +65,20 @@ class Discogs(_generated.Discogs):
         Returns the decoded JSON (None for an empty body). A GET is cached only when ``cache_ttl``
         says so (a number, or a ``"request"`` key): the spec knows nothing of the endpoint.
         """
-
-        def parse(raw: RawResponse) -> Any:
-            if not raw.content.strip():
-                return None
-            try:
-                return _json.loads(raw.content)
-            except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
-                raise not_json(raw, f"{method.upper()} {path}") from None
-
         options = options_of(timeout, max_retries, extra_headers, None, cache)
+        parse = json_or_none(f"{method.upper()} {path}")
         return self._transport.request(method.upper(), path, query=params, json=json, parse=parse, options=options)
+
+
+def json_or_none(label: str) -> Callable[[RawResponse], Any]:
+    """How ``request()`` reads an answer: JSON of any shape, None for an empty body."""
+
+    def parse(raw: RawResponse) -> Any:
+        if not raw.content.strip():
+            return None
+        try:
+            return _json.loads(raw.content)
+        except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
+            raise not_json(raw, label) from None
+
+    return parse

@@ -24,9 +24,10 @@ from .._runtime.errors import (
 from .._runtime.log import register_secret
 
 if TYPE_CHECKING:
+    from .._generated.async_client import AsyncDiscogs
     from .._generated.client import Discogs
 
-__all__ = ["AUTHORIZE_URL", "AccessToken", "OAuthFlow", "RequestToken"]
+__all__ = ["AUTHORIZE_URL", "AccessToken", "AsyncOAuthFlow", "OAuthFlow", "RequestToken"]
 
 AUTHORIZE_URL = "https://www.discogs.com/oauth/authorize"
 REQUEST_TOKEN_LIFETIME = 15 * 60.0
@@ -57,29 +58,22 @@ class AccessToken:
     secret: str = field(repr=False)
 
 
-class OAuthFlow:
-    """``flow = discogs.oauth_flow(); rt = flow.request_token(); ...; at = flow.access_token(rt, verifier)``."""
+class _Steps:
+    """What both flows share: the consumer's credentials, each step's signed header and checks, the answers."""
 
-    def __init__(self, client: Discogs, *, callback: str | None = "oob") -> None:
-        credentials = client._transport.credentials
+    def __init__(self, credentials: Any, callback: str | None) -> None:
         if not credentials.consumer_key or not credentials.consumer_secret:
             raise ConfigurationError(
                 "OAuth needs consumer_key and consumer_secret (arguments or DISCOGS_CONSUMER_KEY/SECRET)"
             )
-        self._client = client
-        self._key = credentials.consumer_key
-        self._secret = credentials.consumer_secret
+        self._key: str = credentials.consumer_key
+        self._secret: str = credentials.consumer_secret
         self.callback = callback
 
-    def request_token(self) -> RequestToken:
-        """Step 1: a temporary token to send the user to :attr:`RequestToken.authorize_url` with."""
-        header = oauth_header(self._key, self._secret, callback=self.callback)
-        answer = self._client.oauth.request_token(extra_headers={"Authorization": header, **_FORM})
-        token, secret = _pair(answer, "request token")
-        return RequestToken(token, secret)
+    def _request_headers(self) -> dict[str, str]:
+        return {"Authorization": oauth_header(self._key, self._secret, callback=self.callback), **_FORM}
 
-    def access_token(self, request_token: RequestToken, verifier: str) -> AccessToken:
-        """Step 3: trade the authorized request token and the user's verifier for a lasting token."""
+    def _access_headers(self, request_token: RequestToken, verifier: str) -> dict[str, str]:
         if not isinstance(verifier, str) or not verifier.strip():
             raise InvalidParameterError("verifier", "must be the non-empty code Discogs showed the user")
         if request_token.expired:
@@ -89,16 +83,60 @@ class OAuthFlow:
         header = oauth_header(
             self._key, self._secret, token=request_token.token, token_secret=request_token.secret, verifier=verifier
         )
+        return {"Authorization": header, **_FORM}
+
+    @staticmethod
+    def _explain(exc: APIError) -> None:
+        exc.message = (
+            f"{exc.message} (a request token and its verifier expire 15 minutes after request_token(); "
+            "check the verifier or start again)"
+        )
+
+
+class OAuthFlow(_Steps):
+    """``flow = discogs.oauth_flow(); rt = flow.request_token(); ...; at = flow.access_token(rt, verifier)``."""
+
+    def __init__(self, client: Discogs, *, callback: str | None = "oob") -> None:
+        super().__init__(client._transport.credentials, callback)
+        self._client = client
+
+    def request_token(self) -> RequestToken:
+        """Step 1: a temporary token to send the user to :attr:`RequestToken.authorize_url` with."""
+        answer = self._client.oauth.request_token(extra_headers=self._request_headers())
+        return RequestToken(*_pair(answer, "request token"))
+
+    def access_token(self, request_token: RequestToken, verifier: str) -> AccessToken:
+        """Step 3: trade the authorized request token and the user's verifier for a lasting token."""
+        headers = self._access_headers(request_token, verifier)
         try:
-            answer = self._client.oauth.access_token(extra_headers={"Authorization": header, **_FORM})
+            answer = self._client.oauth.access_token(extra_headers=headers)
         except (BadRequestError, AuthenticationError) as exc:
-            exc.message = (
-                f"{exc.message} (a request token and its verifier expire 15 minutes after request_token(); "
-                "check the verifier or start again)"
-            )
+            self._explain(exc)
             raise
-        token, secret = _pair(answer, "access token")
-        return AccessToken(token, secret)
+        return AccessToken(*_pair(answer, "access token"))
+
+
+class AsyncOAuthFlow(_Steps):
+    """The same steps for ``AsyncDiscogs``: ``rt = await flow.request_token()``, ``await flow.access_token(...)``."""
+
+    def __init__(self, client: AsyncDiscogs, *, callback: str | None = "oob") -> None:
+        super().__init__(client._transport.credentials, callback)
+        self._client = client
+
+    async def request_token(self) -> RequestToken:
+        """Step 1: a temporary token to send the user to :attr:`RequestToken.authorize_url` with."""
+        answer = await self._client.oauth.request_token(extra_headers=self._request_headers())
+        return RequestToken(*_pair(answer, "request token"))
+
+    async def access_token(self, request_token: RequestToken, verifier: str) -> AccessToken:
+        """Step 3: trade the authorized request token and the user's verifier for a lasting token."""
+        headers = self._access_headers(request_token, verifier)
+        try:
+            answer = await self._client.oauth.access_token(extra_headers=headers)
+        except (BadRequestError, AuthenticationError) as exc:
+            self._explain(exc)
+            raise
+        return AccessToken(*_pair(answer, "access token"))
 
 
 def _pair(answer: Any, what: str) -> tuple[str, str]:

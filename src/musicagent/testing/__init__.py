@@ -10,6 +10,11 @@ A client wired to a fresh mock server (any test runner, scripts, notebooks)::
         assert discogs.artists.get(1).name == "Stubbed"
         discogs.mock_server.assert_requested("GET", "/artists/1", times=1)
 
+An ``AsyncDiscogs`` wired the same way (its session closed when the block ends)::
+
+    async with async_mock_discogs() as discogs:
+        assert (await discogs.artists.get(108713)).name
+
 Only the server, for any client, sync or async (it is an HTTP server in its own thread, so an
 asyncio or aiohttp client simply talks to ``server.url``)::
 
@@ -25,6 +30,9 @@ pytest: enable the plugin once (``conftest.py``) and ask for a fixture::
     async def test_async(discogs_mock_server):      # the server alone, for async clients
         ...
 
+    async def test_async_client(async_discogs_mock):   # an AsyncDiscogs (needs pytest-asyncio)
+        assert (await async_discogs_mock.artists.get(108713)).name
+
 Override the ``discogs_mock_cassettes`` fixture (a directory or file of vcrpy cassettes) to serve
 your own recordings, and ``discogs_mock_options`` (a dict of :class:`~musicagent.mock.MockServer`
 keyword arguments: ``strict=True``, ``user="me"``, ...) to configure the server. Each use starts
@@ -36,21 +44,38 @@ on to ``Discogs`` (``max_retries=0`` to see 429s at once, ...). Importing this m
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
+from ..lib.async_client import AsyncDiscogs
 from ..lib.client import Discogs
 from ..mock import MockServer, RecordedRequest, Stub
 
-__all__ = ["MOCK_TOKEN", "MockDiscogs", "MockServer", "RecordedRequest", "Stub", "mock_discogs", "mock_server"]
+__all__ = [
+    "MOCK_TOKEN",
+    "AsyncMockDiscogs",
+    "MockDiscogs",
+    "MockServer",
+    "RecordedRequest",
+    "Stub",
+    "async_mock_discogs",
+    "mock_discogs",
+    "mock_server",
+]
 
 MOCK_TOKEN = "mock-token"
 
 
 class MockDiscogs(Discogs):
     """A ``Discogs`` client that also knows the mock server it talks to (``mock_server``)."""
+
+    mock_server: MockServer
+
+
+class AsyncMockDiscogs(AsyncDiscogs):
+    """An ``AsyncDiscogs`` client that also knows the mock server it talks to (``mock_server``)."""
 
     mock_server: MockServer
 
@@ -80,17 +105,43 @@ def mock_discogs(
     The server stops, and the client's connections close, when the block ends.
     """
     with mock_server(cassettes, rate_limit=rate_limit, strict=strict, **(server_options or {})) as server:
-        options: dict[str, Any] = {
-            "token": MOCK_TOKEN,
-            "rate_limit": rate_limit,
-            "env": {},
-            "dotenv": os.devnull,
-            **client_kwargs,
-            "base_url": server.url,
-        }
-        client = MockDiscogs(**options)
+        client = MockDiscogs(**_client_options(server, rate_limit, client_kwargs))
         client.mock_server = server
         try:
             yield client
         finally:
             client.close()
+
+
+def _client_options(server: MockServer, rate_limit: tuple[int, float] | None, given: dict[str, Any]) -> dict[str, Any]:
+    """Hermetic settings for a client of ``server`` (no DISCOGS_* variables, no .env)."""
+    return {
+        "token": MOCK_TOKEN,
+        "rate_limit": rate_limit,
+        "env": {},
+        "dotenv": os.devnull,
+        **given,
+        "base_url": server.url,
+    }
+
+
+@asynccontextmanager
+async def async_mock_discogs(
+    cassettes: Path | str | None = None,
+    *,
+    rate_limit: tuple[int, float] | None = (60, 60.0),
+    strict: bool = False,
+    server_options: dict[str, Any] | None = None,
+    **client_kwargs: Any,
+) -> AsyncIterator[AsyncMockDiscogs]:
+    """:func:`mock_discogs` for asyncio: an ``AsyncDiscogs`` bound to a fresh server (``.mock_server``).
+
+    The client's session is closed, and the server stopped, when the block ends.
+    """
+    async with mock_server(cassettes, rate_limit=rate_limit, strict=strict, **(server_options or {})) as server:
+        client = AsyncMockDiscogs(**_client_options(server, rate_limit, client_kwargs))
+        client.mock_server = server
+        try:
+            yield client
+        finally:
+            await client.aclose()

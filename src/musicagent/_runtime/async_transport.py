@@ -1,0 +1,347 @@
+"""The asyncio shell of the request pipeline: aiohttp sends the bytes, asyncio sleeps.
+
+Everything else is the I/O-free core shared with the sync client (:mod:`._runtime.core`): the
+request and its headers (credential rules included), the status errors, the retry decision and wait,
+the decoding and the log lines. This module only maps aiohttp's outcomes onto the core's terms
+(:func:`core.received` for an answer, :func:`core.failure` kinds for no answer) and loops.
+
+aiohttp is imported when the first request is sent, never at ``import musicagent``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import os
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from . import core
+from .async_ratelimit import AsyncLimiterWait
+from .auth import Credentials
+from .errors import APITimeoutError, ConfigurationError, DownloadError, ResponseDecodeError, _RequestError
+from .metrics import Metrics
+from .ratelimit import RateLimiter
+
+if TYPE_CHECKING:
+    import aiohttp
+
+    from .cache_store import ResponseCache
+
+__all__ = ["AsyncTransport"]
+
+T = TypeVar("T")
+
+_CHUNK = 64 * 1024
+
+
+_modules: list[Any] = []  # aiohttp and yarl's URL, once imported
+
+
+def _aiohttp() -> Any:
+    if not _modules:
+        try:
+            import aiohttp
+            from yarl import URL  # aiohttp's own URL type
+        except ImportError as exc:  # pragma: no cover - the [async] extra is a dev dependency
+            raise ConfigurationError("AsyncDiscogs needs aiohttp: pip install 'musicagent[async]'") from exc
+        _modules[:] = [aiohttp, URL]
+    return _modules[0]
+
+
+class AsyncTransport:
+    """Owns the aiohttp session, the limiter wait and the metrics of one AsyncDiscogs client."""
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        credentials: Credentials,
+        user_agent: str,
+        timeout: float,
+        max_retries: int,
+        deadline: float | None,
+        limiter: RateLimiter | None,
+        cache: ResponseCache | None = None,
+        credentials_hosts: tuple[str, ...] = (),
+        max_response_bytes: int = 64 * 2**20,
+        max_download_bytes: int = 4 * 2**30,
+        pool_size: int = 100,  # concurrent requests beyond it wait for a connection
+    ) -> None:
+        """The same arguments as the sync ``Transport``: both come from one set of settings."""
+        self.builder = core.RequestBuilder(
+            base_url=base_url,
+            credentials=credentials,
+            user_agent=user_agent,
+            timeout=timeout,
+            max_retries=max_retries,
+            deadline=deadline,
+            credentials_hosts=credentials_hosts,
+        )
+        self.credentials = credentials
+        self.limiter = limiter
+        self.cache = cache
+        self.max_response_bytes = max_response_bytes
+        self.max_download_bytes = max_download_bytes
+        self.metrics = Metrics()
+        self._wait = AsyncLimiterWait(limiter) if limiter is not None else None
+        self._pool_size = pool_size
+        self._session: aiohttp.ClientSession | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._default_timeouts: Any = None
+        # Per task, like the sync client's per thread: a task sees the answer to its own last call.
+        self._last: contextvars.ContextVar[core.RawResponse | None] = contextvars.ContextVar(
+            "musicagent_last_response", default=None
+        )
+
+    def __repr__(self) -> str:
+        return f"<AsyncTransport {self.builder.base_url} auth={self.credentials.kind} limiter={self.limiter!r}>"
+
+    @property
+    def last_response(self) -> core.RawResponse | None:
+        return self._last.get()
+
+    # -- the session -------------------------------------------------------------------------------
+    def _session_now(self) -> aiohttp.ClientSession:
+        """The session of the running loop, made on first use (a session belongs to one loop)."""
+        loop = asyncio.get_running_loop()
+        session = self._session
+        if session is None or session.closed or self._loop is not loop:
+            aiohttp = _aiohttp()
+            connector = aiohttp.TCPConnector(limit=self._pool_size, ttl_dns_cache=300)
+            # The proxy is the core's decision for the base URL (HTTPS_PROXY/NO_PROXY), as in the sync
+            # shell. No cookie jar: like the sync client, no state is carried from one answer to the next.
+            session = aiohttp.ClientSession(
+                connector=connector,
+                proxy=core.proxy_for(self.builder.base_url),
+                cookie_jar=aiohttp.DummyCookieJar(),
+                auto_decompress=True,
+            )
+            # aiohttp repeats an idempotent request once, unseen, when a kept-alive connection turns out
+            # closed. Retries are the core's alone (each one counted, paced by the limiter, logged),
+            # as urllib3's are switched off in the sync shell. aiohttp has no public switch for it.
+            if hasattr(session, "_retry_connection"):
+                session._retry_connection = False
+            self._session, self._loop = session, loop
+        return session
+
+    def _timeouts(self, aiohttp: Any, seconds: float) -> Any:
+        """aiohttp's connect timeout for an attempt; the default one is built once."""
+        if seconds != self.builder.timeout:
+            return aiohttp.ClientTimeout(total=None, sock_connect=seconds)
+        if self._default_timeouts is None:
+            self._default_timeouts = aiohttp.ClientTimeout(total=None, sock_connect=seconds)
+        return self._default_timeouts
+
+    async def aclose(self) -> None:
+        """Close the session and its connections (a later call opens a new one)."""
+        session, self._session = self._session, None
+        if session is not None and not session.closed:
+            await session.close()
+        if self.cache is not None:
+            self.cache.store.close()  # a file or Redis connection, as the sync shell closes it; reopened on use
+
+    # -- one call ----------------------------------------------------------------------------------
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: Mapping[str, Any] | None = None,
+        json: Any = None,
+        fields: Mapping[str, Any] | None = None,
+        parse: Callable[[core.RawResponse], T],
+        options: core.RequestOptions | None = None,
+        operation: str | None = None,
+    ) -> T:
+        """Send with limiter and retries; ``parse`` runs inside the retry loop so truncated bodies retry.
+
+        With a response cache, the same hook as the sync shell: a GET it can answer sends nothing,
+        and a write makes what it changed stale (``operation`` picks the rules).
+        """
+        call = self.builder.call(method, path, query=query, json=json, fields=fields, options=options)
+        if self.cache is not None:
+
+            async def send(parse: Callable[[core.RawResponse], T]) -> T:
+                return await self._run(call, parse, None)
+
+            return await self.cache.serve_async(
+                call, operation, options, parse, send=send, on_hit=self._remember, metrics=self.metrics
+            )
+        return await self._run(call, parse, None)
+
+    def _remember(self, raw: core.RawResponse) -> None:
+        """A cached answer becomes this task's ``last_response``, as a fresh one would."""
+        self._last.set(raw)
+
+    async def download(
+        self, url: str, destination: str | os.PathLike[str], *, options: core.RequestOptions | None = None
+    ) -> Path:
+        """Stream a GET body to ``destination`` atomically, following redirects (credentials stay behind)."""
+        target = core.download_target(destination)
+        call = self.builder.call("GET", url, options=core.download_options(options))
+        return await self._run(call, lambda raw: target, target)
+
+    # -- the loop --------------------------------------------------------------------------------
+    async def _run(self, call: core.Call, parse: Callable[[core.RawResponse], T], stream_to: Path | None) -> T:
+        """Attempt, and while the core says so, sleep and attempt again (the sync shell's loop)."""
+        try:
+            while True:
+                try:
+                    return await self._attempt(call, parse, stream_to)
+                except core.Failure as failed:
+                    wait = core.next_wait(call, failed)
+                    if wait is None:
+                        core.log_give_up(call, failed)
+                        raise failed.error from None
+                    self.metrics.record_retry()
+                    core.log_retry(call, wait, failed)
+                    await asyncio.sleep(wait)
+        except _RequestError as error:
+            error.attempts = call.attempts
+            raise error from None
+
+    async def _attempt(self, call: core.Call, parse: Callable[[core.RawResponse], T], stream_to: Path | None) -> T:
+        """One attempt: wait for the limiter, send, read, map the status, parse."""
+        left = call.begin_attempt()
+        # The session (and the aiohttp import, on the first call) before the slot: a slot must be
+        # taken just before sending, or the requests arrive later than the limiter thinks they did.
+        session = self._session_now()
+        taken_at: float | None = None
+        if self._wait is not None:
+            got = await self._wait.acquire(left, store_timeout=call.timeout)
+            if got is None:
+                raise APITimeoutError("the deadline would run out while waiting for the rate limiter", **call.where())
+            waited, taken_at = got
+            if waited > 0.001:
+                self.metrics.record_wait(waited)
+                core.log_limiter_wait(call, waited)
+        try:
+            raw = await self._send(session, call, stream_to)
+        finally:
+            if self._wait is not None and taken_at is not None:
+                self._wait.settle(taken_at)
+        error = core.status_error(raw)
+        if error is not None:
+            raise error
+        try:
+            return parse(raw)
+        except ResponseDecodeError as exc:
+            if not exc.transient:
+                raise
+            raise core.Failure(exc, reached=True) from None
+
+    async def _send(self, session: aiohttp.ClientSession, call: core.Call, stream_to: Path | None) -> core.RawResponse:
+        """Send the request once and read the whole answer within the attempt's wall-clock bound.
+
+        The bound is ``timeout``, cut to what the deadline leaves (limiter waits included), held by
+        ``asyncio.timeout`` over connect, headers and body alike (the sync shell's watchdog).
+        """
+        timeout = call.attempt_timeout(call.time_left())
+        headers = self.builder.headers(call)
+        aiohttp = _aiohttp()
+        url = _modules[1](call.url, encoded=True)  # already percent-encoded: sent as it is
+        t0 = time.monotonic()
+        try:
+            async with asyncio.timeout(timeout) as bound:
+                async with session.request(
+                    call.method,
+                    url,
+                    data=call.body,
+                    headers=headers,
+                    allow_redirects=stream_to is not None,  # downloads only; API calls never follow
+                    max_redirects=5,
+                    timeout=self._timeouts(aiohttp, timeout),
+                ) as response:
+                    status = response.status
+                    if stream_to is not None and 200 <= status < 300:
+                        await self._stream(call, response, stream_to, bound, timeout)
+                        data = b""
+                    else:
+                        data = await _read_body(call, response, self.max_response_bytes, "max_response_bytes")
+                    resp_headers: Mapping[str, str] = response.headers
+        except TimeoutError:
+            self.metrics.record_failure()
+            raise core.overrun(call, timeout) from None
+        except (aiohttp.ClientError, OSError) as exc:
+            self.metrics.record_failure()
+            raise core.failure(call, _kind(aiohttp, exc), _reason(exc), timeout) from None
+        elapsed = time.monotonic() - t0
+        self.metrics.record_response(status, elapsed)
+        if self._wait is not None:
+            await self._wait.observe(resp_headers, rejected=status == 429, timeout=timeout)
+        raw = core.received(call, status, resp_headers, data, elapsed)
+        self._last.set(raw)
+        core.log_response(call, raw)
+        return raw
+
+    async def _stream(
+        self, call: core.Call, response: aiohttp.ClientResponse, target: Path, bound: asyncio.Timeout, timeout: float
+    ) -> None:
+        """Write a download to ``target`` atomically, in bounded chunks, at most ``max_download_bytes``.
+
+        As in the sync shell, each chunk that arrives earns the attempt another ``timeout``, up to the
+        call's deadline. Disk failures are a DownloadError; the connection's own errors pass through.
+        """
+        from .files import atomic_file
+
+        aiohttp = _aiohttp()
+        loop = asyncio.get_running_loop()
+        end = None if call.deadline is None else call.started + call.deadline
+        written = earned = 0
+        try:
+            with atomic_file(target) as fh:
+                async for chunk in response.content.iter_chunked(_CHUNK):
+                    written += len(chunk)
+                    if written > self.max_download_bytes:
+                        raise core.too_large(call, self.max_download_bytes, "max_download_bytes")
+                    fh.write(chunk)
+                    if written - earned >= _CHUNK:  # progress is counted in whole chunks, as urllib3 reads them
+                        earned = written
+                        now = time.monotonic()
+                        until = now + timeout if end is None else min(now + timeout, end)
+                        bound.reschedule(loop.time() + (until - now))
+        except aiohttp.ClientError:
+            raise  # ClientOSError is an OSError too: the connection's, not the disk's
+        except OSError as exc:
+            raise DownloadError(f"cannot write {str(target)!r}: {exc.strerror or exc}") from None
+
+
+async def _read_body(call: core.Call, response: aiohttp.ClientResponse, limit: int, setting: str) -> bytes:
+    """The decoded body, refusing more than ``limit`` bytes (counted after decompression, as in the sync shell)."""
+    length = response.content_length
+    if length is not None and not response.headers.get("Content-Encoding"):
+        if length > limit:
+            raise core.too_large(call, limit, setting)
+        return await response.read()
+    parts: list[bytes] = []
+    size = 0
+    async for chunk in response.content.iter_chunked(_CHUNK):
+        size += len(chunk)
+        if size > limit:
+            raise core.too_large(call, limit, setting)
+        parts.append(chunk)
+    return b"".join(parts)
+
+
+def _kind(aiohttp: Any, exc: BaseException) -> core.FailureKind:
+    """aiohttp's exception as one of the core's failure kinds (which decide retries and messages)."""
+    if isinstance(exc, aiohttp.ClientSSLError):
+        return "tls"
+    if isinstance(exc, aiohttp.ConnectionTimeoutError):
+        return "connect_timeout"
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return "connect"  # refused, DNS, unreachable proxy: no byte of the request was sent
+    if isinstance(exc, TimeoutError | aiohttp.ServerTimeoutError):
+        return "read_timeout"
+    if isinstance(exc, aiohttp.ClientPayloadError):
+        return "decode" if "can not decode" in str(exc).lower() else "truncated"
+    if isinstance(exc, aiohttp.ServerDisconnectedError | aiohttp.ClientOSError | aiohttp.ClientResponseError):
+        return "connection"
+    return "request"
+
+
+def _reason(exc: BaseException) -> str:
+    return str(exc) or type(exc).__name__
