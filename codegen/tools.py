@@ -10,12 +10,17 @@ time, so they follow the models exactly.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+import importlib.util
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from .spec import Operation, Param, Spec, SpecError
 
-__all__ = ["DEFAULT_LIMIT", "MAX_LIMIT", "Tool", "tools"]
+if TYPE_CHECKING:
+    from musicagent._runtime.operations import ToolInfo
+
+__all__ = ["DEFAULT_LIMIT", "MAX_LIMIT", "tools"]
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
@@ -37,17 +42,22 @@ _KEYWORDS = (
 _PAGE_PARAMS = ("page", "per_page")
 
 
-@dataclass
-class Tool:
-    name: str
-    operation: str
-    kind: str
-    title: str
-    description: str
-    input_schema: dict[str, Any]
-    read_only: bool
-    destructive: bool
-    idempotent: bool
+_OPERATIONS_FILE = Path(__file__).resolve().parents[1] / "src" / "musicagent" / "_runtime" / "operations.py"
+
+
+def _tool_info() -> type[ToolInfo]:
+    """The SDK's own ``ToolInfo``, loaded from its file: importing the package would import the
+    generated code this run is about to replace (and fail when that code is stale)."""
+    name = "_musicagent_codegen_operations"
+    module = sys.modules.get(name)
+    if module is None:
+        spec = importlib.util.spec_from_file_location(name, _OPERATIONS_FILE)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module  # dataclasses look their module up while building the class
+        spec.loader.exec_module(module)
+    tool_info: type[ToolInfo] = module.ToolInfo
+    return tool_info
 
 
 def _resolve(document: dict[str, Any], node: Any) -> Any:
@@ -133,16 +143,17 @@ def _input_schema(document: dict[str, Any], op: Operation) -> dict[str, Any]:
     return schema
 
 
-def tools(spec: Spec) -> list[Tool]:
+def tools(spec: Spec) -> list[ToolInfo]:
     """Every operation but the OAuth token steps, sorted by name."""
-    out: list[Tool] = []
+    tool_info = _tool_info()
+    out: list[ToolInfo] = []
     for op in sorted(spec.operations, key=lambda o: o.id):
         if op.kind in SKIPPED_KINDS:
             continue
         read_only = op.method in ("GET", "HEAD")
         deletes = op.method == "DELETE" or op.name == "delete"
         out.append(
-            Tool(
+            tool_info(
                 name=op.id.replace(".", "_"),
                 operation=op.id,
                 kind=op.kind,

@@ -24,6 +24,7 @@ import musicagent
 from musicagent._generated.operations import OPERATIONS
 from musicagent._runtime.operations import OperationInfo, ParamInfo
 from musicagent.cli import app as cli
+from musicagent.cli import errors as codes
 from musicagent.cli import output
 from musicagent.cli.parser import PARAM_PREFIX, build_parser, command_path
 from musicagent.cli.progress import Progress
@@ -285,7 +286,7 @@ def test_download_and_upload_files(capsys: pytest.CaptureFixture[str], api: Fake
     assert f"saved {target}" in err
     assert target.read_bytes() == b"release_id,price\n1,9.99\n"
     code, _, err = run(capsys, api, "--token", "t", "inventory", "exports", "download", "7")
-    assert code == cli.EXIT_USAGE
+    assert code == codes.EXIT_USAGE
     assert "-o/--output" in err
     upload = tmp_path / "listings.csv"
     upload.write_text("release_id,price,media_condition\n1,9.99,Mint (M)\n", encoding="utf-8")
@@ -341,7 +342,7 @@ def test_an_output_that_cannot_be_created_fails_before_a_post_is_sent(
     listing += ["--status", "Draft"]
     for fmt in ("json", "table", "csv"):
         code, out, err = run(capsys, api, "--token", "t", "--format", fmt, *listing, "-o", str(target))
-        assert (code, out) == (cli.EXIT_FAILURE, "")
+        assert (code, out) == (codes.EXIT_FAILURE, "")
         assert_one_line_error(err)
         assert str(unwritable_dir) in err
     assert api.requests == []
@@ -387,11 +388,11 @@ def test_model_to_a_file(capsys: pytest.CaptureFixture[str], api: FakeDiscogs, t
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
-        (["artists", "get", "2"], cli.EXIT_NOT_FOUND),
-        (["oauth", "identity"], cli.EXIT_AUTH),
-        (["--max-retries", "0", "artists", "get", "3"], cli.EXIT_RATE_LIMITED),
-        (["--max-retries", "0", "artists", "get", "5"], cli.EXIT_API),
-        (["artists", "get", "6"], cli.EXIT_API),  # a body that does not match the schema
+        (["artists", "get", "2"], codes.EXIT_NOT_FOUND),
+        (["oauth", "identity"], codes.EXIT_AUTH),
+        (["--max-retries", "0", "artists", "get", "3"], codes.EXIT_RATE_LIMITED),
+        (["--max-retries", "0", "artists", "get", "5"], codes.EXIT_API),
+        (["artists", "get", "6"], codes.EXIT_API),  # a body that does not match the schema
     ],
 )
 def test_api_failures_have_distinct_exit_codes(
@@ -415,7 +416,7 @@ def test_connection_refused_is_a_network_error(capsys: pytest.CaptureFixture[str
         port = sock.getsockname()[1]
     code = cli.main(["--base-url", f"http://127.0.0.1:{port}", "--max-retries", "0", "artists", "get", "1"])
     err = capsys.readouterr().err
-    assert code == cli.EXIT_NETWORK
+    assert code == codes.EXIT_NETWORK
     assert_one_line_error(err)
 
 
@@ -437,7 +438,7 @@ def test_usage_errors_exit_2_before_any_request(
     capsys: pytest.CaptureFixture[str], api: FakeDiscogs, args: list[str]
 ) -> None:
     code, out, err = run(capsys, api, *args)
-    assert code == cli.EXIT_USAGE
+    assert code == codes.EXIT_USAGE
     assert out == ""
     assert_one_line_error(err)
     assert api.requests == []
@@ -445,7 +446,7 @@ def test_usage_errors_exit_2_before_any_request(
 
 def test_debug_shows_the_traceback(capsys: pytest.CaptureFixture[str], api: FakeDiscogs) -> None:
     code, _, err = run(capsys, api, "--debug", "artists", "get", "2")
-    assert code == cli.EXIT_NOT_FOUND
+    assert code == codes.EXIT_NOT_FOUND
     assert "Traceback" in err
     assert err.rstrip().splitlines()[-1].startswith("musicagent: error: ")
 
@@ -455,25 +456,25 @@ def test_interrupt_and_closed_pipe(capsys: pytest.CaptureFixture[str], monkeypat
         raise KeyboardInterrupt
 
     monkeypatch.setattr(cli, "_dispatch", interrupted)
-    assert cli.main(["artists", "get", "1"]) == cli.EXIT_INTERRUPTED
+    assert cli.main(["artists", "get", "1"]) == codes.EXIT_INTERRUPTED
     assert capsys.readouterr().err == "musicagent: error: interrupted\n"
 
     def closed(*args: Any) -> int:
         raise BrokenPipeError
 
     monkeypatch.setattr(cli, "_dispatch", closed)
-    assert cli.main(["artists", "get", "1"]) == cli.EXIT_PIPE
+    assert cli.main(["artists", "get", "1"]) == codes.EXIT_PIPE
     assert capsys.readouterr().err == ""
 
 
 def test_exit_code_classes() -> None:
     from musicagent import APITimeoutError, ForbiddenError, ResponseDecodeError
 
-    assert cli.exit_code_for(APITimeoutError("slow")) == cli.EXIT_NETWORK
-    assert cli.exit_code_for(ForbiddenError("no", status_code=403)) == cli.EXIT_AUTH
-    assert cli.exit_code_for(ResponseDecodeError("html")) == cli.EXIT_API
-    assert cli.exit_code_for(PermissionError(13, "denied", "out.csv")) == cli.EXIT_FAILURE
-    assert cli.exit_code_for(KeyboardInterrupt()) == cli.EXIT_INTERRUPTED
+    assert codes.exit_code_for(APITimeoutError("slow")) == codes.EXIT_NETWORK
+    assert codes.exit_code_for(ForbiddenError("no", status_code=403)) == codes.EXIT_AUTH
+    assert codes.exit_code_for(ResponseDecodeError("html")) == codes.EXIT_API
+    assert codes.exit_code_for(PermissionError(13, "denied", "out.csv")) == codes.EXIT_FAILURE
+    assert codes.exit_code_for(KeyboardInterrupt()) == codes.EXIT_INTERRUPTED
 
 
 # -- the command tree ------------------------------------------------------------------------------
@@ -614,7 +615,7 @@ def test_download_needs_output_and_file_parameters_pass_through(
     monkeypatch.setattr(musicagent, "Discogs", _FakeClient)
     _FakeClient.calls = []
     code, _, err = run(capsys, None, "inventory", "exports", "download", "7")
-    assert code == cli.EXIT_USAGE
+    assert code == codes.EXIT_USAGE
     assert "-o/--output" in err
     target = tmp_path / "export.csv"
     code, out, err = run(capsys, None, "inventory", "exports", "download", "7", "-o", str(target))
@@ -635,7 +636,7 @@ def test_login_without_the_oauth_operations_says_so(
 ) -> None:
     monkeypatch.setattr(cli, "operations", lambda: tuple(op for op in OPERATIONS if not op.id.endswith("_token")))
     code, out, err = run(capsys, None, "login")
-    assert (code, out) == (cli.EXIT_USAGE, "")
+    assert (code, out) == (codes.EXIT_USAGE, "")
     assert_one_line_error(err)
     assert "not available in this version" in err
 
@@ -672,7 +673,7 @@ def test_login_is_the_librarys_oauth_flow(
     """A refused verifier gets the library's explanation (tokens expire after 15 minutes), secrets masked."""
     monkeypatch.setenv("DISCOGS_CONSUMER_SECRET", "csecret")
     code, out, err = run(capsys, api, "login", "--consumer-key", "ckey", "--verifier", "wrong")
-    assert (code, out) == (cli.EXIT_AUTH, "")
+    assert (code, out) == (codes.EXIT_AUTH, "")
     assert "Invalid verifier." in err and "15 minutes" in err
     assert "req-secret" not in err and "csecret" not in err
     assert [r["path"] for r in api.requests] == ["/oauth/request_token", "/oauth/access_token"]
@@ -684,7 +685,7 @@ def test_login_needs_a_consumer_key(
 ) -> None:
     monkeypatch.setattr(sys, "stdin", io.StringIO(""))
     code, _, err = run(capsys, api, "login")
-    assert code == cli.EXIT_USAGE
+    assert code == codes.EXIT_USAGE
     assert "consumer key" in err.splitlines()[-1]
     assert api.requests == []
 
@@ -713,7 +714,7 @@ def test_mock_help_is_the_mock_servers(capsys: pytest.CaptureFixture[str]) -> No
 
 def test_extra_arguments_are_only_for_mock(capsys: pytest.CaptureFixture[str], api: FakeDiscogs) -> None:
     code, _, err = run(capsys, api, "artists", "get", "1", "--verbose")
-    assert code == cli.EXIT_USAGE
+    assert code == codes.EXIT_USAGE
     assert "unrecognized arguments: --verbose" in err
 
 

@@ -199,6 +199,84 @@ def test_an_unrecorded_id_gets_a_recording_of_the_same_operation_with_its_ids(se
     assert http(server.url + "/artists/7/releases?sort=year")[1]["X-Musicagent-Mock"] == "miss"  # a new question
 
 
+def test_a_listings_pages_agree_and_a_page_past_the_recorded_ones_is_a_miss(server: MockServer) -> None:
+    """Page 1 of 108713 is recorded (its pages lowered to 1); page 2 must not be another artist's page 2."""
+    status, headers, body = http(server.url + "/artists/108713/releases?per_page=50&page=1")
+    first = json.loads(body)["pagination"]
+    assert (status, headers["X-Musicagent-Mock"], first["pages"], first["urls"]) == (200, "recorded", 1, {})
+    status, headers, body = http(server.url + "/artists/108713/releases?per_page=50&page=2")
+    assert (status, headers["X-Musicagent-Mock"]) == (404, "miss")
+    assert "X-Musicagent-Mock-Synthesized-From" not in headers and b"past the recorded pages" in body
+    # An unrecorded artist's pages all come from one recorded artist, and say the same about the listing.
+    pages = [json.loads(http(server.url + f"/artists/5/releases?per_page=50&page={n}")[2]) for n in (1, 2)]
+    assert [p["pagination"]["items"] for p in pages] == [57, 57]
+    assert [p["pagination"]["pages"] for p in pages] == [2, 2]
+    assert len(pages[0]["releases"]) + len(pages[1]["releases"]) == 57
+    assert http(server.url + "/artists/5/releases?per_page=50&page=3")[0] == 404
+    # Every link the mock sends is absolute (the recording of artist 1's page 2 has relative ones).
+    urls = [*pages[1]["pagination"]["urls"].values(), *(r["resource_url"] for r in pages[1]["releases"])]
+    assert urls and all(url.startswith(server.url + "/") for url in urls), urls
+    assert all(r["thumb"].startswith(server.url + "/") for r in pages[1]["releases"] if r.get("thumb"))
+
+
+def test_the_mcp_tool_finds_no_items_past_the_listings_total() -> None:
+    """The MCP tool pages by offset: asked past the 50 the listing claims, it must not find 7 more."""
+    pytest.importorskip("mcp")
+    from musicagent.mcp._tools import Toolbox
+
+    with mock_discogs(rate_limit=None, max_retries=0) as discogs:
+        toolbox = Toolbox(discogs)
+        first = toolbox.call("artists_releases", {"artist_id": 108713, "limit": 50, "offset": 0})
+        assert first.structured is not None
+        assert (first.structured["pagination"]["total"], first.structured["pagination"]["next_offset"]) == (50, None)
+        beyond = toolbox.call("artists_releases", {"artist_id": 108713, "limit": 50, "offset": 50})
+        assert beyond.is_error and "past the recorded pages" in beyond.text
+
+
+def test_a_path_parameter_not_of_the_specs_type_is_a_discogs_404(server: MockServer) -> None:
+    token = {"Authorization": "Discogs token=t"}
+    for method, path in [
+        ("PUT", f"/users/{USER}/wants/abc"),
+        ("DELETE", f"/users/{USER}/wants/12x"),
+        ("GET", "/releases/abc"),
+        ("GET", "/artists/-1"),
+        ("GET", "/marketplace/fee/ten"),
+        ("GET", "/marketplace/fee/10.00/XYZ"),
+        ("POST", f"/users/{USER}/collection/folders/abc/releases/40522"),
+    ]:
+        status, headers, body = http(server.url + path, method, headers=token)
+        assert (status, json.loads(body)) == (404, {"message": "The requested resource was not found."}), path
+        assert headers["X-Musicagent-Mock"] == "refused", path
+    assert http(server.url + "/marketplace/fee/10.00/EUR", headers=token)[0] == 200
+
+
+def test_synthesized_entities_carry_the_names_recordings_give_their_ids(server: MockServer) -> None:
+    release = json.loads(http(server.url + "/releases/249504")[2])
+    status, headers, body = http(server.url + f"/masters/{release['master_id']}")
+    master = json.loads(body)
+    assert (status, headers["X-Musicagent-Mock"]) == (200, "synthesized")
+    assert master["title"] == release["title"]
+    assert [a["id"] for a in master["artists"]] == [a["id"] for a in release["artists"]]
+    artist = json.loads(http(server.url + "/artists/1")[2])
+    assert artist["name"] == "Persuader, The"  # as the recorded orders list artist 1
+    assert "Nickelback" not in artist["name"]
+    label = release["labels"][0]
+    assert json.loads(http(server.url + f"/labels/{label['id']}")[2])["name"] == label["name"]
+    # A search result's title is "Artist - Title": master 42476 is found only by the Nirvana search.
+    assert json.loads(http(server.url + "/masters/42476")[2])["title"] == "Synthesized master 42476"
+    nobody = json.loads(http(server.url + "/artists/7")[2])  # no recording names artist 7
+    assert nobody["name"] == "Synthesized artist 7"
+    assert json.loads(http(server.url + "/artists/108713")[2])["name"] == "Nickelback"  # recorded: as recorded
+
+
+def test_python3_discogs_client_follows_a_release_to_its_master(server: MockServer) -> None:
+    discogs_client = pytest.importorskip("discogs_client")
+    client = discogs_client.Client("musicagent-tests/1.0", user_token="t")
+    client._base_url = server.url
+    release = client.release(249504)
+    assert release.master.title == release.title
+
+
 # -- state -------------------------------------------------------------------------------------
 def test_writes_to_the_users_own_data_are_seen_by_later_reads() -> None:
     with mock_discogs(rate_limit=None, max_retries=0) as discogs:

@@ -127,6 +127,9 @@ SYNTHESIZED = [
     ("/users/someone-new/collection/folders", {}),
     ("/marketplace/listings/7", {}),
     ("/releases/7/rating", {}),
+    ("/masters/96559", {}),  # named (and its artists taken) from release 249504's recording
+    ("/artists/1", {}),  # named from the recordings that list artist 1
+    ("/artists/5/releases", {"per_page": "50", "page": "2"}),  # page 2 of the recording its page 1 is made from
 ]
 
 

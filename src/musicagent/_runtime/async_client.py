@@ -19,6 +19,7 @@ from pydantic import BaseModel
 from . import core, pagination
 from .async_transport import AsyncTransport
 from .client import ClientBase, decode_form, decode_model
+from .config import Settings
 from .errors import PermissionDeniedError
 from .pagination import AsyncPage, AsyncPaginator
 
@@ -35,8 +36,8 @@ class AsyncBaseClient(ClientBase[AsyncTransport]):
     Use it as ``async with`` (or call :meth:`aclose`) so the session's connections are closed.
     """
 
-    def _make_transport(self, **parts: Any) -> AsyncTransport:
-        return AsyncTransport(**parts)
+    def _make_transport(self, settings: Settings, **parts: Any) -> AsyncTransport:
+        return AsyncTransport(settings, **parts)
 
     async def __aenter__(self) -> Self:
         return self

@@ -37,7 +37,7 @@ class AsyncLimiterWait:
 
     def __init__(self, limiter: RateLimiter) -> None:
         self.limiter = limiter
-        self._offload = limiter.store is not None and not limiter.store.startswith("memory://")
+        self._offload = limiter.shared
         self._turn: asyncio.Lock | None = None
         self._loop: asyncio.AbstractEventLoop | None = None  # a lock belongs to one event loop
 

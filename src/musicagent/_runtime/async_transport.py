@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     import aiohttp
 
     from .cache_store import ResponseCache
+    from .config import Settings
 
 __all__ = ["AsyncTransport"]
 
@@ -56,35 +57,21 @@ class AsyncTransport:
 
     def __init__(
         self,
+        settings: Settings,
         *,
-        base_url: str,
         credentials: Credentials,
         user_agent: str,
-        timeout: float,
-        max_retries: int,
-        deadline: float | None,
         limiter: RateLimiter | None,
         cache: ResponseCache | None = None,
-        credentials_hosts: tuple[str, ...] = (),
-        max_response_bytes: int = 64 * 2**20,
-        max_download_bytes: int = 4 * 2**30,
         pool_size: int = 100,  # concurrent requests beyond it wait for a connection
     ) -> None:
         """The same arguments as the sync ``Transport``: both come from one set of settings."""
-        self.builder = core.RequestBuilder(
-            base_url=base_url,
-            credentials=credentials,
-            user_agent=user_agent,
-            timeout=timeout,
-            max_retries=max_retries,
-            deadline=deadline,
-            credentials_hosts=credentials_hosts,
-        )
+        self.builder = core.RequestBuilder(settings, credentials, user_agent)
         self.credentials = credentials
         self.limiter = limiter
         self.cache = cache
-        self.max_response_bytes = max_response_bytes
-        self.max_download_bytes = max_download_bytes
+        self.max_response_bytes = settings.max_response_bytes
+        self.max_download_bytes = settings.max_download_bytes
         self.metrics = Metrics()
         self._wait = AsyncLimiterWait(limiter) if limiter is not None else None
         self._pool_size = pool_size

@@ -20,12 +20,13 @@ from collections import OrderedDict
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs
 
 from . import log as _log
 from .cache import CacheEntry, CacheEntryError, CachePlan, CachePolicy, Invalidation, TTLSetting
 from .core import Call, RawResponse, RequestOptions
 from .errors import ConfigurationError, DiscogsError
+from .stores import parse_store_url
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Iterable
@@ -481,22 +482,15 @@ def open_store(url: str) -> CacheStore:
 
     ``?max_mb=N`` bounds a memory or SQLite store (defaults: 64 MB and 256 MB).
     """
-    text = url.strip()
-    parts = urlsplit(text)
-    if text == "memory" or parts.scheme == "memory":
-        return MemoryStore(_megabytes(parts.query, DEFAULT_MEMORY_MB, text))
-    if parts.scheme == "sqlite":
-        raw = parts.netloc + parts.path  # sqlite:///abs/file.db or sqlite://relative.db
-        if raw.startswith("/~"):  # sqlite:///~/.cache/x.db
-            raw = raw[1:]
-        if not raw.strip("/"):
-            raise ConfigurationError("invalid cache URL: sqlite:// needs a file, e.g. sqlite:///~/.cache/musicagent.db")
-        return SQLiteStore(Path(raw).expanduser(), _megabytes(parts.query, DEFAULT_SQLITE_MB, text))
-    if parts.scheme in ("redis", "rediss", "unix"):
-        return RedisStore(text)
-    raise ConfigurationError(
-        f"invalid cache URL {_log.mask(text)!r}: use 'memory', 'sqlite:///path/to/file.db' or 'redis://host:6379/0'"
-    )
+    try:
+        where = parse_store_url(url)
+    except ValueError as exc:
+        raise ConfigurationError(f"invalid cache URL: {exc}") from None
+    if where.kind == "memory":
+        return MemoryStore(_megabytes(where.query, DEFAULT_MEMORY_MB, where.url))
+    if where.path is not None:  # sqlite
+        return SQLiteStore(where.path, _megabytes(where.query, DEFAULT_SQLITE_MB, where.url))
+    return RedisStore(where.url)
 
 
 class ResponseCache:

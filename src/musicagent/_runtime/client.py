@@ -212,20 +212,14 @@ class ClientBase(Generic[TT]):
         rate = settings.effective_rate_limit
         limiter = RateLimiter(rate[0], rate[1], settings.rate_limit_store) if rate is not None else None
         self._transport = self._make_transport(
-            base_url=settings.base_url,
+            settings,
             credentials=credentials,
             user_agent=settings.user_agent or self.default_user_agent,
-            timeout=settings.timeout,
-            max_retries=settings.max_retries,
-            deadline=settings.deadline,
             limiter=limiter,
             cache=self._open_cache(settings, credentials),
-            credentials_hosts=settings.credentials_hosts,
-            max_response_bytes=settings.max_response_bytes,
-            max_download_bytes=settings.max_download_bytes,
         )
 
-    def _make_transport(self, **parts: Any) -> TT:
+    def _make_transport(self, settings: Settings, **parts: Any) -> TT:
         raise NotImplementedError  # pragma: no cover - each client builds its own
 
     def _open_cache(self, settings: Settings, credentials: Credentials) -> ResponseCache | None:
@@ -274,8 +268,8 @@ class ClientBase(Generic[TT]):
 class BaseClient(ClientBase[Transport]):
     """Configuration, connection pool, rate limiter and metrics shared by every resource."""
 
-    def _make_transport(self, **parts: Any) -> Transport:
-        return Transport(**parts)
+    def _make_transport(self, settings: Settings, **parts: Any) -> Transport:
+        return Transport(settings, **parts)
 
     def __enter__(self) -> Self:
         return self

@@ -14,6 +14,7 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from .errors import ConfigurationError
+from .stores import parse_store_url
 from .urls import UnsafeURLError, base_may_carry_credentials, is_loopback, origin_of
 
 __all__ = ["DEFAULT_BASE_URL", "Secret", "SettingError", "Settings", "is_loopback", "read_dotenv"]
@@ -263,9 +264,8 @@ def _rate_limit(value: Any) -> tuple[int, float] | Literal["auto"] | None:
 def _rate_limit_store(value: Any) -> str | None:
     if value is None:
         return None
-    text = _text(value)
-    if not text.startswith(("sqlite://", "redis://", "rediss://", "memory://")):
-        raise ValueError("must be memory://, sqlite:///path/to/file.db or redis://host:port/db")
+    text = _text(value).strip()
+    parse_store_url(text)  # the same rules as the cache's store
     return text
 
 
@@ -276,8 +276,7 @@ def _cache(value: Any) -> str | None:
     text = _text(value).strip()
     if text.lower() in ("", "off", "none", "false", "0"):
         return None
-    if text != "memory" and not text.startswith(("memory://", "sqlite://", "redis://", "rediss://")):
-        raise ValueError("must be memory, sqlite:///path/to/file.db or redis://host:port/db (or off)")
+    parse_store_url(text)  # the same rules as the rate limiter's store
     return text
 
 

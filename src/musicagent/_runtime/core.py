@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlencode, urlsplit
 
 from . import log as _log
@@ -42,6 +42,9 @@ from .errors import (
 from .log import mask_headers
 from .params import is_token
 from .urls import Origin, UnsafeURLError, base_may_carry_credentials, check_path, may_carry_credentials, origin_of
+
+if TYPE_CHECKING:
+    from .config import Settings
 
 __all__ = [
     "Call",
@@ -313,8 +316,9 @@ def failure(call: Call, kind: FailureKind, reason: str, timeout: float) -> Failu
         return Failure(APITimeoutError(f"could not connect: {reason}", **where), reached=False)
     if kind == "read_timeout":
         return Failure(APITimeoutError(f"no complete response within {timeout:g}s", **where), reached=True)
-    if kind == "deadline":
-        return Failure(APITimeoutError(f"{reason} during attempt {call.attempts}", **where), reached=True)
+    if kind == "deadline":  # what failed before says why there were retries at all
+        before = f"; the attempt before failed with: {call.last}" if call.last is not None else ""
+        return Failure(APITimeoutError(f"{reason} during attempt {call.attempts}{before}", **where), reached=True)
     if kind == "tls":
         return APIConnectionError(f"TLS failed: {reason}", **where)
     if kind == "truncated":
@@ -433,24 +437,15 @@ class RequestBuilder:
     headers (OAuth signs every attempt afresh: nonce, timestamp; other credentials never change).
     """
 
-    def __init__(
-        self,
-        *,
-        base_url: str,
-        credentials: Credentials,
-        user_agent: str,
-        timeout: float,
-        max_retries: int,
-        deadline: float | None,
-        credentials_hosts: tuple[str, ...] = (),
-    ) -> None:
+    def __init__(self, settings: Settings, credentials: Credentials, user_agent: str) -> None:
+        base_url = settings.base_url
         self.base_url = base_url
         self.credentials = credentials
-        self.timeout = timeout
-        self.max_retries = max_retries
-        self.deadline = deadline
+        self.timeout = settings.timeout
+        self.max_retries = settings.max_retries
+        self.deadline = settings.deadline
         self.base_prefix = base_url + "/"
-        self.credentials_hosts = credentials_hosts
+        self.credentials_hosts = credentials_hosts = settings.credentials_hosts
         self._base_origin = origin_of(base_url, cross_check=False)  # settings refused what parsers disagree on
         self._base_carries = base_may_carry_credentials(self._base_origin, credentials_hosts)
         self._static_headers = {

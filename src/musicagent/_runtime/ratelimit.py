@@ -28,6 +28,7 @@ from urllib.parse import urlsplit
 
 from .errors import ConfigurationError, RateLimitStoreError
 from .log import mask, register_secret
+from .stores import StoreURL, parse_store_url
 from .waits import announce
 
 if TYPE_CHECKING:  # pyrate-limiter imports asyncio, sqlite3 and multiprocessing: keep imports lazy
@@ -112,17 +113,27 @@ def _margin(window: float) -> float:
     return min(1.0, max(0.1, window * 0.01))
 
 
-def _make_bucket(requests: int, interval_ms: int, store: str | None) -> AbstractBucket:
+def _store_url(store: str | None) -> StoreURL | None:
+    """``store`` read by the rules the cache's store follows too."""
+    if store is None:
+        return None
+    try:
+        return parse_store_url(store)
+    except ValueError as exc:
+        raise ConfigurationError(f"invalid rate_limit_store: {exc}") from None
+
+
+def _make_bucket(requests: int, interval_ms: int, where: StoreURL | None) -> AbstractBucket:
     """A bucket for ``store``; shared stores are keyed by window only, since they log timestamps."""
     from pyrate_limiter import InMemoryBucket, Rate
 
     rates = [Rate(requests, interval_ms)]
-    if store is None or store.startswith("memory://"):
+    if where is None or where.kind == "memory":
         return InMemoryBucket(rates)
-    if store.startswith("sqlite://"):
+    if where.path is not None:  # sqlite
         from pyrate_limiter import SQLiteBucket
 
-        path = store.removeprefix("sqlite://")  # sqlite:///abs/file.db or sqlite://relative.db
+        path = str(where.path)
         try:
             return SQLiteBucket.init_from_file(
                 rates, table=f"musicagent_{interval_ms}", db_path=path, use_file_lock=True
@@ -133,25 +144,20 @@ def _make_bucket(requests: int, interval_ms: int, store: str | None) -> Abstract
             ) from exc
         except Exception as exc:  # sqlite3.Error, OSError, filelock.Timeout
             raise ConfigurationError(f"cannot open the rate-limit store {path!r}: {exc}") from None
-    if store.startswith(("redis://", "rediss://")):
-        register_secret(urlsplit(store).password)
-        try:
-            from pyrate_limiter import RedisBucket
-            from redis import Redis
-        except ImportError as exc:
-            raise ConfigurationError(
-                "a redis:// rate-limit store needs redis: pip install 'musicagent[redis]'"
-            ) from exc
-        try:
-            client: Any = Redis.from_url(store, socket_timeout=5, socket_connect_timeout=5)
-            pool = client.connection_pool
-            pool.connection_class = _bounded_connection_class(pool.connection_class)
-            return RedisBucket(
-                rates, client, f"musicagent:ratelimit:{interval_ms}", client.script_load(_redis_script())
-            )
-        except Exception as exc:  # redis.RedisError and friends
-            raise ConfigurationError(mask(f"cannot reach the rate-limit store {store}: {exc}")) from None
-    raise ConfigurationError(f"unknown rate-limit store {mask(store)!r}: use memory://, sqlite:///path or redis://")
+    store = where.url  # Redis
+    register_secret(urlsplit(store).password)
+    try:
+        from pyrate_limiter import RedisBucket
+        from redis import Redis
+    except ImportError as exc:
+        raise ConfigurationError("a redis:// rate-limit store needs redis: pip install 'musicagent[redis]'") from exc
+    try:
+        client: Any = Redis.from_url(store, socket_timeout=5, socket_connect_timeout=5)
+        pool = client.connection_pool
+        pool.connection_class = _bounded_connection_class(pool.connection_class)
+        return RedisBucket(rates, client, f"musicagent:ratelimit:{interval_ms}", client.script_load(_redis_script()))
+    except Exception as exc:  # redis.RedisError and friends
+        raise ConfigurationError(mask(f"cannot reach the rate-limit store {store}: {exc}")) from None
 
 
 def _redis_script() -> str:
@@ -204,15 +210,17 @@ class RateLimiter:
         self._interval_ms = round((window + _margin(window)) * 1000)
         # A shared store is opened now, so a bad store fails at construction; the in-memory bucket
         # (and the pyrate-limiter import it needs) waits for the first request.
+        where = _store_url(store)
+        self.shared = where is not None and where.kind != "memory"  # SQLite or Redis: calls may block
+        self._sqlite = where is not None and where.kind == "sqlite"
         self._bucket_obj: AbstractBucket | None = (
-            None if store is None else _make_bucket(requests, self._interval_ms, store)
+            _make_bucket(requests, self._interval_ms, where) if self.shared else None
         )
         self._lock = threading.Lock()  # guards the bucket and the server figures
         self._turn = threading.Lock()  # held by the one thread waiting for a slot
         self._server: tuple[int | None, int | None, int | None] = (None, None, None)
         self._updated_at: float | None = None
         self._leaked_at = time.monotonic()
-        self._shared = store is not None and not store.startswith("memory://")  # SQLite or Redis
         self._store_started = 0.0
         self._slot = threading.local()  # when this thread's latest slot was taken (see settle)
         self._holds: list[tuple[float, float]] = []  # (bucket frees the slot at, server may count it until)
@@ -256,7 +264,7 @@ class RateLimiter:
         keeps locked) or fails becomes a :class:`RateLimitStoreError` naming the store. A Redis that
         restarted has forgotten the Lua script (NOSCRIPT): it is loaded again and the call repeated.
         """
-        if not self._shared:
+        if not self.shared:
             return call()
         end = time.monotonic() + STORE_TIMEOUT if end is None else end
         for reloaded in (False, True):
@@ -283,7 +291,7 @@ class RateLimiter:
         self._store_started = time.monotonic()
         left = max(0.0, end - self._store_started)
         bucket: Any = self._bucket
-        if self.store is not None and self.store.startswith("sqlite://"):
+        if self._sqlite:
             if bucket.use_limiter_lock:
                 bucket.lock.timeout = left  # filelock: per thread
             bucket.conn.execute(f"PRAGMA busy_timeout = {int(left * 1000)}").close()

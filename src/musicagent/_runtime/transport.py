@@ -32,6 +32,7 @@ if TYPE_CHECKING:  # urllib3 is imported with the first request (_Pools), not wi
     import urllib3
 
     from .cache_store import ResponseCache
+    from .config import Settings
     from .watchdog import Guard
 
 __all__ = ["RawResponse", "RequestOptions", "Transport"]
@@ -88,32 +89,18 @@ class Transport:
 
     def __init__(
         self,
+        settings: Settings,
         *,
-        base_url: str,
         credentials: Credentials,
         user_agent: str,
-        timeout: float,
-        max_retries: int,
-        deadline: float | None,
         limiter: RateLimiter | None,
-        credentials_hosts: tuple[str, ...] = (),
-        max_response_bytes: int = 64 * 2**20,
-        max_download_bytes: int = 4 * 2**30,
-        pool_maxsize: int = 32,  # threads beyond it would open (and drop) connections of their own
         cache: ResponseCache | None = None,
+        pool_maxsize: int = 32,  # threads beyond it would open (and drop) connections of their own
     ) -> None:
-        self.builder = core.RequestBuilder(
-            base_url=base_url,
-            credentials=credentials,
-            user_agent=user_agent,
-            timeout=timeout,
-            max_retries=max_retries,
-            deadline=deadline,
-            credentials_hosts=credentials_hosts,
-        )
-        self.max_response_bytes = max_response_bytes
-        self.max_download_bytes = max_download_bytes
-        self.base_url = base_url
+        self.builder = core.RequestBuilder(settings, credentials, user_agent)
+        self.max_response_bytes = settings.max_response_bytes
+        self.max_download_bytes = settings.max_download_bytes
+        self.base_url = settings.base_url
         self.credentials = credentials
         self.limiter = limiter
         self.metrics = Metrics()

@@ -25,37 +25,9 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, TextIO
 
 from .._runtime.operations import OperationInfo
-from .errors import (
-    EXIT_API,
-    EXIT_AUTH,
-    EXIT_FAILURE,
-    EXIT_INTERRUPTED,
-    EXIT_NETWORK,
-    EXIT_NOT_FOUND,
-    EXIT_OK,
-    EXIT_PIPE,
-    EXIT_RATE_LIMITED,
-    EXIT_USAGE,
-    PROG,
-    UsageError,
-    exit_code_for,
-    message,
-)
+from .errors import EXIT_OK, EXIT_PIPE, EXIT_USAGE, PROG, UsageError, exit_code_for, message
 
-__all__ = [
-    "EXIT_API",
-    "EXIT_AUTH",
-    "EXIT_FAILURE",
-    "EXIT_INTERRUPTED",
-    "EXIT_NETWORK",
-    "EXIT_NOT_FOUND",
-    "EXIT_OK",
-    "EXIT_PIPE",
-    "EXIT_RATE_LIMITED",
-    "EXIT_USAGE",
-    "exit_code_for",
-    "main",
-]
+__all__ = ["main"]  # the exit codes are musicagent.cli.errors'; they are defined and exported there once
 
 _CLIENT_OPTIONS = (
     "token",

@@ -138,14 +138,20 @@ def _positive_float(text: str) -> float:
 _positive_float.__name__ = "positive number"  # argparse: "argument --timeout: invalid positive number value"
 
 
-def _count(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise ValueError(text)
-    return value
+def _int_at_least(least: int, name: str) -> Callable[[str], int]:
+    """An argparse ``type``: an integer of at least ``least``; ``name`` is what argparse's error calls it."""
+
+    def convert(text: str) -> int:
+        value = int(text)
+        if value < least:
+            raise ValueError(text)
+        return value
+
+    convert.__name__ = name  # argparse: "argument --max-retries: invalid count (0 or more) value"
+    return convert
 
 
-_count.__name__ = "count (0 or more)"
+_count = _int_at_least(0, "count (0 or more)")
 
 RATE_LIMIT_OFF = "off"
 """``--rate-limit off``: no local limiting (``Discogs(rate_limit=None)``)."""
@@ -300,14 +306,7 @@ def _usage(op: OperationInfo) -> str:
     return _help(" ".join(words)).replace("%%(prog)s", "%(prog)s")
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise ValueError(text)
-    return value
-
-
-_positive_int.__name__ = "positive integer"
+_positive_int = _int_at_least(1, "positive integer")
 
 
 def _describe(op: OperationInfo) -> str:

@@ -17,7 +17,7 @@ from .._generated.operations import OPERATIONS
 from .._runtime.operations import OperationInfo
 from ._cassettes import Interaction, normalize_path, query_of
 
-__all__ = ["Route", "find_match", "nearest", "request_line", "route", "significant"]
+__all__ = ["Route", "find_match", "nearest", "request_line", "route", "significant", "wrong_path_param"]
 
 # Never part of the question: page size only cuts the same listing differently, and credentials
 # differ between the recording and the replay (and must not be compared, let alone echoed).
@@ -58,6 +58,24 @@ def route(method: str, path: str) -> Route | None:
         found = pattern.match(path)
         if found is not None:
             return Route(op, found.groupdict())
+    return None
+
+
+_PATH_TYPES = {"integer": re.compile(r"[0-9]+"), "number": re.compile(r"[0-9]+(?:\.[0-9]+)?")}
+
+
+def wrong_path_param(found: Route) -> str | None:
+    """The path parameter whose value is not of the spec's type (or not one of its choices), if any.
+
+    Discogs routes ``/releases/abc`` nowhere: such a path is a 404 before anything else is looked at.
+    """
+    for param in found.operation.params:
+        value = found.params.get(param.name)
+        if value is None:
+            continue
+        pattern = _PATH_TYPES.get(param.type)
+        if (pattern is not None and not pattern.fullmatch(value)) or (param.choices and value not in param.choices):
+            return param.name
     return None
 
 

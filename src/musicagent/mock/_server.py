@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import math
 import re
@@ -23,7 +24,8 @@ from urllib.parse import urlencode, urlsplit
 from .._runtime.operations import OperationInfo
 from ._auth import check, credential_kind
 from ._cassettes import Interaction, load_cassettes, normalize_path, query_of
-from ._match import find_match, nearest, request_line, route, significant
+from ._match import find_match, nearest, request_line, route, significant, wrong_path_param
+from ._refs import References, collect
 from ._state import Answer, State
 from ._stubs import RecordedRequest, Stub, StubRegistry
 
@@ -308,6 +310,7 @@ class MockServer:
         self.log = log
         self._clock = clock
         self.interactions: tuple[Interaction, ...] = ()
+        self._references = References()
         self._stubs = StubRegistry()
         self._state: State | None = None
         self._window: _Window | None = None
@@ -335,7 +338,9 @@ class MockServer:
         """Load the cassettes, bind and serve in a daemon thread; returns self."""
         if self._httpd is not None:
             return self
-        self.interactions = tuple(load_cassettes(self.cassettes)) if self.cassettes is not None else ()
+        loaded = load_cassettes(self.cassettes) if self.cassettes is not None else []
+        self.interactions = tuple(_absolute(interaction) for interaction in loaded)
+        self._references = collect(self.interactions)
         if self.user is None:
             self.user = self._recorded_identity() or "mock-user"
         self._state = State(self.user, self._recorded_json)
@@ -502,6 +507,9 @@ class MockServer:
         found = route(method, path)
         state = self._state
         assert state is not None and self.user is not None
+        if found is not None and wrong_path_param(found) is not None:
+            reply.error(404, NOT_FOUND_MESSAGE, "refused")  # Discogs routes a mistyped id nowhere
+            return
         if found is not None:
             page = (query.get("page") or ("1",))[-1]
             refused = check(found.operation, found.params, kind, self.user, int(page) if page.isdigit() else 1)
@@ -529,7 +537,10 @@ class MockServer:
             self._replay(reply, match, match.body, path, query)
             return
         if found is not None and method in ("GET", "HEAD"):
-            made = self._synthesize(found.operation, found.params, method, query)
+            made = self._synthesize(found.operation, found.params, method, path, query)
+            if isinstance(made, str):
+                self._miss(reply, made)
+                return
             if made is not None:
                 source, made_body = made
                 if self.strict:
@@ -587,21 +598,42 @@ class MockServer:
         reply.send(match.status, headers, body, answer, reason=match.reason)
 
     def _synthesize(
-        self, op: OperationInfo, params: Mapping[str, str], method: str, query: Mapping[str, tuple[str, ...]]
-    ) -> tuple[Interaction, bytes] | None:
-        """A recording of the same operation and question for other ids, with the ids substituted."""
+        self,
+        op: OperationInfo,
+        params: Mapping[str, str],
+        method: str,
+        path: str,
+        query: Mapping[str, tuple[str, ...]],
+    ) -> tuple[Interaction, bytes] | str | None:
+        """A recording of the same operation and question for other ids, with the ids substituted.
+
+        A listing's pages agree with each other: a page past what this resource's recorded first page
+        says exists is never borrowed (a str: why it is a miss), and page N of an unrecorded resource
+        comes from the same recorded resource as its page 1, or not at all.
+        """
         if not params:
             return None
         wanted = significant("GET", "/", query)
+        page = wanted.pop("page", None)
+        first_query = {k: v for k, v in query.items() if k != "page"}
+        if page is not None and find_match(self.interactions, method, path, first_query) is not None:
+            return f"page {page[-1]} is past the recorded pages of this listing"
         for candidate in self.interactions:
             other = route(candidate.method, candidate.path)
             if other is None or other.operation.id != op.id or candidate.status != 200:
                 continue
             if significant(candidate.method, candidate.path, candidate.query) != wanted:
                 continue
-            made = _substitute(candidate.body, other.params, params)
+            source = candidate
+            if page is not None:
+                asked = {**{k: v for k, v in candidate.query.items() if k != "page"}, "page": page}
+                paged = find_match(self.interactions, "GET", candidate.path, asked)
+                if paged is None or paged.status != 200:
+                    return f"page {page[-1]} is past the recorded pages of {candidate.path}, which page 1 is made from"
+                source = paged
+            made = _substitute(source.body, other.params, params)
             if made is not None:
-                return candidate, made
+                return source, self._references.name(op.id, params, made)
         return None
 
     def _cap_pagination(
@@ -767,6 +799,30 @@ def _substitute(body: bytes, recorded: Mapping[str, str], wanted: Mapping[str, s
         return value
 
     return json.dumps(walk(data, None, 0), ensure_ascii=False).encode("utf-8")
+
+
+# A link some recordings (the documentation's examples) give relative to the API: made absolute.
+_RELATIVE_LINK = re.compile(
+    rb'("(?:[a-z_]*url|first|prev|next|last|thumb|cover_image|uri|uri150)"\s*:\s*")(/[^/"][^"]*)"'
+)
+
+
+def _absolute(interaction: Interaction) -> Interaction:
+    """``interaction`` with its relative API links absolute, so every link the mock sends is.
+
+    A search result's ``uri`` (``/release/1-The-Persuader-Stockholm``) is a page of the website,
+    not of the API, and Discogs sends it relative: it stays as recorded.
+    """
+    if not _RELATIVE_LINK.search(interaction.body):
+        return interaction
+
+    def link(found: re.Match[bytes]) -> bytes:
+        key, target = found.group(1), found.group(2)
+        if key.startswith((b'"uri"', b'"uri150"')) and not target.startswith((b"/image/", b"/images/")):
+            return found.group(0)
+        return key + _DISCOGS_ORIGINS[0].encode() + target + b'"'
+
+    return dataclasses.replace(interaction, body=_RELATIVE_LINK.sub(link, interaction.body))
 
 
 def _rewrite(text: str, base: str) -> str:
