@@ -129,6 +129,23 @@ def test_a_limiter_wait_is_logged_at_info_and_told_to_listeners() -> None:
     ]
 
 
+def test_the_async_limiter_announces_its_wait_too() -> None:
+    import asyncio
+
+    from musicagent._runtime.async_ratelimit import AsyncLimiterWait
+
+    heard: list[str] = []
+
+    async def twice() -> None:
+        limiter = AsyncLimiterWait(RateLimiter(1, 2.5))
+        await limiter.acquire()
+        await limiter.acquire()
+
+    with waits.listen(lambda seconds, reason: heard.append(reason)):
+        asyncio.run(twice())
+    assert heard == ["rate limit of 1 requests per 2.5 s"]
+
+
 def test_short_waits_pass_without_a_word() -> None:
     heard: list[float] = []
     with waits.listen(lambda seconds, reason: heard.append(seconds)):

@@ -163,6 +163,9 @@ def test_many_clients_do_not_leak_threads(server: LocalServer) -> None:
     def client_threads() -> int:  # the server's handler threads serve kept-alive connections: not ours
         return sum(1 for t in threading.enumerate() if "process_request" not in t.name)
 
+    warm = Discogs(base_url=server.url, token=TOKEN, rate_limit=(10, 1.0))
+    warm.request("GET", "/x")  # the one watchdog thread per process (deadlines) exists from the first call on
+    warm.close()
     before = client_threads()
     clients = [Discogs(base_url=server.url, token=TOKEN, rate_limit=(10, 1.0)) for _ in range(50)]
     for d in clients:
@@ -345,6 +348,25 @@ def test_one_thread_at_a_time_waits_on_the_bucket() -> None:
     assert limiter.acquire(timeout=0.05) is None
     waiter.join(5)
     assert limiter.state().local_in_window == 1
+
+
+def test_a_429_with_retry_after_and_remaining_zero_waits_retry_after_not_a_window(
+    server: LocalServer, client: Client
+) -> None:
+    """Issue 15: the server's Retry-After is the wait, even when its figures also say 0 remaining."""
+    answers = iter([(429, {"Retry-After": "1", "X-Discogs-Ratelimit": "60", "X-Discogs-Ratelimit-Remaining": "0"})])
+
+    def route(seen: object) -> tuple[int, dict[str, str], bytes]:
+        status, headers = next(answers, (200, {}))
+        return status, {"Content-Type": "application/json", **headers}, b'{"ok": true}'
+
+    server.routes["/x"] = route
+    d = client(rate_limit=(5, 30.0), max_retries=3, deadline=8)
+    started = time.monotonic()
+    assert d.request("GET", "/x")["ok"] is True
+    assert d.metrics.rate_limited == 1
+    d.request("GET", "/x")  # and the window still has room
+    assert time.monotonic() - started < 5  # filling the local window would have waited 30 s (deadline: 8)
 
 
 def test_a_429_with_retry_after_or_figures_does_not_fill_the_window() -> None:

@@ -26,6 +26,7 @@ from collections.abc import Callable, Mapping
 from typing import TypeVar
 
 from .ratelimit import RateLimiter
+from .waits import announce, limit_reason
 
 __all__ = ["AsyncLimiterWait"]
 
@@ -79,6 +80,7 @@ class AsyncLimiterWait:
                     await turn.acquire()
             except TimeoutError:
                 return None
+        told = False
         try:
             while True:
                 wait, taken_at = await self._run(lambda: self.limiter.try_take(end, store_timeout))
@@ -86,6 +88,7 @@ class AsyncLimiterWait:
                     return time.monotonic() - start, taken_at
                 if end is not None and time.monotonic() + wait > end:
                     return None
+                told = told or announce(wait, limit_reason(self.limiter.requests, self.limiter.window))
                 await asyncio.sleep(wait)
         finally:
             turn.release()

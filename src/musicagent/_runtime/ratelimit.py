@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 from .errors import ConfigurationError, RateLimitStoreError
 from .log import mask, register_secret
 from .stores import StoreURL, parse_store_url
-from .waits import announce
+from .waits import announce, limit_reason
 
 if TYPE_CHECKING:  # pyrate-limiter imports asyncio, sqlite3 and multiprocessing: keep imports lazy
     from pyrate_limiter import AbstractBucket
@@ -326,7 +326,7 @@ class RateLimiter:
                     return time.monotonic() - start
                 if end is not None and time.monotonic() + wait > end:
                     return None
-                told = told or announce(wait, f"rate limit of {self.requests} requests per {self.window:g} s")
+                told = told or announce(wait, limit_reason(self.requests, self.window))
                 time.sleep(wait)
         finally:
             self._turn.release()
@@ -417,7 +417,9 @@ class RateLimiter:
                 self.requests = limit
                 self._bucket.rates = [Rate(limit, self._interval_ms)]
             capacity = self.requests
-            if rejected and not known and headers.get("Retry-After") is None:
+            if rejected and headers.get("Retry-After") is not None:
+                return  # the server said when to come back; filling the window would wait past that
+            if rejected and not known:
                 target = -1  # a bare 429: one more than counted here
             elif remaining is not None:
                 target = capacity - remaining

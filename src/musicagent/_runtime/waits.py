@@ -14,7 +14,7 @@ from contextlib import contextmanager
 
 from . import log as _log
 
-__all__ = ["NOTICE_AFTER", "WaitListener", "announce", "describe", "listen"]
+__all__ = ["NOTICE_AFTER", "WaitListener", "announce", "describe", "limit_reason", "listen"]
 
 NOTICE_AFTER = 2.0
 """Shorter waits pass without a word: a notice per request would be noise."""
@@ -35,6 +35,11 @@ def describe(seconds: float) -> str:
         return f"{whole} s"
     minutes, rest = divmod(whole, 60)
     return f"{minutes} min {rest} s" if rest else f"{minutes} min"
+
+
+def limit_reason(requests: int, window: float) -> str:
+    """Why a limiter wait happens, in the words both clients' notices use."""
+    return f"rate limit of {requests} requests per {window:g} s"
 
 
 def announce(seconds: float, reason: str, *, log: bool = True) -> bool:
