@@ -12,7 +12,8 @@ Scenarios:
 * ``list``: walking the first ``--items`` items (1,000) of an artist's releases, 100 per page, and
   reading ``.title`` of each. One operation is the whole walk, started afresh.
 
-Clients: ``raw`` (urllib3 + json.loads, the floor), ``musicagent``, ``python3-discogs-client``
+Clients: ``raw`` (urllib3 + json.loads, the floor), ``musicagent`` (and, to put a number on each
+of issue 16's levers, musicagent with one of them switched off), ``python3-discogs-client``
 (module ``discogs_client``) and ``discogs-sdk``. Each is used the way its README shows, with a token,
 pointed at the loopback server; musicagent runs with ``rate_limit=None`` (no local limiter), and
 neither peer has a limiter of its own that would wait here.
@@ -131,9 +132,27 @@ def discogs_sdk_ops(base: str, release_id: int, artist_id: int, items: int) -> d
     return {"release": release, "list": listing}
 
 
+def without_fast_headers(base: str, release_id: int, artist_id: int, items: int) -> dict[str, Op]:
+    """musicagent with http.client's own header parsing (the email package), as before issue 16."""
+    from musicagent._runtime import headers
+
+    headers.install = lambda manager: None  # the pools keep urllib3's stock classes
+    return musicagent_ops(base, release_id, artist_id, items)
+
+
+def without_gc_pause(base: str, release_id: int, artist_id: int, items: int) -> dict[str, Op]:
+    """musicagent validating with the garbage collector running, as before issue 16."""
+    from musicagent._runtime import client
+
+    client._validate_json = lambda model, content: model.model_validate_json(content)
+    return musicagent_ops(base, release_id, artist_id, items)
+
+
 CLIENTS: dict[str, Callable[[str, int, int, int], dict[str, Op]]] = {
     "raw": raw_ops,
     "musicagent": musicagent_ops,
+    "musicagent without plain header reading": without_fast_headers,
+    "musicagent without the GC pause": without_gc_pause,
     "python3-discogs-client": discogs_client_ops,
     "discogs-sdk": discogs_sdk_ops,
 }

@@ -48,6 +48,17 @@ TARGETS: dict[str, tuple[str, str]] = {
         "musicagent.cli.main(['--help']), help text written",
         "import musicagent.cli\nmusicagent.cli.main(['--help'])",
     ),
+    "musicagent completion": (
+        "one TAB: `musicagent releases g` completed by argcomplete, as the shell asks",
+        # argcomplete ends the process with os._exit once it has written the completions; here that
+        # becomes SystemExit (which main() returns from) so that the child can report its time.
+        "import os\n"
+        "def _exit(code):\n    raise SystemExit(code)\n"
+        "os._exit = _exit\n"
+        "os.environ.update(_ARGCOMPLETE='1', COMP_LINE='musicagent releases g', COMP_POINT='21',"
+        " _ARGCOMPLETE_STDOUT_FILENAME=os.devnull)\n"
+        "import musicagent.cli\nmusicagent.cli.main([])",
+    ),
     "python3-discogs-client": (
         "import discogs_client; discogs_client.Client(ua, user_token=...)",
         f"import discogs_client\ndiscogs_client.Client({UA!r}, user_token={TOKEN!r})",

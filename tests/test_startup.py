@@ -14,6 +14,7 @@ import subprocess
 import sys
 import textwrap
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from _sdk_server import DiscogsServer
@@ -82,6 +83,23 @@ def test_the_cli_help_imports_none_of_the_heavy_modules() -> None:
         assert 'usage' in out.getvalue()
     """
     assert loaded_after(code) == set()
+
+
+def test_a_shell_completion_imports_none_of_the_heavy_modules(tmp_path: Path) -> None:
+    """Every TAB runs the program; argcomplete writes the candidates and ends the process."""
+    out = tmp_path / "completions"
+    code = f"""
+        import os
+        def _exit(code):  # argcomplete ends with os._exit; let this child report what it imported
+            raise SystemExit(code)
+        os._exit = _exit
+        os.environ.update(_ARGCOMPLETE='1', COMP_LINE='musicagent releases g', COMP_POINT='21',
+                          _ARGCOMPLETE_STDOUT_FILENAME={str(out)!r})
+        import musicagent.cli
+        musicagent.cli.main([])
+    """
+    assert loaded_after(code) == set()
+    assert out.read_text().split() == ["get"]  # the one operation of releases that starts with g
 
 
 def test_a_bad_setting_is_still_refused_at_construction_without_importing_them() -> None:

@@ -48,6 +48,54 @@ def test_a_header_block_reads_as_http_client_reads_it(block: bytes) -> None:
     assert ours.get_content_type() == reference.get_content_type()
 
 
+class _Bytes:
+    """What http.client.HTTPResponse reads from: a socket's makefile(), here over fixed bytes."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def makefile(self, mode: str) -> io.BufferedReader:
+        return io.BufferedReader(io.BytesIO(self.data))  # type: ignore[arg-type]
+
+
+ANSWERS = {
+    "1.1 sized": b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}",
+    "1.1 close": b"HTTP/1.1 200 OK\r\nConnection: Close\r\nContent-Length: 2\r\n\r\n{}",
+    "1.1 chunked": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: Chunked\r\nContent-Length: 9\r\n\r\n2\r\n{}\r\n0\r\n\r\n",
+    "1.1 unsized": b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n{}",
+    "1.1 bad length": b"HTTP/1.1 200 OK\r\nContent-Length: two\r\n\r\n{}",
+    "1.1 negative length": b"HTTP/1.1 200 OK\r\nContent-Length: -2\r\n\r\n{}",
+    "1.1 no content": b"HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\n",
+    "1.1 not modified": b"HTTP/1.1 304 Not Modified\r\n\r\n",
+    "1.1 after 100": b"HTTP/1.1 100 Continue\r\nX-A: 1\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n",
+    "1.0 plain": b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\n{}",
+    "1.0 keep-alive": b"HTTP/1.0 200 OK\r\nConnection: Keep-Alive\r\nContent-Length: 2\r\n\r\n{}",
+    "1.0 keep-alive header": b"HTTP/1.0 200 OK\r\nKeep-Alive: timeout=5\r\nContent-Length: 2\r\n\r\n{}",
+    "1.0 proxy-connection": b"HTTP/1.0 200 OK\r\nProxy-Connection: keep-alive\r\nContent-Length: 2\r\n\r\n{}",
+    "0.9": b"HTTP/0.9 200 OK\r\nContent-Length: 2\r\n\r\n{}",
+    "folded": b"HTTP/1.1 200 OK\r\nX-Long: a\r\n b\r\nContent-Length: 2\r\n\r\n{}",
+}
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+@pytest.mark.parametrize("answer", list(ANSWERS.values()), ids=list(ANSWERS))
+def test_a_response_begins_as_http_clients_does(answer: bytes, method: str) -> None:
+    """Status, version, framing (length, chunked) and keep-alive come out as http.client decides them."""
+    reference = http.client.HTTPResponse(_Bytes(answer), method=method)  # type: ignore[arg-type]
+    ours = headers._Response(_Bytes(answer), method=method)  # type: ignore[arg-type]
+    reference.begin()
+    ours.begin()
+    seen = [(r.status, r.reason, r.version, r.chunked, r.length, r.will_close) for r in (reference, ours)]
+    assert seen[0] == seen[1]
+    assert ours.msg.items() == reference.msg.items()
+    assert ours.read() == reference.read()
+
+
+def test_a_status_line_of_another_protocol_is_refused_like_http_client_refuses_it() -> None:
+    with pytest.raises(http.client.UnknownProtocol):
+        headers._Response(_Bytes(b"HTTP/2.0 200 OK\r\n\r\n")).begin()  # type: ignore[arg-type]
+
+
 def test_too_many_or_too_long_header_lines_meet_http_clients_limits() -> None:
     with pytest.raises(http.client.HTTPException, match="more than 100 headers"):
         headers._header_lines(io.BytesIO(b"X: 1\r\n" * 101 + b"\r\n"))

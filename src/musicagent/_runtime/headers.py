@@ -92,15 +92,27 @@ class _Response(http.client.HTTPResponse):
         self.reason = reason.strip()
         self.headers = self.msg = _message(_header_lines(self.fp))
 
-        self.chunked = (self.msg.get("transfer-encoding") or "").lower() == "chunked"
+        first: dict[str, str] = {}  # lower-case name -> first value, what msg.get() answers, found in one pass
+        for name, value in self.msg.raw_items():
+            first.setdefault(name.lower(), value)
+        self.chunked = first.get("transfer-encoding", "").lower() == "chunked"
         if self.chunked:
             self.chunk_left = None
-        self.will_close = self._check_close()
-        self.length = None if self.chunked else _content_length(self.msg.get("content-length"))
+        self.will_close = _closes_after(self.version, first)
+        self.length = None if self.chunked else _content_length(first.get("content-length"))
         if status in (http.client.NO_CONTENT, http.client.NOT_MODIFIED) or status < 200 or self._method == "HEAD":
             self.length = 0  # no body, whatever the headers say
         if self.length is None and not self.chunked:
             self.will_close = True  # the body ends when the connection does
+
+
+def _closes_after(version: int, first: dict[str, str]) -> bool:
+    """HTTP/1.1 keeps the connection unless told to close; HTTP/1.0 closes it unless told to keep it."""
+    connection = first.get("connection", "").lower()
+    if version == 11:
+        return "close" in connection
+    keep = first.get("keep-alive") or "keep-alive" in connection
+    return not (keep or "keep-alive" in first.get("proxy-connection", "").lower())
 
 
 def _content_length(value: str | None) -> int | None:
