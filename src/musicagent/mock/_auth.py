@@ -6,7 +6,14 @@ from collections.abc import Mapping
 
 from .._runtime.operations import OperationInfo
 
-__all__ = ["FORBIDDEN_MESSAGE", "PAGE_CAP_MESSAGE", "UNAUTHORIZED_MESSAGE", "check", "credential_kind"]
+__all__ = [
+    "FORBIDDEN_MESSAGE",
+    "PAGE_CAP_MESSAGE",
+    "UNAUTHORIZED_MESSAGE",
+    "check",
+    "credential_kind",
+    "is_credential_param",
+]
 
 UNAUTHORIZED_MESSAGE = "You must authenticate to access this resource."
 FORBIDDEN_MESSAGE = "You don't have permission to access this resource."
@@ -19,6 +26,11 @@ _SATISFIES = {
     "oauth": "OAuth1",
     "oauth-consumer": "OAuth1",
 }
+
+
+def is_credential_param(name: str) -> bool:
+    """A query parameter that carries credentials: never part of the question, never shown or recorded."""
+    return name in ("token", "key", "secret") or name.startswith("oauth_")
 
 
 def credential_kind(authorization: str | None, query: Mapping[str, tuple[str, ...]]) -> str | None:

@@ -15,13 +15,14 @@ from urllib.parse import urlencode
 
 from .._generated.operations import OPERATIONS
 from .._runtime.operations import OperationInfo
+from ._auth import is_credential_param
 from ._cassettes import Interaction, normalize_path, query_of
 
 __all__ = ["Route", "find_match", "nearest", "request_line", "route", "significant", "wrong_path_param"]
 
 # Never part of the question: page size only cuts the same listing differently, and credentials
 # differ between the recording and the replay (and must not be compared, let alone echoed).
-IGNORED_PARAMS = frozenset({"per_page", "token", "key", "secret", "callback"})
+IGNORED_PARAMS = frozenset({"per_page", "callback"})  # and credentials (_auth.is_credential_param)
 # Discogs compares these without regard to case: usernames in paths, free-text search terms.
 _CASELESS_PATH_PARAMS = frozenset({"username"})
 _CASELESS_OPERATIONS = frozenset({"search"})
@@ -99,7 +100,7 @@ def significant(method: str, path: str, query: Mapping[str, tuple[str, ...]]) ->
     caseless = found is not None and found.operation.id in _CASELESS_OPERATIONS
     result: dict[str, tuple[str, ...]] = {}
     for name, values in query.items():
-        if name in IGNORED_PARAMS or name.startswith("oauth_"):
+        if name in IGNORED_PARAMS or is_credential_param(name):
             continue
         if len(values) == 1 and _DEFAULTS.get(name) == (_number(values[0]) if name == "page" else values[0]):
             continue
@@ -162,7 +163,7 @@ def find_match(
 def request_line(method: str, path: str, query: Mapping[str, tuple[str, ...]]) -> str:
     """``GET /path?a=b`` without credentials: how misses name requests."""
     shown = [
-        (k, v) for k, values in query.items() if k not in IGNORED_PARAMS and not k.startswith("oauth_") for v in values
+        (k, v) for k, values in query.items() if k not in IGNORED_PARAMS and not is_credential_param(k) for v in values
     ]
     return f"{method} {path}" + ("?" + urlencode(shown) if shown else "")
 

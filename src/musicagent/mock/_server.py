@@ -22,7 +22,7 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from .._runtime.operations import OperationInfo
-from ._auth import check, credential_kind
+from ._auth import check, credential_kind, is_credential_param
 from ._cassettes import Interaction, load_cassettes, normalize_path, query_of
 from ._match import find_match, nearest, request_line, route, significant, wrong_path_param
 from ._refs import References, collect
@@ -740,7 +740,7 @@ class _Reply:
         MockServer._send(self.handler, self.method, status, reason, all_headers, body)
         secret = ("authorization", "cookie")
         masked = {k: ("***" if k.lower() in secret else v) for k, v in self.handler.headers.items()}
-        query = {k: v for k, v in self.query.items() if k not in ("token", "key", "secret") and k[:6] != "oauth_"}
+        query = {k: v for k, v in self.query.items() if not is_credential_param(k)}
         self.server._stubs.record(
             RecordedRequest(self.method, self.path, query, masked, self.body, answer, status), stub
         )
