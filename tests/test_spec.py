@@ -218,6 +218,13 @@ def test_responses_follow_the_conventions() -> None:
     assert not problems, "\n".join(problems)
 
 
+# Pages whose `pagination` is not required, each with why (the SDK's pages cope without it: the
+# answer is then the only page). An entry needs evidence that Discogs may leave it out.
+PAGINATION_MAY_BE_ABSENT = {
+    "OrderMessagesPage": "no live capture has been published, and a public client's fixture has none",
+}
+
+
 def test_paginated_operations_follow_the_conventions() -> None:
     problems = []
     for method, path, op in operations():
@@ -243,7 +250,9 @@ def test_paginated_operations_follow_the_conventions() -> None:
         items = props.get(marker.get("items", ""), {})
         if items.get("type") != "array" or not items.get("items", {}).get("$ref", "").startswith(SCHEMA_PREFIX):
             problems.append(f"{where}: {marker!r} must name an array whose items $ref a named schema")
-        if not {"pagination", marker.get("items")} <= set(schema.get("required", [])):
+        name = found[1]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+        required = {marker.get("items")} | (set() if name in PAGINATION_MAY_BE_ABSENT else {"pagination"})
+        if not required <= set(schema.get("required", [])):
             problems.append(f"{where}: pagination and the items array must be required")
     assert not problems, "\n".join(problems)
 
