@@ -364,6 +364,30 @@ def test_response_schemas_require_only_identifying_fields() -> None:
     assert checked > 100
 
 
+def test_pages_whose_answer_lacks_figures_or_pagination_still_parse_and_iterate() -> None:
+    """The relaxed `required` lists in use: a real inventory page without `pages`, and an order's
+    messages without `pagination`, parse, and the SDK's pages read them as what they are."""
+    from musicagent._runtime.pagination import Page
+    from musicagent.models import InventoryPage, OrderMessagesPage
+
+    def no_fetch(number: int) -> Page[Any]:
+        raise AssertionError(f"page {number} must not be fetched")
+
+    raw = json.loads((REPO_BODIES / "brotherlogic__godiscogs" / INVENTORY_PAGE).read_text(encoding="utf-8"))
+    del raw["pagination"]["pages"]
+    page: Page[Any] = Page(InventoryPage.model_validate(raw), "listings", no_fetch, page_number=4)
+    assert page.body.pagination.pages is None and len(page.items) == len(raw["listings"]) > 0
+    assert page.pagination.pages == 4 and not page.has_next_page()  # the page's own number stands in
+
+    messages = OrderMessagesPage.model_validate({"messages": [{"subject": "s", "message": "m", "type": "message"}]})
+    assert messages.pagination is None
+    one: Page[Any] = Page(messages, "messages", no_fetch)
+    assert [m.subject for m in one] == ["s"] and one.pagination.pages == 1
+
+
+INVENTORY_PAGE = "users_brotherlogic_inventory_status=For_Sale_per_page=100_page=4.json"
+
+
 # ---------------------------------------------------------------------------------------------
 # 3. real bodies
 
