@@ -10,7 +10,6 @@ pages, searches, asks who it is (authenticated) and adds to its wantlist, then r
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
@@ -20,9 +19,8 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-NODE_MODULE = REPO / ".cache" / "npm" / "node_modules" / "@lionralfs" / "discogs-client" / "node-esm" / "index.js"
-SCRIPT = Path(__file__).resolve().parent / "thirdparty" / "lionralfs.mjs"
+from tests import _node
+
 USER = "R-Search"  # who the mock's tokens belong to: the recorded identity
 
 
@@ -109,11 +107,7 @@ def certificate(tmp_path: Path) -> tuple[Path, Path]:
 
 
 def test_lionralfs_discogs_client_over_https(certificate: tuple[Path, Path]) -> None:
-    node = shutil.which("node")
-    if node is None:
-        pytest.skip("Node.js is not installed (.ci/run installs it), so @lionralfs/discogs-client cannot run")
-    if not NODE_MODULE.exists():
-        pytest.skip("@lionralfs/discogs-client is not installed: run `make thirdparty` (needs npm)")
+    module = _node.package("@lionralfs/discogs-client") / "node-esm" / "index.js"
     cert, key = certificate
     mock = Mock("--tls-cert", str(cert), "--tls-key", str(key))
     try:
@@ -122,15 +116,13 @@ def test_lionralfs_discogs_client_over_https(certificate: tuple[Path, Path]) -> 
         env = {
             **os.environ,
             "NODE_EXTRA_CA_CERTS": str(cert),
-            "DISCOGS_CLIENT_MODULE": str(NODE_MODULE),
+            "DISCOGS_CLIENT_MODULE": str(module),
             "MOCK_HOST": host,
             "MOCK_PORT": port,
         }
-        done = subprocess.run([node, str(SCRIPT)], env=env, capture_output=True, text=True, timeout=60)
+        result = _node.run_script("lionralfs.mjs", env=env, timeout=60)
     finally:
         mock.stop()
-    assert done.returncode == 0, done.stderr
-    result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["release"] == "Never Gonna Give You Up"
     assert len(result["pages"]) == 2 and all(result["pages"])
     assert result["searchTypes"] == ["release"]
