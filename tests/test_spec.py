@@ -468,7 +468,7 @@ def test_every_body_in_the_repository_is_listed_and_checked() -> None:
     rows = _read_manifest(REPO_BODIES / "MANIFEST.tsv")
     on_disk = sorted(p.relative_to(REPO_BODIES).as_posix() for p in REPO_BODIES.rglob("*.json"))
     assert sorted(Path(r["path"]).relative_to(REPO_BODIES).as_posix() for r in rows) == on_disk
-    assert len(on_disk) >= 43
+    assert len(on_disk) >= 83
     covered = {r["path"] for r in COVERED}
     assert [r["file"] for r in rows if r["path"] not in covered] == []
     assert all(r["class"] in ("REAL-RECORDED", "REAL-FULL", "REAL-MODIFIED") for r in rows)
