@@ -777,15 +777,26 @@ def test_formulas_are_neutralised_in_model_rows_too() -> None:
     ]
 
 
-def test_the_columns_that_skip_cell_conversion_are_the_scalar_fields() -> None:
-    """Guards the fast path (behaviour is the same either way, the test above shows): scalar fields,
-    also optional, aliased, nested in records, or dates, are handed to the csv module as they are."""
+def test_the_columns_read_without_cell_conversion_are_the_scalar_and_list_fields() -> None:
+    """Guards the fast path (the cells are the same either way, the tests above show): scalar fields,
+    also optional, aliased, nested in records, or dates, go to the csv module as they are, and list
+    fields straight to the list's cell."""
     from musicagent.export._csv import model_columns
     from musicagent.models import MasterVersion
 
-    plain = {column.name for column in model_columns(Release) if column.plain}
-    assert plain == {"id", "title", "type", "year", "community.have", "community.want", "community.rating.count",
-                     "community.rating.average", "added"}  # fmt: skip
+    shapes = {column.name: column.shape for column in model_columns(Release)}
+    assert {name for name, shape in shapes.items() if shape == "plain"} == {
+        "id", "title", "type", "year", "community.have", "community.want", "community.rating.count",
+        "community.rating.average", "added",
+    }  # fmt: skip
+    assert {name for name, shape in shapes.items() if shape == "list"} == {"genres", "labels"}
     versions = model_columns(MasterVersion)
-    assert [column.name for column in versions if not column.plain] == ["major_formats"]
+    assert [column.name for column in versions if column.shape != "plain"] == ["major_formats"]
     assert "stats.community.in_wantlist" in {column.name for column in versions}
+
+
+def test_csv_a_list_column_holding_something_else_is_converted_like_any_cell(tmp_path: Path) -> None:
+    items: list[Any] = [{"id": 1, "genres": "Rock", "labels": None}, {"id": 2, "genres": ["a", 1], "labels": {"x": 1}}]
+    to_csv(items, tmp_path / "l.csv", model=Release, list_style="join")
+    rows = as_dicts(read_csv(tmp_path / "l.csv"))
+    assert [(row["genres"], row["labels"]) for row in rows] == [("Rock", ""), ("a; 1", '{"x":1}')]

@@ -21,15 +21,19 @@ from ._output import Target, TextSink, check_target, open_output
 ListStyle: TypeAlias = Literal["json", "join"]
 """How a list goes into one cell: ``"json"`` keeps everything, ``"join"`` reads better."""
 
+Shape: TypeAlias = Literal["plain", "list", "any"]
+"""What a column's value is dumped as, by its type: ``"plain"`` a str, int, float or None (the csv
+module writes those exactly as ``_cell`` would, so the value is handed over as it is), ``"list"``
+a list or None, ``"any"`` anything."""
+
 
 class Column(NamedTuple):
     """A header name and the keys that lead to the value inside a dumped item."""
 
     name: str
     keys: tuple[str, ...]
-    plain: bool = False
-    """Whether the schema says its value is dumped as a str, int, float or None: the csv module writes
-    those exactly as ``_cell`` would, so the cell is handed over as it is."""
+    shape: Shape = "any"
+    """What the schema says its dumped value is (see ``Shape``)."""
 
 
 _LIST_STYLES: tuple[ListStyle, ...] = ("json", "join")
@@ -134,7 +138,7 @@ def _write(
             chosen = _nonempty(data_columns(first_data), why)
         writer.writerow([column.name for column in chosen])
         cell = _cell_function(list_cell)
-        cells_of = _compile_row(chosen, cell)
+        cells_of = _compile_row(chosen, cell, list_cell)
         all_plain = _PLAIN_TYPES.issuperset
         writerow = writer.writerow
         for data in chain([first_data], dumps):
@@ -209,10 +213,10 @@ def _walk_model(
         if nested is not None and nested not in open_models:
             _walk_model(nested, keys, open_models | {nested}, columns)
         else:
-            columns.append(Column(".".join(keys), keys, _plain(field.annotation)))
+            columns.append(Column(".".join(keys), keys, _shape(field.annotation)))
     for name, computed in getattr(model, "__pydantic_computed_fields__", {}).items():
         keys = (*prefix, computed.alias or name)
-        columns.append(Column(".".join(keys), keys, _plain(computed.return_type)))
+        columns.append(Column(".".join(keys), keys, _shape(computed.return_type)))
 
 
 def _single_model(annotation: object) -> type[Any] | None:
@@ -271,14 +275,17 @@ _PLAIN_TYPES = frozenset({str, int, float, type(None)})
 _PLAIN_ANNOTATIONS = (str, int, float, type(None), datetime, date, time)  # dumped (mode="json") as those
 
 
-def _plain(annotation: object) -> bool:
-    """Whether a field of this type is dumped as a str, int, float or None (``str | None``, ``datetime``)."""
+def _shape(annotation: object) -> Shape:
+    """What a field of this type is dumped as (``str | None``, ``datetime``: plain; ``list[str] | None``: list)."""
     origin = get_origin(annotation)
     if origin is Annotated:
-        return _plain(get_args(annotation)[0])
+        return _shape(get_args(annotation)[0])
     if origin is Union or origin is types.UnionType:
-        return all(_plain(arg) for arg in get_args(annotation))
-    return any(annotation is kind for kind in _PLAIN_ANNOTATIONS)
+        shapes = {_shape(arg) for arg in get_args(annotation) if arg is not type(None)}
+        return shapes.pop() if len(shapes) == 1 else "any"
+    if origin is list:
+        return "list"
+    return "plain" if any(annotation is kind for kind in _PLAIN_ANNOTATIONS) else "any"
 
 
 def _cell_function(list_cell: Callable[[list[Any]], str]) -> Callable[[Any], object]:
@@ -302,14 +309,17 @@ def _cell_function(list_cell: Callable[[list[Any]], str]) -> Callable[[Any], obj
     return cell
 
 
-def _compile_row(columns: Sequence[Column], cell: Callable[[Any], object]) -> Callable[[Any], list[object]]:
+def _compile_row(
+    columns: Sequence[Column], cell: Callable[[Any], object], list_cell: Callable[[list[Any]], str]
+) -> Callable[[Any], list[object]]:
     """One function that reads every column's value out of a dumped item: the hot loop of a large export.
 
     Generated once per export from the columns, as ``dataclasses`` generates ``__init__``: each parent
     object is looked up once per row and each value with one ``dict.get`` (a generic walk over the key
     paths cost twice the time of the csv module writing the row). A plain column's value is taken as
-    it is; any other goes through ``cell``. The source holds only names made here: keys and helpers
-    come in as arguments of the outer function, so no key is ever written into code.
+    it is, a list column's list goes to ``list_cell``, anything else through ``cell``. The source holds
+    only names made here: keys and helpers come in as arguments of the outer function, so no key is
+    ever written into code.
     """
     key_names: dict[str, str] = {}
     parents: dict[tuple[str, ...], str] = {(): "d"}
@@ -329,14 +339,19 @@ def _compile_row(columns: Sequence[Column], cell: Callable[[Any], object]) -> Ca
     values = []
     for column in columns:
         value = f"{parent(column.keys[:-1])}.get({key(column.keys[-1])})"
-        values.append(value if column.plain else f"cell({value})")
+        if column.shape == "plain":
+            values.append(value)
+        elif column.shape == "list":  # the list's cell at once; anything else (None) by ``cell``
+            values.append(f"list_cell(x) if type(x := {value}) is list else cell(x)")
+        else:
+            values.append(f"cell({value})")
     lines.append(f"    return [{', '.join(values)}]")
     lines.append("  return row")
-    source = f"def make(E, cell, {', '.join(key_names.values())}):\n" + "\n".join(lines) + "\n"
+    source = f"def make(E, cell, list_cell, {', '.join(key_names.values())}):\n" + "\n".join(lines) + "\n"
     namespace: dict[str, Any] = {}
     exec(compile(source, "<musicagent.export row>", "exec"), namespace)
     make_row: Callable[..., Callable[[Any], list[object]]] = namespace["make"]
-    return make_row({}, cell, *key_names)
+    return make_row({}, cell, list_cell, *key_names)
 
 
 def _compact_json(value: Any) -> str:

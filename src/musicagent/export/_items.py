@@ -129,8 +129,12 @@ def data_dumper(kind: type, number: int) -> Callable[[Any], Any]:
     if issubclass(kind, BaseModel):
         answer_only = _answer_only(kind)
         if kind.model_dump is BaseModel.model_dump:
-            serializer = kind.__pydantic_serializer__
-            return partial(serializer.to_python, mode="json", by_alias=True, exclude_unset=answer_only)
+            to_python = kind.__pydantic_serializer__.to_python
+
+            def dump(item: Any) -> Any:  # a closure: functools.partial merges its keywords on every call
+                return to_python(item, mode="json", by_alias=True, exclude_unset=answer_only)
+
+            return dump
         return partial(kind.model_dump, mode="json", by_alias=True, exclude_unset=answer_only)
     if issubclass(kind, dict):
         return _jsonable
@@ -149,10 +153,12 @@ def text_dumper(kind: type, number: int, indent: int | None = None) -> Callable[
     if issubclass(kind, BaseModel):  # pydantic writes NaN and infinities as null by default
         answer_only = _answer_only(kind)
         if kind.model_dump_json is BaseModel.model_dump_json:
-            model_json = partial(
-                kind.__pydantic_serializer__.to_json, by_alias=True, indent=indent, exclude_unset=answer_only
-            )
-            return lambda item: model_json(item).decode()
+            model_json = kind.__pydantic_serializer__.to_json
+
+            def text(item: Any) -> str:
+                return model_json(item, by_alias=True, indent=indent, exclude_unset=answer_only).decode()
+
+            return text
         return partial(kind.model_dump_json, by_alias=True, indent=indent, exclude_unset=answer_only)
     if issubclass(kind, (dict, Mapping)):
         data_json = partial(to_json, by_alias=True, indent=indent, inf_nan_mode="null")
