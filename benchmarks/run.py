@@ -21,6 +21,7 @@ what is measured). The results table goes to stdout and to ``docs/benchmarks.md`
     .venv/bin/python benchmarks/run.py            # the full run (make bench), about 6-8 minutes
     .venv/bin/python benchmarks/run.py --quick    # a smoke run: small counts, docs untouched
     .venv/bin/python benchmarks/run.py --only cache  # one section, spliced into docs/benchmarks.md
+    .venv/bin/python benchmarks/run.py --only export  # likewise (its table rows and section)
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ ListStyle: TypeAlias = Literal["json", "join"]
 
 Shape: TypeAlias = Literal["plain", "list", "any"]
 """What a column's value is dumped as, by its type: ``"plain"`` a str, int, float or None (the csv
-module writes those exactly as ``_cell`` would, so the value is handed over as it is), ``"list"``
+module writes those exactly as the cell conversion would, so the value is handed over as it is), ``"list"``
 a list or None, ``"any"`` anything."""
 
 
