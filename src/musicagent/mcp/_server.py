@@ -23,7 +23,7 @@ from mcp.shared.exceptions import MCPError
 from .. import __version__
 from .._runtime.log import mask
 from .._runtime.operations import ToolInfo
-from ._tools import Outcome, Toolbox
+from ._tools import ERROR_META_KEY, Outcome, Toolbox
 
 __all__ = ["IDENTITY_URI", "RATE_LIMIT_URI", "build_server", "serve_http", "serve_stdio"]
 
@@ -80,6 +80,7 @@ def _result(outcome: Outcome) -> types.CallToolResult:
         content=[types.TextContent(text=outcome.text)],
         structured_content=outcome.structured,
         is_error=outcome.is_error,
+        meta={ERROR_META_KEY: outcome.error} if outcome.error is not None else None,
     )
 
 
@@ -116,6 +117,13 @@ def build_server(toolbox: Toolbox) -> Server[Any]:
                 ),
             ]
         )
+
+    async def list_resource_templates(
+        ctx: Any, params: types.PaginatedRequestParams | None
+    ) -> types.ListResourceTemplatesResult:
+        # None, but clients that see the resources capability ask (the MCP Inspector, desktop apps),
+        # and "method not found" shows up in their logs as a broken server.
+        return types.ListResourceTemplatesResult(resource_templates=[])
 
     async def read_resource(ctx: Any, params: types.ReadResourceRequestParams) -> types.ReadResourceResult:
         uri = str(params.uri)
@@ -160,6 +168,7 @@ def build_server(toolbox: Toolbox) -> Server[Any]:
         on_list_tools=list_tools,
         on_call_tool=call_tool,
         on_list_resources=list_resources,
+        on_list_resource_templates=list_resource_templates,
         on_read_resource=read_resource,
         on_list_prompts=list_prompts,
         on_get_prompt=get_prompt,
