@@ -23,7 +23,7 @@ from .async_ratelimit import AsyncLimiterWait
 from .auth import Credentials
 from .errors import APITimeoutError, ConfigurationError, DownloadError, ResponseDecodeError, _RequestError
 from .metrics import Metrics
-from .ratelimit import RateLimiter
+from .ratelimit import RateLimiter, Slot
 
 if TYPE_CHECKING:
     import aiohttp
@@ -196,20 +196,26 @@ class AsyncTransport:
         # The session (and the aiohttp import, on the first call) before the slot: a slot must be
         # taken just before sending, or the requests arrive later than the limiter thinks they did.
         session = self._session_now()
-        taken_at: float | None = None
+        slot: Slot | None = None
         if self._wait is not None:
             got = await self._wait.acquire(left, store_timeout=call.timeout)
             if got is None:
                 raise APITimeoutError("the deadline would run out while waiting for the rate limiter", **call.where())
-            waited, taken_at = got
+            waited, slot = got
             if waited > 0.001:
                 self.metrics.record_wait(waited)
                 core.log_limiter_wait(call, waited)
         try:
             raw = await self._send(session, call, stream_to)
+        except core.Failure as failed:
+            if self._wait is not None and slot is not None and not failed.reached:
+                # Discogs never saw it: the slot is not counted.
+                await self._wait.give_back(slot, timeout=call.attempt_timeout(call.time_left()))
+                slot = None
+            raise
         finally:
-            if self._wait is not None and taken_at is not None:
-                self._wait.settle(taken_at)
+            if self._wait is not None and slot is not None:
+                self._wait.settle(slot)
         error = core.status_error(raw)
         if error is not None:
             raise error

@@ -202,9 +202,14 @@ class Transport:
         self._acquire(call, left)
         try:
             raw = self._send(call, stream_to)
+        except Failure as failed:
+            if self.limiter is not None and not failed.reached:
+                # Discogs never saw it: the slot is not counted.
+                self.limiter.give_back(timeout=call.attempt_timeout(call.time_left()))
+            raise
         finally:
             if self.limiter is not None:
-                self.limiter.settle()
+                self.limiter.settle()  # nothing left to settle after give_back
         error = core.status_error(raw)
         if error is not None:
             raise error
