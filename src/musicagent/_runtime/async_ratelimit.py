@@ -80,6 +80,9 @@ class AsyncLimiterWait:
                 async with asyncio.timeout(max(0.0, timeout)):
                     await turn.acquire()
             except TimeoutError:
+                trouble = self.limiter.store_trouble(start)  # queued behind a task stuck on the store?
+                if trouble is not None:
+                    raise trouble from None
                 return None
         told = False
         try:

@@ -238,6 +238,8 @@ class RateLimiter:
         self._updated_at: float | None = None
         self._leaked_at = time.monotonic()
         self._store_started = 0.0
+        self._store_busy = False  # a store call is under way (one at a time: all run under self._lock)
+        self._store_failed: tuple[float, str] | None = None  # when a store call last failed, and how
         self._slot = threading.local()  # this thread's latest slot (see settle, give_back)
         self._holds: list[tuple[float, float]] = []  # (bucket frees the slot at, server may count it until)
 
@@ -304,24 +306,48 @@ class RateLimiter:
         if not self.shared:
             return call()
         end = time.monotonic() + STORE_TIMEOUT if end is None else end
-        for reloaded in (False, True):
-            try:
-                self._bound_store(end)
-                return call()
-            except Exception as exc:
-                if not reloaded and type(exc).__name__ == "NoScriptError":
-                    self._reload_script(end)
-                    continue
-                name = mask(self.store or "")
-                if time.monotonic() >= end - 0.001 or _is_timeout(exc):
-                    waited = max(0.0, end - self._store_started)
-                    raise RateLimitStoreError(
-                        f"the rate-limit store {name} did not answer within {waited:.1f}s while {what}"
-                    ) from None
-                raise RateLimitStoreError(mask(f"the rate-limit store {name} failed while {what}: {exc}")) from None
-            finally:
-                _store_deadline.end = None
-        raise AssertionError("unreachable")  # pragma: no cover
+        self._store_busy = True
+        try:
+            for reloaded in (False, True):
+                try:
+                    self._bound_store(end)
+                    return call()
+                except Exception as exc:
+                    if not reloaded and type(exc).__name__ == "NoScriptError":
+                        self._reload_script(end)
+                        continue
+                    name = mask(self.store or "")
+                    if time.monotonic() >= end - 0.001 or _is_timeout(exc):
+                        waited = max(0.0, end - self._store_started)
+                        message = f"the rate-limit store {name} did not answer within {waited:.1f}s while {what}"
+                    else:
+                        message = mask(f"the rate-limit store {name} failed while {what}: {exc}")
+                    self._store_failed = (time.monotonic(), message)
+                    raise RateLimitStoreError(message) from None
+                finally:
+                    _store_deadline.end = None
+            raise AssertionError("unreachable")  # pragma: no cover
+        finally:
+            self._store_busy = False
+
+    def store_trouble(self, since: float) -> RateLimitStoreError | None:
+        """Why a caller that queued since ``since`` (monotonic) behind another thread or task ran out of
+        time, when the reason is the shared store: a store call still under way, or one that failed
+        meanwhile. None when the wait was the allowance's (then it is the caller's deadline that ran out).
+        """
+        if not self.shared:
+            return None
+        name = mask(self.store or "")
+        now = time.monotonic()
+        if self._store_busy and now - self._store_started > 0.05:
+            return RateLimitStoreError(
+                f"the rate-limit store {name} did not answer: another caller has waited "
+                f"{now - self._store_started:.1f}s for it, and this one queued behind it"
+            )
+        failed = self._store_failed
+        if failed is not None and failed[0] >= since:
+            return RateLimitStoreError(f"{failed[1]} (another caller's; this one queued behind it)")
+        return None
 
     def _bound_store(self, end: float) -> None:
         """Make the store's own waits end by ``end``: SQLite's file lock and busy timeout, Redis reads."""
@@ -353,6 +379,9 @@ class RateLimiter:
         start = time.monotonic()
         end = None if timeout is None else start + timeout
         if not self._turn.acquire(timeout=-1 if timeout is None else max(0.0, timeout)):
+            trouble = self.store_trouble(start)
+            if trouble is not None:
+                raise trouble
             return None
         told = False
         try:
@@ -377,7 +406,11 @@ class RateLimiter:
         ``end`` (monotonic) bounds the store calls; an internal lock not had by then reads as an
         endless wait.
         """
-        if not self._lock.acquire(timeout=-1 if end is None else max(0.0, end - time.monotonic())):
+        queued = time.monotonic()
+        if not self._lock.acquire(timeout=-1 if end is None else max(0.0, end - queued)):
+            trouble = self.store_trouble(queued)
+            if trouble is not None:
+                raise trouble
             return math.inf, None
         try:
             store_end = _earliest(end, time.monotonic() + (store_timeout or STORE_TIMEOUT))
