@@ -11,6 +11,8 @@
    spec does not declare: parsed by the SDK's models, ``model_extra`` is empty at every depth.
 
 The realdata folder is ``<repo>/../shared/realdata``; set MUSICAGENT_REALDATA to use another one.
+``tests/data/realbodies`` holds more real bodies, ones we may redistribute (its README names each source
+and licence), in the same manifest format; they are checked exactly like realdata's and never skipped.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ REPO = Path(__file__).resolve().parents[1]
 SPEC_PATH = REPO / "spec" / "discogs.yaml"
 REALDATA = Path(os.environ.get("MUSICAGENT_REALDATA") or Path(__file__).resolve().parents[2] / "shared" / "realdata")
 MANIFEST = REALDATA / "MANIFEST.tsv"
+REPO_BODIES = REPO / "tests" / "data" / "realbodies"
 SPEC_URI = "urn:musicagent:spec"
 HTTP_METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
 SEGMENT = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -315,11 +318,22 @@ def test_schemas_follow_the_conventions() -> None:
 # 3. real bodies
 
 
-def _manifest_rows() -> list[dict[str, str]]:
-    if not MANIFEST.is_file():
+def _read_manifest(manifest: Path) -> list[dict[str, str]]:
+    """The rows of a manifest, each with `root` (its folder) and `path` (the body's file)."""
+    if not manifest.is_file():
         return []
-    with MANIFEST.open(encoding="utf-8", newline="") as f:
-        return list(csv.DictReader(f, delimiter="\t"))
+    with manifest.open(encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f, delimiter="\t"))
+    for row in rows:
+        row["root"] = str(manifest.parent)
+        row["path"] = str(manifest.parent / row["file"])
+        if manifest.parent == REPO_BODIES:  # test ids say which folder a body is in
+            row["file"] = f"realbodies/{row['file']}"
+    return rows
+
+
+def _manifest_rows() -> list[dict[str, str]]:
+    return _read_manifest(MANIFEST) + _read_manifest(REPO_BODIES / "MANIFEST.tsv")
 
 
 def _operation(method: str, path: str) -> dict[str, Any] | None:
@@ -343,7 +357,7 @@ def _is_error_body(row: dict[str, str], body: Any) -> bool:
 def test_real_body_validates(row: dict[str, str]) -> None:
     op = _operation(row["method"], row["path_template"])
     assert op is not None
-    with (REALDATA / row["file"]).open(encoding="utf-8") as f:
+    with Path(row["path"]).open(encoding="utf-8") as f:
         body = json.load(f)
     where = f"{row['method']} {row['path_template']} ({row['class']})"
     if _is_error_body(row, body):
@@ -374,6 +388,21 @@ def test_every_real_body_belongs_to_an_operation_of_the_spec() -> None:
     assert not stale, f"allowed as not in the spec, but the spec has them (drop them from the list): {stale}"
 
 
+def test_every_body_in_the_repository_is_listed_and_checked() -> None:
+    """tests/data/realbodies cannot pass vacuously: every file is a manifest row of an operation of the
+    spec (so both tests above and the key check below run on it), and its README credits each source."""
+    rows = _read_manifest(REPO_BODIES / "MANIFEST.tsv")
+    on_disk = sorted(p.relative_to(REPO_BODIES).as_posix() for p in REPO_BODIES.rglob("*.json"))
+    assert sorted(Path(r["path"]).relative_to(REPO_BODIES).as_posix() for r in rows) == on_disk
+    assert len(on_disk) >= 43
+    covered = {r["path"] for r in COVERED}
+    assert [r["file"] for r in rows if r["path"] not in covered] == []
+    assert all(r["class"] in ("REAL-RECORDED", "REAL-FULL", "REAL-MODIFIED") for r in rows)
+    readme = (REPO_BODIES / "README.md").read_text(encoding="utf-8")
+    assert [f"{r['source_repo']} ({r['licence']})" for r in rows if r["source_repo"] not in readme] == []
+    assert [r["licence"] for r in rows if r["licence"] not in readme] == []
+
+
 # ---------------------------------------------------------------------------------------------
 # 4. every key of every body is declared
 
@@ -402,10 +431,10 @@ def _body_rows() -> list[tuple[dict[str, str], Path]]:
     """Every success body we have: realdata's (not error bodies, not fragments of a body) and the docs'."""
     rows = []
     for r in COVERED:
-        body = json.loads((REALDATA / r["file"]).read_text(encoding="utf-8"))
+        body = json.loads(Path(r["path"]).read_text(encoding="utf-8"))
         # a FRAGMENT row holds one element of a body's array, not an answer of the operation
         if not _is_error_body(r, body) and "FRAGMENT" not in r["notes"]:
-            rows.append((r, REALDATA / r["file"]))
+            rows.append((r, Path(r["path"])))
     rows += [(r, CASSETTE_TOOLS / r["file"]) for r in _docs_body_rows()]
     return rows
 

@@ -193,7 +193,7 @@ class BasicInformation(DiscogsModel):
     ] = None
     master_id: Annotated[
         int | None,
-        Field(description="ID of the master release it belongs to; 0 or absent when it has none."),
+        Field(description="ID of the master release it belongs to; 0, `null` or absent when it has none."),
     ] = None
     master_url: Annotated[
         str | None,
@@ -1100,6 +1100,12 @@ class ListingSeller(DiscogsModel):
         Field(description="Smallest order the seller accepts, in the seller's currency."),
     ] = None
     stats: Annotated[SellerStats | None, Field(description="The seller's feedback.")] = None
+    is_mp2020_seller: Annotated[
+        bool | None,
+        Field(
+            description="Whether the seller sells under the marketplace terms Discogs introduced in 2020 (Discogs Payments); undocumented, seen in live bodies."
+        ),
+    ] = None
 
 
 class ListingStatus(RootModel[Literal["For Sale", "Draft"]]):
