@@ -148,11 +148,38 @@ def without_gc_pause(base: str, release_id: int, artist_id: int, items: int) -> 
     return musicagent_ops(base, release_id, artist_id, items)
 
 
+def with_count_models(base: str, release_id: int, artist_id: int, items: int) -> dict[str, Op]:
+    """musicagent with the ``stats`` count blocks as full models, as before they became records."""
+    from musicagent._generated import models
+    from musicagent._runtime.model import DiscogsModel
+
+    class ItemCounts(DiscogsModel):
+        in_collection: int | None = None
+        in_wantlist: int | None = None
+
+    class ItemStats(DiscogsModel):
+        community: ItemCounts | None = None
+        user: ItemCounts | None = None
+
+    class ArtistRelease(models.ArtistRelease):
+        stats: ItemStats | None = None
+
+    class ArtistReleasesPage(models.ArtistReleasesPage):
+        releases: list[ArtistRelease]  # type: ignore[assignment]
+
+    names = {**vars(models), "ItemCounts": ItemCounts, "ItemStats": ItemStats, "ArtistRelease": ArtistRelease}
+    for model in (ItemStats, ArtistRelease, ArtistReleasesPage):
+        model.model_rebuild(_types_namespace=names)  # these classes, and the generated ones' imports
+    models.ArtistReleasesPage = ArtistReleasesPage  # type: ignore[misc]  # what the resource method validates with
+    return musicagent_ops(base, release_id, artist_id, items)
+
+
 CLIENTS: dict[str, Callable[[str, int, int, int], dict[str, Op]]] = {
     "raw": raw_ops,
     "musicagent": musicagent_ops,
     "musicagent without plain header reading": without_fast_headers,
     "musicagent without the GC pause": without_gc_pause,
+    "musicagent with count blocks as models": with_count_models,
     "python3-discogs-client": discogs_client_ops,
     "discogs-sdk": discogs_sdk_ops,
 }

@@ -24,6 +24,7 @@ class ModelDoc:
     description: str
     fields: list[ModelField]
     mapping_of: str | None = None  # a dict keyed by names Discogs chooses, of this type
+    record: bool = False  # x-musicagent-record: a slotted dataclass, not a model
 
 
 @dataclass
@@ -85,7 +86,8 @@ def models(document: dict[str, Any]) -> list[ModelDoc]:
                 )
                 for prop, sub in schema["properties"].items()
             ]
-            out.append(ModelDoc(name, _one_line(schema.get("description")), fields))
+            record = bool(schema.get("x-musicagent-record"))
+            out.append(ModelDoc(name, _one_line(schema.get("description")), fields, record=record))
         elif isinstance(schema.get("additionalProperties"), dict):
             value = type_of(schema["additionalProperties"], schemas)
             out.append(ModelDoc(name, _one_line(schema.get("description")), [], mapping_of=value))

@@ -152,6 +152,12 @@ class Spec:
     def top_groups(self) -> list[Group]:
         return sorted(self.root.children.values(), key=lambda g: g.path)
 
+    @property
+    def records(self) -> list[str]:
+        """Schemas marked ``x-musicagent-record: true`` (checked by :func:`_check_records` at load)."""
+        schemas = self.document.get("components", {}).get("schemas", {})
+        return sorted(name for name, schema in schemas.items() if schema.get("x-musicagent-record"))
+
 
 def constant_name(name: str) -> str:
     """``ListingCondition`` -> ``LISTING_CONDITION``: the tuple of a named enum's values."""
@@ -296,7 +302,32 @@ def load(path: Path) -> Spec:
             node = node.children.setdefault(part, Group((*node.path, part)))
         node.operations.append(op)
     _check_tree(root)
+    _check_records(document)
     return Spec(document, operations, root, dict(sorted(reader.literals.items())))
+
+
+_RECORD_SCALARS = {"integer", "number", "string", "boolean"}
+
+
+def _check_records(document: dict[str, Any]) -> None:
+    """A record (``x-musicagent-record``) is a fixed-shape object: optional scalars and other records.
+
+    Required fields would make the dataclass's field order matter, and a model or list inside one
+    would bring back the garbage-collected objects a record exists to avoid (see _runtime/model.py).
+    """
+    schemas: dict[str, Any] = document.get("components", {}).get("schemas", {})
+    prefix = "#/components/schemas/"
+    for name, schema in schemas.items():
+        if not schema.get("x-musicagent-record"):
+            continue
+        where = f"schema {name} (x-musicagent-record)"
+        if schema.get("type") != "object" or not schema.get("properties") or schema.get("required"):
+            raise SpecError(f"{where}: a record is an object with properties, none of them required")
+        for prop, sub in schema["properties"].items():
+            ref = sub.get("$ref", "")
+            target = schemas.get(ref[len(prefix) :]) if ref.startswith(prefix) else None
+            if not (sub.get("type") in _RECORD_SCALARS or (target is not None and target.get("x-musicagent-record"))):
+                raise SpecError(f"{where}: {prop!r} must be a scalar or another record")
 
 
 def _operation(

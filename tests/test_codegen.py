@@ -234,3 +234,25 @@ def test_the_page_cap_comes_from_the_spec_and_a_bad_one_is_refused(tmp_path: Pat
     spec_path.write_text(yaml.safe_dump(spec), encoding="utf-8")
     with pytest.raises(SpecError, match="needs a paginated operation"):
         load(spec_path)
+
+
+def test_records_are_slotted_dataclasses_and_a_bad_record_is_refused(tmp_path: Path) -> None:
+    """x-musicagent-record makes a schema a record; one with required fields or a list inside is refused."""
+    import dataclasses
+
+    from musicagent import models
+
+    assert dataclasses.is_dataclass(models.ItemCounts) and not hasattr(models.ItemCounts(), "__dict__")
+    assert [f.name for f in dataclasses.fields(models.ItemStats)] == ["community", "user"]
+    cases = (
+        ("required", ["in_collection"], "none of them required"),
+        ("properties", {"counts": {"type": "array", "items": {"type": "integer"}}}, "'counts' must be a scalar"),
+        ("properties", {"release": {"$ref": "#/components/schemas/Release"}}, "'release' must be a scalar"),
+    )
+    for key, value, message in cases:
+        spec = yaml.safe_load(SPEC.read_text(encoding="utf-8"))
+        spec["components"]["schemas"]["ItemCounts"][key] = value
+        spec_path = tmp_path / "record.yaml"
+        spec_path.write_text(yaml.safe_dump(spec), encoding="utf-8")
+        with pytest.raises(SpecError, match=rf"schema ItemCounts \(x-musicagent-record\): .*{message}"):
+            load(spec_path)

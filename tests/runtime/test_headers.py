@@ -38,8 +38,9 @@ BLOCKS = {
 @pytest.mark.parametrize("block", list(BLOCKS.values()), ids=list(BLOCKS))
 def test_a_header_block_reads_as_http_client_reads_it(block: bytes) -> None:
     reference = http.client.parse_headers(io.BytesIO(block))
-    ours = headers._message(headers._header_lines(io.BytesIO(block)))
+    ours, first = headers._message(headers._header_lines(io.BytesIO(block)))
     assert isinstance(ours, http.client.HTTPMessage)
+    assert first == {name.lower(): reference.get(name) for name, _ in reversed(reference.items())}
     assert ours.items() == reference.items()
     assert [ours.get(name) for name, _ in reference.items()] == [reference.get(name) for name, _ in reference.items()]
     assert ours.get("absent", "fallback") == reference.get("absent", "fallback") == "fallback"

@@ -32,6 +32,9 @@ def check_results(discogs: Discogs) -> None:
 
     for release in discogs.artists.releases(108713):
         assert_type(release, models.ArtistRelease)
+        if release.stats is not None and release.stats.community is not None:  # records: typed like models
+            assert_type(release.stats, models.ItemStats)
+            assert_type(release.stats.community.in_collection, int | None)
         assert_type(release.title, str)
 
     page = discogs.artists.releases(108713, sort="year", limit=10)

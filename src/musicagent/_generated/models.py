@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Dict, Literal
 from pydantic import ConfigDict, Field, RootModel
-from musicagent._runtime.model import DiscogsMapping, DiscogsModel
+from pydantic.dataclasses import dataclass
+from musicagent._runtime.model import RECORD_CONFIG, absent, DiscogsMapping, DiscogsModel
 
 
 class Artist(DiscogsModel):
@@ -839,22 +840,26 @@ class InventoryUploadsPage(DiscogsModel):
     items: Annotated[list[InventoryUpload], Field(description="The uploads on this page.")]
 
 
-class ItemCounts(DiscogsModel):
+@dataclass(slots=True, config=RECORD_CONFIG)
+class ItemCounts:
     """
     How many collections and wantlists hold an item.
     """
 
-    in_collection: Annotated[int | None, Field(description="How many collections hold it.")] = None
-    in_wantlist: Annotated[int | None, Field(description="How many wantlists hold it.")] = None
+    in_collection: Annotated[int | None, Field(exclude_if=absent, description="How many collections hold it.")] = None
+    in_wantlist: Annotated[int | None, Field(exclude_if=absent, description="How many wantlists hold it.")] = None
 
 
-class ItemStats(DiscogsModel):
+@dataclass(slots=True, config=RECORD_CONFIG)
+class ItemStats:
     """
     Collection and wantlist counts of a listed release, for the community and (when authenticated) the user.
     """
 
-    community: Annotated[ItemCounts | None, Field(description="Counts over all users.")] = None
-    user: Annotated[ItemCounts | None, Field(description="Counts for the authenticated user.")] = None
+    community: Annotated[ItemCounts | None, Field(exclude_if=absent, description="Counts over all users.")] = None
+    user: Annotated[ItemCounts | None, Field(exclude_if=absent, description="Counts for the authenticated user.")] = (
+        None
+    )
 
 
 class Label(DiscogsModel):

@@ -44,32 +44,49 @@ def _header_lines(fp: BinaryIO) -> list[bytes]:
 
 class _PlainMessage(http.client.HTTPMessage):
     """Headers stored as they were decoded (latin-1, so never a surrogate): reading them back needs
-    none of the ``email`` policy's per-value work, which would return them unchanged anyway."""
+    none of the ``email`` policy's per-value work, which would return them unchanged anyway.
+
+    ``get`` answers from the first value of each name, found while the block was read (urllib3 and
+    http.client ask for a few names per response; a scan of the list each time cost more).
+    """
+
+    def __init__(self, pairs: list[tuple[str, str]], first: dict[str, str]) -> None:
+        super().__init__()
+        self._headers = pairs
+        self.first = first
 
     def items(self) -> list[tuple[str, str]]:
-        return list(self.raw_items())
+        return list(self._headers)
 
     def get(self, name: str, failobj: Any = None) -> Any:
-        wanted = name.lower()
-        return next((value for key, value in self.raw_items() if key.lower() == wanted), failobj)
+        return self.first.get(name.lower(), failobj)
 
 
-def _message(lines: list[bytes]) -> http.client.HTTPMessage:
-    """The lines as the HTTPMessage http.client would have built, without its detour through ``email``."""
-    message = _PlainMessage()
+def _message(lines: list[bytes]) -> tuple[http.client.HTTPMessage, dict[str, str]]:
+    """The HTTPMessage http.client would have built, without its detour through ``email``, and the
+    first value of each header by lower-case name (what ``msg.get()`` answers)."""
+    pairs: list[tuple[str, str]] = []
+    first: dict[str, str] = {}
     for line in lines:
         name, colon, value = line.partition(b":")
         if not colon or not name or not _NAME_CHARS.issuperset(name):
             return _parsed_by_http_client(lines)  # folded, malformed: the reference parser decides
-        message.set_raw(name.decode("latin-1"), value.decode("latin-1").lstrip(" \t").rstrip("\r\n"))
-    return message
+        key = name.decode("latin-1")
+        text = value.decode("latin-1").lstrip(" \t").rstrip("\r\n")
+        pairs.append((key, text))
+        first.setdefault(key.lower(), text)
+    return _PlainMessage(pairs, first), first
 
 
-def _parsed_by_http_client(lines: list[bytes]) -> http.client.HTTPMessage:
+def _parsed_by_http_client(lines: list[bytes]) -> tuple[http.client.HTTPMessage, dict[str, str]]:
     import email.parser
 
     text = b"".join(lines).decode("iso-8859-1")
-    return email.parser.Parser(_class=http.client.HTTPMessage).parsestr(text)
+    message = email.parser.Parser(_class=http.client.HTTPMessage).parsestr(text)
+    first: dict[str, str] = {}
+    for name, value in message.raw_items():
+        first.setdefault(name.lower(), value)
+    return message, first
 
 
 class _Response(http.client.HTTPResponse):
@@ -90,11 +107,8 @@ class _Response(http.client.HTTPResponse):
             raise http.client.UnknownProtocol(version)
         self.code = self.status = status
         self.reason = reason.strip()
-        self.headers = self.msg = _message(_header_lines(self.fp))
-
-        first: dict[str, str] = {}  # lower-case name -> first value, what msg.get() answers, found in one pass
-        for name, value in self.msg.raw_items():
-            first.setdefault(name.lower(), value)
+        self.headers, first = _message(_header_lines(self.fp))
+        self.msg = self.headers
         self.chunked = first.get("transfer-encoding", "").lower() == "chunked"
         if self.chunked:
             self.chunk_left = None

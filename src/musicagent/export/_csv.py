@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, TypeAlias, Union, get_args, get_origin, overload
 
 from pydantic import BaseModel, RootModel
+from pydantic.dataclasses import is_pydantic_dataclass
 from pydantic_core import to_json
 
 from ._errors import ExportError
@@ -169,16 +170,22 @@ def flatten(data: dict[str, Any], *, list_style: ListStyle = "json") -> dict[str
 
 
 def _walk_model(
-    model: type[BaseModel],
+    model: type[Any],
     prefix: tuple[str, ...],
-    open_models: frozenset[type[BaseModel]],
+    open_models: frozenset[type[Any]],
     columns: list[Column],
 ) -> None:
+    """The columns of a model or a record (a pydantic dataclass, see musicagent._runtime.model)."""
     if not model.__pydantic_complete__:
         # defer_build models keep forward references (``Rating | None`` as a string)
         # until built; resolve them, or nested models would look like opaque values.
-        model.model_rebuild(raise_errors=False)
-    for name, field in model.model_fields.items():
+        if isinstance(model, type) and issubclass(model, BaseModel):
+            model.model_rebuild(raise_errors=False)
+        else:
+            from pydantic.dataclasses import rebuild_dataclass
+
+            rebuild_dataclass(model, raise_errors=False)
+    for name, field in model.__pydantic_fields__.items():
         if field.exclude is True:
             continue  # never dumped, so never a column
         keys = (*prefix, field.serialization_alias or name)
@@ -188,26 +195,25 @@ def _walk_model(
             _walk_model(nested, keys, open_models | {nested}, columns)
         else:
             columns.append((".".join(keys), keys))
-    for name, computed in model.model_computed_fields.items():
+    for name, computed in getattr(model, "__pydantic_computed_fields__", {}).items():
         keys = (*prefix, computed.alias or name)
         columns.append((".".join(keys), keys))
 
 
-def _single_model(annotation: object) -> type[BaseModel] | None:
-    """The model a field holds (``Model``, ``Model | None``, ``Annotated[...]``), if exactly one."""
+def _single_model(annotation: object) -> type[Any] | None:
+    """The model or record a field holds (``Model``, ``Model | None``, ``Annotated[...]``), if exactly one."""
     origin = get_origin(annotation)
     if origin is Annotated:
         return _single_model(get_args(annotation)[0])
     if origin is Union or origin is types.UnionType:
         options = [arg for arg in get_args(annotation) if arg is not type(None)]
         return _single_model(options[0]) if len(options) == 1 else None
+    if origin is not None or not isinstance(annotation, type):
+        return None
     # A RootModel dumps to its root value, not an object: it stays one column.
-    if (
-        origin is None
-        and isinstance(annotation, type)
-        and issubclass(annotation, BaseModel)
-        and not issubclass(annotation, RootModel)
-    ):
+    if issubclass(annotation, BaseModel) and not issubclass(annotation, RootModel):
+        return annotation
+    if is_pydantic_dataclass(annotation):
         return annotation
     return None
 
