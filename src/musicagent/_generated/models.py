@@ -289,6 +289,12 @@ class CollectionItem(DiscogsModel):
         Field(description="Values of the notes fields for this copy."),
     ] = None
     basic_information: Annotated[BasicInformation | None, Field(description="The release, summarised.")] = None
+    resource_url: Annotated[
+        str | None,
+        Field(
+            description="API URL of this copy (`.../folders/{folder_id}/releases/{id}?instance_id=...`); live answers to adding a release carry it, list pages usually do not."
+        ),
+    ] = None
 
 
 class CollectionItemsPage(DiscogsModel):
@@ -386,8 +392,9 @@ class Company(DiscogsModel):
 
 class ContributedRelease(DiscogsModel):
     """
-    A release as listed among a user's contributions or submissions: the release's data without its
-    tracklist, credits and videos. `lowest_price` is `null` when nothing is for sale.
+    A release as listed among a user's contributions or submissions: the release's data, mostly
+    without its tracklist and credits. `lowest_price` is `null` when nothing is for sale. Newer bodies
+    add `videos`; some clients' fixtures also hold `tracklist`, `extraartists` and the marketplace flags.
 
     """
 
@@ -438,9 +445,12 @@ class ContributedRelease(DiscogsModel):
     community: Annotated[Community | None, Field(description="Community counts (have/want).")] = None
     master_id: Annotated[
         int | None,
-        Field(description="ID of the master release it belongs to; 0 or absent when it has none."),
+        Field(description="ID of the master release it belongs to; 0, `null` or absent when it has none."),
     ] = None
-    master_url: Annotated[str | None, Field(description="API URL of the master release it belongs to.")] = None
+    master_url: Annotated[
+        str | None,
+        Field(description="API URL of the master release it belongs to; `null` when it has none."),
+    ] = None
     num_for_sale: Annotated[
         int | None,
         Field(description="How many copies are for sale in the marketplace."),
@@ -454,6 +464,20 @@ class ContributedRelease(DiscogsModel):
     date_changed: Annotated[str | None, Field(description="When the release was last changed.")] = None
     uri: Annotated[str | None, Field(description="Web page of the release on discogs.com.")] = None
     resource_url: Annotated[str, Field(description="API URL of the release.")]
+    videos: Annotated[list[Video] | None, Field(description="Videos linked to the release.")] = None
+    tracklist: Annotated[
+        list[Track] | None,
+        Field(description="The tracks, headings and index tracks in order."),
+    ] = None
+    extraartists: Annotated[
+        list[ArtistCredit] | None,
+        Field(description="Other credits (producers, engineers, designers, ...)."),
+    ] = None
+    blocked_from_sale: Annotated[
+        bool | None,
+        Field(description="Whether the release may not be sold in the marketplace."),
+    ] = None
+    is_offensive: Annotated[bool | None, Field(description="Whether the release is flagged as offensive.")] = None
 
 
 class ContributionsPage(DiscogsModel):
@@ -1428,10 +1452,13 @@ class OrderMessageCreate(DiscogsModel):
 
 class OrderMessagesPage(DiscogsModel):
     """
-    A page of an order's message log, newest first.
+    A page of an order's message log, newest first. No live capture has been published; the
+    documentation's example has `pagination` but a public client's fixture does not, so it is not
+    required (the SDK then treats the answer as the only page).
+
     """
 
-    pagination: Annotated[Pagination, Field(description="Where this page is in the whole list.")]
+    pagination: Annotated[Pagination | None, Field(description="Where this page is in the whole list.")] = None
     messages: Annotated[list[OrderMessage], Field(description="The messages on this page.")]
 
 
@@ -1625,10 +1652,17 @@ class OriginalPrice(DiscogsModel):
 
 
 class Pagination(DiscogsModel):
-    page: Annotated[int, Field(description="Number of this page, from 1.")]
-    pages: Annotated[int, Field(description="How many pages there are.")]
-    per_page: Annotated[int, Field(description="Items per page.")]
-    items: Annotated[int, Field(description="How many items there are on all pages together.")]
+    """
+    Where a page is in the whole list. Every live body seen has all four figures; none is required,
+    because `Page.pagination` (the SDK's reading of it) falls back on the page's own number and size
+    for a figure that is missing, so a body without one still parses.
+
+    """
+
+    page: Annotated[int | None, Field(description="Number of this page, from 1.")] = None
+    pages: Annotated[int | None, Field(description="How many pages there are.")] = None
+    per_page: Annotated[int | None, Field(description="Items per page.")] = None
+    items: Annotated[int | None, Field(description="How many items there are on all pages together.")] = None
     urls: Annotated[
         PaginationUrls | EmptyArray | None,
         Field(
@@ -2121,6 +2155,10 @@ class User(DiscogsModel):
         str | None,
         Field(description="The user's e-mail address; only when authenticated as this user."),
     ] = None
+    num_unread: Annotated[
+        int | None,
+        Field(description="How many unread messages the user has; only when authenticated as this user."),
+    ] = None
     home_page: Annotated[str | None, Field(description="The user's website; may be empty.")] = None
     location: Annotated[str | None, Field(description="Where the user is; may be empty.")] = None
     profile: Annotated[str | None, Field(description="About the user, as free text; may be empty.")] = None
@@ -2158,7 +2196,10 @@ class User(DiscogsModel):
 
 class UserLink(DiscogsModel):
     """
-    A user as referred to from an order, an order message or a list.
+    A user as referred to from an order, an order message or a list. An order's seller may also
+    carry the seller fields a listing's seller has (`payment`, `shipping`, `stats`, ...), as one
+    public client's order fixtures show.
+
     """
 
     id: Annotated[int | None, Field(description="Discogs ID of the user.")] = None
@@ -2169,6 +2210,22 @@ class UserLink(DiscogsModel):
     ] = None
     avatar_url: Annotated[str | None, Field(description="The user's profile picture.")] = None
     resource_url: Annotated[str | None, Field(description="API URL of the user.")] = None
+    uid: Annotated[
+        int | None,
+        Field(description="The user's ID again (seller fields of older bodies)."),
+    ] = None
+    url: Annotated[
+        str | None,
+        Field(description="API URL of the user (seller fields of older bodies)."),
+    ] = None
+    html_url: Annotated[str | None, Field(description="The user's profile page on discogs.com.")] = None
+    payment: Annotated[str | None, Field(description="Payment methods the seller accepts.")] = None
+    shipping: Annotated[str | None, Field(description="The seller's shipping terms as free text.")] = None
+    min_order_total: Annotated[
+        float | None,
+        Field(description="Smallest order the seller accepts, in the seller's currency."),
+    ] = None
+    stats: Annotated[SellerStats | None, Field(description="The seller's feedback.")] = None
 
 
 class UserList(DiscogsModel):
@@ -2259,6 +2316,12 @@ class UserListSummary(DiscogsModel):
     image_url: Annotated[str | None, Field(description="Image of the list; may be empty.")] = None
     uri: Annotated[str | None, Field(description="Web page of the list on discogs.com.")] = None
     resource_url: Annotated[str | None, Field(description="API URL of the list.")] = None
+    items: Annotated[
+        list[UserListItem] | None,
+        Field(
+            description="The list's items; not in the live summaries seen, but a public client's fixtures carry them."
+        ),
+    ] = None
 
 
 class UserListsPage(DiscogsModel):
