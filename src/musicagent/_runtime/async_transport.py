@@ -245,7 +245,7 @@ class AsyncTransport:
                     data=call.body,
                     headers=headers,
                     allow_redirects=stream_to is not None,  # downloads only; API calls never follow
-                    max_redirects=5,
+                    max_redirects=6,  # aiohttp counts the answer that is one too many: 5 followed, as urllib3
                     timeout=self._timeouts(aiohttp, timeout),
                 ) as response:
                     status = response.status
@@ -258,6 +258,11 @@ class AsyncTransport:
         except TimeoutError:
             self.metrics.record_failure()
             raise core.overrun(call, timeout) from None
+        except aiohttp.TooManyRedirects as exc:
+            # As urllib3 leaves it in the sync shell: the last redirect is the answer (a final APIError
+            # naming where it pointed), not a broken connection to try again.
+            last = exc.history[-1]
+            status, resp_headers, data = last.status, last.headers, b""
         except (aiohttp.ClientError, OSError) as exc:
             self.metrics.record_failure()
             raise core.failure(call, _kind(aiohttp, exc), _reason(exc), timeout) from None

@@ -320,6 +320,8 @@ class Transport:
         def chunks() -> Iterator[bytes]:
             nonlocal written
             for chunk in response.stream(_CHUNK):
+                if guard.fired:  # the socket was shut down, but Linux still hands over what streams in
+                    raise _Overrun
                 written += len(chunk)
                 if written > self.max_download_bytes:
                     raise core.too_large(call, self.max_download_bytes, "max_download_bytes")
