@@ -4,9 +4,11 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-# Third-party Discogs clients the mock server is tested against (tests/test_thirdparty_clients.py).
+# Clients nobody here wrote, from npm, pinned by tests/thirdparty/package-lock.json: Discogs clients
+# against the mock (tests/test_thirdparty_clients.py), the TypeScript MCP SDK against `musicagent mcp`
+# (tests/test_mcp_typescript.py). Installed into the git-ignored .cache/npm.
 NPM_DIR := .cache/npm
-NPM_CLIENT := @lionralfs/discogs-client@4.1.4
+NPM_LOCK := tests/thirdparty/package-lock.json
 
 .PHONY: install generate check test demo record bench lint typecheck clean thirdparty
 
@@ -30,12 +32,14 @@ typecheck: install
 check: lint typecheck  ## ruff, mypy --strict and generated-code freshness
 	$(BIN)/python -m codegen --check
 
-thirdparty:  ## npm clients for the mock's third-party test, into the git-ignored .cache/npm (skipped without npm)
-	@if [ -f $(NPM_DIR)/node_modules/@lionralfs/discogs-client/package.json ]; then :; \
+thirdparty:  ## the npm clients of the tests, into .cache/npm (reinstalled when the lock file changes; skipped without npm)
+	@if cmp -s $(NPM_LOCK) $(NPM_DIR)/installed-lock.json; then :; \
 	elif command -v npm >/dev/null 2>&1; then \
-	  npm install --prefix $(NPM_DIR) --no-audit --no-fund --no-save --silent $(NPM_CLIENT) \
-	  || echo "warning: npm install $(NPM_CLIENT) failed; its test will skip"; \
-	else echo "warning: npm not found; the @lionralfs/discogs-client test will skip"; fi
+	  mkdir -p $(NPM_DIR) && cp tests/thirdparty/package.json $(NPM_LOCK) $(NPM_DIR)/ \
+	  && npm ci --prefix $(NPM_DIR) --no-audit --no-fund --silent \
+	  && cp $(NPM_LOCK) $(NPM_DIR)/installed-lock.json \
+	  || echo "warning: npm ci in $(NPM_DIR) failed; the tests of npm clients will fail"; \
+	else echo "warning: npm not found; the tests of npm clients will skip"; fi
 
 test: install thirdparty  ## the whole test suite, offline, with coverage of the hand-written code
 	$(BIN)/python -m pytest --cov --cov-report=term --cov-fail-under=90

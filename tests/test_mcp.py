@@ -29,13 +29,10 @@ from musicagent import Discogs
 from musicagent._generated.operations import OPERATIONS
 from musicagent.mcp import DEFAULT_DEADLINE
 from musicagent.mcp._server import IDENTITY_URI, RATE_LIMIT_URI, build_server
-from musicagent.mcp._tools import Toolbox
+from musicagent.mcp._tools import ERROR_META_KEY, Toolbox
 from musicagent.mock import MockServer
 from musicagent.testing import MOCK_TOKEN, mock_discogs
-
-ROOT = Path(__file__).resolve().parents[1]
-READS = {op.id.replace(".", "_") for op in OPERATIONS if op.method == "GET" and op.kind != "form"}
-WRITES = {op.id.replace(".", "_") for op in OPERATIONS if op.method != "GET" and op.kind != "form"}
+from tests._mcp_cases import READS, WRITES, recorded_reads
 
 
 @pytest.fixture(scope="module")
@@ -83,8 +80,9 @@ def _check_structured(tool: types.Tool, result: types.CallToolResult, *, json_te
 
 def _error(result: types.CallToolResult) -> dict[str, Any]:
     assert result.is_error
-    assert result.structured_content is not None
-    error: dict[str, Any] = result.structured_content["error"]
+    assert result.structured_content is None  # it would have to match the tool's output schema
+    assert result.meta is not None
+    error: dict[str, Any] = result.meta[ERROR_META_KEY]
     assert result.content[0].text.startswith(error["type"])  # type: ignore[union-attr]
     return error
 
@@ -503,7 +501,7 @@ def test_argument_errors_in_process() -> None:
             "write": toolbox.call("users_wants_add", {"username": "u", "release_id": 1}),
         }
         assert discogs.metrics.requests == sent_before  # nothing was sent for any of them
-    errors = {name: outcome.structured["error"] for name, outcome in outcomes.items() if outcome.structured}
+    errors = {name: outcome.error for name, outcome in outcomes.items() if outcome.error}
     assert errors["missing"]["parameter"] == "currency" and errors["missing"]["message"] == "currency: is required"
     assert errors["extra"]["parameter"] == "per_page" and "limit" in errors["extra"]["message"]
     assert errors["choice"]["parameter"] == "currency"
@@ -511,40 +509,8 @@ def test_argument_errors_in_process() -> None:
     assert "--allow-writes" in errors["write"]["message"]
 
 
-def _recorded_reads() -> Iterator[tuple[str, str, dict[str, Any]]]:
-    """(tool, cassette, arguments) for every recorded 200 answer of a read operation, arguments taken from
-    the recorded URL (a page tool starts at offset 0, so recordings of later pages alone are left out)."""
-    import re
-    from urllib.parse import parse_qsl, unquote, urlsplit
-
-    import yaml
-
-    convert = {"integer": int, "number": float, "string": str, "boolean": lambda v: v == "true"}
-    for op in OPERATIONS:
-        if op.method != "GET" or op.kind == "form":
-            continue
-        pattern = re.compile("^" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", op.path) + "$")
-        for cassette in sorted((ROOT / "cassettes" / op.id).glob("*.yaml")):
-            interaction = yaml.safe_load(cassette.read_text(encoding="utf-8"))["interactions"][0]
-            if interaction["response"]["status"]["code"] != 200:
-                continue
-            url = urlsplit(interaction["request"]["uri"])
-            query = dict(parse_qsl(url.query))
-            if op.kind == "page" and query.get("page", "1") != "1":
-                continue
-            found = pattern.match(unquote(url.path))
-            assert found is not None, cassette
-            arguments: dict[str, Any] = {}
-            for param in op.params:
-                raw = found.group(param.wire) if param.location == "path" else query.get(param.wire)
-                skip = op.kind == "page" and param.name in ("page", "per_page")
-                if raw is not None and not skip:
-                    arguments[param.name] = convert[param.type](raw)
-            yield op.id.replace(".", "_"), cassette.name, arguments
-
-
 def test_every_recorded_read_validates_against_its_tools_output_schema() -> None:
-    cases = list(_recorded_reads())
+    cases = list(recorded_reads())
     # Every read tool has a recording to replay, but users_lists, whose only recording is a second page.
     assert {tool for tool, _, _ in cases} == READS - {"users_lists"}
     by_user: dict[Any, list[tuple[str, str, dict[str, Any]]]] = {}

@@ -10,7 +10,7 @@ pages, searches, asks who it is (authenticated) and adds to its wantlist, then r
 
 from __future__ import annotations
 
-import json
+import http.client
 import os
 import shutil
 import subprocess
@@ -20,9 +20,8 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-NODE_MODULE = REPO / ".cache" / "npm" / "node_modules" / "@lionralfs" / "discogs-client" / "node-esm" / "index.js"
-SCRIPT = Path(__file__).resolve().parent / "thirdparty" / "lionralfs.mjs"
+from tests import _node
+
 USER = "R-Search"  # who the mock's tokens belong to: the recorded identity
 
 
@@ -77,6 +76,23 @@ def test_python3_discogs_client(mock_http: Mock) -> None:
     assert [(w.id, w.notes) for w in client.user(USER).wantlist if w.id == 40522] == [(40522, "from python")]
 
 
+def test_the_mock_says_it_closes_a_connection_the_client_asked_to_close(mock_http: Mock) -> None:
+    """HTTP/1.1 (and Discogs) answer "Connection: close" with "Connection: close". Unsaid, Node's keep-alive
+    agent pools the socket the server is closing, and disconnect's next request fails "socket hang up"."""
+    host, port = mock_http.url.removeprefix("http://").rsplit(":", 1)
+    for asked, said in (("close", "close"), (None, None)):
+        connection = http.client.HTTPConnection(host, int(port), timeout=10)
+        headers = {"Authorization": "Discogs token=mock-token"} | ({"Connection": asked} if asked else {})
+        for method, path in (("GET", "/releases/249504"), ("DELETE", "/users/R-Search/wants/1")):
+            connection.request(method, path, headers=headers)
+            answer = connection.getresponse()
+            answer.read()
+            assert answer.getheader("Connection") == said, (method, asked, answer.status)
+            if said:
+                connection.close()
+        connection.close()
+
+
 @pytest.fixture
 def certificate(tmp_path: Path) -> tuple[Path, Path]:
     """A throwaway self-signed certificate for 127.0.0.1, made with the openssl command."""
@@ -109,11 +125,7 @@ def certificate(tmp_path: Path) -> tuple[Path, Path]:
 
 
 def test_lionralfs_discogs_client_over_https(certificate: tuple[Path, Path]) -> None:
-    node = shutil.which("node")
-    if node is None:
-        pytest.skip("Node.js is not installed (.ci/run installs it), so @lionralfs/discogs-client cannot run")
-    if not NODE_MODULE.exists():
-        pytest.skip("@lionralfs/discogs-client is not installed: run `make thirdparty` (needs npm)")
+    module = _node.package("@lionralfs/discogs-client") / "node-esm" / "index.js"
     cert, key = certificate
     mock = Mock("--tls-cert", str(cert), "--tls-key", str(key))
     try:
@@ -122,15 +134,13 @@ def test_lionralfs_discogs_client_over_https(certificate: tuple[Path, Path]) -> 
         env = {
             **os.environ,
             "NODE_EXTRA_CA_CERTS": str(cert),
-            "DISCOGS_CLIENT_MODULE": str(NODE_MODULE),
+            "DISCOGS_CLIENT_MODULE": str(module),
             "MOCK_HOST": host,
             "MOCK_PORT": port,
         }
-        done = subprocess.run([node, str(SCRIPT)], env=env, capture_output=True, text=True, timeout=60)
+        result = _node.run_script("lionralfs.mjs", env=env, timeout=60)
     finally:
         mock.stop()
-    assert done.returncode == 0, done.stderr
-    result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["release"] == "Never Gonna Give You Up"
     assert len(result["pages"]) == 2 and all(result["pages"])
     assert result["searchTypes"] == ["release"]
@@ -138,3 +148,32 @@ def test_lionralfs_discogs_client_over_https(certificate: tuple[Path, Path]) -> 
     assert result["added"] == 40522
     assert [40522, "from node"] in result["wants"]
     assert result["anonymousSearch"] == {"status": 401, "message": "You must authenticate to access this resource."}
+
+
+def test_disconnect_over_https(certificate: tuple[Path, Path]) -> None:
+    """disconnect (bartve/disconnect) speaks only https to a configurable host and port, like the client above."""
+    module = _node.package("disconnect")
+    cert, key = certificate
+    mock = Mock("--tls-cert", str(cert), "--tls-key", str(key))
+    try:
+        host, port = mock.url.removeprefix("https://").rsplit(":", 1)
+        env = {
+            **os.environ,
+            "NODE_EXTRA_CA_CERTS": str(cert),
+            "DISCONNECT_MODULE": str(module),
+            "MOCK_HOST": host,
+            "MOCK_PORT": port,
+        }
+        result = _node.run_script("disconnect.cjs", env=env, timeout=60)
+    finally:
+        mock.stop()
+    assert result["release"] == "Never Gonna Give You Up"
+    assert [len(page) for page in result["pages"]] == [50, 7]  # the artist's 57 releases, 2 pages of 50
+    assert result["searchTypes"] == ["release"]
+    assert result["identity"] == USER
+    assert result["added"] == [40522, "from disconnect"]
+    assert [40522, "from disconnect"] in result["wants"]
+    assert result["removed"] == "" and 40522 not in result["after"]  # a 204, then the want is gone
+    # disconnect finds the message only in Discogs' own one-line form, {"message": "..."}.
+    assert result["notFound"] == {"status": 404, "message": "Artist not found."}
+    assert result["keyedSearch"] == 5  # a consumer key and secret are enough for search

@@ -23,7 +23,7 @@ from mcp.shared.exceptions import MCPError
 from .. import __version__
 from .._runtime.log import mask
 from .._runtime.operations import ToolInfo
-from ._tools import Outcome, Toolbox
+from ._tools import ERROR_META_KEY, Outcome, Toolbox
 
 __all__ = ["IDENTITY_URI", "RATE_LIMIT_URI", "build_server", "serve_http", "serve_stdio"]
 
@@ -80,6 +80,7 @@ def _result(outcome: Outcome) -> types.CallToolResult:
         content=[types.TextContent(text=outcome.text)],
         structured_content=outcome.structured,
         is_error=outcome.is_error,
+        meta={ERROR_META_KEY: outcome.error} if outcome.error is not None else None,
     )
 
 

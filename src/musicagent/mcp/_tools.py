@@ -20,7 +20,14 @@ from .._runtime.errors import APIError, InvalidParameterError, RateLimitError
 from .._runtime.log import mask
 from .._runtime.operations import OperationInfo, ToolInfo
 
-__all__ = ["MAX_DOWNLOAD_CHARS", "Outcome", "Toolbox", "all_tools"]
+__all__ = ["ERROR_META_KEY", "MAX_DOWNLOAD_CHARS", "Outcome", "Toolbox", "all_tools"]
+
+ERROR_META_KEY = "musicagent/error"
+"""Where a failed call's details (type, message, status, ...) go in the result's ``_meta``.
+
+Not in ``structuredContent``: clients such as the TypeScript SDK's validate structured content
+against the tool's output schema even when ``isError`` is set, and an error is not a release.
+"""
 
 MAX_DOWNLOAD_CHARS = 1_000_000
 """A downloaded CSV longer than this is cut (and says so): a tool answer lands in an agent's context."""
@@ -40,11 +47,16 @@ def _operations() -> dict[str, OperationInfo]:
 
 @dataclass
 class Outcome:
-    """A tool's answer: JSON for ``structuredContent`` (or None) and the text for ``content``."""
+    """A tool's answer: the text for ``content``, JSON for ``structuredContent`` (or None) and,
+    for a failure, the error's details for ``_meta``."""
 
     text: str
     structured: dict[str, Any] | None = None
-    is_error: bool = False
+    error: dict[str, Any] | None = None
+
+    @property
+    def is_error(self) -> bool:
+        return self.error is not None
 
 
 @dataclass
@@ -63,7 +75,8 @@ def _text(data: Any) -> str:
 
 
 def error_outcome(exc: BaseException) -> Outcome:
-    """A failed call as a tool error: the exception's class and its (masked) message, never a traceback."""
+    """A failed call as a tool error: the exception's class and its (masked) message, never a traceback.
+    It has no structured content: that must match the tool's output schema, which describes success."""
     kind = type(exc).__name__
     message = mask(" ".join(str(exc).split()) or kind)
     error: dict[str, Any] = {"type": kind, "message": message}
@@ -73,7 +86,7 @@ def error_outcome(exc: BaseException) -> Outcome:
         error["retry_after"] = exc.retry_after
     if isinstance(exc, InvalidParameterError):
         error["parameter"] = exc.parameter
-    return Outcome(text=f"{kind}: {message}", structured={"error": error}, is_error=True)
+    return Outcome(text=f"{kind}: {message}", error=error)
 
 
 class Toolbox:

@@ -1,0 +1,110 @@
+// The official TypeScript MCP SDK's Client, unchanged, against `musicagent mcp` over stdio or
+// streamable HTTP. Reads a plan (JSON file, argv[2]) of sessions and steps; prints one JSON line.
+//
+// The transport is wrapped only to observe it: the wrapper records the server's initialize answer
+// and, when a session asks for an older protocol version, offers that one instead of the SDK's
+// newest (as a client built on an older SDK release would). Everything else, the handshake, the
+// output-schema validation of structuredContent (Ajv), is the SDK's own code path.
+import { readFileSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
+
+const plan = JSON.parse(readFileSync(process.argv[2], 'utf8'));
+const sdk = path => import(pathToFileURL(`${plan.sdk}/dist/esm/${path}`).href);
+const { Client } = await sdk('client/index.js');
+const { StdioClientTransport } = await sdk('client/stdio.js');
+const { StreamableHTTPClientTransport } = await sdk('client/streamableHttp.js');
+const { AjvJsonSchemaValidator } = await sdk('validation/ajv-provider.js');
+const types = await sdk('types.js');
+
+class Observed {
+    constructor(inner, offer) {
+        this.inner = inner;
+        this.offer = offer;
+        this.initialize = null;
+        this.negotiated = null;
+        this.initializeId = null;
+    }
+    set onmessage(handler) {
+        this.inner.onmessage = (message, extra) => {
+            if (message.id !== undefined && message.id === this.initializeId) this.initialize = message;
+            handler(message, extra);
+        };
+    }
+    set onclose(handler) { this.inner.onclose = handler; }
+    set onerror(handler) { this.inner.onerror = handler; }
+    get sessionId() { return this.inner.sessionId; }
+    start() { return this.inner.start(); }
+    close() { return this.inner.close(); }
+    send(message, options) {
+        if (message.method === 'initialize') {
+            this.initializeId = message.id;
+            if (this.offer) message = { ...message, params: { ...message.params, protocolVersion: this.offer } };
+        }
+        return this.inner.send(message, options);
+    }
+    setProtocolVersion(version) {
+        this.negotiated = version;
+        if (this.inner.setProtocolVersion) this.inner.setProtocolVersion(version);
+    }
+}
+
+function failure(error) {
+    return { ok: false, error: String(error?.message ?? error), code: error?.code ?? null };
+}
+
+async function step(client, s) {
+    switch (s.op) {
+        case 'listTools': {
+            const { tools } = await client.listTools();  // compiles every outputSchema with Ajv
+            const ajv = new AjvJsonSchemaValidator();
+            const uncompilable = [];
+            for (const tool of tools) {
+                try { ajv.getValidator(tool.inputSchema); } catch (e) { uncompilable.push(`${tool.name}: ${e.message}`); }
+            }
+            return { tools, uncompilable };
+        }
+        case 'callTool':
+            return await client.callTool({ name: s.name, arguments: s.arguments });
+        case 'listResources':
+            return await client.listResources();
+        case 'readResource':
+            return await client.readResource({ uri: s.uri });
+        case 'listPrompts':
+            return await client.listPrompts();
+        case 'getPrompt':
+            return await client.getPrompt({ name: s.name, arguments: s.arguments });
+        default:
+            throw new Error(`unknown step ${s.op}`);
+    }
+}
+
+async function session(s) {
+    const inner = s.transport === 'http'
+        ? new StreamableHTTPClientTransport(new URL(s.url))
+        : new StdioClientTransport({ command: s.command, args: s.args, cwd: s.cwd, stderr: 'inherit' });
+    const transport = new Observed(inner, s.protocolVersion);
+    const client = new Client({ name: 'musicagent-tests', version: '1.0.0' });
+    const out = { results: [] };
+    try {
+        await client.connect(transport);
+    } catch (error) {
+        return { ...out, connect: failure(error) };
+    }
+    out.initialize = transport.initialize?.result ?? null;
+    out.negotiated = transport.negotiated;
+    out.serverVersion = client.getServerVersion();
+    for (const s2 of s.steps) {
+        try {
+            out.results.push({ ok: true, value: await step(client, s2) });
+        } catch (error) {
+            out.results.push(failure(error));
+        }
+    }
+    if (s.transport === 'http') await inner.terminateSession().catch(() => {});
+    await client.close();
+    return out;
+}
+
+const sessions = [];
+for (const s of plan.sessions) sessions.push(await session(s));
+console.log(JSON.stringify({ sdkVersions: types.SUPPORTED_PROTOCOL_VERSIONS, latest: types.LATEST_PROTOCOL_VERSION, sessions }));
