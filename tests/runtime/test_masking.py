@@ -13,6 +13,7 @@ import html
 import json
 import re
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote, quote_plus, unquote
 
@@ -21,7 +22,7 @@ import pytest
 from musicagent import APIError, Discogs, DiscogsError, enable_logging
 from musicagent._runtime.redact import is_secret_param, mask
 
-from .conftest import LocalServer, Seen
+from .conftest import LocalServer, Seen, artist_body
 
 Client = Callable[..., Discogs]
 
@@ -147,3 +148,27 @@ def test_one_predicate_says_which_parameters_are_secret(name: str, secret: bool)
     assert (mask(f"/x?{name}=v4lue&q=1") == f"/x?{name}=***&q=1") is secret
     if secret:
         assert is_credential_param(name)
+
+
+@pytest.mark.parametrize("store", ["memory", "sqlite"])
+def test_an_answer_echoing_the_token_is_never_cached(
+    server: LocalServer, client: Client, tmp_path: Path, store: str
+) -> None:
+    """A cache file (or Redis) must not hold the token: such an answer is served, not stored."""
+
+    def echo_artist(seen: Seen) -> tuple[int, dict[str, str], bytes]:
+        body = {**artist_body(5), "profile": f"you sent {quote(seen.headers['Authorization'], safe='')}"}
+        return 200, {"Content-Type": "application/json"}, json.dumps(body).encode()
+
+    server.routes["/artists/5"] = echo_artist
+    db = tmp_path / "cache.db"
+    d = client(token=TOKEN, cache="memory" if store == "memory" else f"sqlite:///{db}")
+    assert SPELLINGS["percent-encoded"](TOKEN) in d.artists.get(5).profile  # type: ignore[operator]
+    d.artists.get(5)
+    d.artists.get(1)
+    d.artists.get(1)
+    assert [s.path for s in server.seen] == ["/artists/5", "/artists/5", "/artists/1"]  # only the clean one kept
+    if store == "sqlite":
+        d.close()
+        stored = b"".join(p.read_bytes() for p in tmp_path.iterdir())
+        assert leaks(stored.decode("latin-1"), TOKEN) == []

@@ -13,7 +13,15 @@ import re
 import threading
 from collections.abc import Mapping
 
-__all__ = ["SECRET_NAME_ENDINGS", "is_secret_param", "mask", "mask_headers", "mask_secrets", "register_secret"]
+__all__ = [
+    "SECRET_NAME_ENDINGS",
+    "holds_secret",
+    "is_secret_param",
+    "mask",
+    "mask_headers",
+    "mask_secrets",
+    "register_secret",
+]
 
 SECRET_NAME_ENDINGS = ("token", "secret", "key", "signature", "verifier", "password")
 """A parameter (query, header field, JSON key) whose name ends so carries a secret. Not ``oauth_nonce``,
@@ -78,6 +86,12 @@ def mask_secrets(text: str) -> str:
     """Hide the registered secrets only: enough for text that cannot hold ``name=value`` pairs."""
     spellings = _spellings
     return text if spellings is None else spellings.sub("***", text)
+
+
+def holds_secret(text: str) -> bool:
+    """Whether ``text`` holds a registered secret in any spelling (what must never be stored)."""
+    spellings = _spellings
+    return spellings is not None and spellings.search(text) is not None
 
 
 def mask(text: str) -> str:
