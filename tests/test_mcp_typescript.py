@@ -53,6 +53,8 @@ FULL = [
     {"op": "listPrompts"},
     {"op": "getPrompt", "name": "price_check", "arguments": {"release_id": "249504"}},
     {"op": "getPrompt", "name": "price_check", "arguments": {}},
+    {"op": "listResourceTemplates"},
+    {"op": "ping"},
 ]
 SHORT = FULL[:2] + FULL[7:8]  # list, one read, one Discogs error
 
@@ -159,6 +161,8 @@ def _check_full(session: dict[str, Any], expected: dict[str, Any]) -> None:
     prompt = _value(r[14])["messages"][0]
     assert prompt["role"] == "user" and "249504" in prompt["content"]["text"]
     assert not r[15]["ok"] and "needs release_id" in r[15]["error"]  # a protocol error, as the SDK reports it
+    assert _value(r[16]) == {"resourceTemplates": []}  # asked by clients that see resources; not "method not found"
+    assert _value(r[17]) == {}
 
 
 def _check_short(session: dict[str, Any], expected: dict[str, Any]) -> None:
@@ -236,8 +240,14 @@ def test_typescript_sdk_client_with_allow_writes(sdk: Path, tmp_path: Path) -> N
     assert 40522 not in [want["id"] for want in _structured(after)["items"]]
 
 
-def test_every_recorded_read_passes_the_typescript_clients_validation(sdk: Path, tmp_path: Path) -> None:
-    """Every recorded read answer, through the TS client: its Ajv validation of structuredContent is the test."""
+@pytest.mark.parametrize("validator", ["ajv", "cfworker"])
+def test_every_recorded_read_passes_the_typescript_clients_validation(
+    sdk: Path, tmp_path: Path, validator: str
+) -> None:
+    """Every recorded read answer through the TS client, which validates each structuredContent against the
+    tool's output schema: with its default validator (Ajv) and the one it offers for edge runtimes
+    (@cfworker/json-schema, draft 2020-12), two implementations that read the same schemas differently."""
+    _node.package("@cfworker/json-schema")
     by_user: dict[str | None, list[dict[str, Any]]] = {}
     for name, _, arguments in recorded_reads():
         # The mock's token is one user's: a read that needs the user's own token is asked as that user.
@@ -247,6 +257,7 @@ def test_every_recorded_read_passes_the_typescript_clients_validation(sdk: Path,
     try:
         sessions = [
             _stdio(server.start().url, tmp_path, [{"op": "listTools"}, *calls], "--rate-limit", "off")
+            | {"validator": validator}
             for server, calls in zip(servers, by_user.values(), strict=True)
         ]
         out = _run(sdk, tmp_path, sessions)
@@ -254,7 +265,9 @@ def test_every_recorded_read_passes_the_typescript_clients_validation(sdk: Path,
         for server in servers:
             server.stop()
     checked = set()
+    names = {"ajv": "AjvJsonSchemaValidator", "cfworker": "CfWorkerJsonSchemaValidator"}
     for session, calls in zip(out["sessions"], by_user.values(), strict=True):
+        assert session["validator"] == names[validator]
         for call, result in zip(calls, session["results"][1:], strict=True):
             assert result["ok"] and not result["value"].get("isError"), (call, result)
             checked.add(call["name"])

@@ -4,7 +4,8 @@
 // The transport is wrapped only to observe it: the wrapper records the server's initialize answer
 // and, when a session asks for an older protocol version, offers that one instead of the SDK's
 // newest (as a client built on an older SDK release would). Everything else, the handshake, the
-// output-schema validation of structuredContent (Ajv), is the SDK's own code path.
+// output-schema validation of structuredContent (Ajv, or the SDK's @cfworker/json-schema validator
+// when a session asks), is the SDK's own code path.
 import { readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 
@@ -14,6 +15,11 @@ const { Client } = await sdk('client/index.js');
 const { StdioClientTransport } = await sdk('client/stdio.js');
 const { StreamableHTTPClientTransport } = await sdk('client/streamableHttp.js');
 const { AjvJsonSchemaValidator } = await sdk('validation/ajv-provider.js');
+// The SDK's other validator (for edge runtimes), on the optional @cfworker/json-schema it resolves beside it.
+const validators = {
+    ajv: () => undefined,  // the default: the Client makes its own Ajv validator
+    cfworker: async () => new (await sdk('validation/cfworker-provider.js')).CfWorkerJsonSchemaValidator(),
+};
 const types = await sdk('types.js');
 
 class Observed {
@@ -55,7 +61,7 @@ function failure(error) {
 async function step(client, s) {
     switch (s.op) {
         case 'listTools': {
-            const { tools } = await client.listTools();  // compiles every outputSchema with Ajv
+            const { tools } = await client.listTools();  // compiles every outputSchema (Ajv)
             const ajv = new AjvJsonSchemaValidator();
             const uncompilable = [];
             for (const tool of tools) {
@@ -67,6 +73,10 @@ async function step(client, s) {
             return await client.callTool({ name: s.name, arguments: s.arguments });
         case 'listResources':
             return await client.listResources();
+        case 'listResourceTemplates':
+            return await client.listResourceTemplates();
+        case 'ping':
+            return await client.ping();
         case 'readResource':
             return await client.readResource({ uri: s.uri });
         case 'listPrompts':
@@ -83,8 +93,9 @@ async function session(s) {
         ? new StreamableHTTPClientTransport(new URL(s.url))
         : new StdioClientTransport({ command: s.command, args: s.args, cwd: s.cwd, stderr: 'inherit' });
     const transport = new Observed(inner, s.protocolVersion);
-    const client = new Client({ name: 'musicagent-tests', version: '1.0.0' });
-    const out = { results: [] };
+    const jsonSchemaValidator = await validators[s.validator ?? 'ajv']();
+    const client = new Client({ name: 'musicagent-tests', version: '1.0.0' }, { jsonSchemaValidator });
+    const out = { results: [], validator: (jsonSchemaValidator ?? new AjvJsonSchemaValidator()).constructor.name };
     try {
         await client.connect(transport);
     } catch (error) {

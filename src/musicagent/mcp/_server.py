@@ -118,6 +118,13 @@ def build_server(toolbox: Toolbox) -> Server[Any]:
             ]
         )
 
+    async def list_resource_templates(
+        ctx: Any, params: types.PaginatedRequestParams | None
+    ) -> types.ListResourceTemplatesResult:
+        # None, but clients that see the resources capability ask (the MCP Inspector, desktop apps),
+        # and "method not found" shows up in their logs as a broken server.
+        return types.ListResourceTemplatesResult(resource_templates=[])
+
     async def read_resource(ctx: Any, params: types.ReadResourceRequestParams) -> types.ReadResourceResult:
         uri = str(params.uri)
         if uri == IDENTITY_URI:
@@ -161,6 +168,7 @@ def build_server(toolbox: Toolbox) -> Server[Any]:
         on_list_tools=list_tools,
         on_call_tool=call_tool,
         on_list_resources=list_resources,
+        on_list_resource_templates=list_resource_templates,
         on_read_resource=read_resource,
         on_list_prompts=list_prompts,
         on_get_prompt=get_prompt,
