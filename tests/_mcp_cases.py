@@ -42,3 +42,34 @@ def recorded_reads() -> Iterator[tuple[str, str, dict[str, Any]]]:
                 if raw is not None and not skip:
                     arguments[param.name] = convert[param.type](raw)
             yield op.id.replace(".", "_"), cassette.name, arguments
+
+
+def recorded_writes() -> Iterator[tuple[str, str, dict[str, Any]]]:
+    """(tool, cassette, arguments) for every recorded 2xx answer of a write that answers with a model,
+    arguments taken from the recorded URL and JSON body (by each parameter's wire name)."""
+    import json
+
+    for op in OPERATIONS:
+        if op.method == "GET" or op.kind != "model":
+            continue
+        pattern = re.compile("^" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", op.path) + "$")
+        for cassette in sorted((ROOT / "cassettes" / op.id).glob("*.yaml")):
+            interaction = yaml.safe_load(cassette.read_text(encoding="utf-8"))["interactions"][0]
+            if interaction["response"]["status"]["code"] >= 300:
+                continue
+            url = urlsplit(interaction["request"]["uri"])
+            query = dict(parse_qsl(url.query))
+            raw_body = interaction["request"].get("body") or "{}"
+            body = json.loads(raw_body if isinstance(raw_body, str) else raw_body.get("string", "{}"))
+            found = pattern.match(unquote(url.path))
+            assert found is not None, cassette
+            arguments: dict[str, Any] = {}
+            for param in op.params:
+                if param.location == "path":
+                    value: Any = found.group(param.wire)
+                    arguments[param.name] = int(value) if param.type == "integer" else value
+                elif param.location == "query" and param.wire in query:
+                    arguments[param.name] = query[param.wire]
+                elif param.location == "body" and param.wire in body:
+                    arguments[param.name] = body[param.wire]
+            yield op.id.replace(".", "_"), cassette.name, arguments

@@ -28,7 +28,7 @@ from musicagent.mcp._tools import ERROR_META_KEY
 from musicagent.mock import MockServer
 from musicagent.testing import MOCK_TOKEN
 from tests import _node
-from tests._mcp_cases import READS, WRITES, recorded_reads
+from tests._mcp_cases import READS, WRITES, recorded_reads, recorded_writes
 
 SDK = "@modelcontextprotocol/sdk"
 AUTH = {op.id.replace(".", "_"): op.auth for op in OPERATIONS}
@@ -272,3 +272,35 @@ def test_every_recorded_read_passes_the_typescript_clients_validation(
             assert result["ok"] and not result["value"].get("isError"), (call, result)
             checked.add(call["name"])
     assert checked == READS - {"users_lists"}  # as in test_mcp: users_lists has only a second-page recording
+
+
+def test_every_recorded_write_passes_the_typescript_clients_validation(sdk: Path, tmp_path: Path) -> None:
+    """Writes that answer with a model (a listing, a want, a folder, an order...), with --allow-writes, asked
+    as the user whose data they change: the client validates each answer against the tool's output schema."""
+    by_user: dict[str | None, list[dict[str, Any]]] = {}
+    for name, _, arguments in recorded_writes():
+        by_user.setdefault(arguments.get("username"), []).append(
+            {"op": "callTool", "name": name, "arguments": arguments}
+        )
+    servers = [MockServer(rate_limit=None, user=user) for user in by_user]
+    try:
+        sessions = [
+            _stdio(server.start().url, tmp_path, [{"op": "listTools"}, *calls], "--allow-writes", "--rate-limit", "off")
+            for server, calls in zip(servers, by_user.values(), strict=True)
+        ]
+        out = _run(sdk, tmp_path, sessions)
+    finally:
+        for server in servers:
+            server.stop()
+    answered, refused = set(), set()
+    for session, calls in zip(out["sessions"], by_user.values(), strict=True):
+        for call, result in zip(calls, session["results"][1:], strict=True):
+            value = _value(result)  # the client did not throw: structured content matched the schema
+            (refused if value.get("isError") else answered).add(call["name"])
+            if value.get("isError"):
+                assert _tool_error(result)["status"] == 404, (call, value)
+    model_writes = {op.id.replace(".", "_") for op in OPERATIONS if op.method != "GET" and op.kind == "model"}
+    # Two recordings change what the mock's fresh state does not hold (folder 4739258, a want of "example"):
+    # the mock answers Discogs' 404, as Discogs would.
+    assert refused == {"users_collection_folders_update", "users_wants_update"}
+    assert answered == model_writes - refused
