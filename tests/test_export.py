@@ -13,7 +13,7 @@ from types import MappingProxyType
 from typing import Annotated, Any, Optional
 
 import pytest
-from pydantic import BaseModel, ConfigDict, Field, RootModel, computed_field
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, RootModel, computed_field
 
 from musicagent.export import ExportError, to_csv, to_json, to_jsonl
 
@@ -612,3 +612,191 @@ def test_formulas_can_be_neutralised_for_spreadsheets(tmp_path: Path) -> None:
     safe = list(csv.reader((tmp_path / "safe.csv").open(encoding="utf-8")))[1]
     assert raw[:3] == ['=HYPERLINK("http://x")', "@SUM(A1)", "Nevermind"]  # off by default: data as it is
     assert safe == ['\'=HYPERLINK("http://x")', "'@SUM(A1)", "Nevermind", "-3"]  # numbers stay numbers
+
+
+# --- the compiled row reader and its fallbacks ------------------------------------
+
+REAL_BODIES = Path(__file__).parent / "data" / "realbodies" / "brotherlogic__godiscogs"
+
+
+def _real_versions(name: str) -> list[Any]:
+    from musicagent.models import MasterVersionsPage
+
+    return list(MasterVersionsPage.model_validate_json((REAL_BODIES / name).read_bytes()).versions)
+
+
+def test_csv_of_real_discogs_items_is_exactly_the_expected_text(tmp_path: Path) -> None:
+    """Two real master versions, the expected text written out by hand from the JSON bodies: one with
+    its ``stats`` records (count blocks), one without ``released`` or ``stats`` (left empty)."""
+    items = [_real_versions("masters_5251_versions_per_page=500.json")[0]]
+    items.append(_real_versions("masters_38998_versions_per_page=500.json")[1])
+    header = (
+        "id,title,status,format,major_formats,label,catno,country,released,thumb,"
+        "stats.community.in_collection,stats.community.in_wantlist,stats.user.in_collection,"
+        "stats.user.in_wantlist,resource_url\r\n"
+    )
+    thumb1 = (
+        "https://i.discogs.com/oagLRWRVeSd9HdGndTbLQPPfsxkHbGQ6sLfCCUuP1J4/rs:fit/g:sm/q:40/h:150/w:150/"
+        "czM6Ly9kaXNjb2dz/LWRhdGFiYXNlLWlt/YWdlcy9SLTEyODE3/NzYtMTYxMDIwNDYz/Ni05NTAxLmpwZWc.jpeg"
+    )
+    thumb2 = (
+        "https://img.discogs.com/0sMMXG4JS26OYcS-cBD97JHxdYM=/fit-in/150x150/filters:strip_icc():"
+        "format(jpeg):mode_rgb():quality(40)/discogs-images/R-9356526-1479202857-8229.jpeg.jpg"
+    )
+    row1 = (
+        "1281776,Totale's Turns (It's Now Or Never),Accepted,\"LP, Album\",{formats1},Base Record,"
+        f"ROUGH 10 Y5,Italy,1980,{thumb1},211,173,0,0,https://api.discogs.com/releases/1281776\r\n"
+    )
+    row2 = (
+        '9356526,Live At The Witch Trials (Expanded Edition),Accepted,"2xCD, Album, RE, RM, Exp",{formats2},'
+        f"Castle Music,CMQDD847,UK,,{thumb2},,,,,https://api.discogs.com/releases/9356526\r\n"
+    )
+
+    to_csv(items, tmp_path / "json.csv")
+    to_csv(items, tmp_path / "join.csv", list_style="join")
+
+    as_json = header + row1.format(formats1='"[""Vinyl""]"') + row2.format(formats2='"[""CD""]"')
+    assert (tmp_path / "json.csv").read_bytes() == as_json.encode()
+    as_joined = header + row1.format(formats1="Vinyl") + row2.format(formats2="CD")
+    assert (tmp_path / "join.csv").read_bytes() == as_joined.encode()
+
+
+def test_csv_of_the_test_models_is_exactly_the_expected_text() -> None:
+    stream = io.StringIO(newline="")
+    sparse = Release.model_validate({"id": 1, "title": 'Say "hi", then\nleave', "surprise": {"a": 1}})
+    to_csv([full_release(), sparse], stream)
+    assert stream.getvalue() == (
+        ",".join(RELEASE_COLUMNS) + "\r\n"
+        '2,Full,master,1999,"[""Rock"",""Pop""]","[{""name"":""Warp"",""catno"":""WAP 1""}]",10,3,4,4.5,'
+        '"{""plays"":7}",true,2024-05-01T12:30:00Z\r\n'
+        # Not a Discogs model: its defaults ([] for lists) are values and are written.
+        '1,"Say ""hi"", then\nleave",release,,[],[],,,,,,false,\r\n'
+    )
+
+
+class Loose(BaseModel):
+    """Plain-looking fields that can still hold other values, and ones that never are plain."""
+
+    count: int = 0
+    name: str = ""
+    score: float | None = None
+    pair: Annotated[str, PlainSerializer(lambda value: [value, value])] = "p"
+    flag: bool = False
+    anything: Any = None
+
+
+def test_csv_a_plain_column_holding_something_else_is_converted_like_any_cell(tmp_path: Path) -> None:
+    """The schema says "plain", but model_construct, a custom serializer or a stray value say otherwise:
+    such a row is converted cell by cell, exactly as any other cell would be."""
+    items: list[Any] = [
+        Loose(count=3, name="n", score=1.5),
+        Loose.model_construct(count=True, name=["x", "y"], score=None, flag=True, anything={"k": None}),  # type: ignore[arg-type]
+        Loose(anything=[1, "a", None]),
+        {"count": True, "name": 7, "score": "x"},  # a dict under the columns of the first item's model
+    ]
+    out = tmp_path / "loose.csv"
+    with pytest.warns(UserWarning, match="serializ"):  # pydantic's own warning about the unexpected values
+        to_csv(items, out)
+    assert out.read_bytes().decode() == (
+        "count,name,score,pair,flag,anything\n"
+        '3,n,1.5,"[""p"",""p""]",false,\n'
+        '1,"[""x"",""y""]",,"[""p"",""p""]",true,"{""k"":null}"\n'  # pydantic dumps an int field's True as 1
+        '0,,,"[""p"",""p""]",false,"[1,""a"",null]"\n'
+        "true,7,x,,,\n"
+    ).replace("\n", "\r\n")
+
+
+class CustomDump(BaseModel):
+    name: str = "x"
+
+    def model_dump(self, **kwargs: Any) -> dict[str, Any]:
+        return {"name": self.name.upper(), "from": "model_dump"}
+
+    def model_dump_json(self, **kwargs: Any) -> str:
+        return json.dumps({"name": self.name.upper(), "from": "model_dump_json"})
+
+
+def test_a_model_that_overrides_its_dump_is_dumped_by_its_own_method(tmp_path: Path) -> None:
+    to_csv([CustomDump(name="a"), CustomDump(name="b")], tmp_path / "c.csv", columns=["name", "from"])
+    assert read_csv(tmp_path / "c.csv") == [["name", "from"], ["A", "model_dump"], ["B", "model_dump"]]
+    to_jsonl([CustomDump(name="a")], tmp_path / "c.jsonl")
+    assert json.loads((tmp_path / "c.jsonl").read_text(encoding="utf-8")) == {"name": "A", "from": "model_dump_json"}
+
+
+def test_csv_items_of_alternating_classes_are_each_dumped_by_their_own_rules(tmp_path: Path) -> None:
+    items: list[Any] = [
+        Release(id=1, title="a"),
+        {"id": 2, "title": "b", "is_master": True, "community": {"have": 5}},
+        MappingProxyType({"id": 3, "genres": ["x"]}),
+        Release(id=4, title="d", year=2000),
+        {"id": 5, "community": "not an object"},
+    ]
+    to_csv(items, tmp_path / "mix.csv", columns=["id", "title", "year", "is_master", "community.have", "genres"])
+    assert read_csv(tmp_path / "mix.csv") == [
+        ["id", "title", "year", "is_master", "community.have", "genres"],
+        ["1", "a", "", "false", "", "[]"],
+        ["2", "b", "", "true", "5", ""],
+        ["3", "", "", "", "", '["x"]'],
+        ["4", "d", "2000", "false", "", "[]"],
+        ["5", "", "", "", "", ""],
+    ]
+
+
+def test_csv_keys_are_data_never_code(tmp_path: Path) -> None:
+    """Column keys reach the compiled row reader as values: names that look like its variables, dots,
+    quotes or code change nothing."""
+    weird = ['"); import os; ("', "d", "E", "cell", "k0", "p1", "\\", "a'b", "x\ny"]
+    item = {key: {"d": i} for i, key in enumerate(weird)}
+    columns = [f"{key}.d" for key in weird] + [f"{key}.missing" for key in weird[:2]] + ["d"]
+    to_csv([item], tmp_path / "w.csv", columns=columns)
+    rows = read_csv(tmp_path / "w.csv")
+    assert rows == [columns, [str(i) for i in range(len(weird))] + ["", "", '{"d":1}']]
+
+
+def test_csv_many_columns(tmp_path: Path) -> None:
+    item = {f"c{i}": {"v": i} for i in range(2000)}
+    assert to_csv([item, item], tmp_path / "wide.csv") == 2
+    rows = read_csv(tmp_path / "wide.csv")
+    assert rows[0][1999] == "c1999.v"
+    assert rows[2] == [str(i) for i in range(2000)]
+
+
+def test_jsonl_an_unserialisable_model_value_names_the_item(tmp_path: Path) -> None:
+    items = [Loose(), Loose(anything=object())]
+    with pytest.raises(ExportError, match="item #2 cannot be written as JSON"):
+        to_jsonl(items, tmp_path / "bad.jsonl")
+    assert not (tmp_path / "bad.jsonl").exists()
+
+
+def test_formulas_are_neutralised_in_model_rows_too() -> None:
+    stream = io.StringIO(newline="")
+    to_csv([Release(id=-1, title="=1+2", genres=["@x"]), Release(id=2, title="-3")], stream, escape_formulas=True)
+    assert stream.getvalue().splitlines()[1:] == [
+        '-1,\'=1+2,release,,"[""@x""]",[],,,,,,false,',
+        "2,'-3,release,,[],[],,,,,,false,",
+    ]
+
+
+def test_the_columns_read_without_cell_conversion_are_the_scalar_and_list_fields() -> None:
+    """Guards the fast path (the cells are the same either way, the tests above show): scalar fields,
+    also optional, aliased, nested in records, or dates, go to the csv module as they are, and list
+    fields straight to the list's cell."""
+    from musicagent.export._csv import model_columns
+    from musicagent.models import MasterVersion
+
+    shapes = {column.name: column.shape for column in model_columns(Release)}
+    assert {name for name, shape in shapes.items() if shape == "plain"} == {
+        "id", "title", "type", "year", "community.have", "community.want", "community.rating.count",
+        "community.rating.average", "added",
+    }  # fmt: skip
+    assert {name for name, shape in shapes.items() if shape == "list"} == {"genres", "labels"}
+    versions = model_columns(MasterVersion)
+    assert [column.name for column in versions if column.shape != "plain"] == ["major_formats"]
+    assert "stats.community.in_wantlist" in {column.name for column in versions}
+
+
+def test_csv_a_list_column_holding_something_else_is_converted_like_any_cell(tmp_path: Path) -> None:
+    items: list[Any] = [{"id": 1, "genres": "Rock", "labels": None}, {"id": 2, "genres": ["a", 1], "labels": {"x": 1}}]
+    to_csv(items, tmp_path / "l.csv", model=Release, list_style="join")
+    rows = as_dicts(read_csv(tmp_path / "l.csv"))
+    assert [(row["genres"], row["labels"]) for row in rows] == [("Rock", ""), ("a; 1", '{"x":1}')]

@@ -257,4 +257,4 @@ def column_names(model: type[BaseModel]) -> list[str]:
     """The columns ``--columns`` may name for rows of ``model`` (export's flattened, dotted names)."""
     from ..export._csv import model_columns
 
-    return [name for name, _ in model_columns(model)]
+    return [column.name for column in model_columns(model)]

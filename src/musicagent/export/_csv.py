@@ -5,22 +5,36 @@ from __future__ import annotations
 import csv
 import types
 from collections.abc import AsyncIterable, Callable, Coroutine, Iterable, Iterator, Sequence
+from datetime import date, datetime, time
+from itertools import chain
 from pathlib import Path
-from typing import Annotated, Any, Literal, TypeAlias, Union, get_args, get_origin, overload
+from typing import Annotated, Any, Literal, NamedTuple, TypeAlias, Union, get_args, get_origin, overload
 
 from pydantic import BaseModel, RootModel
 from pydantic.dataclasses import is_pydantic_dataclass
 from pydantic_core import to_json
 
 from ._errors import ExportError
-from ._items import Counter, Item, ProgressCallback, check_progress, run, to_data
+from ._items import Counter, Item, ProgressCallback, check_progress, data_dumper, dumped, run
 from ._output import Target, TextSink, check_target, open_output
 
 ListStyle: TypeAlias = Literal["json", "join"]
 """How a list goes into one cell: ``"json"`` keeps everything, ``"join"`` reads better."""
 
-Column: TypeAlias = tuple[str, tuple[str, ...]]
-"""A header name and the keys that lead to the value inside a dumped item."""
+Shape: TypeAlias = Literal["plain", "list", "any"]
+"""What a column's value is dumped as, by its type: ``"plain"`` a str, int, float or None (the csv
+module writes those exactly as the cell conversion would, so the value is handed over as it is), ``"list"``
+a list or None, ``"any"`` anything."""
+
+
+class Column(NamedTuple):
+    """A header name and the keys that lead to the value inside a dumped item."""
+
+    name: str
+    keys: tuple[str, ...]
+    shape: Shape = "any"
+    """What the schema says its dumped value is (see ``Shape``)."""
+
 
 _LIST_STYLES: tuple[ListStyle, ...] = ("json", "join")
 _END = object()
@@ -112,22 +126,28 @@ def _write(
         first: object = next(iterator, _END)
         if first is _END:
             if chosen is not None:
-                writer.writerow([name for name, _ in chosen])
+                writer.writerow([column.name for column in chosen])
             return counter.finish()
-        first_data = to_data(first, 1)
+        dumps = dumped(chain([first], iterator), data_dumper)
+        first_data = next(dumps)
         if chosen is None and isinstance(first, BaseModel):
             why = f"model {type(first).__name__} has no fields"
             chosen = _nonempty(model_columns(type(first)), why)
         elif chosen is None:
             why = "the first item has no keys; pass columns="
             chosen = _nonempty(data_columns(first_data), why)
-        writer.writerow([name for name, _ in chosen])
-        paths = [keys for _, keys in chosen]
-        writer.writerow(_row(first_data, paths, list_cell))
-        counter.step()
-        for item in iterator:
-            data = to_data(item, counter.count + 1)
-            writer.writerow(_row(data, paths, list_cell))
+        writer.writerow([column.name for column in chosen])
+        cell = _cell_function(list_cell)
+        cells_of = _compile_row(chosen, cell, list_cell)
+        all_plain = _PLAIN_TYPES.issuperset
+        writerow = writer.writerow
+        for data in chain([first_data], dumps):
+            cells = cells_of(data)
+            # The schema said plain, but a value can still be something else (a model built with
+            # model_construct, a custom serializer, another class of item): convert this row cell by cell.
+            if not all_plain(map(type, cells)):
+                cells = [cell(value) for value in cells]
+            writerow(cells)
             counter.step()
     return counter.finish()
 
@@ -156,7 +176,7 @@ def model_columns(model: type[BaseModel]) -> list[Column]:
 
 def data_columns(data: dict[str, Any]) -> list[Column]:
     """The flattened columns of one dumped item (non-empty dicts are opened, lists are not)."""
-    return [(".".join(keys), keys) for keys in _walk_data(data, ())]
+    return [Column(".".join(keys), keys) for keys in _walk_data(data, ())]
 
 
 def flatten(data: dict[str, Any], *, list_style: ListStyle = "json") -> dict[str, object]:
@@ -164,9 +184,8 @@ def flatten(data: dict[str, Any], *, list_style: ListStyle = "json") -> dict[str
 
     The CLI's ``--format table`` draws these, so a table and a CSV file always agree.
     """
-    columns = data_columns(data)
-    cells = _row(data, [keys for _, keys in columns], _joined if list_style == "join" else _compact_json)
-    return {name: cell for (name, _), cell in zip(columns, cells, strict=True)}
+    cell = _cell_function(_joined if list_style == "join" else _compact_json)
+    return {column.name: cell(_value(data, column.keys)) for column in data_columns(data)}
 
 
 def _walk_model(
@@ -194,10 +213,10 @@ def _walk_model(
         if nested is not None and nested not in open_models:
             _walk_model(nested, keys, open_models | {nested}, columns)
         else:
-            columns.append((".".join(keys), keys))
+            columns.append(Column(".".join(keys), keys, _shape(field.annotation)))
     for name, computed in getattr(model, "__pydantic_computed_fields__", {}).items():
         keys = (*prefix, computed.alias or name)
-        columns.append((".".join(keys), keys))
+        columns.append(Column(".".join(keys), keys, _shape(computed.return_type)))
 
 
 def _single_model(annotation: object) -> type[Any] | None:
@@ -237,7 +256,7 @@ def _explicit_columns(columns: Sequence[str]) -> list[Column]:
             raise ExportError(f"column names must be non-empty strings, not {name!r}")
     if len(set(columns)) != len(columns):
         raise ExportError(f"columns contains duplicates: {list(columns)!r}")
-    return [(name, tuple(name.split("."))) for name in columns]
+    return [Column(name, tuple(name.split("."))) for name in columns]
 
 
 def _nonempty(columns: list[Column], why: str) -> list[Column]:
@@ -246,36 +265,93 @@ def _nonempty(columns: list[Column], why: str) -> list[Column]:
     return columns
 
 
-def _row(
-    data: dict[str, Any],
-    paths: list[tuple[str, ...]],
-    list_cell: Callable[[list[Any]], str],
-) -> list[object]:
-    """One CSV row: the hot loop of a large export, so exact type checks, no helpers.
+def _value(data: object, keys: tuple[str, ...]) -> Any:
+    for key in keys:
+        data = data.get(key) if type(data) is dict else None
+    return data
 
-    ``data`` comes from ``to_data``: plain dicts, lists and JSON scalars only.
-    """
-    row: list[object] = []
-    append = row.append
-    for keys in paths:
-        value: Any = data
-        for key in keys:
-            value = value.get(key) if type(value) is dict else None
+
+_PLAIN_TYPES = frozenset({str, int, float, type(None)})
+_PLAIN_ANNOTATIONS = (str, int, float, type(None), datetime, date, time)  # dumped (mode="json") as those
+
+
+def _shape(annotation: object) -> Shape:
+    """What a field of this type is dumped as (``str | None``, ``datetime``: plain; ``list[str] | None``: list)."""
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return _shape(get_args(annotation)[0])
+    if origin is Union or origin is types.UnionType:
+        shapes = {_shape(arg) for arg in get_args(annotation) if arg is not type(None)}
+        return shapes.pop() if len(shapes) == 1 else "any"
+    if origin is list:
+        return "list"
+    return "plain" if any(annotation is kind for kind in _PLAIN_ANNOTATIONS) else "any"
+
+
+def _cell_function(list_cell: Callable[[list[Any]], str]) -> Callable[[Any], object]:
+    """The cell of one dumped value: ``""`` for None, ``true``/``false``, numbers and text as they are
+    (the csv module writes them), lists by ``list_cell``, anything else as compact JSON."""
+
+    def cell(value: Any) -> object:
+        kind = type(value)
+        if kind is str or kind is int or kind is float:
+            return value
         if value is None:
-            append("")
-        elif value is True:
-            append("true")
-        elif value is False:
-            append("false")
+            return ""
+        if value is True:
+            return "true"
+        if value is False:
+            return "false"
+        if kind is list:
+            return list_cell(value)
+        return _compact_json(value)
+
+    return cell
+
+
+def _compile_row(
+    columns: Sequence[Column], cell: Callable[[Any], object], list_cell: Callable[[list[Any]], str]
+) -> Callable[[Any], list[object]]:
+    """One function that reads every column's value out of a dumped item: the hot loop of a large export.
+
+    Generated once per export from the columns, as ``dataclasses`` generates ``__init__``: each parent
+    object is looked up once per row and each value with one ``dict.get`` (a generic walk over the key
+    paths cost twice the time of the csv module writing the row). A plain column's value is taken as
+    it is, a list column's list goes to ``list_cell``, anything else through ``cell``. The source holds
+    only names made here: keys and helpers come in as arguments of the outer function, so no key is
+    ever written into code.
+    """
+    key_names: dict[str, str] = {}
+    parents: dict[tuple[str, ...], str] = {(): "d"}
+    lines = ["  def row(d):", "    if type(d) is not dict: d = E"]
+
+    def key(name: str) -> str:
+        return key_names.setdefault(name, f"k{len(key_names)}")
+
+    def parent(keys: tuple[str, ...]) -> str:
+        if keys not in parents:
+            above = parent(keys[:-1])
+            variable = parents[keys] = f"p{len(parents)}"
+            lines.append(f"    {variable} = {above}.get({key(keys[-1])})")
+            lines.append(f"    if type({variable}) is not dict: {variable} = E")
+        return parents[keys]
+
+    values = []
+    for column in columns:
+        value = f"{parent(column.keys[:-1])}.get({key(column.keys[-1])})"
+        if column.shape == "plain":
+            values.append(value)
+        elif column.shape == "list":  # the list's cell at once; anything else (None) by ``cell``
+            values.append(f"list_cell(x) if type(x := {value}) is list else cell(x)")
         else:
-            kind = type(value)
-            if kind is str or kind is int or kind is float:
-                append(value)
-            elif kind is list:
-                append(list_cell(value))
-            else:
-                append(_compact_json(value))
-    return row
+            values.append(f"cell({value})")
+    lines.append(f"    return [{', '.join(values)}]")
+    lines.append("  return row")
+    source = f"def make(E, cell, list_cell, {', '.join(key_names.values())}):\n" + "\n".join(lines) + "\n"
+    namespace: dict[str, Any] = {}
+    exec(compile(source, "<musicagent.export row>", "exec"), namespace)
+    make_row: Callable[..., Callable[[Any], list[object]]] = namespace["make"]
+    return make_row({}, cell, list_cell, *key_names)
 
 
 def _compact_json(value: Any) -> str:

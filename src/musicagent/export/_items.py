@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterable, Callable, Coroutine, Iterable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any, TypeAlias
+from functools import partial
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
 from pydantic import BaseModel
 from pydantic_core import PydanticSerializationError, to_json, to_jsonable_python
@@ -90,49 +91,102 @@ def check_progress(progress: ProgressCallback | None) -> None:
         raise ExportError(f"progress must be a callable or None, not {type(progress).__name__}")
 
 
-def to_data(item: object, number: int) -> dict[str, Any]:
-    """Dump one item the way the API sends it: aliases as keys, unknown fields kept, JSON types.
+Dump = TypeVar("Dump")
 
-    A Discogs answer keeps only the fields it had (:func:`_answer_only`). ``number`` (1-based) only
-    serves the error message.
+
+def dumped(
+    items: Iterable[object], dumper: Callable[[type, int], Callable[[Any], Dump]], *, as_json: bool = False
+) -> Iterator[Dump]:
+    """Each item dumped by ``dumper(its class, its 1-based number)``, asked again only when the class changes.
+
+    The dumper decides once per class what per item would cost type checks and keyword parsing: in
+    a long export every item is usually of the one class. With ``as_json``, an item JSON cannot hold
+    is an ExportError that names it.
     """
-    checked = _checked(item, number)
-    if isinstance(checked, BaseModel):
-        return checked.model_dump(mode="json", by_alias=True, exclude_unset=_answer_only(checked))
-    data: dict[str, Any] = to_jsonable_python(checked, by_alias=True)
-    return data
+    kind: type | None = None
+    dump: Callable[[Any], Dump] | None = None
+    for number, item in enumerate(items, 1):
+        if type(item) is not kind or dump is None:
+            kind = type(item)
+            dump = dumper(kind, number)
+        try:
+            value = dump(item)
+        except PydanticSerializationError as exc:
+            if as_json:
+                raise ExportError(f"item #{number} cannot be written as JSON: {exc}") from None
+            raise
+        yield value
 
 
-def to_json_text(item: object, number: int, indent: int | None = None) -> str:
-    """The JSON text of ``to_data(item)``, made in one step by pydantic's fast serializer.
+def data_dumper(kind: type, number: int) -> Callable[[Any], Any]:
+    """How to dump items of class ``kind`` the way the API sends them: aliases as keys, unknown fields
+    kept, JSON types. A Discogs answer keeps only the fields it had (:func:`_answer_only`).
+
+    A model whose ``model_dump`` is pydantic's own is dumped by its serializer directly (what
+    ``model_dump`` does, less a call and its keyword handling per item). ``number`` names the item in
+    the error for a class that is not an item.
+    """
+    if issubclass(kind, BaseModel):
+        answer_only = _answer_only(kind)
+        if kind.model_dump is BaseModel.model_dump:
+            to_python = kind.__pydantic_serializer__.to_python
+
+            def dump(item: Any) -> Any:  # a closure: functools.partial merges its keywords on every call
+                return to_python(item, mode="json", by_alias=True, exclude_unset=answer_only)
+
+            return dump
+        return partial(kind.model_dump, mode="json", by_alias=True, exclude_unset=answer_only)
+    if issubclass(kind, dict):
+        return _jsonable
+    if issubclass(kind, Mapping):
+        return lambda item: _jsonable(dict(item))
+    raise _not_an_item(kind, number)
+
+
+def text_dumper(kind: type, number: int, indent: int | None = None) -> Callable[[Any], str]:
+    """How to write items of class ``kind`` as the JSON text of their ``data_dumper`` dump, in one step.
 
     NaN and infinities become ``null``: JSON has no such numbers, and a reader would reject the file.
-    Values JSON cannot hold at all (bytes that are not UTF-8, arbitrary objects) are an ExportError.
+    Values JSON cannot hold at all (bytes that are not UTF-8, arbitrary objects) raise
+    ``PydanticSerializationError`` (``dumped(..., as_json=True)`` names the item in an ExportError).
     """
-    try:
-        checked = _checked(item, number)
-        if isinstance(checked, BaseModel):  # pydantic writes NaN and infinities as null by default
-            return checked.model_dump_json(by_alias=True, indent=indent, exclude_unset=_answer_only(checked))
-        return to_json(checked, by_alias=True, indent=indent, inf_nan_mode="null").decode()
-    except PydanticSerializationError as exc:
-        raise ExportError(f"item #{number} cannot be written as JSON: {exc}") from None
+    if issubclass(kind, BaseModel):  # pydantic writes NaN and infinities as null by default
+        answer_only = _answer_only(kind)
+        if kind.model_dump_json is BaseModel.model_dump_json:
+            model_json = kind.__pydantic_serializer__.to_json
+
+            def text(item: Any) -> str:
+                return model_json(item, by_alias=True, indent=indent, exclude_unset=answer_only).decode()
+
+            return text
+        return partial(kind.model_dump_json, by_alias=True, indent=indent, exclude_unset=answer_only)
+    if issubclass(kind, (dict, Mapping)):
+        data_json = partial(to_json, by_alias=True, indent=indent, inf_nan_mode="null")
+        if issubclass(kind, dict):
+            return lambda item: data_json(item).decode()
+        return lambda item: data_json(dict(item)).decode()
+    raise _not_an_item(kind, number)
 
 
-def _answer_only(model: BaseModel) -> bool:
+def to_data(item: object, number: int) -> Any:
+    """One item dumped by its :func:`data_dumper` (a dict, for anything but a ``RootModel``)."""
+    return data_dumper(type(item), number)(item)
+
+
+_jsonable = partial(to_jsonable_python, by_alias=True)
+
+
+def _answer_only(kind: type[BaseModel]) -> bool:
     """Whether to leave out fields the data did not have: yes for the SDK's models, whose defaults are
     all None, so a field Discogs left out is not written as a ``null`` it never sent. Another model's
     default is a value in its own right and is written."""
     from .._runtime.model import DiscogsModel
 
-    return isinstance(model, DiscogsModel)
+    return issubclass(kind, DiscogsModel)
 
 
-def _checked(item: object, number: int) -> BaseModel | dict[str, Any]:
-    if isinstance(item, (BaseModel, dict)):
-        return item
-    if isinstance(item, Mapping):
-        return dict(item)
-    raise ExportError(f"item #{number} is a {type(item).__name__}; expected a pydantic model or a mapping")
+def _not_an_item(kind: type, number: int) -> ExportError:
+    return ExportError(f"item #{number} is a {kind.__name__}; expected a pydantic model or a mapping")
 
 
 class Counter:

@@ -3,18 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterable, Coroutine, Iterable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any, overload
 
 from ._errors import ExportError
-from ._items import (
-    Counter,
-    Item,
-    ProgressCallback,
-    check_progress,
-    run,
-    to_json_text,
-)
+from ._items import Counter, Item, ProgressCallback, check_progress, dumped, run, text_dumper
 from ._output import Target, TextSink, check_target, open_output
 
 
@@ -62,8 +56,7 @@ def _write_json(
         else:
             pad = " " * indent
             opening, separator, closing = "[\n" + pad, ",\n" + pad, "\n]"
-        for item in iterator:
-            text = to_json_text(item, counter.count + 1, indent)
+        for text in dumped(iterator, partial(text_dumper, indent=indent), as_json=True):
             if pad:
                 # Newlines inside strings are escaped, so every "\n" is layout.
                 text = text.replace("\n", "\n" + pad)
@@ -98,7 +91,7 @@ def to_jsonl(
 def _write_jsonl(iterator: Iterator[Item], target: Path | TextSink, progress: ProgressCallback | None) -> int:
     counter = Counter(progress)
     with open_output(target, newline="\n") as out:
-        for item in iterator:
-            out.write(to_json_text(item, counter.count + 1) + "\n")
+        for text in dumped(iterator, text_dumper, as_json=True):
+            out.write(text + "\n")
             counter.step()
     return counter.finish()
