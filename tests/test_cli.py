@@ -828,3 +828,14 @@ def test_a_listing_weight_that_is_neither_is_a_usage_error(
     code, _, err = run(capsys, api, *listing, "--price", "9.5", "--status", "Draft", "--weight", "heavy")
     assert code == 2 and "weight" in err
     assert api.requests == []
+
+
+def test_mcp_takes_the_connection_options_but_not_the_output_ones(capsys: pytest.CaptureFixture[str]) -> None:
+    """The MCP server prints nothing but its protocol: --format, --columns, -o and -q mean nothing there."""
+    code, text, _ = run(capsys, None, "mcp", "--help")
+    assert code == 0
+    assert "--rate-limit" in text and "--debug" in text and "--allow-writes" in text
+    assert not any(option in text for option in ("--format", "--columns", "--output", "--quiet"))
+    code, _, err = run(capsys, None, "mcp", "--format", "csv")
+    assert code == 2
+    assert "unrecognized arguments: --format" in err

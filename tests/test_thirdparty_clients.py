@@ -145,6 +145,7 @@ def test_lionralfs_discogs_client_over_https(certificate: tuple[Path, Path]) -> 
     assert len(result["pages"]) == 2 and all(result["pages"])
     assert result["searchTypes"] == ["release"]
     assert result["identity"] == USER
+    assert result["about"] == ["Welcome to the Discogs API.", "v2", "discogs"]  # GET /, the API root
     assert result["added"] == 40522
     assert [40522, "from node"] in result["wants"]
     assert result["anonymousSearch"] == {"status": 401, "message": "You must authenticate to access this resource."}
@@ -171,6 +172,7 @@ def test_disconnect_over_https(certificate: tuple[Path, Path]) -> None:
     assert [len(page) for page in result["pages"]] == [50, 7]  # the artist's 57 releases, 2 pages of 50
     assert result["searchTypes"] == ["release"]
     assert result["identity"] == USER
+    assert result["about"] == ["Welcome to the Discogs API.", "v2", "discogs"]  # GET /, the API root
     assert result["added"] == [40522, "from disconnect"]
     assert [40522, "from disconnect"] in result["wants"]
     assert result["removed"] == "" and 40522 not in result["after"]  # a 204, then the want is gone

@@ -27,6 +27,7 @@ async function main() {
     }
     const search = await db.search('nirvana', { type: 'release' });
     const identity = await client.getIdentity();
+    const about = await client.about();
     const wantlist = client.user().wantlist();
     const added = await wantlist.addRelease(identity.username, 40522, { notes: 'from disconnect' });
     const wants = await wantlist.getReleases(identity.username, { per_page: 100 });
@@ -40,6 +41,7 @@ async function main() {
         release: release.title,
         pages,
         searchTypes: [...new Set(search.results.map(r => r.type))],
+        about: [about.hello, about.api_version, about.disconnect.authMethod],
         identity: identity.username,
         added: [added.id, added.notes],
         wants: wants.wants.map(w => [w.id, w.notes]),

@@ -16,6 +16,7 @@ for (let page = 1; ; page++) {
 }
 const search = (await db.search({ query: 'nirvana', type: 'release' })).data;
 const identity = (await client.getIdentity()).data;
+const about = (await client.about()).data;
 const wantlist = client.user().wantlist();
 const added = await wantlist.addRelease(identity.username, 40522, { notes: 'from node' });
 const wants = (await wantlist.getReleases(identity.username)).data;
@@ -33,6 +34,7 @@ console.log(JSON.stringify({
     pages,
     searchTypes: [...new Set(search.results.map(r => r.type))],
     identity: identity.username,
+    about: [about.hello, about.api_version, about.clientInfo.authMethod],
     added: added.data.id,
     wants: wants.wants.map(w => [w.id, w.notes]),
     anonymousSearch,

@@ -182,8 +182,12 @@ def _column_list(text: str) -> list[str]:
 _column_list.__name__ = "column list (comma-separated names, each once)"
 
 
-def _add_global_options(container: argparse._ActionsContainer, *, suppress: bool) -> None:
-    """The options every command takes; on a leaf they default to "absent" so the root's values stand."""
+def _add_global_options(container: argparse._ActionsContainer, *, suppress: bool, output: bool = True) -> None:
+    """The options every command takes; on a leaf they default to "absent" so the root's values stand.
+
+    ``output=False`` leaves out the options about printing answers (``--format``, ``--columns``,
+    ``-o``, ``-q``), for commands that print none (``mcp`` speaks its protocol on stdout).
+    """
 
     def default(value: Any) -> Any:
         return argparse.SUPPRESS if suppress else value
@@ -214,6 +218,9 @@ def _add_global_options(container: argparse._ActionsContainer, *, suppress: bool
         help="response cache: memory, sqlite:///FILE, redis://… (env DISCOGS_CACHE)",
     )
     add("--no-cache", dest="cache", action="store_const", const="off", default=default(None), help="no response cache")
+    add("--debug", action="store_true", default=default(False), help="show tracebacks and request logs")
+    if not output:
+        return
     add("--format", choices=FORMATS, default=default("json"), help="output format (default: json)")
     add(
         "--columns",
@@ -223,7 +230,6 @@ def _add_global_options(container: argparse._ActionsContainer, *, suppress: bool
         help="columns of --format table or csv, in this order (dotted for nested fields: basic_information.title)",
     )
     add("-o", "--output", default=default(None), metavar="FILE", help="write to FILE instead of stdout")
-    add("--debug", action="store_true", default=default(False), help="show tracebacks and request logs")
     add("-q", "--quiet", action="store_true", default=default(False), help="no progress bar or confirmations")
 
 
@@ -372,7 +378,9 @@ def _add_nodes(commands: argparse._SubParsersAction[CLIParser], node: _Node, dep
         _add_nodes(nested, child, depth + 1, common)
 
 
-def _add_builtins(commands: argparse._SubParsersAction[CLIParser], taken: Sequence[str], common: CLIParser) -> None:
+def _add_builtins(
+    commands: argparse._SubParsersAction[CLIParser], taken: Sequence[str], connection: CLIParser
+) -> None:
     if "login" not in taken:
         login = commands.add_parser(
             "login",
@@ -389,7 +397,7 @@ def _add_builtins(commands: argparse._SubParsersAction[CLIParser], taken: Sequen
 
         mcp = commands.add_parser(
             "mcp",
-            parents=[common],
+            parents=[connection],
             help="serve every operation as a tool for AI agents (Model Context Protocol, stdio or --http)",
             description="An MCP server over stdio (or streamable HTTP on 127.0.0.1 with --http PORT) whose "
             "tools are the Discogs operations. Needs the mcp extra: pip install 'musicagent[mcp]'.",
@@ -430,5 +438,7 @@ def build_parser(operations: Sequence[OperationInfo]) -> CLIParser:
     tree = _tree(operations)
     commands = root.add_subparsers(title="commands", dest="_command0", metavar="COMMAND", required=True)
     _add_nodes(commands, tree, 0, common)
-    _add_builtins(commands, list(tree.children), common)
+    connection = CLIParser(add_help=False)  # the global options without the output ones
+    _add_global_options(connection.add_argument_group("global options"), suppress=True, output=False)
+    _add_builtins(commands, list(tree.children), connection)
     return root

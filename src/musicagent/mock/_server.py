@@ -505,6 +505,9 @@ class MockServer:
                 return
         kind = credential_kind(headers.get("Authorization"), query)
         found = route(method, path)
+        if found is None and path == "/" and method in ("GET", "HEAD"):
+            reply.json(200, self._about(), "state")  # the API root, which clients call to "ping"
+            return
         state = self._state
         assert state is not None and self.user is not None
         if found is not None and wrong_path_param(found) is not None:
@@ -550,6 +553,20 @@ class MockServer:
                 self._replay(reply, source, made_body, source.path, source.query, answer="synthesized")
                 return
         self._miss(reply, "no recording")
+
+    def _about(self) -> dict[str, Any]:
+        """The API root's answer (``GET /``, undocumented but live): its statistics count what is recorded here."""
+        ids: dict[str, set[str]] = {"releases": set(), "artists": set(), "labels": set()}
+        for interaction in self.interactions:
+            parts = interaction.path.strip("/").split("/")
+            if len(parts) == 2 and parts[0] in ids and parts[1].isdigit():
+                ids[parts[0]].add(parts[1])
+        return {
+            "hello": "Welcome to the Discogs API.",
+            "api_version": "v2",
+            "documentation_url": "https://www.discogs.com/developers/",
+            "statistics": {name: len(found) for name, found in ids.items()},
+        }
 
     def _identity(self) -> dict[str, Any]:
         return {
