@@ -364,6 +364,30 @@ def test_response_schemas_require_only_identifying_fields() -> None:
     assert checked > 100
 
 
+def test_pages_whose_answer_lacks_figures_or_pagination_still_parse_and_iterate() -> None:
+    """The relaxed `required` lists in use: a real inventory page without `pages`, and an order's
+    messages without `pagination`, parse, and the SDK's pages read them as what they are."""
+    from musicagent._runtime.pagination import Page
+    from musicagent.models import InventoryPage, OrderMessagesPage
+
+    def no_fetch(number: int) -> Page[Any]:
+        raise AssertionError(f"page {number} must not be fetched")
+
+    raw = json.loads((REPO_BODIES / "brotherlogic__godiscogs" / INVENTORY_PAGE).read_text(encoding="utf-8"))
+    del raw["pagination"]["pages"]
+    page: Page[Any] = Page(InventoryPage.model_validate(raw), "listings", no_fetch, page_number=4)
+    assert page.body.pagination.pages is None and len(page.items) == len(raw["listings"]) > 0
+    assert page.pagination.pages == 4 and not page.has_next_page()  # the page's own number stands in
+
+    messages = OrderMessagesPage.model_validate({"messages": [{"subject": "s", "message": "m", "type": "message"}]})
+    assert messages.pagination is None
+    one: Page[Any] = Page(messages, "messages", no_fetch)
+    assert [m.subject for m in one] == ["s"] and one.pagination.pages == 1
+
+
+INVENTORY_PAGE = "users_brotherlogic_inventory_status=For_Sale_per_page=100_page=4.json"
+
+
 # ---------------------------------------------------------------------------------------------
 # 3. real bodies
 
@@ -444,7 +468,7 @@ def test_every_body_in_the_repository_is_listed_and_checked() -> None:
     rows = _read_manifest(REPO_BODIES / "MANIFEST.tsv")
     on_disk = sorted(p.relative_to(REPO_BODIES).as_posix() for p in REPO_BODIES.rglob("*.json"))
     assert sorted(Path(r["path"]).relative_to(REPO_BODIES).as_posix() for r in rows) == on_disk
-    assert len(on_disk) >= 43
+    assert len(on_disk) >= 83
     covered = {r["path"] for r in COVERED}
     assert [r["file"] for r in rows if r["path"] not in covered] == []
     assert all(r["class"] in ("REAL-RECORDED", "REAL-FULL", "REAL-MODIFIED") for r in rows)
@@ -662,3 +686,73 @@ def test_the_reference_documents_limit_for_every_paginated_method() -> None:
         section = text.split(f"## `discogs.{op['operationId']}`\n", 1)[1].split("\n## ", 1)[0]
         has_limit = "\n| `limit` | keyword (SDK) | `int` | no |" in section
         assert has_limit == bool(op.get("x-musicagent-pagination")), op["operationId"]
+
+
+def _vary(body: Any, schema: dict[str, Any], mode: str) -> Any:
+    """`body` as Discogs might also send it, walked along its schema at every depth. `leaves`: every
+    string, number or boolean that is not required becomes `null`; `containers`: every object or array
+    that is not required becomes `null`; `text`: every number becomes its text (`1990` -> `"1990"`)."""
+    schema = resolve(schema)
+    for alternative in schema.get("anyOf", []):
+        kind = resolve(alternative).get("type")
+        if (kind == "object" and isinstance(body, dict)) or (kind == "array" and isinstance(body, list)):
+            return _vary(body, alternative, mode)
+    if isinstance(body, list) and isinstance(schema.get("items"), dict):
+        return [_vary(item, schema["items"], mode) for item in body]
+    if mode == "text" and isinstance(body, (int, float)) and not isinstance(body, bool):
+        return str(body)
+    if not isinstance(body, dict):
+        return body
+    props, required = schema.get("properties", {}), set(schema.get("required", []))
+    if not props and isinstance(schema.get("additionalProperties"), dict):
+        return {key: _vary(value, schema["additionalProperties"], mode) for key, value in body.items()}
+    out = {}
+    for key, value in body.items():
+        container = isinstance(value, (dict, list))
+        if key in props and key not in required and mode != "text" and container == (mode == "containers"):
+            out[key] = None
+        else:
+            out[key] = _vary(value, props[key], mode) if key in props else value
+    return out
+
+
+@pytest.mark.parametrize(
+    ("row", "path"),
+    [pytest.param(r, p, id=r["file"]) for r, p in BODY_ROWS if r["class"] != "DOCS-EXAMPLE"],
+)
+def test_every_real_body_still_parses_with_nulls_and_numbers_as_text(row: dict[str, str], path: Path) -> None:
+    """Discogs sends `null` for fields it usually omits (a master-less release's `master_id`) and
+    writes some numbers as text (a format's `"qty": "1"`, a search result's `"year": "1990"`): the
+    models take `null` wherever a field is not required, and a number's text wherever a number goes,
+    at every depth of every real body."""
+    from musicagent import models
+
+    op = _operation(row["method"], row["path_template"])
+    assert op is not None
+    found = success(op)
+    assert found is not None
+    schema = found[1]["content"]["application/json"]["schema"]
+    model_class = getattr(models, schema["$ref"].rsplit("/", 1)[1])
+    body = json.loads(path.read_text(encoding="utf-8"))
+    for mode in ("leaves", "containers", "text"):
+        model_class.model_validate(_vary(body, schema, mode))
+
+
+def test_the_variations_change_what_they_say() -> None:
+    body = {
+        "id": 1,
+        "title": "t",
+        "resource_url": "u",
+        "year": 1990,
+        "community": {"have": 1, "rating": {"average": 4.5, "count": 2}},
+    }
+    schema = {"$ref": SCHEMA_PREFIX + "Release"}
+    assert _vary(body, schema, "leaves") == {
+        "id": 1,
+        "title": "t",
+        "resource_url": "u",
+        "year": None,
+        "community": {"have": None, "rating": {"average": 4.5, "count": 2}},
+    }
+    assert _vary(body, schema, "containers") == {**body, "community": None}
+    assert _vary(body, schema, "text")["community"] == {"have": "1", "rating": {"average": "4.5", "count": "2"}}
