@@ -51,3 +51,15 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPat
         if name.startswith("DISCOGS_") or name.endswith("_PROXY") or name.endswith("_proxy"):
             monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path_factory.mktemp("cwd"))
+
+
+@pytest.fixture
+def pytester(pytester: pytest.Pytester, request: pytest.FixtureRequest) -> pytest.Pytester:
+    """pytester's inner sessions with the project's pytest-asyncio settings.
+
+    They do not read pyproject.toml, and without ``asyncio_default_fixture_loop_scope`` each one
+    prints pytest-asyncio's deprecation warning into the outer run's output.
+    """
+    names = ("asyncio_mode", "asyncio_default_fixture_loop_scope")
+    pytester.makeini("[pytest]\n" + "".join(f"{name} = {request.config.getini(name)}\n" for name in names))
+    return pytester

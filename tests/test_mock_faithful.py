@@ -446,8 +446,13 @@ def test_logs_mask_credentials_in_the_query() -> None:
     with MockServer(rate_limit=None, log=lines.append) as running:
         http(running.url + "/database/search?q=nirvana&token=SECRET1&key=SECRET2&secret=SECRET3")
         http(running.url + "/database/search?q=beatles&oauth_token=SECRET4")
+        http(running.url + "/database/search?q=abba&oauth_consumer_key=SECRET5&oauth_signature=SECRET6%26SECRET7")
+        protocol = "oauth_nonce=n0nce42&oauth_timestamp=1700000000"
+        http(running.url + f"/database/search?q=queen&{protocol}&oauth_verifier=SECRET8")
     text = "\n".join(lines)
     assert "token=***" in text and "SECRET" not in text, text
+    # The SDK's masking (one predicate of secret parameters): the protocol's other values stay readable.
+    assert "oauth_nonce=n0nce42" in text and "oauth_timestamp=1700000000" in text, text
 
 
 def test_the_configured_user_is_who_the_identity_call_names_even_when_strict() -> None:

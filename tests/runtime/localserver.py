@@ -263,3 +263,58 @@ def serve(tls: ssl.SSLContext | None = None) -> Iterator[LocalServer]:
         httpd.shutdown()
         httpd.server_close()
         thread.join(5)
+
+
+@dataclass
+class RawAnswerServer:
+    """A server that answers each request with whatever bytes ``answer(sock)`` writes (hostile ones too).
+
+    ``requests`` counts the requests it read. The connection closes after each answer.
+    """
+
+    url: str
+    requests: int = 0
+    headers: list[dict[str, str]] = field(default_factory=list)
+
+
+@contextlib.contextmanager
+def serve_raw(answer: Callable[[socket.socket], None], *, read_request: bool = True) -> Iterator[RawAnswerServer]:
+    """Run a raw-bytes server on a free port until the block ends: malformed, endless or lying answers.
+
+    ``read_request=False`` answers as soon as a connection is accepted (a TLS handshake that never completes).
+    """
+    listener = socket.create_server(("127.0.0.1", 0))
+    state = RawAnswerServer(f"http://127.0.0.1:{listener.getsockname()[1]}")
+
+    def handle(conn: socket.socket) -> None:
+        with conn, conn.makefile("rb") as reader:
+            try:
+                if not read_request:
+                    answer(conn)
+                    return
+                lines = [reader.readline(65536)]
+                while lines[-1] not in (b"\r\n", b"\n", b""):
+                    lines.append(reader.readline(65536))
+                state.requests += 1
+                fields = (line.decode("latin-1").split(":", 1) for line in lines[1:-1])
+                state.headers.append({name.strip(): value.strip() for name, value in fields})
+                answer(conn)
+            except OSError:
+                pass  # the client gave up: what hostile tests expect
+
+    def accept() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=handle, args=(conn,), daemon=True).start()
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield state
+    finally:
+        with contextlib.suppress(OSError):
+            listener.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept()
+        listener.close()

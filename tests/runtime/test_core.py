@@ -141,8 +141,11 @@ def test_attempt_timeout_is_cut_to_the_deadline() -> None:
 def test_retry_after_parsing() -> None:
     assert core.retry_after({}) is None
     assert core.retry_after({"Retry-After": "3"}) == 3
-    assert core.retry_after({"Retry-After": "-3"}) == 0
-    assert core.retry_after({"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}) == 0
+    # Nothing usable (a storm of them would retry at once, again and again): the backoff decides.
+    assert core.retry_after({"Retry-After": "-3"}) is None
+    assert core.retry_after({"Retry-After": "0"}) is None
+    assert core.retry_after({"Retry-After": "nan"}) is None
+    assert core.retry_after({"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}) is None
     assert core.retry_after({"Retry-After": "soon"}) is None
 
 

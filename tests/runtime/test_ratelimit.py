@@ -10,12 +10,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from _clients import FLAVORS, make_client
 
-from musicagent import Discogs, RateLimitState
+from musicagent import APIConnectionError, Discogs, RateLimitState
 from musicagent._runtime.errors import ConfigurationError, RateLimitStoreError
 from musicagent._runtime.ratelimit import RateLimiter, _margin, parse_rate_headers
 
-from .conftest import TOKEN, LocalServer
+from .conftest import TOKEN, LocalServer, free_port
 
 Client = Callable[..., Discogs]
 
@@ -414,3 +415,32 @@ def test_a_late_answer_holds_its_slot_a_window_past_the_answer() -> None:
     assert limiter.acquire(timeout=5) is not None
     assert time.monotonic() - answered >= 0.35  # held until a window after the answer ...
     assert time.monotonic() - taken >= 0.55  # ... not reused when the bucket frees it (0.4 s after taking)
+
+
+@pytest.mark.parametrize("flavor", FLAVORS)
+@pytest.mark.parametrize("store", ["memory", "sqlite", pytest.param("redis", marks=pytest.mark.redis)])
+def test_a_refused_connection_takes_no_slot(
+    server: LocalServer, tmp_path: Path, request: pytest.FixtureRequest, flavor: str, store: str
+) -> None:
+    """A request whose connection was refused never reached Discogs: its slot is given back.
+
+    Without that, a host that refuses connections drains the window with retries: here the third
+    of four attempts would wait 5 s for a slot, and the live server after it would wait again.
+    """
+    url = {
+        "memory": "memory://",
+        "sqlite": f"sqlite:///{tmp_path / 'limit.db'}",
+        "redis": request.getfixturevalue("redis_store") if store == "redis" else "",
+    }[store]
+    refused = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    d = make_client(flavor, base_url=refused, token=TOKEN, rate_limit=(2, 5.0), rate_limit_store=url, max_retries=3)
+    try:
+        started = time.monotonic()
+        with pytest.raises(APIConnectionError, match="could not connect"):
+            d.artists.get(1)
+        assert time.monotonic() - started < 2.5  # no wait for the window
+        assert d.rate_limit.local_in_window == 0
+        d.request("GET", server.url + "/elsewhere")  # a request that was sent keeps its slot
+        assert d.rate_limit.local_in_window == 1
+    finally:
+        d.close()

@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -119,3 +120,36 @@ def test_a_sqlite_store_locked_by_another_process_ends_in_a_store_error_within_t
     assert isinstance(info.value, RateLimitStoreError) and str(db) in str(info.value)
     assert server.count() == 1
     d.request("GET", "/unlocked")
+
+
+def test_threads_waiting_behind_a_frozen_redis_are_told_it_is_the_store(
+    server: LocalServer, client: Client, own_redis: tuple[int, list[subprocess.Popen[bytes]]]
+) -> None:
+    """One thread is stuck on the store; the others, queued behind it for the limiter, learn why too."""
+    port, procs = own_redis
+    store = f"redis://127.0.0.1:{port}/0"
+    d = client(rate_limit=(100, 60.0), rate_limit_store=store, deadline=1.0, timeout=30.0, max_retries=0)
+    d.request("GET", "/before")
+    errors: list[BaseException] = []
+    elapsed: list[float] = []
+
+    def call() -> None:
+        started = time.monotonic()
+        try:
+            d.request("GET", "/frozen")
+        except BaseException as exc:
+            errors.append(exc)
+        elapsed.append(time.monotonic() - started)
+
+    os.kill(procs[0].pid, signal.SIGSTOP)
+    try:
+        threads = [threading.Thread(target=call) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+    finally:
+        os.kill(procs[0].pid, signal.SIGCONT)
+    assert len(errors) == 4 and max(elapsed) < 1.0 + SLACK
+    assert all(isinstance(e, RateLimitStoreError) and store in str(e) for e in errors), [str(e) for e in errors]
+    assert server.count() == 1

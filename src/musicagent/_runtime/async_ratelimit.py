@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TypeVar
 
-from .ratelimit import RateLimiter
+from .ratelimit import RateLimiter, Slot
 from .waits import announce, limit_reason
 
 __all__ = ["AsyncLimiterWait"]
@@ -61,10 +61,11 @@ class AsyncLimiterWait:
 
     async def acquire(
         self, timeout: float | None = None, *, store_timeout: float | None = None
-    ) -> tuple[float, float] | None:
-        """Wait until a request may be sent: ``(seconds waited, taken_at)``, or None if ``timeout`` would run out.
+    ) -> tuple[float, Slot] | None:
+        """Wait until a request may be sent: ``(seconds waited, slot)``, or None if ``timeout`` would run out.
 
-        ``taken_at`` goes back to :meth:`settle` once the answer is in (as the sync client's slot does).
+        The slot goes back to :meth:`settle` once the answer is in (as the sync client's does), or to
+        :meth:`give_back` when the request never left.
         """
         start = time.monotonic()
         end = None if timeout is None else start + timeout
@@ -79,13 +80,16 @@ class AsyncLimiterWait:
                 async with asyncio.timeout(max(0.0, timeout)):
                     await turn.acquire()
             except TimeoutError:
+                trouble = self.limiter.store_trouble(start)  # queued behind a task stuck on the store?
+                if trouble is not None:
+                    raise trouble from None
                 return None
         told = False
         try:
             while True:
-                wait, taken_at = await self._run(lambda: self.limiter.try_take(end, store_timeout))
-                if taken_at is not None:
-                    return time.monotonic() - start, taken_at
+                wait, slot = await self._run(lambda: self.limiter.try_take(end, store_timeout))
+                if slot is not None:
+                    return time.monotonic() - start, slot
                 if end is not None and time.monotonic() + wait > end:
                     return None
                 told = told or announce(wait, limit_reason(self.limiter.requests, self.limiter.window))
@@ -93,9 +97,13 @@ class AsyncLimiterWait:
         finally:
             turn.release()
 
-    def settle(self, taken_at: float) -> None:
+    def settle(self, slot: Slot) -> None:
         """After the answer: hold the slot longer if it came late (no store I/O: runs in the loop)."""
-        self.limiter.settle(taken_at)
+        self.limiter.settle(slot)
+
+    async def give_back(self, slot: Slot, *, timeout: float | None = None) -> None:
+        """Free the slot of a request that never left (see :meth:`RateLimiter.give_back`)."""
+        await self._run(lambda: self.limiter.give_back(slot, timeout=timeout))
 
     async def observe(
         self, headers: Mapping[str, str], *, rejected: bool = False, timeout: float | None = None

@@ -23,7 +23,7 @@ from .async_ratelimit import AsyncLimiterWait
 from .auth import Credentials
 from .errors import APITimeoutError, ConfigurationError, DownloadError, ResponseDecodeError, _RequestError
 from .metrics import Metrics
-from .ratelimit import RateLimiter
+from .ratelimit import RateLimiter, Slot
 
 if TYPE_CHECKING:
     import aiohttp
@@ -196,20 +196,26 @@ class AsyncTransport:
         # The session (and the aiohttp import, on the first call) before the slot: a slot must be
         # taken just before sending, or the requests arrive later than the limiter thinks they did.
         session = self._session_now()
-        taken_at: float | None = None
+        slot: Slot | None = None
         if self._wait is not None:
             got = await self._wait.acquire(left, store_timeout=call.timeout)
             if got is None:
                 raise APITimeoutError("the deadline would run out while waiting for the rate limiter", **call.where())
-            waited, taken_at = got
+            waited, slot = got
             if waited > 0.001:
                 self.metrics.record_wait(waited)
                 core.log_limiter_wait(call, waited)
         try:
             raw = await self._send(session, call, stream_to)
+        except core.Failure as failed:
+            if self._wait is not None and slot is not None and not failed.reached:
+                # Discogs never saw it: the slot is not counted.
+                await self._wait.give_back(slot, timeout=call.attempt_timeout(call.time_left()))
+                slot = None
+            raise
         finally:
-            if self._wait is not None and taken_at is not None:
-                self._wait.settle(taken_at)
+            if self._wait is not None and slot is not None:
+                self._wait.settle(slot)
         error = core.status_error(raw)
         if error is not None:
             raise error
@@ -239,7 +245,7 @@ class AsyncTransport:
                     data=call.body,
                     headers=headers,
                     allow_redirects=stream_to is not None,  # downloads only; API calls never follow
-                    max_redirects=5,
+                    max_redirects=6,  # aiohttp counts the answer that is one too many: 5 followed, as urllib3
                     timeout=self._timeouts(aiohttp, timeout),
                 ) as response:
                     status = response.status
@@ -252,6 +258,11 @@ class AsyncTransport:
         except TimeoutError:
             self.metrics.record_failure()
             raise core.overrun(call, timeout) from None
+        except aiohttp.TooManyRedirects as exc:
+            # As urllib3 leaves it in the sync shell: the last redirect is the answer (a final APIError
+            # naming where it pointed), not a broken connection to try again.
+            last = exc.history[-1]
+            status, resp_headers, data = last.status, last.headers, b""
         except (aiohttp.ClientError, OSError) as exc:
             self.metrics.record_failure()
             raise core.failure(call, _kind(aiohttp, exc), _reason(exc), timeout) from None

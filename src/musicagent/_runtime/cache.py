@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from .errors import ConfigurationError
+from .redact import holds_secret
 
 if TYPE_CHECKING:
     from .auth import Credentials
@@ -278,10 +279,16 @@ class CachePolicy:
     def entry(
         plan: CachePlan, status: int, headers: Mapping[str, str], content: bytes, now: float
     ) -> CacheEntry | None:
-        """The entry to store for a decoded answer, or None when it must not be stored."""
+        """The entry to store for a decoded answer, or None when it must not be stored.
+
+        An answer that echoes the client's credentials is never stored: a cache file or Redis must not
+        hold them (and the answer is odd enough not to be worth keeping).
+        """
         if plan.key is None or not 200 <= status < 300 or not content:
             return None
         kept = tuple((name, headers[name]) for name in KEPT_HEADERS if name in headers)
+        if holds_secret(content.decode("utf-8", "replace")) or any(holds_secret(value) for _, value in kept):
+            return None
         return CacheEntry(status, kept, content, plan.path, now, now + plan.ttl)
 
 

@@ -50,14 +50,19 @@ TT = TypeVar("TT", bound=_Transport)  # the transport: urllib3 (sync) or aiohttp
 _AUTO: Any = "auto"
 
 
-def not_json(raw: RawResponse, label: str) -> ResponseDecodeError:
-    """An empty body is what the server meant to send (no retry); a garbled one may be cut off."""
+def not_json(raw: RawResponse, label: str, *, deep: bool = False) -> ResponseDecodeError:
+    """An empty body is what the server meant to send (no retry); a garbled one may be cut off.
+
+    ``deep``: JSON nested past the parser's limit; it would come again the same, so it is not retried.
+    """
     empty = not raw.content.strip()
     what = "an empty body" if empty else "a body that is not valid JSON"
+    if deep:
+        what = "a JSON body nested too deeply to decode"
     return ResponseDecodeError(
         f"{label}: HTTP {raw.status} with {what}",
         status_code=raw.status,
-        transient=not empty,
+        transient=not (empty or deep),
         body_excerpt=raw.content[:200].decode("utf-8", "replace"),
         method=raw.method,
         url=raw.url,
@@ -93,8 +98,9 @@ def decode_model(model: type[M], raw: RawResponse, operation: str) -> M:
         if not isinstance(exc, ValidationError):
             raise
         errors = exc.errors(include_url=False, include_input=False)
-        if any(e["type"] == "json_invalid" for e in errors):
-            raise not_json(raw, operation) from None
+        invalid = [str(e["msg"]) for e in errors if e["type"] == "json_invalid"]
+        if invalid:
+            raise not_json(raw, operation, deep=any("recursion limit" in m for m in invalid)) from None
         where = {"method": raw.method, "url": raw.url, "request_id": raw.request_id}
         first = errors[0]
         field = ".".join(str(p) for p in first["loc"]) or "(body)"

@@ -216,20 +216,24 @@ def shown_url(url: str) -> str:
 
 
 def retry_after(headers: Mapping[str, str]) -> float | None:
-    """Seconds from a ``Retry-After`` header (delta-seconds or an HTTP date)."""
+    """Seconds from a ``Retry-After`` header (delta-seconds or an HTTP date), or None.
+
+    Zero, negative, NaN or a date already past are None too: honoured, they would retry at once, again
+    and again through a storm of 429s; the backoff spaces those retries instead.
+    """
     raw = headers.get("Retry-After")
     if raw is None:
         return None
     try:
-        return max(0.0, float(raw))
+        seconds = float(raw)
     except ValueError:
-        pass
-    from email.utils import parsedate_to_datetime  # rare, and the email package is slow to import
+        from email.utils import parsedate_to_datetime  # rare, and the email package is slow to import
 
-    try:
-        return max(0.0, parsedate_to_datetime(raw).timestamp() - time.time())
-    except (TypeError, ValueError, IndexError, OverflowError):
-        return None
+        try:
+            seconds = parsedate_to_datetime(raw).timestamp() - time.time()
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return None
+    return seconds if seconds > 0 else None
 
 
 def received(call: Call, status: int, headers: Mapping[str, str], content: bytes, elapsed: float) -> RawResponse:
@@ -279,7 +283,7 @@ def status_error(raw: RawResponse) -> APIError | Failure | None:
     message, parsed = error_message(raw.content, status, headers.get("Content-Type", ""))
     if 300 <= status < 400:
         where_to = _log.mask(headers.get("Location", "nowhere"))
-        message = f"HTTP {status} redirect to {where_to} (API calls do not follow redirects)"
+        message = f"HTTP {status} redirect to {where_to} (API calls do not follow redirects; downloads follow 5)"
     kw: dict[str, Any] = {
         "method": raw.method,
         "url": raw.url,

@@ -23,7 +23,7 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 from urllib.parse import urlsplit
 
 from .errors import ConfigurationError, RateLimitStoreError
@@ -34,9 +34,17 @@ from .waits import announce, limit_reason
 if TYPE_CHECKING:  # pyrate-limiter imports asyncio, sqlite3 and multiprocessing: keep imports lazy
     from pyrate_limiter import AbstractBucket
 
-__all__ = ["RateLimitState", "RateLimiter", "parse_rate_headers"]
+__all__ = ["RateLimitState", "RateLimiter", "Slot", "parse_rate_headers"]
 
 _ITEM = "discogs"
+
+
+class Slot(NamedTuple):
+    """A slot taken for one attempt: when (monotonic, for :meth:`RateLimiter.settle`) and the bucket's
+    stamp of its entry (milliseconds, for :meth:`RateLimiter.give_back` to find it again)."""
+
+    taken_at: float
+    stamp: int
 
 
 @dataclass(frozen=True)
@@ -160,6 +168,14 @@ def _make_bucket(requests: int, interval_ms: int, where: StoreURL | None) -> Abs
         raise ConfigurationError(mask(f"cannot reach the rate-limit store {store}: {exc}")) from None
 
 
+# One member of the bucket's sorted set scored ARGV[1] (members carry a random id; any one will do).
+_REDIS_REMOVE = """
+local found = redis.call('ZRANGEBYSCORE', KEYS[1], ARGV[1], ARGV[1], 'LIMIT', 0, 1)
+if found[1] then redis.call('ZREM', KEYS[1], found[1]) end
+return 0
+"""
+
+
 def _redis_script() -> str:
     """pyrate-limiter's put script, counting entries newer than the caller's clock too.
 
@@ -222,7 +238,9 @@ class RateLimiter:
         self._updated_at: float | None = None
         self._leaked_at = time.monotonic()
         self._store_started = 0.0
-        self._slot = threading.local()  # when this thread's latest slot was taken (see settle)
+        self._store_busy = False  # a store call is under way (one at a time: all run under self._lock)
+        self._store_failed: tuple[float, str] | None = None  # when a store call last failed, and how
+        self._slot = threading.local()  # this thread's latest slot (see settle, give_back)
         self._holds: list[tuple[float, float]] = []  # (bucket frees the slot at, server may count it until)
 
     def __repr__(self) -> str:
@@ -238,8 +256,8 @@ class RateLimiter:
     def _now(self) -> int:
         return cast(int, self._bucket.now())  # type: ignore[no-untyped-call]
 
-    def _take(self, weight: int) -> int:
-        """Put ``weight`` slots stamped now; -1 when admitted, else the milliseconds to wait.
+    def _take(self, weight: int) -> tuple[int, int]:
+        """Put ``weight`` slots stamped now: (-1 when admitted, else the milliseconds to wait; the stamp).
 
         The clock is read inside the store's own lock (SQLite's file lock), so a process that
         waited for the lock does not log a stale, too-early timestamp.
@@ -249,8 +267,29 @@ class RateLimiter:
         with self._bucket.limiter_lock() or contextlib.nullcontext():  # type: ignore[attr-defined]
             item = RateItem(_ITEM, self._now(), weight)
             if self._bucket.put(item):
-                return -1
-            return max(1, cast(int, self._bucket.waiting(item)))
+                return -1, item.timestamp
+            return max(1, cast(int, self._bucket.waiting(item))), item.timestamp
+
+    def _remove(self, stamp: int) -> None:
+        """Remove one entry stamped ``stamp`` from the bucket (any process's: they count the same)."""
+        bucket: Any = self._bucket
+        if self._sqlite:
+            with bucket.limiter_lock() or contextlib.nullcontext():
+                table = bucket.table
+                bucket.conn.execute(
+                    f"DELETE FROM '{table}' WHERE rowid = "
+                    f"(SELECT rowid FROM '{table}' WHERE item_timestamp = ? ORDER BY rowid DESC LIMIT 1)",
+                    (stamp,),
+                ).close()
+                bucket.conn.commit()
+        elif self.shared:  # Redis: one member of the sorted set scored ``stamp``
+            bucket.redis.eval(_REDIS_REMOVE, 1, bucket.bucket_key, stamp)
+        else:
+            with bucket._lock:
+                for index in range(len(bucket.items) - 1, -1, -1):
+                    if bucket.items[index].timestamp == stamp:
+                        del bucket.items[index]
+                        break
 
     def _in_window(self) -> int:
         self._bucket.leak(self._now())
@@ -267,24 +306,48 @@ class RateLimiter:
         if not self.shared:
             return call()
         end = time.monotonic() + STORE_TIMEOUT if end is None else end
-        for reloaded in (False, True):
-            try:
-                self._bound_store(end)
-                return call()
-            except Exception as exc:
-                if not reloaded and type(exc).__name__ == "NoScriptError":
-                    self._reload_script(end)
-                    continue
-                name = mask(self.store or "")
-                if time.monotonic() >= end - 0.001 or _is_timeout(exc):
-                    waited = max(0.0, end - self._store_started)
-                    raise RateLimitStoreError(
-                        f"the rate-limit store {name} did not answer within {waited:.1f}s while {what}"
-                    ) from None
-                raise RateLimitStoreError(mask(f"the rate-limit store {name} failed while {what}: {exc}")) from None
-            finally:
-                _store_deadline.end = None
-        raise AssertionError("unreachable")  # pragma: no cover
+        self._store_busy = True
+        try:
+            for reloaded in (False, True):
+                try:
+                    self._bound_store(end)
+                    return call()
+                except Exception as exc:
+                    if not reloaded and type(exc).__name__ == "NoScriptError":
+                        self._reload_script(end)
+                        continue
+                    name = mask(self.store or "")
+                    if time.monotonic() >= end - 0.001 or _is_timeout(exc):
+                        waited = max(0.0, end - self._store_started)
+                        message = f"the rate-limit store {name} did not answer within {waited:.1f}s while {what}"
+                    else:
+                        message = mask(f"the rate-limit store {name} failed while {what}: {exc}")
+                    self._store_failed = (time.monotonic(), message)
+                    raise RateLimitStoreError(message) from None
+                finally:
+                    _store_deadline.end = None
+            raise AssertionError("unreachable")  # pragma: no cover
+        finally:
+            self._store_busy = False
+
+    def store_trouble(self, since: float) -> RateLimitStoreError | None:
+        """Why a caller that queued since ``since`` (monotonic) behind another thread or task ran out of
+        time, when the reason is the shared store: a store call still under way, or one that failed
+        meanwhile. None when the wait was the allowance's (then it is the caller's deadline that ran out).
+        """
+        if not self.shared:
+            return None
+        name = mask(self.store or "")
+        now = time.monotonic()
+        if self._store_busy and now - self._store_started > 0.05:
+            return RateLimitStoreError(
+                f"the rate-limit store {name} did not answer: another caller has waited "
+                f"{now - self._store_started:.1f}s for it, and this one queued behind it"
+            )
+        failed = self._store_failed
+        if failed is not None and failed[0] >= since:
+            return RateLimitStoreError(f"{failed[1]} (another caller's; this one queued behind it)")
+        return None
 
     def _bound_store(self, end: float) -> None:
         """Make the store's own waits end by ``end``: SQLite's file lock and busy timeout, Redis reads."""
@@ -316,13 +379,16 @@ class RateLimiter:
         start = time.monotonic()
         end = None if timeout is None else start + timeout
         if not self._turn.acquire(timeout=-1 if timeout is None else max(0.0, timeout)):
+            trouble = self.store_trouble(start)
+            if trouble is not None:
+                raise trouble
             return None
         told = False
         try:
             while True:
-                wait, taken_at = self.try_take(end, store_timeout)
-                if taken_at is not None:
-                    self._slot.taken_at = taken_at
+                wait, slot = self.try_take(end, store_timeout)
+                if slot is not None:
+                    self._slot.taken = slot
                     return time.monotonic() - start
                 if end is not None and time.monotonic() + wait > end:
                     return None
@@ -331,16 +397,20 @@ class RateLimiter:
         finally:
             self._turn.release()
 
-    def try_take(self, end: float | None = None, store_timeout: float | None = None) -> tuple[float, float | None]:
-        """One look at the bucket, never sleeping: ``(0, taken_at)`` when a slot was taken, else
+    def try_take(self, end: float | None = None, store_timeout: float | None = None) -> tuple[float, Slot | None]:
+        """One look at the bucket, never sleeping: ``(0, slot)`` when a slot was taken, else
         ``(seconds to wait before looking again, None)``.
 
-        ``taken_at`` goes back to :meth:`settle` once the answer is in. The sync :meth:`acquire` and
-        the async client's wait (``async_ratelimit``) both loop on this, each sleeping its own way.
+        The slot goes back to :meth:`settle` once the answer is in (or to :meth:`give_back`). The sync
+        :meth:`acquire` and the async client's wait (``async_ratelimit``) both loop on this, each sleeping its own way.
         ``end`` (monotonic) bounds the store calls; an internal lock not had by then reads as an
         endless wait.
         """
-        if not self._lock.acquire(timeout=-1 if end is None else max(0.0, end - time.monotonic())):
+        queued = time.monotonic()
+        if not self._lock.acquire(timeout=-1 if end is None else max(0.0, end - queued)):
+            trouble = self.store_trouble(queued)
+            if trouble is not None:
+                raise trouble
             return math.inf, None
         try:
             store_end = _earliest(end, time.monotonic() + (store_timeout or STORE_TIMEOUT))
@@ -350,9 +420,9 @@ class RateLimiter:
             if wait is not None:
                 return wait, None
             taken_at = time.monotonic()
-            wait_ms: int = self._store_call("taking a slot", lambda: self._take(1), store_end)
+            wait_ms, stamp = self._store_call("taking a slot", lambda: self._take(1), store_end)
             if wait_ms < 0:
-                return 0.0, taken_at
+                return 0.0, Slot(taken_at, stamp)
             return wait_ms / 1000, None
         finally:
             self._lock.release()
@@ -376,17 +446,43 @@ class RateLimiter:
             return None
         return max(0.001, min(min(freed) - now, 0.05))  # a bucket slot may free sooner: look again
 
-    def settle(self, taken_at: float | None = None) -> None:
+    def _own(self, slot: Slot | None) -> Slot | None:
+        """``slot``, or this thread's latest (the sync client's), which is then used up."""
+        if slot is None:
+            slot = getattr(self._slot, "taken", None)
+            self._slot.taken = None
+        return slot
+
+    def give_back(self, slot: Slot | None = None, *, timeout: float | None = None) -> None:
+        """Free a slot whose request never left: the connection was refused or never opened.
+
+        Discogs never saw it, so it must not cost the allowance (a host that refuses connections
+        would otherwise drain the window with retries). A store that fails now keeps the slot:
+        that errs towards fewer requests, and the caller's own error is the one worth raising.
+        """
+        slot = self._own(slot)
+        if slot is None:
+            return
+        end = time.monotonic() + (timeout or STORE_TIMEOUT)
+        if not self._lock.acquire(timeout=max(0.0, end - time.monotonic())):
+            return
+        try:
+            self._store_call("giving back a slot", lambda: self._remove(slot.stamp), end)
+        except RateLimitStoreError:
+            pass
+        finally:
+            self._lock.release()
+
+    def settle(self, slot: Slot | None = None) -> None:
         """After an attempt that took a slot: hold the slot longer if the answer came late (see :meth:`_held_wait`).
 
-        The sync client's slot is this thread's latest; the async client passes the ``taken_at`` that
+        The sync client's slot is this thread's latest; the async client passes the slot that
         :meth:`try_take` gave its task (all tasks share one thread).
         """
-        if taken_at is None:
-            taken_at = getattr(self._slot, "taken_at", None)
-            if taken_at is None:
-                return
-            self._slot.taken_at = None
+        slot = self._own(slot)
+        if slot is None:
+            return
+        taken_at = slot.taken_at
         now = time.monotonic()
         if now - taken_at > _margin(self.window) / 2:
             window = self._interval_ms / 1000

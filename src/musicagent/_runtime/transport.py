@@ -202,9 +202,14 @@ class Transport:
         self._acquire(call, left)
         try:
             raw = self._send(call, stream_to)
+        except Failure as failed:
+            if self.limiter is not None and not failed.reached:
+                # Discogs never saw it: the slot is not counted.
+                self.limiter.give_back(timeout=call.attempt_timeout(call.time_left()))
+            raise
         finally:
             if self.limiter is not None:
-                self.limiter.settle()
+                self.limiter.settle()  # nothing left to settle after give_back
         error = core.status_error(raw)
         if error is not None:
             raise error
@@ -315,6 +320,8 @@ class Transport:
         def chunks() -> Iterator[bytes]:
             nonlocal written
             for chunk in response.stream(_CHUNK):
+                if guard.fired:  # the socket was shut down, but Linux still hands over what streams in
+                    raise _Overrun
                 written += len(chunk)
                 if written > self.max_download_bytes:
                     raise core.too_large(call, self.max_download_bytes, "max_download_bytes")

@@ -78,7 +78,9 @@ def json_or_none(label: str) -> Callable[[RawResponse], Any]:
             return None
         try:
             return _json.loads(raw.content)
-        except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
+        except ValueError:
             raise not_json(raw, label) from None
+        except RecursionError:  # absurdly deep nesting: the same body would come again
+            raise not_json(raw, label, deep=True) from None
 
     return parse

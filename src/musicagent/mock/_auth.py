@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from .._runtime.operations import OperationInfo
+from .._runtime.redact import is_secret_param
 
 __all__ = [
     "FORBIDDEN_MESSAGE",
@@ -29,8 +30,12 @@ _SATISFIES = {
 
 
 def is_credential_param(name: str) -> bool:
-    """A query parameter that carries credentials: never part of the question, never shown or recorded."""
-    return name in ("token", "key", "secret") or name.startswith("oauth_")
+    """A query parameter that carries credentials: never part of the question, never recorded.
+
+    The secrets among them are :func:`~musicagent._runtime.redact.is_secret_param`'s (masked in logs
+    as everywhere); the other ``oauth_*`` ones (nonce, timestamp) are not secret, but not the question either.
+    """
+    return is_secret_param(name) or name.startswith("oauth_")
 
 
 def credential_kind(authorization: str | None, query: Mapping[str, tuple[str, ...]]) -> str | None:

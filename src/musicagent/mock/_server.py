@@ -22,6 +22,7 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from .._runtime.operations import OperationInfo
+from .._runtime.redact import mask
 from ._auth import check, credential_kind, is_credential_param
 from ._cassettes import Interaction, load_cassettes, normalize_path, query_of
 from ._match import find_match, nearest, request_line, route, significant, wrong_path_param
@@ -51,7 +52,6 @@ _IMAGE_HOSTS = re.compile(
 # Paths the mock answers with its image: its own /_images/<host>/..., and the API's old image paths.
 _IMAGE_PATHS = ("/_images/", "/image/", "/images/")
 _JSON = "application/json"
-_CREDENTIAL_IN_QUERY = re.compile(r"([?&](?:token|key|secret|oauth_[a-z_]+)=)[^&\s]*", re.IGNORECASE)
 _WRITES = frozenset({"POST", "PUT", "DELETE", "PATCH"})
 
 
@@ -131,7 +131,7 @@ class _Handler(BaseHTTPRequestHandler):
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         """One line per request, with credentials in the query masked (the stdlib logs the raw line)."""
         if self.server.owner.log is not None:
-            line = _CREDENTIAL_IN_QUERY.sub(r"\1***", self.requestline)
+            line = mask(self.requestline)  # the SDK's one masking: secret parameters, not oauth_nonce
             self.log_message('"%s" %s %s', line, str(code), str(size))
 
     def _read_body(self) -> bytes | None:

@@ -1,0 +1,271 @@
+"""Hostile servers: endless, malformed, lying or redirecting answers end in a typed error, in time, with bounded
+memory and no credentials where they do not belong. Both clients, against real local servers that write raw bytes.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from _clients import FLAVORS, make_client
+
+from musicagent import (
+    APIConnectionError,
+    APIError,
+    APITimeoutError,
+    Discogs,
+    RateLimitError,
+    ResponseDecodeError,
+    ResponseTooLargeError,
+)
+
+from .conftest import TOKEN, LocalServer
+from .localserver import serve, serve_raw
+
+SLACK = 1.5  # seconds a loaded 2-core machine may add to a bound
+MIB = 2**20
+
+
+@pytest.fixture(params=FLAVORS)
+def flavor(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def connect(flavor: str) -> Iterator[Callable[..., Discogs]]:
+    """Clients of a given base URL, closed after the test."""
+    made: list[Discogs] = []
+
+    def make(url: str, **kwargs: Any) -> Discogs:
+        kwargs.setdefault("token", TOKEN)
+        kwargs.setdefault("rate_limit", None)
+        kwargs.setdefault("timeout", 5.0)
+        made.append(make_client(flavor, base_url=url, env={}, dotenv=os.devnull, **kwargs))
+        return made[-1]
+
+    yield make
+    for d in made:
+        d.close()
+
+
+def head(status: str = "200 OK", *lines: str) -> bytes:
+    return ("\r\n".join([f"HTTP/1.1 {status}", *lines]) + "\r\n\r\n").encode("latin-1")
+
+
+def endless(first: bytes, piece: bytes) -> Callable[[socket.socket], None]:
+    """``first``, then ``piece`` forever, as fast as the client takes it."""
+
+    def answer(sock: socket.socket) -> None:
+        sock.sendall(first)
+        while True:
+            sock.sendall(piece)
+
+    return answer
+
+
+def once(data: bytes) -> Callable[[socket.socket], None]:
+    return lambda sock: sock.sendall(data)
+
+
+def timed(call: Callable[[], object], error: type[BaseException]) -> tuple[float, Any]:
+    started = time.monotonic()
+    with pytest.raises(error) as info:
+        call()
+    return time.monotonic() - started, info.value
+
+
+# -- endless bodies: the size caps and the deadline -------------------------------------------------------
+
+
+def test_an_endless_download_at_full_speed_stops_at_the_deadline(
+    connect: Callable[..., Discogs], tmp_path: Path
+) -> None:
+    """The watchdog shuts the socket down, but Linux keeps handing over what still streams in: the
+    reader itself must stop. Before, the sync client wrote on until ``max_download_bytes``."""
+    body = endless(head("200 OK", "Content-Type: image/jpeg", "Connection: close"), b"\xff" * 65536)
+    with serve_raw(body) as server:
+        d = connect(server.url, deadline=1.0, max_retries=0, max_download_bytes=2 * 2**30)
+        elapsed, _ = timed(lambda: d.images.download(server.url + "/a.jpg", tmp_path / "a.jpg"), APITimeoutError)
+    assert elapsed < 1.0 + SLACK
+    assert list(tmp_path.iterdir()) == []  # nothing half-written is left
+
+
+@pytest.mark.parametrize("framing", ["chunked", "close"])
+def test_an_endless_answer_stops_at_the_size_cap_and_is_not_retried(
+    connect: Callable[..., Discogs], tmp_path: Path, framing: str
+) -> None:
+    if framing == "chunked":
+        first = head("200 OK", "Content-Type: application/json", "Transfer-Encoding: chunked")
+        piece = b"10000\r\n" + b" " * 65536 + b"\r\n"
+    else:
+        first, piece = head("200 OK", "Content-Type: application/json", "Connection: close"), b" " * 65536
+    with serve_raw(endless(first, piece)) as server:
+        d = connect(server.url, max_retries=3, max_response_bytes=MIB, max_download_bytes=MIB)
+        _, error = timed(lambda: d.request("GET", "/endless"), ResponseTooLargeError)
+        assert "max_response_bytes" in str(error) and server.requests == 1
+        _, error = timed(lambda: d.images.download(server.url + "/a.jpg", tmp_path / "a.jpg"), ResponseTooLargeError)
+        assert "max_download_bytes" in str(error) and server.requests == 2
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_content_length_far_beyond_the_cap_is_refused_before_reading(connect: Callable[..., Discogs]) -> None:
+    lying = once(head("200 OK", "Content-Type: application/json", "Content-Length: 999999999999") + b'{"a": 1}')
+    with serve_raw(lying) as server:
+        d = connect(server.url, max_retries=3, max_response_bytes=MIB)
+        timed(lambda: d.request("GET", "/lying"), ResponseTooLargeError)
+        assert server.requests == 1
+
+
+def test_a_content_length_longer_than_the_body_is_a_truncated_answer(
+    connect: Callable[..., Discogs], tmp_path: Path
+) -> None:
+    lying = once(head("200 OK", "Content-Type: application/json", "Content-Length: 5000") + b'{"a": 1}')
+    with serve_raw(lying) as server:
+        d = connect(server.url, max_retries=1)
+        _, error = timed(lambda: d.request("GET", "/short"), ResponseDecodeError)
+        assert "truncated" in str(error) and server.requests == 2  # a GET cut off is asked again
+        timed(lambda: d.images.download(server.url + "/a.jpg", tmp_path / "a.jpg"), ResponseDecodeError)
+    assert list(tmp_path.iterdir()) == []
+
+
+# -- malformed heads -------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        once(b"HTTP/1.1 abc OK\r\nContent-Length: 2\r\n\r\n{}"),
+        once(b"\x00\x01 not http at all\r\n\r\n"),
+        once(head("200 OK", *["X-Many: 1"] * 5000, "Content-Length: 2") + b"{}"),
+        once(head("200 OK", "X-Long: " + "a" * 10 * MIB, "Content-Length: 2") + b"{}"),
+        endless(b"HTTP/1.1 200 OK\r\nX-Endless: ", b"a" * 65536),
+    ],
+    ids=["bad status code", "not a status line", "5000 headers", "a 10 MB header line", "an endless header line"],
+)
+def test_a_malformed_head_is_a_connection_error_in_time(
+    connect: Callable[..., Discogs], answer: Callable[[socket.socket], None]
+) -> None:
+    with serve_raw(answer) as server:
+        d = connect(server.url, max_retries=1, timeout=5.0)
+        elapsed, error = timed(lambda: d.request("GET", "/x"), APIConnectionError)
+    assert not isinstance(error, APITimeoutError)  # refused as malformed, not waited out
+    assert elapsed < 5.0 and server.requests == 2  # a GET that got no answer is asked again
+
+
+# -- bodies that parse badly ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("call", ["request", "model"])
+def test_json_nested_100000_deep_is_a_final_decode_error(connect: Callable[..., Discogs], call: str) -> None:
+    """Valid JSON, but no Discogs body nests like this: a typed error at once, not retried (it would come again)."""
+    body = b"[" * 100_000 + b"]" * 100_000
+    deep = once(head("200 OK", "Content-Type: application/json", f"Content-Length: {len(body)}") + body)
+    with serve_raw(deep) as server:
+        d = connect(server.url, max_retries=3)
+        send = (lambda: d.request("GET", "/deep")) if call == "request" else (lambda: d.artists.get(1))
+        _, error = timed(send, ResponseDecodeError)
+    assert "nested too deeply" in str(error) and not error.transient
+    assert server.requests == 1
+
+
+# -- 429 storms ------------------------------------------------------------------------------------------------------
+
+
+def rate_limited(retry_after: str) -> Callable[[socket.socket], None]:
+    return once(head("429 Too Many Requests", f"Retry-After: {retry_after}", "Content-Length: 2") + b"{}")
+
+
+@pytest.mark.parametrize("value", [str(10**9), "1e309", "inf"])
+def test_an_absurd_retry_after_gives_up_at_once(connect: Callable[..., Discogs], value: str) -> None:
+    with serve_raw(rate_limited(value)) as server:
+        d = connect(server.url, max_retries=5, deadline=30.0)
+        elapsed, error = timed(lambda: d.request("GET", "/x"), RateLimitError)
+    assert elapsed < SLACK and server.requests == 1
+    assert error.retry_after is not None and error.retry_after > 10**8
+
+
+@pytest.mark.parametrize("value", ["-5", "0", "nan", "Wed, 21 Oct 2015 07:28:00 GMT", "soon"])
+def test_a_retry_after_that_says_nothing_usable_falls_back_to_backoff(
+    connect: Callable[..., Discogs], monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    """Negative, zero, NaN or a date in the past would retry at once, again and again in a 429 storm."""
+    from musicagent._runtime import core
+
+    monkeypatch.setattr(core, "BACKOFF_BASE", 0.2)  # three jittered waits: 0.7 s expected, 0.05 s rarely
+    with serve_raw(rate_limited(value)) as server:
+        d = connect(server.url, max_retries=3)
+        elapsed, error = timed(lambda: d.request("GET", "/x"), RateLimitError)
+    assert error.retry_after is None and error.attempts == server.requests == 4
+    assert elapsed > 0.05  # at once, the four go in milliseconds
+
+
+# -- redirects ----------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+def test_a_download_redirected_to_another_host_carries_no_credentials(
+    connect: Callable[..., Discogs], server: LocalServer, tmp_path: Path, status: int
+) -> None:
+    with serve() as other:
+        server.routes["/a.jpg"] = lambda seen: (status, {"Location": other.url + "/stolen.jpg"}, b"")
+        other.routes["/stolen.jpg"] = lambda seen: (200, {"Content-Type": "image/jpeg"}, b"JPEG")
+        d = connect(server.url)
+        d.images.download(server.url + "/a.jpg", tmp_path / "a.jpg")
+        assert server.seen[0].headers["Authorization"] == f"Discogs token={TOKEN}"
+        assert [s.path for s in other.seen] == ["/stolen.jpg"]
+        assert "Authorization" not in other.seen[0].headers
+        assert (tmp_path / "a.jpg").read_bytes() == b"JPEG"
+        with pytest.raises(APIError) as info:  # an API call never follows
+            d.request("GET", "/a.jpg")
+        assert info.value.status_code == status and len(other.seen) == 1
+
+
+def test_an_https_download_redirected_to_http_carries_no_credentials(
+    tls_server: LocalServer, server: LocalServer, tmp_path: Path
+) -> None:
+    """Sync only: aiohttp reads SSL_CERT_FILE (the test's certificate) once, when it is first imported."""
+    tls_server.routes["/a.jpg"] = lambda seen: (302, {"Location": server.url + "/a.jpg"}, b"")
+    server.routes["/a.jpg"] = lambda seen: (200, {"Content-Type": "image/jpeg"}, b"JPEG")
+    d = Discogs(base_url=tls_server.url, token=TOKEN, rate_limit=None, env={}, dotenv=os.devnull)
+    d.images.download(tls_server.url + "/a.jpg", tmp_path / "a.jpg")
+    assert "Authorization" in tls_server.seen[0].headers
+    assert "Authorization" not in server.seen[0].headers
+
+
+def test_a_download_redirected_in_a_loop_is_one_final_error(
+    connect: Callable[..., Discogs], server: LocalServer, tmp_path: Path
+) -> None:
+    server.routes["/loop.jpg"] = lambda seen: (302, {"Location": server.url + "/loop.jpg"}, b"")
+    d = connect(server.url, max_retries=3)
+    _, error = timed(lambda: d.images.download(server.url + "/loop.jpg", tmp_path / "a.jpg"), APIError)
+    assert "redirect" in str(error) and error.status_code == 302
+    assert server.count() == 6  # the request and 5 redirects followed, once: asking again would loop again
+    assert list(tmp_path.iterdir()) == []
+
+
+# -- TLS that never completes ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("server_does", ["nothing", "drip"])
+def test_a_tls_handshake_that_never_completes_ends_at_the_deadline(
+    connect: Callable[..., Discogs], server_does: str
+) -> None:
+    """The server accepts TCP and then says nothing (or a byte now and then): the deadline still holds."""
+
+    def answer(sock: socket.socket) -> None:
+        if server_does == "drip":  # a TLS record header, then its body a byte at a time
+            for byte in b"\x16\x03\x03\x00\x50" + b"\x02" * 80:
+                sock.sendall(bytes([byte]))
+                time.sleep(0.3)
+        time.sleep(30)
+
+    with serve_raw(answer, read_request=False) as server:
+        url = server.url.replace("http://", "https://")  # loopback https: credentials go, as to the mock
+        d = connect(url, timeout=30.0, deadline=1.5, max_retries=5)
+        elapsed, _ = timed(lambda: d.artists.get(1), APITimeoutError)
+    assert elapsed < 1.5 + SLACK
