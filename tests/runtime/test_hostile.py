@@ -96,6 +96,33 @@ def test_an_endless_download_at_full_speed_stops_at_the_deadline(
 
 
 @pytest.mark.parametrize("framing", ["chunked", "close"])
+def test_an_endless_api_answer_at_full_speed_stops_at_the_deadline(
+    connect: Callable[..., Discogs], framing: str
+) -> None:
+    """As for downloads: with a size cap far away, the deadline, not the cap, ends the read.
+
+    64 KiB every millisecond: fast enough that no read waits, slow enough that the test's own memory
+    stays small (at loopback speed a second buffers gigabytes, and forked children inherit the peak).
+    """
+    if framing == "chunked":
+        first = head("200 OK", "Content-Type: application/json", "Transfer-Encoding: chunked")
+        piece = b"10000\r\n" + b" " * 65536 + b"\r\n"
+    else:
+        first, piece = head("200 OK", "Content-Type: application/json", "Connection: close"), b" " * 65536
+
+    def paced(sock: socket.socket) -> None:
+        sock.sendall(first)
+        while True:
+            sock.sendall(piece)
+            time.sleep(0.001)
+
+    with serve_raw(paced) as server:
+        d = connect(server.url, deadline=1.0, max_retries=0, max_response_bytes=8 * 2**30)
+        elapsed, _ = timed(lambda: d.request("GET", "/endless"), APITimeoutError)
+    assert elapsed < 1.0 + SLACK
+
+
+@pytest.mark.parametrize("framing", ["chunked", "close"])
 def test_an_endless_answer_stops_at_the_size_cap_and_is_not_retried(
     connect: Callable[..., Discogs], tmp_path: Path, framing: str
 ) -> None:

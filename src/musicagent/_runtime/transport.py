@@ -251,7 +251,7 @@ class Transport:
                 data = b""
                 self._stream(call, response, stream_to, guard, timeout)
             else:
-                data = _read_body(call, response, self.max_response_bytes, "max_response_bytes")
+                data = _read_body(call, response, self.max_response_bytes, "max_response_bytes", guard)
             if watchdog.disarm(guard):
                 # Cut off while reading: what arrived may look complete (headers cut short read
                 # as an empty answer), but it is not.
@@ -344,11 +344,13 @@ class _Overrun(Exception):
     """The watchdog fired although reading did not fail."""
 
 
-def _read_body(call: Call, response: urllib3.BaseHTTPResponse, limit: int, setting: str) -> bytes:
-    """The decoded body, refusing more than ``limit`` bytes.
+def _read_body(call: Call, response: urllib3.BaseHTTPResponse, limit: int, setting: str, guard: Guard) -> bytes:
+    """The decoded body, refusing more than ``limit`` bytes, and stopping when the watchdog has fired.
 
     Decoding runs chunk by chunk (urllib3 2 bounds what each ``read(amt)`` decompresses), so a
     small compressed body that expands to gigabytes stops at the limit instead of filling memory.
+    A socket the watchdog shut down still hands over what keeps streaming in (Linux), so a server
+    sending without end at full speed is stopped here, by the flag, rather than by the size cap.
     """
     length = response.length_remaining
     if length is not None and not response.headers.get("Content-Encoding"):
@@ -361,6 +363,8 @@ def _read_body(call: Call, response: urllib3.BaseHTTPResponse, limit: int, setti
         size += len(chunk)
         if size > limit:
             raise core.too_large(call, limit, setting)
+        if guard.fired:
+            raise _Overrun
         parts.append(chunk)
     return b"".join(parts)
 
