@@ -101,8 +101,8 @@ def test_an_endless_api_answer_at_full_speed_stops_at_the_deadline(
 ) -> None:
     """As for downloads: with a size cap far away, the deadline, not the cap, ends the read.
 
-    64 KiB every millisecond: fast enough that no read waits, slow enough that the test's own memory
-    stays small (at loopback speed a second buffers gigabytes, and forked children inherit the peak).
+    64 KiB every 10 ms: no read waits long, and the test's own memory stays small (at loopback speed
+    a second buffers gigabytes). Before the fix the read went on to the 64 MiB cap, ten seconds on.
     """
     if framing == "chunked":
         first = head("200 OK", "Content-Type: application/json", "Transfer-Encoding: chunked")
@@ -114,10 +114,10 @@ def test_an_endless_api_answer_at_full_speed_stops_at_the_deadline(
         sock.sendall(first)
         while True:
             sock.sendall(piece)
-            time.sleep(0.001)
+            time.sleep(0.01)
 
     with serve_raw(paced) as server:
-        d = connect(server.url, deadline=1.0, max_retries=0, max_response_bytes=8 * 2**30)
+        d = connect(server.url, deadline=1.0, max_retries=0, max_response_bytes=64 * MIB)
         elapsed, _ = timed(lambda: d.request("GET", "/endless"), APITimeoutError)
     assert elapsed < 1.0 + SLACK
 
