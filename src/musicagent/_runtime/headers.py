@@ -44,22 +44,18 @@ def _header_lines(fp: BinaryIO) -> list[bytes]:
 
 class _PlainMessage(http.client.HTTPMessage):
     """Headers stored as they were decoded (latin-1, so never a surrogate): reading them back needs
-    none of the ``email`` policy's per-value work, which would return them unchanged anyway.
+    none of the ``email`` policy's per-value work, which would return them unchanged anyway."""
 
-    ``get`` answers from the first value of each name, found while the block was read (urllib3 and
-    http.client ask for a few names per response; a scan of the list each time cost more).
-    """
-
-    def __init__(self, pairs: list[tuple[str, str]], first: dict[str, str]) -> None:
+    def __init__(self, pairs: list[tuple[str, str]]) -> None:
         super().__init__()
         self._headers = pairs
-        self.first = first
 
     def items(self) -> list[tuple[str, str]]:
         return list(self._headers)
 
     def get(self, name: str, failobj: Any = None) -> Any:
-        return self.first.get(name.lower(), failobj)
+        wanted = name.lower()
+        return next((value for key, value in self._headers if key.lower() == wanted), failobj)
 
 
 def _message(lines: list[bytes]) -> tuple[http.client.HTTPMessage, dict[str, str]]:
@@ -75,7 +71,7 @@ def _message(lines: list[bytes]) -> tuple[http.client.HTTPMessage, dict[str, str
         text = value.decode("latin-1").lstrip(" \t").rstrip("\r\n")
         pairs.append((key, text))
         first.setdefault(key.lower(), text)
-    return _PlainMessage(pairs, first), first
+    return _PlainMessage(pairs), first
 
 
 def _parsed_by_http_client(lines: list[bytes]) -> tuple[http.client.HTTPMessage, dict[str, str]]:
