@@ -67,12 +67,10 @@ def _real_page(items: int) -> bytes:
     import json
     from pathlib import Path
 
-    import yaml
+    from musicagent.mock._cassettes import read_cassette
 
     cassette = Path(__file__).resolve().parents[1] / "cassettes" / "artists.releases" / "108713-page1.yaml"
-    body = json.loads(
-        yaml.safe_load(cassette.read_text(encoding="utf-8"))["interactions"][0]["response"]["body"]["string"]
-    )
+    body = json.loads(read_cassette(cassette)[0].body)
     real = body["releases"]
     body["releases"] = [real[n % len(real)] for n in range(items)]
     return json.dumps(body).encode()

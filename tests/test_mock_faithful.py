@@ -11,7 +11,6 @@ import os
 import subprocess
 import sys
 import urllib.error
-import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -477,15 +476,14 @@ def test_the_cli_refuses_bad_tls_and_timeout_options(tmp_path: Path, capsys: pyt
 
 def test_the_api_root_answers_like_discogs_with_what_is_recorded(server: MockServer) -> None:
     """``GET /`` (clients' "about" or ping) needs no credentials; its statistics count the recorded entities."""
-    import yaml
+    from musicagent.mock._cassettes import load_cassettes
 
     assert CASSETTES is not None
     recorded: dict[str, set[str]] = {"releases": set(), "artists": set(), "labels": set()}
-    for cassette in Path(CASSETTES).rglob("*.yaml"):
-        for interaction in (yaml.safe_load(cassette.read_text(encoding="utf-8")) or {}).get("interactions", []):
-            parts = urllib.parse.urlsplit(interaction["request"]["uri"]).path.strip("/").split("/")
-            if len(parts) == 2 and parts[0] in recorded and parts[1].isdigit():
-                recorded[parts[0]].add(parts[1])
+    for interaction in load_cassettes(Path(CASSETTES)):
+        parts = interaction.path.strip("/").split("/")
+        if len(parts) == 2 and parts[0] in recorded and parts[1].isdigit():
+            recorded[parts[0]].add(parts[1])
     with urllib.request.urlopen(server.url + "/") as answer:
         assert answer.headers["X-Musicagent-Mock"] == "state"
         body = json.loads(answer.read())

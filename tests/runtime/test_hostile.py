@@ -57,15 +57,25 @@ def head(status: str = "200 OK", *lines: str) -> bytes:
     return ("\r\n".join([f"HTTP/1.1 {status}", *lines]) + "\r\n\r\n").encode("latin-1")
 
 
-def endless(first: bytes, piece: bytes) -> Callable[[socket.socket], None]:
-    """``first``, then ``piece`` forever, as fast as the client takes it."""
+def endless(first: bytes, piece: bytes, pause: float = 0.0) -> Callable[[socket.socket], None]:
+    """``first``, then ``piece`` forever, as fast as the client takes it (or ``pause`` seconds apart)."""
 
     def answer(sock: socket.socket) -> None:
         sock.sendall(first)
         while True:
             sock.sendall(piece)
+            if pause:
+                time.sleep(pause)
 
     return answer
+
+
+def endless_json(framing: str) -> tuple[bytes, bytes]:
+    """The head and the repeated piece of a JSON answer that never ends, chunked or close-delimited."""
+    if framing == "chunked":
+        first = head("200 OK", "Content-Type: application/json", "Transfer-Encoding: chunked")
+        return first, b"10000\r\n" + b" " * 65536 + b"\r\n"
+    return head("200 OK", "Content-Type: application/json", "Connection: close"), b" " * 65536
 
 
 def once(data: bytes) -> Callable[[socket.socket], None]:
@@ -104,19 +114,7 @@ def test_an_endless_api_answer_at_full_speed_stops_at_the_deadline(
     64 KiB every 10 ms: no read waits long, and the test's own memory stays small (at loopback speed
     a second buffers gigabytes). Before the fix the read went on to the 64 MiB cap, ten seconds on.
     """
-    if framing == "chunked":
-        first = head("200 OK", "Content-Type: application/json", "Transfer-Encoding: chunked")
-        piece = b"10000\r\n" + b" " * 65536 + b"\r\n"
-    else:
-        first, piece = head("200 OK", "Content-Type: application/json", "Connection: close"), b" " * 65536
-
-    def paced(sock: socket.socket) -> None:
-        sock.sendall(first)
-        while True:
-            sock.sendall(piece)
-            time.sleep(0.01)
-
-    with serve_raw(paced) as server:
+    with serve_raw(endless(*endless_json(framing), pause=0.01)) as server:
         d = connect(server.url, deadline=1.0, max_retries=0, max_response_bytes=64 * MIB)
         elapsed, _ = timed(lambda: d.request("GET", "/endless"), APITimeoutError)
     assert elapsed < 1.0 + SLACK
@@ -126,12 +124,7 @@ def test_an_endless_api_answer_at_full_speed_stops_at_the_deadline(
 def test_an_endless_answer_stops_at_the_size_cap_and_is_not_retried(
     connect: Callable[..., Discogs], tmp_path: Path, framing: str
 ) -> None:
-    if framing == "chunked":
-        first = head("200 OK", "Content-Type: application/json", "Transfer-Encoding: chunked")
-        piece = b"10000\r\n" + b" " * 65536 + b"\r\n"
-    else:
-        first, piece = head("200 OK", "Content-Type: application/json", "Connection: close"), b" " * 65536
-    with serve_raw(endless(first, piece)) as server:
+    with serve_raw(endless(*endless_json(framing))) as server:
         d = connect(server.url, max_retries=3, max_response_bytes=MIB, max_download_bytes=MIB)
         _, error = timed(lambda: d.request("GET", "/endless"), ResponseTooLargeError)
         assert "max_response_bytes" in str(error) and server.requests == 1
