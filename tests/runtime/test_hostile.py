@@ -19,6 +19,7 @@ from musicagent import (
     APIError,
     APITimeoutError,
     Discogs,
+    DiscogsError,
     RateLimitError,
     ResponseDecodeError,
     ResponseTooLargeError,
@@ -177,6 +178,35 @@ def test_a_malformed_head_is_a_connection_error_in_time(
     assert elapsed < 5.0 and server.requests == 2  # a GET that got no answer is asked again
 
 
+@pytest.mark.parametrize("value", ["-1", "-5", "abc", "+8", "8, 8", "9" * 40])
+def test_an_invalid_content_length_is_a_connection_error_in_both_clients(
+    connect: Callable[..., Discogs], value: str
+) -> None:
+    """aiohttp refuses the head; the sync client read "no length" and waited for a close that, on a
+    kept-alive connection, never came (its timeout, then again for every retry)."""
+
+    def answer(sock: socket.socket) -> None:
+        sock.sendall(head("200 OK", "Content-Type: application/json", f"Content-Length: {value}") + b'{"a": 1}')
+        time.sleep(10)  # keeps the connection open, as a kept-alive one is
+
+    with serve_raw(answer) as server:
+        d = connect(server.url, max_retries=1, timeout=5.0)
+        elapsed, error = timed(lambda: d.request("GET", "/x"), APIConnectionError)
+    assert not isinstance(error, APITimeoutError) and "Content-Length" in str(error)
+    assert elapsed < 5.0 and server.requests == 2  # refused at once; a GET is asked again, as for any bad head
+
+
+@pytest.mark.parametrize("size", [b"-2", b"zz", b"f" * 18])
+def test_a_bogus_chunk_size_is_a_typed_error(connect: Callable[..., Discogs], size: bytes) -> None:
+    """A negative size used to escape the sync client as a bare ValueError from deep inside urllib3."""
+    body = size + b"\r\n{}\r\n0\r\n\r\n"
+    with serve_raw(once(head("200 OK", "Content-Type: application/json", "Transfer-Encoding: chunked") + body)) as server:
+        d = connect(server.url, max_retries=1)
+        elapsed, error = timed(lambda: d.request("GET", "/x"), DiscogsError)
+    assert isinstance(error, APIConnectionError | ResponseDecodeError) and not isinstance(error, APITimeoutError)
+    assert elapsed < 5.0 and server.requests == 2
+
+
 # -- bodies that parse badly ------------------------------------------------------------------------------------
 
 
@@ -255,6 +285,23 @@ def test_an_https_download_redirected_to_http_carries_no_credentials(
     d.images.download(tls_server.url + "/a.jpg", tmp_path / "a.jpg")
     assert "Authorization" in tls_server.seen[0].headers
     assert "Authorization" not in server.seen[0].headers
+
+
+@pytest.mark.parametrize(
+    "location", ["file:///etc/passwd", "ftp://127.0.0.1/a.jpg", "http://[::1", "javascript:alert(1)"]
+)
+def test_a_download_redirected_where_no_client_goes_is_a_typed_error(
+    connect: Callable[..., Discogs], tmp_path: Path, location: str
+) -> None:
+    """Neither a local file nor another scheme is opened; a Location that is not a URL used to escape
+    the sync client as a bare ValueError."""
+    answer = once(head("302 Found", f"Location: {location}", "Content-Length: 0"))
+    with serve_raw(answer) as server:
+        d = connect(server.url, max_retries=1)
+        _, error = timed(lambda: d.images.download(server.url + "/a.jpg", tmp_path / "a.jpg"), DiscogsError)
+    assert isinstance(error, APIError | APIConnectionError), repr(error)
+    assert 1 <= server.requests <= 2
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_a_download_redirected_in_a_loop_is_one_final_error(
