@@ -199,8 +199,8 @@ def test_an_invalid_content_length_is_a_connection_error_in_both_clients(
 @pytest.mark.parametrize("size", [b"-2", b"zz", b"f" * 18])
 def test_a_bogus_chunk_size_is_a_typed_error(connect: Callable[..., Discogs], size: bytes) -> None:
     """A negative size used to escape the sync client as a bare ValueError from deep inside urllib3."""
-    body = size + b"\r\n{}\r\n0\r\n\r\n"
-    with serve_raw(once(head("200 OK", "Content-Type: application/json", "Transfer-Encoding: chunked") + body)) as server:
+    first = head("200 OK", "Content-Type: application/json", "Transfer-Encoding: chunked")
+    with serve_raw(once(first + size + b"\r\n{}\r\n0\r\n\r\n")) as server:
         d = connect(server.url, max_retries=1)
         elapsed, error = timed(lambda: d.request("GET", "/x"), DiscogsError)
     assert isinstance(error, APIConnectionError | ResponseDecodeError) and not isinstance(error, APITimeoutError)
