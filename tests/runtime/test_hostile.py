@@ -278,6 +278,22 @@ def test_a_download_redirected_to_another_host_carries_no_credentials(
         assert info.value.status_code == status and len(other.seen) == 1
 
 
+@pytest.mark.parametrize("spelling", ["?token={}", "?t=1&secret={}", "/{}/a.jpg", "?x=Discogs%20token%3D{}"])
+def test_a_download_redirect_carrying_the_token_in_its_url_is_not_followed(
+    connect: Callable[..., Discogs], server: LocalServer, tmp_path: Path, spelling: str
+) -> None:
+    """Authorization stays behind on another host, but a token the server writes into the Location
+    would go along in the URL: that redirect is the answer instead, a final error that masks it."""
+    with serve() as other:
+        stolen = other.url + spelling.format(TOKEN)
+        server.routes["/a.jpg"] = lambda seen: (302, {"Location": stolen}, b"")
+        d = connect(server.url, max_retries=3)
+        _, error = timed(lambda: d.images.download(server.url + "/a.jpg", tmp_path / "a.jpg"), APIError)
+        assert error.status_code == 302 and other.seen == [] and server.count() == 1
+    assert TOKEN not in str(error) and TOKEN not in repr(error) and TOKEN not in str(error.headers)
+    assert list(tmp_path.iterdir()) == []
+
+
 _HTTPS_TO_HTTP = r"""
 import json, os, ssl, sys
 sys.path[:0] = sys.argv[2].split(os.pathsep)

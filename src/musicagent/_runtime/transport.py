@@ -8,6 +8,7 @@ can go wrong comes out as a :mod:`musicagent` exception.
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 import time
@@ -63,7 +64,7 @@ class _Pools:
         self.timeout = urllib3.Timeout(connect=timeout, read=timeout)
         self.no_retries = urllib3.Retry(total=False, redirect=False)  # what retries=False means, built once
         # Downloads follow redirects and let every error through as it is (the core retries).
-        self.download_redirects = urllib3.Retry(
+        self.download_redirects = _redirects_class()(
             total=None, connect=False, read=False, other=False, redirect=5, raise_on_redirect=False
         )
 
@@ -72,6 +73,38 @@ class _Pools:
         return (
             self.timeout if seconds == self.default_timeout else self.timeout.__class__(connect=seconds, read=seconds)
         )
+
+
+@functools.cache
+def _redirects_class() -> type[urllib3.Retry]:
+    """urllib3's redirect policy, refusing a redirect whose ``Location`` holds this process's credentials.
+
+    A server that puts the token into the URL it redirects to (``?token=…``) would hand it to
+    wherever that points, past the rule that drops ``Authorization`` on leaving the host. urllib3
+    consults the policy before following; refusing here leaves the redirect as the answer (a final
+    ``APIError`` naming where it pointed, masked), as the one redirect too many is.
+    """
+    import urllib3
+    from urllib3.exceptions import MaxRetryError, ResponseError
+
+    from .redact import holds_secret
+
+    class Redirects(urllib3.Retry):
+        def increment(
+            self,
+            method: str | None = None,
+            url: str | None = None,
+            response: Any = None,
+            error: Exception | None = None,
+            _pool: Any = None,
+            _stacktrace: Any = None,
+        ) -> Redirects:
+            location = response.get_redirect_location() if response is not None else None
+            if location and holds_secret(location):
+                raise MaxRetryError(_pool, url or "", ResponseError("a redirect that would carry the credentials"))
+            return super().increment(method, url, response, error, _pool, _stacktrace)
+
+    return Redirects
 
 
 def _make_pool(base_url: str, maxsize: int) -> urllib3.PoolManager:
