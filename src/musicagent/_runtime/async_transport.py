@@ -246,6 +246,7 @@ class AsyncTransport:
                     headers=headers,
                     allow_redirects=stream_to is not None,  # downloads only; API calls never follow
                     max_redirects=6,  # aiohttp counts the answer that is one too many: 5 followed, as urllib3
+                    middlewares=None if stream_to is None else (_refuse_redirects_with_credentials,),
                     timeout=self._timeouts(aiohttp, timeout),
                 ) as response:
                     status = response.status
@@ -322,6 +323,18 @@ async def _read_body(call: core.Call, response: aiohttp.ClientResponse, limit: i
             raise core.too_large(call, limit, setting)
         parts.append(chunk)
     return b"".join(parts)
+
+
+async def _refuse_redirects_with_credentials(request: Any, handler: Any) -> Any:
+    """The sync shell's redirect rule (see ``transport._redirects_class``): a redirect whose ``Location``
+    holds this process's credentials is not followed but is the answer, as the one redirect too many is."""
+    from .redact import holds_secret
+
+    response = await handler(request)
+    if 300 <= response.status < 400 and holds_secret(response.headers.get("Location", "")):
+        response.close()
+        raise _aiohttp().TooManyRedirects(response.request_info, (response,))
+    return response
 
 
 def _kind(aiohttp: Any, exc: BaseException) -> core.FailureKind:
