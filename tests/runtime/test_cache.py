@@ -375,3 +375,60 @@ def test_closing_the_client_closes_the_store_and_it_reopens(
     assert store._conn is None  # type: ignore[attr-defined]
     d.artists.get(1)  # still usable, still cached
     assert server.count() == 1
+
+
+def _entry_bytes(meta: str, content: bytes = b'{"id": 1, "name": "cached"}') -> bytes:
+    """An entry as the stores keep it (magic, length, JSON head, body), with a head of our choosing."""
+    head = meta.encode()
+    return b"MAC1" + len(head).to_bytes(4, "big") + head + content
+
+
+FAR = "1e300"  # an expiry that keeps a corrupt entry "fresh", so that it is served rather than skipped
+CORRUPT = {
+    "not an entry": b"\x00\x01\x02garbage",
+    "empty": b"",
+    "truncated head": _entry_bytes('[200,[["Content-Type","application/json"]],"/a",1,' + FAR + "]")[:20],
+    "head nested 100000 deep": _entry_bytes("[" * 100_000 + "]" * 100_000),
+    "status infinite": _entry_bytes(f'[1e999,[],"/a",1,{FAR}]'),
+    "created NaN": _entry_bytes(f'[200,[["Content-Type","application/json"]],"/a",NaN,{FAR}]'),
+    "created -infinity": _entry_bytes(f'[200,[["Content-Type","application/json"]],"/a",-1e999,{FAR}]'),
+    "status 500": _entry_bytes(f'[500,[["Content-Type","application/json"]],"/a",1,{FAR}]'),
+    "headers not pairs": _entry_bytes(f'[200,{{"a":1}},"/a",1,{FAR}]'),
+    "head a huge length": b"MAC1\xff\xff\xff\xff[200",
+}
+
+
+@pytest.mark.parametrize("store", ["sqlite", "redis"])
+@pytest.mark.parametrize("damage", list(CORRUPT))
+def test_a_corrupt_entry_on_disk_is_a_miss_never_a_failed_call(
+    server: LocalServer, client: Client, tmp_path: Path, request: pytest.FixtureRequest, store: str, damage: str
+) -> None:
+    """Whatever the bytes of a stored entry became, the call asks Discogs, and the store keeps working."""
+    if store == "sqlite":
+        import sqlite3
+
+        db = tmp_path / "c.db"
+        url = f"sqlite:///{db}"
+
+        def overwrite(data: bytes) -> None:
+            with sqlite3.connect(db) as conn:
+                assert conn.execute("UPDATE musicagent_cache SET entry = ?", (data,)).rowcount == 1
+            conn.close()
+    else:
+        import redis
+
+        url = request.getfixturevalue("redis_store")
+        other = redis.Redis.from_url(url)
+
+        def overwrite(data: bytes) -> None:
+            keys = list(other.scan_iter(match="musicagent:cache:*e:*"))
+            assert len(keys) == 1
+            other.set(keys[0], data)
+
+    d = client(cache=url)
+    assert d.artists.get(1).name == "x"
+    overwrite(CORRUPT[damage])
+    assert d.artists.get(1).name == "x"  # a miss: asked again, not a crash, not the corrupt body
+    assert server.count() == 2
+    assert d.artists.get(1).name == "x"  # and the fresh answer was stored again: a hit
+    assert server.count() == 2

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -75,6 +76,8 @@ class CacheEntry:
 
     @classmethod
     def decode(cls, data: bytes) -> CacheEntry:
+        """The entry ``data`` encodes; anything else (a damaged file, another program's key, bytes
+        crafted to crash the reader) is a :class:`CacheEntryError`, which every store treats as a miss."""
         try:
             if data[:4] != _MAGIC:
                 raise ValueError("not a musicagent cache entry")
@@ -88,8 +91,11 @@ class CacheEntry:
                 float(created),
                 float(expires),
             )
-        except (ValueError, TypeError, IndexError) as exc:
-            raise CacheEntryError(f"unreadable cache entry: {exc}") from None
+            # Only successful answers are stored; the times are used in arithmetic (Age, TTLs).
+            if not (200 <= entry.status < 300 and math.isfinite(entry.created) and math.isfinite(entry.expires)):
+                raise ValueError("status or times out of range")
+        except (ValueError, TypeError, IndexError, ArithmeticError, RecursionError) as exc:
+            raise CacheEntryError(f"unreadable cache entry: {type(exc).__name__}: {exc}"[:200]) from None
         return entry
 
 
