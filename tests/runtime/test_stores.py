@@ -153,3 +153,56 @@ def test_threads_waiting_behind_a_frozen_redis_are_told_it_is_the_store(
     assert len(errors) == 4 and max(elapsed) < 1.0 + SLACK
     assert all(isinstance(e, RateLimitStoreError) and store in str(e) for e in errors), [str(e) for e in errors]
     assert server.count() == 1
+
+
+_ONE_CALL = """
+import os, sys
+from musicagent import Discogs
+d = Discogs(base_url=sys.argv[1], rate_limit=(100, 60.0), rate_limit_store=sys.argv[2], env={}, dotenv=os.devnull)
+d.request("GET", "/other-process")
+print(d.rate_limit.local_in_window)
+"""
+
+
+def _damage(db: Path, how: str) -> None:
+    import sqlite3
+
+    conn = sqlite3.connect(db)
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # everything in the file itself, as after a quiet spell
+    conn.close()
+    if how == "deleted":
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{db}{suffix}").unlink(missing_ok=True)
+    elif how == "truncated":
+        with db.open("r+b") as fh:
+            fh.truncate(0)
+    else:
+        with db.open("r+b") as fh:
+            fh.write(b"\xde\xad\xbe\xef" * 2048)
+
+
+@pytest.mark.parametrize("how", ["deleted", "truncated", "overwritten"])
+def test_a_sqlite_store_file_damaged_mid_run_recovers_and_is_shared_again(
+    server: LocalServer, client: Client, tmp_path: Path, how: str
+) -> None:
+    """The calls go on, and a process that opens the store afterwards shares one count with this client.
+
+    Before, a deleted file went on being used through the open connection: this client counted in
+    a file no other process could see any more, and the next process started a count of its own.
+    """
+    db = tmp_path / "limit.db"
+    store = f"sqlite:///{db}"
+    d = client(rate_limit=(100, 60.0), rate_limit_store=store, timeout=5.0, max_retries=0)
+    d.request("GET", "/before")
+    d.request("GET", "/before")
+    _damage(db, how)
+    for _ in range(3):
+        d.request("GET", "/after")
+    other = subprocess.run(
+        [sys.executable, "-c", _ONE_CALL, server.url, store], capture_output=True, text=True, timeout=60
+    )
+    assert other.returncode == 0, other.stderr[-2000:]
+    seen_there = int(other.stdout.strip())
+    assert d.rate_limit.local_in_window == seen_there  # one shared count again
+    assert seen_there >= 4  # this client's calls since the damage, and the other process's
+    assert server.count() == 6
