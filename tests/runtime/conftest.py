@@ -163,3 +163,21 @@ def redis_store(redis_url: str) -> str:
 
     redis.Redis.from_url(redis_url).flushdb()
     return redis_url
+
+
+def damage_sqlite(db: Path, how: str) -> None:
+    """Delete, truncate or overwrite a store's SQLite file the way an outside hand would, mid-run."""
+    import sqlite3
+
+    conn = sqlite3.connect(db)
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # everything in the file itself, as after a quiet spell
+    conn.close()
+    if how == "deleted":
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{db}{suffix}").unlink(missing_ok=True)
+    elif how == "truncated":
+        with db.open("r+b") as fh:
+            fh.truncate(0)
+    else:
+        with db.open("r+b") as fh:
+            fh.write(b"\xde\xad\xbe\xef" * 2048)

@@ -24,7 +24,7 @@ from musicagent import (
     enable_logging,
 )
 
-from .conftest import TOKEN, LocalServer, Seen
+from .conftest import TOKEN, LocalServer, Seen, damage_sqlite
 
 Client = Callable[..., Discogs]
 OTHER_TOKEN = "tok-0b1d2e3f4a5c6d7e"
@@ -203,6 +203,35 @@ def test_a_write_through_another_process_invalidates_a_shared_file(
     subprocess.run([sys.executable, "-c", script, server.url, OTHER_TOKEN, url], check=True, timeout=60)
     d.users.wants.list("bob")
     assert gets(server, "/users/bob/wants") == 2
+
+
+@pytest.mark.parametrize("how", ["deleted", "truncated", "overwritten"])
+def test_a_sqlite_cache_file_damaged_mid_run_recovers_and_is_shared_again(
+    server: LocalServer, client: Client, tmp_path: Path, how: str
+) -> None:
+    """After the file is deleted (``rm`` to clear the cache), truncated or overwritten, the client
+    caches again, in the file the other processes use: their writes make its entries stale.
+
+    Before, a deleted file went on serving this client through its open connection, stale after
+    another process's write; a damaged one failed (a miss and a warning) on every later call.
+    """
+    server.routes["/users/bob/wants"] = wants_page
+    db = tmp_path / "c.db"
+    url = f"sqlite:///{db}"
+    d = client(cache=url)
+    d.users.wants.list("bob")
+    damage_sqlite(db, how)
+    d.users.wants.list("bob")  # asked again: the entry went with the file
+    d.users.wants.list("bob")  # and kept again
+    assert gets(server, "/users/bob/wants") == 2
+    script = (
+        "import sys; from musicagent import Discogs; "
+        "d = Discogs(base_url=sys.argv[1], token=sys.argv[2], cache=sys.argv[3], rate_limit=None); "
+        "d.request('DELETE', '/users/bob/wants/5')"
+    )
+    subprocess.run([sys.executable, "-c", script, server.url, OTHER_TOKEN, url], check=True, timeout=60)
+    d.users.wants.list("bob")  # the other process's write reached this client's entries
+    assert gets(server, "/users/bob/wants") == 3
 
 
 def test_a_sqlite_cache_is_shared_between_processes(server: LocalServer, client: Client, tmp_path: Path) -> None:

@@ -19,7 +19,7 @@ import pytest
 
 from musicagent import APITimeoutError, Discogs, RateLimitStoreError
 
-from .conftest import LocalServer, free_port, start_redis, stop
+from .conftest import LocalServer, damage_sqlite, free_port, start_redis, stop
 
 Client = Callable[..., Discogs]
 SLACK = 1.5  # seconds a loaded machine may add to a bound
@@ -164,23 +164,6 @@ print(d.rate_limit.local_in_window)
 """
 
 
-def _damage(db: Path, how: str) -> None:
-    import sqlite3
-
-    conn = sqlite3.connect(db)
-    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # everything in the file itself, as after a quiet spell
-    conn.close()
-    if how == "deleted":
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{db}{suffix}").unlink(missing_ok=True)
-    elif how == "truncated":
-        with db.open("r+b") as fh:
-            fh.truncate(0)
-    else:
-        with db.open("r+b") as fh:
-            fh.write(b"\xde\xad\xbe\xef" * 2048)
-
-
 @pytest.mark.parametrize("how", ["deleted", "truncated", "overwritten"])
 def test_a_sqlite_store_file_damaged_mid_run_recovers_and_is_shared_again(
     server: LocalServer, client: Client, tmp_path: Path, how: str
@@ -195,7 +178,7 @@ def test_a_sqlite_store_file_damaged_mid_run_recovers_and_is_shared_again(
     d = client(rate_limit=(100, 60.0), rate_limit_store=store, timeout=5.0, max_retries=0)
     d.request("GET", "/before")
     d.request("GET", "/before")
-    _damage(db, how)
+    damage_sqlite(db, how)
     for _ in range(3):
         d.request("GET", "/after")
     other = subprocess.run(

@@ -12,6 +12,7 @@ where :class:`AsyncStore` runs the store calls that may block (SQLite, Redis) in
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import threading
@@ -26,7 +27,7 @@ from . import log as _log
 from .cache import CacheEntry, CacheEntryError, CachePlan, CachePolicy, Invalidation, TTLSetting
 from .core import Call, RawResponse, RequestOptions
 from .errors import ConfigurationError, DiscogsError
-from .stores import parse_store_url
+from .stores import file_identity, is_damage, parse_store_url, sound_database
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Iterable
@@ -102,7 +103,12 @@ class _Guarded:
         """``action(*args)``, or ``_FAILED`` (and a warning, once per outage) when the store failed."""
         errors: tuple[type[BaseException], ...] = (sqlite3.Error, OSError, *_redis_errors())
         try:
-            result = action(*args)
+            try:
+                result = action(*args)
+            except errors as exc:
+                if not self._repaired(exc):
+                    raise
+                result = action(*args)  # once more, on the store made afresh
         except errors as exc:
             self._down_until = time.monotonic() + _RETRY_AFTER
             if not self._warned:
@@ -139,6 +145,10 @@ class _Guarded:
 
     def clear(self) -> None:
         self._run(self._clear, what="clear")
+
+    def _repaired(self, exc: BaseException) -> bool:
+        """Whether the store could mend what ``exc`` says is wrong, so that the action may run again now."""
+        return False
 
     # what each store implements; exceptions are handled above
     def _get(self, key: str) -> CacheEntry | None:
@@ -263,13 +273,19 @@ class SQLiteStore(_Guarded):
         self.path = Path(path)
         self.max_bytes = max_bytes
         self._conn: sqlite3.Connection | None = None
+        self._identity: tuple[int, int, bool] | None = None  # of the file the connection opened
         self._pid = 0
         self._lock = threading.Lock()
         self._puts = 0
 
     def _db(self) -> sqlite3.Connection:
+        identity = file_identity(self.path)
         if self._conn is not None and self._pid == os.getpid():
-            return self._conn
+            if identity == self._identity:
+                return self._conn
+            # Deleted, replaced or truncated under us: the old connection would go on reading and
+            # writing a file that other processes no longer see (their invalidations included).
+            self._drop(remove=self._ours(identity) and identity is not None and identity[2])
         self.path.parent.mkdir(parents=True, exist_ok=True)
         os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))  # before sqlite creates it with 0644
         conn = sqlite3.connect(self.path, timeout=2.0, isolation_level=None, check_same_thread=False)
@@ -282,8 +298,34 @@ class SQLiteStore(_Guarded):
         except BaseException:
             conn.close()
             raise
-        self._conn, self._pid = conn, os.getpid()
+        self._conn, self._pid, self._identity = conn, os.getpid(), file_identity(self.path)
         return conn
+
+    def _ours(self, identity: tuple[int, int, bool] | None) -> bool:
+        """Whether ``identity`` is the file the connection opened (perhaps since cut short)."""
+        return identity is not None and self._identity is not None and identity[:2] == self._identity[:2]
+
+    def _drop(self, *, remove: bool) -> None:
+        """Close the connection (the next use opens the path again), and with ``remove`` the file too:
+        ours, but damaged, it would fail every later use (a cache: the answers are fetched again)."""
+        conn, self._conn, self._identity = self._conn, None, None
+        if conn is not None:
+            with contextlib.suppress(sqlite3.Error):
+                conn.close()
+        if remove:
+            _warn(f"response cache {self._label} is damaged; starting it afresh")
+            for suffix in ("", "-wal", "-shm"):
+                with contextlib.suppress(FileNotFoundError):
+                    os.remove(f"{self.path}{suffix}")
+
+    def _repaired(self, exc: BaseException) -> bool:
+        """A file of ours that went bad under the connection is started afresh (once per failure)."""
+        if not is_damage(exc):
+            return False
+        with self._lock:
+            remove = self._ours(file_identity(self.path)) and not sound_database(self.path)
+            self._drop(remove=remove)
+        return remove
 
     def _get(self, key: str) -> CacheEntry | None:
         with self._lock:

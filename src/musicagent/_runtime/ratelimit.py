@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 
 from .errors import ConfigurationError, RateLimitStoreError
 from .log import mask, register_secret
-from .stores import StoreURL, parse_store_url
+from .stores import StoreURL, file_identity, is_damage, parse_store_url, sound_database
 from .waits import announce, limit_reason
 
 if TYPE_CHECKING:  # pyrate-limiter imports asyncio, sqlite3 and multiprocessing: keep imports lazy
@@ -109,49 +109,6 @@ def _earliest(a: float | None, b: float) -> float:
 def _is_timeout(exc: BaseException) -> bool:
     """A store's own timeout: filelock.Timeout, redis TimeoutError, sqlite3 "database is locked"."""
     return "Timeout" in type(exc).__name__ or "locked" in str(exc) or isinstance(exc, TimeoutError)
-
-
-def _file_identity(path: Any) -> tuple[int, int, bool] | None:
-    """(device, inode, cut short) of a store file, None when it is missing.
-
-    Another device or inode is another file. A store file is never shorter than one page once
-    opened (its header is written in WAL mode at once), so one shorter than the header was truncated.
-    """
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return st.st_dev, st.st_ino, st.st_size < 100
-
-
-def _is_damage(exc: BaseException) -> bool:
-    """A SQLite error of the file itself (truncated, overwritten, its table gone), not of contention."""
-    import sqlite3
-
-    return isinstance(exc, sqlite3.DatabaseError) and not _is_timeout(exc)
-
-
-def _sound_database(path: Any) -> bool:
-    """Whether ``path`` is missing, empty or a SQLite database that passes ``quick_check``."""
-    import sqlite3
-
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(16)
-    except FileNotFoundError:
-        return True
-    except OSError:
-        return False
-    if head and head != b"SQLite format 3\x00":
-        return False
-    try:
-        conn = sqlite3.connect(path, timeout=1.0)
-        try:
-            return bool(conn.execute("PRAGMA quick_check").fetchone()[0] == "ok")
-        finally:
-            conn.close()
-    except sqlite3.DatabaseError as exc:
-        return _is_timeout(exc)  # busy is not damaged
 
 
 def _log_store_damage(name: str) -> None:
@@ -284,7 +241,8 @@ class RateLimiter:
         self._bucket_obj: AbstractBucket | None = (
             _make_bucket(requests, self._interval_ms, where) if self.shared else None
         )
-        self._file = _file_identity(where.path) if where is not None and where.path is not None else None
+        self._path = where.path if where is not None else None  # the SQLite file, if that is the store
+        self._file = file_identity(self._path) if self._path is not None else None
         self._lock = threading.Lock()  # guards the bucket and the server figures
         self._turn = threading.Lock()  # held by the one thread waiting for a slot
         self._server: tuple[int | None, int | None, int | None] = (None, None, None)
@@ -369,7 +327,7 @@ class RateLimiter:
                     if not reloaded and type(exc).__name__ == "NoScriptError":
                         self._reload_script(end)
                         continue
-                    if not reloaded and self._sqlite and _is_damage(exc):
+                    if not reloaded and self._sqlite and is_damage(exc):
                         self._reopen(damaged=True)
                         continue
                     name = mask(self.store or "")
@@ -409,8 +367,8 @@ class RateLimiter:
         """Make the store's own waits end by ``end``: SQLite's file lock and busy timeout, Redis reads."""
         self._store_started = time.monotonic()
         left = max(0.0, end - self._store_started)
-        if self._sqlite and self._where is not None:
-            identity = _file_identity(self._where.path)
+        if self._path is not None:  # SQLite
+            identity = file_identity(self._path)
             if identity != self._file:
                 self._reopen(damaged=False)  # deleted or replaced: the other processes use the new file
             elif identity is not None and identity[2]:
@@ -427,20 +385,20 @@ class RateLimiter:
         """Open the SQLite file again: it was deleted or replaced (another process may already use its
         successor), or it fails as damaged. A file that is not a sound database is removed first; it
         holds only the last window's timestamps, and the server's figures correct the count."""
-        assert self._where is not None and self._where.path is not None
+        assert self._path is not None
         old, self._bucket_obj = self._bucket_obj, None
         if old is not None:
             with contextlib.suppress(Exception):
                 old.close()
-        path = self._where.path
-        identity = _file_identity(path)
-        if damaged and ((identity is not None and identity[2]) or not _sound_database(path)):
+        path = self._path
+        identity = file_identity(path)
+        if damaged and ((identity is not None and identity[2]) or not sound_database(path)):
             _log_store_damage(mask(self.store or ""))
             for suffix in ("", "-wal", "-shm"):
                 with contextlib.suppress(FileNotFoundError):
                     os.remove(f"{path}{suffix}")
         self._bucket_obj = _make_bucket(self.requests, self._interval_ms, self._where)
-        self._file = _file_identity(path)
+        self._file = file_identity(path)
 
     def _reload_script(self, end: float) -> None:
         bucket: Any = self._bucket

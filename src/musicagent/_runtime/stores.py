@@ -3,16 +3,18 @@
 The rate limiter (``rate_limit_store``) and the response cache (``cache``) both take a store URL.
 They read it here, so the same text names the same place to both: ``~`` is expanded, a SQLite URL
 without a file is refused (SQLite would open a private temporary database per connection, sharing
-nothing), and ``memory`` and ``memory://`` mean the same.
+nothing), and ``memory`` and ``memory://`` mean the same. Both also judge a SQLite file here: whether
+it is still the file they opened, and whether it is damaged.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal, NamedTuple
 from urllib.parse import urlsplit
 
-__all__ = ["StoreURL", "parse_store_url"]
+__all__ = ["StoreURL", "file_identity", "is_damage", "parse_store_url", "sound_database"]
 
 _REDIS_SCHEMES = ("redis", "rediss", "unix")
 
@@ -40,3 +42,50 @@ def parse_store_url(text: str) -> StoreURL:
     if parts.scheme in _REDIS_SCHEMES:
         return StoreURL("redis", text, None, parts.query)
     raise ValueError("must be memory, sqlite:///path/to/file.db or redis://host:6379/0")
+
+
+def file_identity(path: str | os.PathLike[str]) -> tuple[int, int, bool] | None:
+    """(device, inode, cut short) of a store's SQLite file; None when it is missing.
+
+    A connection keeps using a file that was deleted or replaced, unseen by every process that
+    opens the path afterwards: another device or inode means the store must be opened again. A
+    store file is never shorter than its 100-byte header once opened (WAL mode writes it at once),
+    so a shorter one was truncated.
+    """
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino, st.st_size < 100
+
+
+def is_damage(exc: BaseException) -> bool:
+    """A SQLite error of the file itself (overwritten, truncated, its table gone), not of contention."""
+    import sqlite3
+
+    text = str(exc).lower()
+    return isinstance(exc, sqlite3.DatabaseError) and "locked" not in text and "busy" not in text
+
+
+def sound_database(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` is missing, empty, or a SQLite database that passes ``quick_check``
+    (a busy one counts as sound: contention is not damage)."""
+    import sqlite3
+
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(16)
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False
+    if head and head != b"SQLite format 3\x00":
+        return False
+    try:
+        conn = sqlite3.connect(path, timeout=1.0)
+        try:
+            return bool(conn.execute("PRAGMA quick_check").fetchone()[0] == "ok")
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as exc:
+        return not is_damage(exc)
