@@ -6,6 +6,7 @@ locked by another process.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -189,3 +190,100 @@ def test_a_sqlite_store_file_damaged_mid_run_recovers_and_is_shared_again(
     assert d.rate_limit.local_in_window == seen_there  # one shared count again
     assert seen_there >= 4  # this client's calls since the damage, and the other process's
     assert server.count() == 6
+
+
+_HAMMER = """
+import json, os, sys, time
+from musicagent import Discogs
+base, limit_store, cache_store, seconds = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
+d = Discogs(base_url=base, rate_limit=(10000, 60.0), rate_limit_store=limit_store, cache=cache_store,
+            timeout=2.0, deadline=3.0, max_retries=1, env={}, dotenv=os.devnull)
+outcomes, longest, n = [], 0.0, 0
+stop = time.monotonic() + seconds
+while time.monotonic() < stop:
+    n += 1
+    started = time.monotonic()
+    try:
+        d.artists.get(1 + n % 7)
+        outcomes.append([started, "ok"])
+    except Exception as exc:
+        outcomes.append([started, type(exc).__name__])
+    longest = max(longest, time.monotonic() - started)
+    time.sleep(0.01)
+print(json.dumps({"outcomes": outcomes, "longest": longest, "now": time.monotonic()}))
+"""
+
+
+def test_redis_killed_and_restarted_mid_run_with_threads_and_processes(
+    server: LocalServer, client: Client, own_redis: tuple[int, list[subprocess.Popen[bytes]]], tmp_path: Path
+) -> None:
+    """Limiter and cache on one redis-server, used by 4 threads of this client and 2 other processes,
+    which is killed (SIGKILL: no goodbye) and started again on the same port, empty.
+
+    While it is gone, calls fail with the typed store error, each within its deadline (never a bare
+    redis error, never a hang); once it is back, every thread and process succeeds again.
+    """
+    port, procs = own_redis
+    limit_store, cache_store = f"redis://127.0.0.1:{port}/0", f"redis://127.0.0.1:{port}/1"
+    d = client(
+        rate_limit=(10000, 60.0),
+        rate_limit_store=limit_store,
+        cache=cache_store,
+        timeout=2.0,
+        deadline=3.0,
+        max_retries=1,
+    )
+    seconds = 6.0
+    others = [
+        subprocess.Popen(
+            [sys.executable, "-c", _HAMMER, server.url, limit_store, cache_store, str(seconds)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    outcomes: list[tuple[float, str]] = []
+    longest = [0.0]
+    stop = time.monotonic() + seconds
+
+    def hammer(offset: int) -> None:
+        n = offset
+        while time.monotonic() < stop:
+            n += 1
+            started = time.monotonic()
+            try:
+                d.artists.get(1 + n % 7)
+                outcomes.append((started, "ok"))
+            except Exception as exc:
+                outcomes.append((started, type(exc).__name__))
+            longest[0] = max(longest[0], time.monotonic() - started)
+            time.sleep(0.01)
+
+    threads = [threading.Thread(target=hammer, args=(i,)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    time.sleep(1.5)
+    procs[0].kill()
+    procs[0].wait(10)
+    killed = time.monotonic()
+    time.sleep(1.0)
+    procs.append(start_redis(port, tmp_path))
+    back = time.monotonic()
+    for thread in threads:
+        thread.join(30)
+    results = []
+    for other in others:
+        out, _ = other.communicate(timeout=60)
+        assert other.returncode == 0
+        results.append(json.loads(out))
+    every = [*outcomes, *(tuple(o) for r in results for o in r["outcomes"])]
+    kinds = {kind for _, kind in every}
+    assert kinds <= {"ok", "RateLimitStoreError"}, kinds
+    assert "RateLimitStoreError" in kinds  # the outage was seen (else the test proves nothing)
+    assert max(longest[0], *(r["longest"] for r in results)) < 3.0 + SLACK
+    recovered = [kind for started, kind in outcomes if started > back + 1.0]
+    assert recovered and set(recovered) == {"ok"}, recovered[-10:]
+    for r in results:  # the other processes' clocks are the same monotonic clock (same machine)
+        late = [kind for started, kind in r["outcomes"] if started > back + 1.0]
+        assert late and set(late) == {"ok"}, late[-10:]
+    assert killed < back
