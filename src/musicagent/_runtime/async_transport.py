@@ -349,6 +349,8 @@ def _kind(aiohttp: Any, exc: BaseException) -> core.FailureKind:
         return "read_timeout"
     if isinstance(exc, aiohttp.ClientPayloadError):
         return "decode" if "can not decode" in str(exc).lower() else "truncated"
+    if isinstance(exc, aiohttp.ClientResponseError) and "can not decode content-encoding" in str(exc).lower():
+        return "decode"  # an encoding it cannot undo (brotli, uninstalled), refused at the head: urllib3's decode error
     if isinstance(exc, aiohttp.ServerDisconnectedError | aiohttp.ClientOSError | aiohttp.ClientResponseError):
         return "connection"
     return "request"
