@@ -533,6 +533,15 @@ class MockServer:
             if answer is not None:
                 self._answer(reply, answer)
                 return
+        if found is not None and method in ("GET", "HEAD") and found.operation.kind == "page":
+            repaged = self._repaged(path, query)
+            if isinstance(repaged, str):
+                self._miss(reply, repaged)
+                return
+            if repaged is not None:
+                source, made_body = repaged
+                self._replay(reply, source, made_body, path, query, paginated=False)
+                return
         match = find_match(self.interactions, method, path, query, authenticated=kind is not None)
         if match is not None:
             if method == "DELETE" and match.status < 300:
@@ -604,9 +613,16 @@ class MockServer:
         path: str,
         query: Mapping[str, tuple[str, ...]],
         answer: str = "recorded",
+        *,
+        paginated: bool = True,
     ) -> None:
+        """Send a recording's answer (``body``: its body, or one made from it); ``paginated=False``: already cut."""
         headers = [(k, v) for k, v in match.headers if not k.lower().startswith("x-discogs-ratelimit")]
-        if reply.method in ("GET", "HEAD") and match.status == 200:
+        if not paginated:
+            headers = [(k, v) for k, v in headers if k.lower() not in ("link", "content-length")]
+            link = _link_header(body)
+            headers += [("Link", link)] if link else []
+        elif reply.method in ("GET", "HEAD") and match.status == 200:
             capped = self._cap_pagination(body, reply.method, path, query)
             if capped is not None:
                 body = capped
@@ -652,6 +668,57 @@ class MockServer:
             if made is not None:
                 return source, self._references.name(op.id, params, made)
         return None
+
+    def _repaged(self, path: str, query: Mapping[str, tuple[str, ...]]) -> tuple[Interaction, bytes] | str | None:
+        """The listing cut at the asked ``per_page`` when its recordings were cut at another.
+
+        Discogs pages 50 items unless asked (at most 100). The items of the listing's consecutive
+        recorded pages from page 1 are cut again, so ``per_page=100`` gets 100 items and page 2 of 10
+        the items 11 to 20. A listing recorded in part ends with what was recorded (``items`` and
+        ``pages`` count that, as :meth:`_cap_pagination` does), its last page maybe short. None when
+        the asked size is the recorded one (or nothing is recorded); a str when the asked page lies
+        past the recorded items.
+        """
+        asked_size = _per_page(query)
+        first_query = {k: v for k, v in query.items() if k not in ("page", "per_page")}
+        first = find_match(self.interactions, "GET", path, {**first_query, "per_page": (str(asked_size),)})
+        listing = _listing(first.body) if first is not None and first.status == 200 else None
+        if first is None or listing is None or listing[1]["per_page"] == asked_size:
+            return None
+        field, pagination, items = listing
+        recorded_size = pagination["per_page"]
+        for number in range(2, pagination["pages"] + 1):
+            page_query = {**first_query, "page": (str(number),), "per_page": (str(recorded_size),)}
+            later = find_match(self.interactions, "GET", path, page_query)
+            more = _listing(later.body) if later is not None and later.status == 200 else None
+            if more is None or more[1]["page"] != number or more[1]["per_page"] != recorded_size:
+                break
+            items.extend(more[2])
+        pages = max(1, math.ceil(len(items) / asked_size))
+        page = _page(query)
+        if page > pages:
+            return f"page {page} of {asked_size} per page is past the recorded items of this listing"
+        urls: dict[str, str] = {}
+
+        def link(number: int) -> str:
+            asked = [(k, v) for k, values in first_query.items() if not is_credential_param(k) for v in values]
+            return f"{_DISCOGS_ORIGINS[0]}{path}?{urlencode([*asked, ('page', number), ('per_page', asked_size)])}"
+
+        if page < pages:
+            urls.update(last=link(pages), next=link(page + 1))
+        if page > 1:
+            urls.update(first=link(1), prev=link(page - 1))
+        data = json.loads(first.body)
+        data["pagination"] = {
+            **pagination,
+            "page": page,
+            "pages": pages,
+            "per_page": asked_size,
+            "items": len(items),
+            "urls": urls,
+        }
+        data[field] = items[(page - 1) * asked_size : page * asked_size]
+        return first, json.dumps(data, ensure_ascii=False).encode("utf-8")
 
     def _cap_pagination(
         self, body: bytes, method: str, path: str, query: Mapping[str, tuple[str, ...]]
@@ -790,6 +857,44 @@ def _validated(op: OperationInfo, method: str, body: bytes) -> tuple[Any, tuple[
         where = ".".join(str(part) for part in first["loc"]) or "body"
         return None, (422, f"Invalid {where}: {first['msg']}.")
     return parsed, None
+
+
+def _int(text: str | None) -> int | None:
+    try:
+        return int(text) if text is not None else None
+    except ValueError:
+        return None
+
+
+def _per_page(query: Mapping[str, tuple[str, ...]]) -> int:
+    """The page size Discogs answers with: 50 unless asked, at most 100."""
+    asked = _int((query.get("per_page") or (None,))[-1])
+    return 50 if asked is None or asked < 1 else min(asked, 100)
+
+
+def _page(query: Mapping[str, tuple[str, ...]]) -> int:
+    asked = _int((query.get("page") or (None,))[-1])
+    return 1 if asked is None or asked < 1 else asked
+
+
+def _listing(body: bytes) -> tuple[str, dict[str, Any], list[Any]] | None:
+    """(items field, pagination, items) of a page of a listing, or None if ``body`` is none."""
+    try:
+        data = json.loads(body)
+        pagination = data["pagination"]
+        numbers = {name: int(pagination[name]) for name in ("page", "pages", "per_page", "items")}
+    except (ValueError, KeyError, TypeError):
+        return None
+    fields = [name for name, value in data.items() if name != "pagination" and isinstance(value, list)]
+    if len(fields) != 1 or numbers["per_page"] < 1:
+        return None
+    return fields[0], {**pagination, **numbers}, list(data[fields[0]])
+
+
+def _link_header(body: bytes) -> str:
+    """Discogs' ``Link`` header, from the ``pagination.urls`` of the body it goes with."""
+    urls = json.loads(body)["pagination"]["urls"]
+    return ", ".join(f"<{url}>; rel={rel}" for rel, url in urls.items())
 
 
 def _substitute(body: bytes, recorded: Mapping[str, str], wanted: Mapping[str, str]) -> bytes | None:
