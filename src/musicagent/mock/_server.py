@@ -23,9 +23,10 @@ from urllib.parse import urlencode, urlsplit
 
 from .._runtime.operations import OperationInfo
 from .._runtime.redact import mask
-from ._auth import check, credential_kind, is_credential_param
+from ._auth import UNAUTHORIZED_MESSAGE, check, credential_kind, is_credential_param
 from ._cassettes import Interaction, load_cassettes, normalize_path, query_of
 from ._match import find_match, nearest, request_line, route, significant, wrong_path_param
+from ._oauth import AUTHORIZE_PATH, OAuthFlow, oauth_values
 from ._refs import References, collect
 from ._state import Answer, State
 from ._stubs import RecordedRequest, Stub, StubRegistry
@@ -52,6 +53,7 @@ _IMAGE_HOSTS = re.compile(
 # Paths the mock answers with its image: its own /_images/<host>/..., and the API's old image paths.
 _IMAGE_PATHS = ("/_images/", "/image/", "/images/")
 _JSON = "application/json"
+_OAUTH_PATHS = frozenset({"/oauth/request_token", "/oauth/access_token", AUTHORIZE_PATH})
 _WRITES = frozenset({"POST", "PUT", "DELETE", "PATCH"})
 
 
@@ -312,6 +314,7 @@ class MockServer:
         self.interactions: tuple[Interaction, ...] = ()
         self._references = References()
         self._stubs = StubRegistry()
+        self._oauth = OAuthFlow()
         self._state: State | None = None
         self._window: _Window | None = None
         self._httpd: _HTTPServer | None = None
@@ -453,6 +456,7 @@ class MockServer:
     def reset(self) -> None:
         """Forget stubs, received requests and every change made through writes."""
         self._stubs.clear()
+        self._oauth = OAuthFlow()
         if self.user is not None:
             self._state = State(self.user, self._recorded_json)
 
@@ -504,6 +508,13 @@ class MockServer:
                 reply.error(429, TOO_MANY_MESSAGE, "recorded", retry)
                 return
         kind = credential_kind(headers.get("Authorization"), query)
+        if (kind is not None and kind.startswith("oauth")) or path in _OAUTH_PATHS:
+            values = oauth_values(headers.get("Authorization"), query, body)
+            if kind == "oauth" and not self._oauth.acts_as_user(values):
+                kind = "oauth-consumer"  # a request token not exchanged yet names no user
+            if path in _OAUTH_PATHS and method in ("GET", "HEAD", "POST"):
+                self._oauth_step(reply, path, kind, values, query)
+                return
         found = route(method, path)
         if found is None and path == "/" and method in ("GET", "HEAD"):
             reply.json(200, self._about(), "state")  # the API root, which clients call to "ping"
@@ -562,6 +573,28 @@ class MockServer:
                 self._replay(reply, source, made_body, source.path, source.query, answer="synthesized")
                 return
         self._miss(reply, "no recording")
+
+    def _oauth_step(
+        self,
+        reply: _Reply,
+        path: str,
+        kind: str | None,
+        values: Mapping[str, str],
+        query: Mapping[str, tuple[str, ...]],
+    ) -> None:
+        """The OAuth flow's three steps, by GET or POST as clients send them (see ``_oauth``)."""
+        if path == AUTHORIZE_PATH:
+            grant = self._oauth.authorize(query)
+        elif kind is None:
+            reply.error(401, UNAUTHORIZED_MESSAGE, "refused")
+            return
+        elif path == "/oauth/request_token":
+            grant = self._oauth.request_token(values)
+        else:
+            grant = self._oauth.access_token(values)
+        headers = [("Content-Type", grant.content_type)]
+        headers += [("Location", grant.location)] if grant.location else []
+        reply.send(grant.status, headers, grant.body, "state")
 
     def _about(self) -> dict[str, Any]:
         """The API root's answer (``GET /``, undocumented but live): its statistics count what is recorded here."""
