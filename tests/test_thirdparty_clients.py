@@ -137,10 +137,10 @@ def test_python3_discogs_client_pages_search_collection_marketplace_and_errors(m
     order.save()  # POSTs the change, then reads the order again
     assert client.order("1-1").status == "Shipped"
     order.messages.add(message="On its way")
-    assert [m.message for m in client.order("1-1").messages][0] == "On its way"  # newest first
+    assert next(m.message for m in client.order("1-1").messages) == "On its way"  # newest first
 
     with pytest.raises(HTTPError) as not_found:
-        client.release(999999999).title
+        client.release(999999999).refresh()
     assert (not_found.value.status_code, str(not_found.value)) == (404, "404: Release not found.")
     with pytest.raises(HTTPError) as anonymous:  # search needs credentials
         _discogs_client(mock_http).search("nirvana").page(1)
