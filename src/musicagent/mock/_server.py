@@ -508,6 +508,7 @@ class MockServer:
                 reply.error(429, TOO_MANY_MESSAGE, "recorded", retry)
                 return
         kind = credential_kind(headers.get("Authorization"), query)
+        reply.anonymous = kind is None
         if (kind is not None and kind.startswith("oauth")) or path in _OAUTH_PATHS:
             values = oauth_values(headers.get("Authorization"), query, body)
             if kind == "oauth" and not self._oauth.acts_as_user(values):
@@ -660,6 +661,8 @@ class MockServer:
             if capped is not None:
                 body = capped
                 headers = [(k, v) for k, v in headers if k.lower() not in ("link", "content-length")]
+        if reply.anonymous and b'"images"' in body:
+            body = _without_image_urls(body)
         headers.append(("X-Musicagent-Mock-Cassette", match.source))
         reply.send(match.status, headers, body, answer, reason=match.reason)
 
@@ -838,6 +841,7 @@ class _Reply:
         )
         self.rate: list[tuple[str, str]] = []
         self.extra: list[tuple[str, str]] = []
+        self.anonymous = False  # no credentials: Discogs sends no image URLs
 
     def error(self, status: int, message: str, answer: str, headers: list[tuple[str, str]] | None = None) -> None:
         self.send(status, list(headers or []), _error(message), answer)
@@ -922,6 +926,30 @@ def _listing(body: bytes) -> tuple[str, dict[str, Any], list[Any]] | None:
     if len(fields) != 1 or numbers["per_page"] < 1:
         return None
     return fields[0], {**pagination, **numbers}, list(data[fields[0]])
+
+
+def _without_image_urls(body: bytes) -> bytes:
+    """``body`` as Discogs answers a caller without credentials: its ``images`` with empty URLs."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return body
+
+    def walk(value: Any) -> None:
+        if isinstance(value, dict):
+            for key, inner in value.items():
+                if key == "images" and isinstance(inner, list):
+                    for image in inner:
+                        if isinstance(image, dict):
+                            image.update({k: "" for k in ("uri", "uri150", "resource_url") if k in image})
+                else:
+                    walk(inner)
+        elif isinstance(value, list):
+            for inner in value:
+                walk(inner)
+
+    walk(data)
+    return json.dumps(data, ensure_ascii=False).encode("utf-8")
 
 
 def _link_header(body: bytes) -> str:
