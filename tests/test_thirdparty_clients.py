@@ -293,3 +293,43 @@ def test_disconnect_over_https(certificate: tuple[Path, Path]) -> None:
     # disconnect finds the message only in Discogs' own one-line form, {"message": "..."}.
     assert result["notFound"] == {"status": 404, "message": "Artist not found."}
     assert result["keyedSearch"] == 5  # a consumer key and secret are enough for search
+
+
+def test_disconnect_pages_collection_wantlist_marketplace_images_and_signed_calls(certificate: tuple[Path, Path]) -> None:
+    """disconnect beyond one release: lists, writes, an image, Accept variants, OAuth-signed calls.
+
+    Its OAuth token steps cannot be pointed at the mock (tests/thirdparty/disconnect_tour.cjs says why);
+    python3-discogs-client's test plays the flow."""
+    module = _node.package("disconnect")
+    cert, key = certificate
+    mock = Mock("--tls-cert", str(cert), "--tls-key", str(key))
+    try:
+        host, port = _host_port(mock)
+        env = {
+            **os.environ,
+            "NODE_EXTRA_CA_CERTS": str(cert),
+            "DISCONNECT_MODULE": str(module),
+            "MOCK_HOST": host,
+            "MOCK_PORT": str(port),
+        }
+        result = _node.run_script("disconnect_tour.cjs", env=env, timeout=60)
+    finally:
+        mock.stop()
+    # 57 releases in pages of 10, each reached by the previous page's "next" URL; then 100 a page.
+    assert [len(page) for page in result["walked"]] == [10, 10, 10, 10, 10, 7]
+    pages, per_page, every = result["whole"]
+    assert (pages, per_page, len(every)) == (1, 100, 57) and [i for page in result["walked"] for i in page] == every
+    assert result["filtered"] == ["Demi Lovato - Sorry Not Sorry"]
+    assert result["folder"] == "From disconnect"
+    assert result["inFolder"] == [[40522, result["added"], 4]]
+    assert [instance for instance in result["instances"] if instance[0] == result["added"]]
+    assert result["goneFolder"]["status"] == 404
+    assert result["wants"] == [["second", 5]]
+    assert result["edited"] == [11.5, "For Sale"]
+    assert result["deleted"]["status"] == 404
+    assert result["invalid"]["status"] == 422 and "condition" in result["invalid"]["message"]
+    assert result["messages"] == ["On its way"] and result["order"] == "Shipped"
+    assert result["image"] == [True, 0xFF, 0xD8]  # a JPEG, fetched from the URL the release gave
+    # Every Accept variant is answered (the text as recorded: the mock does not re-render markup).
+    assert set(result["formats"].values()) == {"Never Gonna Give You Up"}
+    assert result["oauth"] == [USER, "signed"]  # signed with OAuth (PLAINTEXT): acts as the user
