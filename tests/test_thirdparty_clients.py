@@ -295,7 +295,7 @@ def test_disconnect_over_https(certificate: tuple[Path, Path]) -> None:
     assert result["keyedSearch"] == 5  # a consumer key and secret are enough for search
 
 
-def test_disconnect_pages_collection_wantlist_marketplace_images_and_signed_calls(certificate: tuple[Path, Path]) -> None:
+def test_disconnect_lists_writes_images_and_signed_calls(certificate: tuple[Path, Path]) -> None:
     """disconnect beyond one release: lists, writes, an image, Accept variants, OAuth-signed calls.
 
     Its OAuth token steps cannot be pointed at the mock (tests/thirdparty/disconnect_tour.cjs says why);
