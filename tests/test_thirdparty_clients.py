@@ -333,3 +333,46 @@ def test_disconnect_lists_writes_images_and_signed_calls(certificate: tuple[Path
     # Every Accept variant is answered (the text as recorded: the mock does not re-render markup).
     assert set(result["formats"].values()) == {"Never Gonna Give You Up"}
     assert result["oauth"] == [USER, "signed"]  # signed with OAuth (PLAINTEXT): acts as the user
+
+
+def test_lionralfs_lists_writes_signed_calls_and_the_429(certificate: tuple[Path, Path]) -> None:
+    """@lionralfs/discogs-client beyond one release (tests/thirdparty/lionralfs_tour.mjs), with a second
+    mock whose window holds 2 requests for the 429 and Discogs' rate-limit headers."""
+    module = _node.package("@lionralfs/discogs-client") / "node-esm" / "index.js"
+    cert, key = certificate
+    tls = ("--tls-cert", str(cert), "--tls-key", str(key))
+    mock, limited = Mock(*tls), Mock(*tls, "--rate-limit", "2/60")
+    try:
+        host, port = _host_port(mock)
+        env = {
+            **os.environ,
+            "NODE_EXTRA_CA_CERTS": str(cert),
+            "DISCOGS_CLIENT_MODULE": str(module),
+            "MOCK_HOST": host,
+            "MOCK_PORT": str(port),
+            "LIMITED_PORT": str(_host_port(limited)[1]),
+        }
+        result = _node.run_script("lionralfs_tour.mjs", env=env, timeout=60)
+    finally:
+        mock.stop()
+        limited.stop()
+    pages, every = result["whole"]
+    assert pages == 1 and len(every) == 57  # 100 a page
+    # 25 a page, each next page fetched by the URL the last one gave, unchanged.
+    assert [len(page) for page in result["walked"]] == [25, 25, 7]
+    assert [i for page in result["walked"] for i in page] == every
+    assert result["stockholm"] == [2, 2, ["release"]]  # a filter and a page size, as recorded
+    assert result["folders"] == [[0, "All"], [1, "Uncategorized"]]
+    assert result["fields"] == ["Media Condition", "Sleeve Condition", "Notes"]
+    assert result["folder"] == ["Renamed", 1]
+    assert result["inFolder"] == [[40522, True, 5, [[3, "a note"]]]]  # the note sent in a JSON body
+    assert result["notEmpty"]["status"] == 403
+    assert result["wants"] == [["second", 2]] and result["wantsAfter"] == 0
+    assert result["inventory"] == [[8, "Very Good Plus (VG+)", "Draft"]]
+    assert result["orders"] == ["1-1"]
+    assert result["invalid"]["status"] == 422 and "price" in result["invalid"]["message"]
+    assert result["notFound"] == {"status": 404, "message": "Release not found."}
+    assert result["otherUser"] == {"status": 403, "message": "You don't have permission to access this resource."}
+    assert result["signedIdentity"] == USER  # OAuth-signed (PLAINTEXT): acts as the user
+    assert result["before"] == {"limit": 2, "used": 1, "remaining": 1}  # X-Discogs-Ratelimit, -Used, -Remaining
+    assert result["tooMany"] == {"status": 429, "message": "You are making requests too quickly."}

@@ -873,9 +873,19 @@ class _Reply:
 
 
 def _validated(op: OperationInfo, method: str, body: bytes) -> tuple[Any, tuple[int, str] | None]:
-    """The JSON body, checked against the operation's request schema (its generated model)."""
-    if method not in _WRITES or op.body_model is None:
+    """The JSON body, checked against the operation's request schema (its generated model).
+
+    A write whose spec has no body still gets a JSON object it was sent (parsed, unchecked): some
+    clients send in a body what the docs put in the query.
+    """
+    if method not in _WRITES:
         return None, None
+    if op.body_model is None:
+        try:
+            loose = json.loads(body) if body.strip().startswith(b"{") else None
+        except ValueError:
+            loose = None
+        return (loose if isinstance(loose, dict) else None), None
     try:
         parsed = json.loads(body) if body.strip() else {}
     except ValueError:
