@@ -461,3 +461,64 @@ def test_a_corrupt_entry_on_disk_is_a_miss_never_a_failed_call(
     assert server.count() == 2
     assert d.artists.get(1).name == "x"  # and the fresh answer was stored again: a hit
     assert server.count() == 2
+
+
+_HOLD_WRITE_LOCK = """
+import sqlite3, sys, time
+conn = sqlite3.connect(sys.argv[1], isolation_level=None)
+conn.execute("BEGIN EXCLUSIVE")
+print("locked", flush=True)
+time.sleep(60)
+"""
+
+
+def test_a_frozen_redis_cache_costs_a_miss_not_the_deadline(
+    server: LocalServer, client: Client, tmp_path: Path
+) -> None:
+    """Before, the lookup waited out the cache's own 1 s socket timeout and the call, with a 1 s
+    deadline, ended in APITimeoutError without sending anything. Now the lookup gets at most half
+    of what the deadline leaves, and the call is answered by the server."""
+    import os
+    import signal
+
+    from .conftest import free_port, start_redis, stop
+
+    port = free_port()
+    proc = start_redis(port, tmp_path)
+    try:
+        d = client(cache=f"redis://127.0.0.1:{port}/1", deadline=1.0, timeout=5.0, max_retries=0)
+        d.artists.get(1)
+        os.kill(proc.pid, signal.SIGSTOP)
+        try:
+            started = time.monotonic()
+            assert d.artists.get(1).id == 1
+            assert d.request("POST", "/users/bob/wants/5", json={})["created"]  # its invalidation waits no longer
+            elapsed = time.monotonic() - started
+        finally:
+            os.kill(proc.pid, signal.SIGCONT)
+    finally:
+        stop(proc)
+    assert elapsed < 2 * 1.0 + 1.5  # two calls, each within its deadline, on a loaded machine
+    assert server.count() == 3
+
+
+def test_a_sqlite_cache_locked_by_another_process_costs_no_more_than_the_deadline(
+    server: LocalServer, client: Client, tmp_path: Path
+) -> None:
+    """Before, storing an answer waited out the file's 2 s busy timeout: a call with a 0.5 s
+    deadline returned after 2 s."""
+    db = tmp_path / "c.db"
+    d = client(cache=f"sqlite:///{db}", deadline=0.5, timeout=5.0, max_retries=0)
+    d.artists.get(1)
+    holder = subprocess.Popen([sys.executable, "-c", _HOLD_WRITE_LOCK, str(db)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        durations = []
+        for call in (lambda: d.artists.get(2), lambda: d.request("POST", "/users/bob/wants/5", json={})):
+            started = time.monotonic()
+            call()  # answered: the store is what waits, and only for what the deadline leaves
+            durations.append(time.monotonic() - started)
+    finally:
+        holder.kill()
+        holder.wait(10)
+    assert max(durations) < 0.5 + 1.2, durations  # the busy timeout alone is 2 s

@@ -18,6 +18,7 @@ import sqlite3
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Iterator
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
@@ -27,7 +28,7 @@ from . import log as _log
 from .cache import CacheEntry, CacheEntryError, CachePlan, CachePolicy, Invalidation, TTLSetting
 from .core import Call, RawResponse, RequestOptions
 from .errors import ConfigurationError, DiscogsError
-from .stores import file_identity, is_damage, parse_store_url, sound_database
+from .stores import STORE_DEADLINE, bound_redis, file_identity, is_damage, parse_store_url, sound_database
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Iterable
@@ -102,6 +103,9 @@ class _Guarded:
     def _run(self, action: Callable[..., Any], *args: Any, what: str) -> Any:
         """``action(*args)``, or ``_FAILED`` (and a warning, once per outage) when the store failed."""
         errors: tuple[type[BaseException], ...] = (sqlite3.Error, OSError, *_redis_errors())
+        end = STORE_DEADLINE.get()
+        if end is not None and end <= time.monotonic():
+            return _FAILED  # the call has no time left to ask: a miss (an invalidation is kept for later)
         try:
             try:
                 result = action(*args)
@@ -253,6 +257,7 @@ _SCHEMA = (
     "CREATE INDEX IF NOT EXISTS musicagent_cache_path ON musicagent_cache (path)",
     "CREATE INDEX IF NOT EXISTS musicagent_cache_created ON musicagent_cache (created)",
 )
+_BUSY_MS = 2000  # how long a SQLite store waits for a file another process writes, when no deadline is nearer
 _EVICT_EVERY = 32  # puts between two size checks (a check sums the sizes: cheap, not free)
 
 
@@ -274,11 +279,34 @@ class SQLiteStore(_Guarded):
         self.max_bytes = max_bytes
         self._conn: sqlite3.Connection | None = None
         self._identity: tuple[int, int, bool] | None = None  # of the file the connection opened
+        self._busy_ms = _BUSY_MS  # the connection's busy timeout now
         self._pid = 0
         self._lock = threading.Lock()
         self._puts = 0
 
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        """This store's lock, waited on no longer than the call's deadline (another thread may be
+        waiting out a file another process keeps locked)."""
+        end = STORE_DEADLINE.get()
+        if not self._lock.acquire(timeout=-1 if end is None else max(0.0, end - time.monotonic())):
+            raise TimeoutError("another thread of this process is still waiting for the file")
+        try:
+            yield
+        finally:
+            self._lock.release()
+
     def _db(self) -> sqlite3.Connection:
+        """The connection (under the lock), waiting for a locked file no longer than the call's deadline."""
+        conn = self._connection()
+        end = STORE_DEADLINE.get()
+        busy = _BUSY_MS if end is None else max(1, min(_BUSY_MS, int((end - time.monotonic()) * 1000)))
+        if busy != self._busy_ms:
+            conn.execute(f"PRAGMA busy_timeout = {busy}")
+            self._busy_ms = busy
+        return conn
+
+    def _connection(self) -> sqlite3.Connection:
         identity = file_identity(self.path)
         if self._conn is not None and self._pid == os.getpid():
             if identity == self._identity:
@@ -288,9 +316,10 @@ class SQLiteStore(_Guarded):
             self._drop(remove=self._ours(identity) and identity is not None and identity[2])
         self.path.parent.mkdir(parents=True, exist_ok=True)
         os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))  # before sqlite creates it with 0644
-        conn = sqlite3.connect(self.path, timeout=2.0, isolation_level=None, check_same_thread=False)
+        conn = sqlite3.connect(self.path, timeout=_BUSY_MS / 1000, isolation_level=None, check_same_thread=False)
         try:
-            conn.execute("PRAGMA busy_timeout = 2000")
+            conn.execute(f"PRAGMA busy_timeout = {_BUSY_MS}")
+            self._busy_ms = _BUSY_MS
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
             for statement in _SCHEMA:
@@ -328,7 +357,7 @@ class SQLiteStore(_Guarded):
         return remove
 
     def _get(self, key: str) -> CacheEntry | None:
-        with self._lock:
+        with self._locked():
             row = self._db().execute("SELECT entry FROM musicagent_cache WHERE key = ?", (key,)).fetchone()
         entry = None if row is None else _decode(row[0], self._label)
         if entry is not None and entry.fresh(time.time()):
@@ -339,7 +368,7 @@ class SQLiteStore(_Guarded):
 
     def _put(self, key: str, entry: CacheEntry) -> None:
         data = entry.encode()
-        with self._lock:
+        with self._locked():
             db = self._db()
             db.execute(
                 "INSERT OR REPLACE INTO musicagent_cache (key, path, created, expires, size, entry)"
@@ -368,7 +397,7 @@ class SQLiteStore(_Guarded):
         db.executemany("DELETE FROM musicagent_cache WHERE key = ?", [(k,) for k in victims])
 
     def _delete(self, key: str) -> None:
-        with self._lock:
+        with self._locked():
             self._db().execute("DELETE FROM musicagent_cache WHERE key = ?", (key,))
 
     def _invalidate(self, invalidation: Invalidation) -> None:
@@ -379,11 +408,11 @@ class SQLiteStore(_Guarded):
             clauses.append("path GLOB ? OR path GLOB ?")
             args += [pattern, pattern + "/*"]
         if clauses:
-            with self._lock:
+            with self._locked():
                 self._db().execute("DELETE FROM musicagent_cache WHERE " + " OR ".join(clauses), args)
 
     def _clear(self) -> None:
-        with self._lock:
+        with self._locked():
             self._db().execute("DELETE FROM musicagent_cache")
 
     def close(self) -> None:
@@ -431,6 +460,7 @@ class RedisStore(_Guarded):
             self._redis: Any = redis.Redis.from_url(url, socket_timeout=1.0, socket_connect_timeout=1.0)
         except ValueError as exc:
             raise ConfigurationError(_log.mask(f"invalid redis cache URL: {exc}")) from None
+        bound_redis(self._redis)  # reads end by the call's deadline too (STORE_DEADLINE)
         self._prefix = prefix
         self._put_script = self._redis.register_script(_REDIS_PUT)
         self._drop_script = self._redis.register_script(_REDIS_DROP)
@@ -579,19 +609,28 @@ class ResponseCache:
         plan = self.plan(call, operation, options)
         if plan is None:
             return send(parse)
+        store = self.store
         if plan.key is None:  # a write: whatever happened, what it may have changed is stale
             try:
                 return send(parse)
             finally:
                 if plan.invalidate is not None:
-                    self.store.invalidate(plan.invalidate)
-        found = self._answer(call, plan.key, self.store.get(plan.key), parse)
+                    with _within(call):
+                        store.invalidate(plan.invalidate)
+        with _within(call, _LOOKUP_SHARE):
+            entry = store.get(plan.key)
+        found = self._answer(call, plan.key, entry, parse)
         if found is not None:
             on_hit(found[0])
             metrics.record_cache(True)
             return found[1]
         metrics.record_cache(False)
-        return send(self._keeping(plan, parse, self.store.put))
+
+        def put(key: str, entry: CacheEntry) -> None:
+            with _within(call):
+                store.put(key, entry)
+
+        return send(self._keeping(plan, parse, put))
 
     async def serve_async(
         self,
@@ -614,8 +653,11 @@ class ResponseCache:
                 return await send(parse)
             finally:
                 if plan.invalidate is not None:
-                    await store.invalidate(plan.invalidate)
-        found = self._answer(call, plan.key, await store.get(plan.key), parse)
+                    with _within(call):  # copied into the worker thread with the task's context
+                        await store.invalidate(plan.invalidate)
+        with _within(call, _LOOKUP_SHARE):
+            entry = await store.get(plan.key)
+        found = self._answer(call, plan.key, entry, parse)
         if found is not None:
             on_hit(found[0])
             metrics.record_cache(True)
@@ -624,7 +666,8 @@ class ResponseCache:
         kept: list[tuple[str, CacheEntry]] = []
         value = await send(self._keeping(plan, parse, lambda key, entry: kept.append((key, entry))))
         for key, entry in kept:  # stored after the call, outside the retry loop's parse
-            await store.put(key, entry)
+            with _within(call):
+                await store.put(key, entry)
         return value
 
     @cached_property
@@ -641,7 +684,8 @@ class ResponseCache:
         try:
             value = parse(raw)
         except DiscogsError:  # decoded when stored, not now (a newer SDK, a changed model): ask again
-            self.store.delete(key)
+            with _within(call, _LOOKUP_SHARE):
+                self.store.delete(key)
             return None
         if _log.is_enabled():
             _log.get_logger().bind(correlation_id=call.cid).info(
@@ -664,6 +708,21 @@ class ResponseCache:
             return value
 
         return parse_and_keep
+
+
+_LOOKUP_SHARE = 0.5  # of what the deadline leaves, the most a lookup may take: the rest is the request's
+
+
+@contextlib.contextmanager
+def _within(call: Call, share: float = 1.0) -> Iterator[None]:
+    """Store calls inside end by ``share`` of what ``call``'s deadline leaves (none: the stores' own
+    timeouts). A frozen Redis or a locked file then costs a miss, not the deadline."""
+    left = call.time_left()
+    token = STORE_DEADLINE.set(None if left is None else time.monotonic() + left * share)
+    try:
+        yield
+    finally:
+        STORE_DEADLINE.reset(token)
 
 
 def cached_response(call: Call, entry: CacheEntry) -> RawResponse:

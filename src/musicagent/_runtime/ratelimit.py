@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 
 from .errors import ConfigurationError, RateLimitStoreError
 from .log import mask, register_secret
-from .stores import StoreURL, file_identity, is_damage, parse_store_url, sound_database
+from .stores import STORE_DEADLINE, StoreURL, bound_redis, file_identity, is_damage, parse_store_url, sound_database
 from .waits import announce, limit_reason
 
 if TYPE_CHECKING:  # pyrate-limiter imports asyncio, sqlite3 and multiprocessing: keep imports lazy
@@ -169,8 +169,7 @@ def _make_bucket(requests: int, interval_ms: int, where: StoreURL | None) -> Abs
         raise ConfigurationError("a redis:// rate-limit store needs redis: pip install 'musicagent[redis]'") from exc
     try:
         client: Any = Redis.from_url(store, socket_timeout=5, socket_connect_timeout=5)
-        pool = client.connection_pool
-        pool.connection_class = _bounded_connection_class(pool.connection_class)
+        bound_redis(client)
         return RedisBucket(rates, client, f"musicagent:ratelimit:{interval_ms}", client.script_load(_redis_script()))
     except Exception as exc:  # redis.RedisError and friends
         raise ConfigurationError(mask(f"cannot reach the rate-limit store {store}: {exc}")) from None
@@ -197,31 +196,6 @@ def _redis_script() -> str:
     return LuaScript.PUT_ITEM.replace(
         "redis.call('ZCOUNT', bucket, window_start, now)", "redis.call('ZCOUNT', bucket, window_start, '+inf')"
     )
-
-
-_store_deadline = threading.local()  # the monotonic time by which the current store call must answer
-
-
-def _bounded_connection_class(base: type[Any]) -> type[Any]:
-    """redis-py's connection class whose reads wait at most until the current store call's deadline.
-
-    redis-py sets one socket timeout per connection; a frozen server (SIGSTOP) would hold each call
-    for all of it. Before every read the timeout is cut to what the call has left.
-    """
-
-    class Bounded(base):  # type: ignore[misc]
-        def read_response(self, *args: Any, **kwargs: Any) -> Any:
-            end = getattr(_store_deadline, "end", None)
-            if end is not None:
-                self.update_current_socket_timeout(max(0.001, min(end - time.monotonic(), self.socket_timeout or 5)))
-            try:
-                return super().read_response(*args, **kwargs)
-            finally:
-                if end is not None:
-                    self.update_current_socket_timeout(-1)
-
-    Bounded.__name__ = f"Bounded{base.__name__}"
-    return Bounded
 
 
 class RateLimiter:
@@ -339,7 +313,7 @@ class RateLimiter:
                     self._store_failed = (time.monotonic(), message)
                     raise RateLimitStoreError(message) from None
                 finally:
-                    _store_deadline.end = None
+                    STORE_DEADLINE.set(None)
             raise AssertionError("unreachable")  # pragma: no cover
         finally:
             self._store_busy = False
@@ -379,7 +353,7 @@ class RateLimiter:
                 bucket.lock.timeout = left  # filelock: per thread
             bucket.conn.execute(f"PRAGMA busy_timeout = {int(left * 1000)}").close()
         else:
-            _store_deadline.end = end
+            STORE_DEADLINE.set(end)
 
     def _reopen(self, *, damaged: bool) -> None:
         """Open the SQLite file again: it was deleted or replaced (another process may already use its
@@ -402,7 +376,7 @@ class RateLimiter:
 
     def _reload_script(self, end: float) -> None:
         bucket: Any = self._bucket
-        _store_deadline.end = end
+        STORE_DEADLINE.set(end)
         bucket.script_hash = bucket.redis.script_load(_redis_script())
 
     # -- public ----------------------------------------------------------------------------------

@@ -10,11 +10,21 @@ it is still the file they opened, and whether it is damaged.
 from __future__ import annotations
 
 import os
+import time
+from contextvars import ContextVar
 from pathlib import Path
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 from urllib.parse import urlsplit
 
-__all__ = ["StoreURL", "file_identity", "is_damage", "parse_store_url", "sound_database"]
+__all__ = [
+    "STORE_DEADLINE",
+    "StoreURL",
+    "bound_redis",
+    "file_identity",
+    "is_damage",
+    "parse_store_url",
+    "sound_database",
+]
 
 _REDIS_SCHEMES = ("redis", "rediss", "unix")
 
@@ -89,3 +99,35 @@ def sound_database(path: str | os.PathLike[str]) -> bool:
             conn.close()
     except sqlite3.DatabaseError as exc:
         return not is_damage(exc)
+
+
+STORE_DEADLINE: ContextVar[float | None] = ContextVar("musicagent_store_deadline", default=None)
+"""The monotonic time by which the current store call must answer (None: the store's own timeouts).
+
+A context variable, not a thread-local: ``asyncio.to_thread`` copies it into the worker thread that
+runs an async client's store call. The limiter sets it around each of its store calls, the cache
+around each lookup, write and invalidation (from what the call's deadline leaves)."""
+
+
+def bound_redis(client: Any) -> None:
+    """Make ``client``'s reads wait at most until :data:`STORE_DEADLINE`.
+
+    redis-py sets one socket timeout per connection; a frozen server (SIGSTOP) would hold each call
+    for all of it. Before every read the timeout is cut to what the call has left.
+    """
+    pool = client.connection_pool
+    base = pool.connection_class
+
+    class Bounded(base):  # type: ignore[misc,valid-type]
+        def read_response(self, *args: Any, **kwargs: Any) -> Any:
+            end = STORE_DEADLINE.get()
+            if end is not None:
+                self.update_current_socket_timeout(max(0.001, min(end - time.monotonic(), self.socket_timeout or 5)))
+            try:
+                return super().read_response(*args, **kwargs)
+            finally:
+                if end is not None:
+                    self.update_current_socket_timeout(-1)
+
+    Bounded.__name__ = f"Bounded{base.__name__}"
+    pool.connection_class = Bounded
