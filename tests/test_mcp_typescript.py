@@ -2,10 +2,10 @@
 
 A Node script (``tests/thirdparty/mcp_sdk_client.mjs``) runs the SDK's ``Client``, unchanged, over
 stdio (it launches ``python -m musicagent mcp`` itself, as a desktop client does), over streamable
-HTTP and over the older HTTP+SSE, against the offline mock. That client checks more than the Python SDK's: it compiles every
-tool's ``outputSchema`` with Ajv when it lists the tools and validates ``structuredContent`` against
-it on every call, errors included, so a schema Ajv rejects or a result that does not match is a
-thrown error here. It speaks the protocol versions up to 2025-11-25 through ``initialize``; the
+HTTP and over the older HTTP+SSE, against the offline mock. That client checks more than the Python
+SDK's: it compiles every tool's ``outputSchema`` with Ajv when it lists the tools and validates
+``structuredContent`` against it on every call, errors included, so a schema Ajv rejects or a result
+that does not match is a thrown error here. It speaks the protocol versions up to 2025-11-25 through ``initialize``; the
 older ones it accepts are offered too, as clients built on older SDK releases do.
 """
 
