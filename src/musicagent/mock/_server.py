@@ -524,10 +524,10 @@ class MockServer:
         state = self._state
         assert state is not None and self.user is not None
         # GET of a write-only path stays a miss: whether Discogs answers it is not known here.
-        allowed = allowed_methods(path) if found is None and method in _WRITES else []
-        if allowed and not self._recorded_at(method, path):
+        methods = allowed_methods(path) if found is None and method in _WRITES else []
+        if methods and not self._recorded_at(method, path):
             # Discogs' FAQ: a verb the resource does not take (PUT /artists/1) is a 405, not a 404.
-            reply.error(405, METHOD_NOT_ALLOWED_MESSAGE, "refused", [("Allow", ", ".join(allowed))])
+            reply.error(405, METHOD_NOT_ALLOWED_MESSAGE, "refused", [("Allow", ", ".join(methods))])
             return
         if found is not None and wrong_path_param(found) is not None:
             reply.error(404, NOT_FOUND_MESSAGE, "refused")  # Discogs routes a mistyped id nowhere
