@@ -157,6 +157,23 @@ def test_a_content_length_longer_than_the_body_is_a_truncated_answer(
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_get_cut_off_mid_body_every_time_is_retried_only_while_the_deadline_allows(
+    connect: Callable[..., Discogs], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A server that always breaks off halfway: the most retries allowed, with backoffs that would
+    add up to far more than the deadline (20 of them, from 0.5 s up), end at the deadline."""
+    from musicagent._runtime import core
+
+    monkeypatch.setattr(core, "BACKOFF_BASE", 0.5)
+    cut = once(head("200 OK", "Content-Type: application/json", "Content-Length: 500") + b'{"id": 1, "na')
+    with serve_raw(cut) as server:
+        d = connect(server.url, max_retries=20, deadline=1.5)
+        elapsed, error = timed(lambda: d.request("GET", "/x"), DiscogsError)
+    assert isinstance(error, APIConnectionError | ResponseDecodeError), repr(error)
+    assert elapsed < 1.5 + SLACK
+    assert 2 <= server.requests < 21 and error.attempts == server.requests
+
+
 # -- malformed heads -------------------------------------------------------------------------------------------
 
 
