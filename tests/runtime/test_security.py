@@ -6,6 +6,7 @@ that a token sent to the wrong host would really arrive), and each test checks w
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -13,7 +14,14 @@ from typing import Any
 
 import pytest
 
-from musicagent import ConfigurationError, Discogs, InvalidParameterError, ServerError
+from musicagent import (
+    ConfigurationError,
+    Discogs,
+    InvalidParameterError,
+    NotFoundError,
+    ResponseValidationError,
+    ServerError,
+)
 
 from .conftest import TOKEN, LocalServer, Seen
 
@@ -129,6 +137,25 @@ def test_echoed_credentials_are_masked_in_last_response_as_in_errors(server: Loc
     assert dict(info.value.headers) == dict(d.last_response.headers)  # type: ignore[union-attr]
     assert info.value.headers["X-Echo-Authorization"] == "Discogs token=***"
     assert d.rate_limit.remaining is None  # the figures are read from the same headers
+
+
+def test_credentials_a_server_echoes_in_a_body_are_in_no_error_it_raises(server: LocalServer, client: Client) -> None:
+    """An error body (``APIError.body``) is masked as its headers are; a body that fails validation
+    leaves no chained pydantic error behind (its message quotes the values, token included)."""
+    artist = {"id": TOKEN, "name": "x", "data_quality": "x", "resource_url": "x", "releases_url": "x"}
+    server.routes["/artists/5"] = lambda seen: (200, {"Content-Type": "application/json"}, json.dumps(artist).encode())
+    refusal = {"message": f"bad Discogs token={TOKEN}", "echo": [TOKEN, {"token": "anyone's"}], TOKEN: 1}
+    server.routes["/artists/6"] = lambda seen: (404, {"Content-Type": "application/json"}, json.dumps(refusal).encode())
+    d = client(max_retries=0)
+    with pytest.raises(ResponseValidationError) as invalid:
+        d.artists.get(5)
+    with pytest.raises(NotFoundError) as missing:
+        d.artists.get(6)
+    for error in (invalid.value, missing.value):
+        chain = [error.__context__, error.__cause__]
+        shown = [str(error), repr(error), str(vars(error)), *map(str, chain), *map(repr, chain)]
+        assert not [text for text in shown if TOKEN in text], error
+    assert missing.value.body == {"message": "bad Discogs token=***", "echo": ["***", {"token": "***"}], "***": 1}
 
 
 @pytest.mark.parametrize(

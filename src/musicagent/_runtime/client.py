@@ -104,11 +104,13 @@ def decode_model(model: type[M], raw: RawResponse, operation: str) -> M:
         where = {"method": raw.method, "url": raw.url, "request_id": raw.request_id}
         first = errors[0]
         field = ".".join(str(p) for p in first["loc"]) or "(body)"
-        raise ResponseValidationError(
+        error = ResponseValidationError(
             f"{operation}: the response does not match {model.__name__}: field {field!r}: {first['msg']}",
             errors=[dict(e) for e in errors],
             **where,
-        ) from None
+        )
+    # Raised outside the handler: pydantic's error, kept as __context__ otherwise, quotes the body's values.
+    raise error
 
 
 def _unknown_arguments(cls: str, unknown: Mapping[str, Any], init: Any) -> TypeError:

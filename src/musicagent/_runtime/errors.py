@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .redact import mask, mask_headers
+from .redact import mask, mask_data, mask_headers
 
 __all__ = [
     "APIConnectionError",
@@ -162,7 +162,7 @@ class APIError(_RequestError):
     ) -> None:
         self.status_code = status_code
         self.headers = mask_headers(headers or {})  # a proxy may echo credentials
-        self.body = body
+        self.body = mask_data(body)  # a server may echo credentials in its error body too
         super().__init__(message, **kw)
 
     def __str__(self) -> str:

@@ -18,6 +18,7 @@ __all__ = [
     "holds_secret",
     "is_secret_param",
     "mask",
+    "mask_data",
     "mask_headers",
     "mask_secrets",
     "register_secret",
@@ -111,3 +112,20 @@ def mask_headers(headers: Mapping[str, str]) -> Mapping[str, str]:
 
 
 _SECRET_HEADERS = frozenset({"authorization", "proxy-authorization"})
+
+
+def mask_data(value: object, depth: int = 0) -> object:
+    """A copy of JSON data (an error body) with credentials hidden: in every string, keys included,
+    and the whole value of a key that names a secret (``{"token": "…"}``), as :func:`mask` does in text."""
+    if isinstance(value, str):
+        return mask(value)
+    if depth > 32 and isinstance(value, dict | list):
+        return mask(repr(value))  # deeper than any error body: hidden as text
+    if isinstance(value, dict):
+        return {
+            mask_data(k): "***" if isinstance(k, str) and is_secret_param(k) else mask_data(v, depth + 1)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [mask_data(item, depth + 1) for item in value]
+    return value
