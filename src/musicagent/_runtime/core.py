@@ -451,7 +451,7 @@ class RequestBuilder:
         self.credentials_hosts = credentials_hosts = settings.credentials_hosts
         self._base_origin = origin_of(base_url, cross_check=False)  # settings refused what parsers disagree on
         self._base_carries = base_may_carry_credentials(self._base_origin, credentials_hosts)
-        self._static_headers = {
+        self.static_headers = {  # the same on every request of this client
             "User-Agent": user_agent,
             "Accept": "application/json",
             "Accept-Encoding": "gzip, deflate",
@@ -522,7 +522,14 @@ class RequestBuilder:
 
     def headers(self, call: Call) -> dict[str, str]:
         """The headers of one attempt; credentials only where :meth:`carries_credentials` allows."""
-        headers = {**self._static_headers, "X-Request-Id": call.cid}
+        return {**self.static_headers, **self.call_headers(call)}
+
+    def call_headers(self, call: Call) -> dict[str, str]:
+        """What :meth:`headers` adds to :attr:`static_headers` for this attempt (and may override in them).
+
+        The async shell gives aiohttp the static ones once, as the session's defaults, and these per request.
+        """
+        headers = {"X-Request-Id": call.cid}
         if self.carries_credentials(call):
             auth = self._auth if self._auth is not None else self.credentials.header()
             if auth:
