@@ -7,11 +7,18 @@ still be far below what the drip would take: 10 s and more).
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
+from _clients import FLAVORS
 
 from musicagent import APITimeoutError, Discogs
 
@@ -89,3 +96,107 @@ def test_a_download_that_keeps_arriving_is_not_cut_by_the_timeout(
     d = client(timeout=1, max_retries=0)
     d._transport.download("/big.csv", target)  # 6 chunks 0.25 s apart: 1.5 s in all, more than the timeout
     assert target.stat().st_size == 6 * chunk
+
+
+# -- name lookups: a real resolver whose DNS server never answers ----------------------------------------
+#
+# getaddrinfo is a C call that nothing interrupts, and no socket exists yet for the watchdog to shut
+# down. To make the system resolver itself hang, without network and without patching Python, the
+# client runs in a child process in its own user, mount and network namespaces (``unshare -rmn``):
+# there /etc/resolv.conf names 127.0.0.1, where a UDP socket reads every query and never answers,
+# and /etc/hosts names ``wrong.test`` as 127.0.0.1. The child first checks that a lookup really
+# hangs there (a system whose resolver is not glibc's reading resolv.conf could not fail the test,
+# so it is skipped).
+
+_ISOLATED = r"""
+import json, os, socket, ssl, sys, threading, time
+sys.path[:0] = sys.argv[2].split(os.pathsep)
+from _clients import make_client
+from runtime.localserver import serve
+
+mode, flavor = sys.argv[1].split(":")
+sink = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+sink.bind(("127.0.0.1", 53))  # a DNS server that reads every query and never answers
+probe = threading.Thread(target=socket.getaddrinfo, args=("probe.hang.test", 443), daemon=True)
+probe.start()
+probe.join(1.0)
+if not probe.is_alive():
+    print(json.dumps({"skip": "the resolver does not use the DNS server of /etc/resolv.conf"}))
+    sys.exit(0)
+
+def attempt(call):
+    started = time.monotonic()
+    try:
+        call()
+        error = None
+    except Exception as exc:
+        error = f"{type(exc).__name__}: {exc}"
+    return {"elapsed": time.monotonic() - started, "error": error}
+
+common = dict(rate_limit=None, env={}, dotenv=os.devnull)
+if mode in ("deadline", "timeout"):
+    bound = dict(deadline=1.5, timeout=30, max_retries=3) if mode == "deadline" else dict(timeout=1.5, max_retries=0)
+    d = make_client(flavor, base_url="https://hang.test", **bound, **common)
+    print(json.dumps(attempt(lambda: d.artists.get(1))))
+else:  # the name, not the address, is what TLS checks and sends as SNI
+    names = []
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(os.environ["TEST_CERT"], os.environ["TEST_KEY"])
+    context.sni_callback = lambda sock, name, ctx: names.append(name)
+    with serve(context) as server:
+        port = server.url.rsplit(":", 1)[1]
+        d = make_client(flavor, base_url=f"https://localhost:{port}", max_retries=0, timeout=5, **common)
+        good = attempt(lambda: d.request("GET", "/good"))
+        bad = attempt(lambda: d.request("GET", f"https://wrong.test:{port}/bad"))
+        print(json.dumps({"good": good, "bad": bad, "names": names, "paths": [s.path for s in server.seen]}))
+sys.stdout.flush()
+os._exit(0)  # not waiting for lookups still hung in worker threads (asyncio's executor joins its own)
+"""
+
+
+def run_isolated(mode: str, flavor: str, tmp_path: Path, env: dict[str, str] | None = None) -> dict[str, Any]:
+    """Run :data:`_ISOLATED` in its own namespaces; skip where they cannot be made."""
+    unshare, ip = shutil.which("unshare"), shutil.which("ip")
+    if sys.platform != "linux" or unshare is None or ip is None:
+        pytest.skip("needs Linux with unshare and ip")
+    resolv, hosts = tmp_path / "resolv.conf", tmp_path / "hosts"
+    resolv.write_text("nameserver 127.0.0.1\noptions timeout:10 attempts:1\n")
+    hosts.write_text("127.0.0.1 localhost wrong.test\n::1 localhost\n")
+    setup = f'{ip} link set lo up && mount --bind "$1" /etc/resolv.conf && mount --bind "$2" /etc/hosts'
+    setup += ' && exec "$3" -c "$4" "$5" "$6"'
+    tests = Path(__file__).resolve().parents[1]
+    command = [unshare, "-rmn", "sh", "-c", setup, "sh", str(resolv), str(hosts), sys.executable, _ISOLATED]
+    command += [f"{mode}:{flavor}", os.pathsep.join([str(tests), str(tests.parent / "src")])]
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=60, env={**os.environ, **(env or {})})
+    except subprocess.TimeoutExpired:
+        pytest.fail("the isolated client did not end within 60 s")
+    if done.returncode != 0 and "unshare" in done.stderr and not done.stdout:
+        pytest.skip(f"no user namespaces here: {done.stderr.strip()[:200]}")
+    assert done.returncode == 0, done.stderr[-3000:]
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    if "skip" in result:
+        pytest.skip(result["skip"])
+    return result
+
+
+@pytest.mark.parametrize("flavor", FLAVORS)
+@pytest.mark.parametrize("bound", ["deadline", "timeout"])
+def test_a_name_lookup_that_never_answers_ends_within_the_bound(tmp_path: Path, flavor: str, bound: str) -> None:
+    """Before, the sync client waited for the resolver's own timeout (10 s here, per try; 5 s by default)."""
+    result = run_isolated(bound, flavor, tmp_path)
+    assert result["error"] is not None and result["error"].startswith("APITimeoutError"), result
+    assert result["elapsed"] < 1.5 + SLACK, result
+
+
+@pytest.mark.parametrize("flavor", FLAVORS)
+def test_tls_checks_and_sends_the_name_not_the_address_it_resolved_to(
+    tmp_path: Path, certificate: tuple[str, str], flavor: str
+) -> None:
+    """The certificate names localhost and 127.0.0.1; wrong.test resolves to 127.0.0.1 but is not named."""
+    cert, key = certificate
+    result = run_isolated("tls", flavor, tmp_path, {"SSL_CERT_FILE": cert, "TEST_CERT": cert, "TEST_KEY": key})
+    assert result["good"]["error"] is None, result
+    assert result["bad"]["error"] is not None and "certificate" in result["bad"]["error"].lower(), result
+    assert result["names"][:2] == ["localhost", "wrong.test"], result
+    assert result["paths"] == ["/good"], result  # nothing was sent to the name the certificate does not hold

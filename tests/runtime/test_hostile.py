@@ -4,8 +4,11 @@ memory and no credentials where they do not belong. Both clients, against real l
 
 from __future__ import annotations
 
+import json
 import os
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -19,6 +22,7 @@ from musicagent import (
     APIError,
     APITimeoutError,
     Discogs,
+    DiscogsError,
     RateLimitError,
     ResponseDecodeError,
     ResponseTooLargeError,
@@ -177,6 +181,35 @@ def test_a_malformed_head_is_a_connection_error_in_time(
     assert elapsed < 5.0 and server.requests == 2  # a GET that got no answer is asked again
 
 
+@pytest.mark.parametrize("value", ["-1", "-5", "abc", "+8", "8, 8", "9" * 40])
+def test_an_invalid_content_length_is_a_connection_error_in_both_clients(
+    connect: Callable[..., Discogs], value: str
+) -> None:
+    """aiohttp refuses the head; the sync client read "no length" and waited for a close that, on a
+    kept-alive connection, never came (its timeout, then again for every retry)."""
+
+    def answer(sock: socket.socket) -> None:
+        sock.sendall(head("200 OK", "Content-Type: application/json", f"Content-Length: {value}") + b'{"a": 1}')
+        time.sleep(10)  # keeps the connection open, as a kept-alive one is
+
+    with serve_raw(answer) as server:
+        d = connect(server.url, max_retries=1, timeout=5.0)
+        elapsed, error = timed(lambda: d.request("GET", "/x"), APIConnectionError)
+    assert not isinstance(error, APITimeoutError) and "Content-Length" in str(error)
+    assert elapsed < 5.0 and server.requests == 2  # refused at once; a GET is asked again, as for any bad head
+
+
+@pytest.mark.parametrize("size", [b"-2", b"zz", b"f" * 18])
+def test_a_bogus_chunk_size_is_a_typed_error(connect: Callable[..., Discogs], size: bytes) -> None:
+    """A negative size used to escape the sync client as a bare ValueError from deep inside urllib3."""
+    first = head("200 OK", "Content-Type: application/json", "Transfer-Encoding: chunked")
+    with serve_raw(once(first + size + b"\r\n{}\r\n0\r\n\r\n")) as server:
+        d = connect(server.url, max_retries=1)
+        elapsed, error = timed(lambda: d.request("GET", "/x"), DiscogsError)
+    assert isinstance(error, APIConnectionError | ResponseDecodeError) and not isinstance(error, APITimeoutError)
+    assert elapsed < 5.0 and server.requests == 2
+
+
 # -- bodies that parse badly ------------------------------------------------------------------------------------
 
 
@@ -245,16 +278,39 @@ def test_a_download_redirected_to_another_host_carries_no_credentials(
         assert info.value.status_code == status and len(other.seen) == 1
 
 
-def test_an_https_download_redirected_to_http_carries_no_credentials(
-    tls_server: LocalServer, server: LocalServer, tmp_path: Path
-) -> None:
-    """Sync only: aiohttp reads SSL_CERT_FILE (the test's certificate) once, when it is first imported."""
+_HTTPS_TO_HTTP = r"""
+import json, os, ssl, sys
+sys.path[:0] = sys.argv[2].split(os.pathsep)
+from _clients import make_client
+from runtime.localserver import TOKEN, serve
+
+context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+context.load_cert_chain(os.environ["SSL_CERT_FILE"], os.environ["TEST_KEY"])
+with serve(context) as tls_server, serve() as server:
     tls_server.routes["/a.jpg"] = lambda seen: (302, {"Location": server.url + "/a.jpg"}, b"")
     server.routes["/a.jpg"] = lambda seen: (200, {"Content-Type": "image/jpeg"}, b"JPEG")
-    d = Discogs(base_url=tls_server.url, token=TOKEN, rate_limit=None, env={}, dotenv=os.devnull)
-    d.images.download(tls_server.url + "/a.jpg", tmp_path / "a.jpg")
-    assert "Authorization" in tls_server.seen[0].headers
-    assert "Authorization" not in server.seen[0].headers
+    d = make_client(sys.argv[1], base_url=tls_server.url, token=TOKEN, rate_limit=None, env={}, dotenv=os.devnull)
+    d.images.download(tls_server.url + "/a.jpg", sys.argv[3])
+    d.close()
+    print(json.dumps([[s.headers.get("Authorization") for s in state.seen] for state in (tls_server, server)]))
+"""
+
+
+def test_an_https_download_redirected_to_http_carries_no_credentials(
+    flavor: str, certificate: tuple[str, str], tmp_path: Path
+) -> None:
+    """In a child process: aiohttp reads SSL_CERT_FILE (the test's certificate) once, when first imported."""
+    tests = Path(__file__).resolve().parents[1]
+    path = os.pathsep.join([str(tests), str(tests.parent / "src")])
+    env = {**os.environ, "SSL_CERT_FILE": certificate[0], "TEST_KEY": certificate[1]}
+    target = tmp_path / "a.jpg"
+    args = [sys.executable, "-c", _HTTPS_TO_HTTP, flavor, path, str(target)]
+    done = subprocess.run(args, capture_output=True, text=True, timeout=60, env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    over_tls, over_http = json.loads(done.stdout.strip().splitlines()[-1])
+    assert over_tls == [f"Discogs token={TOKEN}"]
+    assert over_http == [None]
+    assert target.read_bytes() == b"JPEG"
 
 
 def test_a_download_redirected_in_a_loop_is_one_final_error(

@@ -126,11 +126,17 @@ def _closes_after(version: int, first: dict[str, str]) -> bool:
 
 
 def _content_length(value: str | None) -> int | None:
-    try:
-        length = int(value) if value else None
-    except ValueError:
+    """The body's length; a value that is not plain digits is refused, as aiohttp refuses it.
+
+    http.client would read ``-1``, ``abc`` or ``8, 8`` as "no length" and wait for the connection
+    to close: a call held until its timeout, where the async client fails at once.
+    """
+    if value is None:
         return None
-    return length if length is not None and length >= 0 else None
+    text = value.strip(" \t")
+    if not (text.isascii() and text.isdigit()) or len(text) > 18:  # 18 digits: beyond any cap already
+        raise http.client.HTTPException(f"invalid Content-Length {value[:40]!r}")
+    return int(text)
 
 
 @cache

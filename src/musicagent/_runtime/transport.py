@@ -21,6 +21,7 @@ from .core import Call, Failure, RawResponse, RequestOptions
 from .errors import (
     APITimeoutError,
     ConfigurationError,
+    DiscogsError,
     DownloadError,
     ResponseDecodeError,
     _RequestError,
@@ -400,6 +401,10 @@ def _failure(call: Call, exc: Exception, timeout: float) -> Failure | _RequestEr
         return core.failure(call, "connection", reason, timeout)
     if isinstance(exc, HTTPError | OSError):
         return core.failure(call, "request", reason, timeout)
+    if isinstance(exc, ValueError) and not isinstance(exc, DiscogsError):
+        # What urllib3 lets through from a malformed answer (a negative chunk size, a redirect
+        # to "http://[::1"): the answer's fault, as a malformed head is, not a crash of the call.
+        return core.failure(call, "connection", f"malformed answer: {reason}", timeout)
     return None
 
 

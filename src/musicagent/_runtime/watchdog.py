@@ -118,16 +118,113 @@ def _run() -> None:
             _lock.wait(max(0.0, min(earliest - now, _TICK)))
 
 
+def time_left() -> float | None:
+    """Seconds until the calling thread's armed attempt runs out; None when none is armed."""
+    guard: Guard | None = getattr(_current, "guard", None)
+    return None if guard is None else guard.deadline - time.monotonic()
+
+
+def _lookup(host: str, port: int, seconds: float | None) -> list[Any]:
+    """``getaddrinfo`` in a worker thread, waited on for at most ``seconds``.
+
+    The system resolver cannot be interrupted, and no socket exists yet for the watchdog to shut
+    down: a lookup the resolver keeps waiting on (a DNS server that never answers: 5 s per try and
+    server by default, often several) would hold the call past its deadline. The worker is left to
+    finish on its own (the resolver's own timeout ends it); the call goes on without it.
+    """
+    from urllib3.util.connection import allowed_gai_family
+
+    done = threading.Event()
+    outcome: list[Any] = []
+
+    def resolve() -> None:
+        try:
+            outcome.append(socket.getaddrinfo(host, port, allowed_gai_family(), socket.SOCK_STREAM))
+        except Exception as exc:  # handed to the waiting thread
+            outcome.append(exc)
+        done.set()
+
+    threading.Thread(target=resolve, name="musicagent-dns", daemon=True).start()
+    if not done.wait(None if seconds is None else max(0.0, seconds)):
+        raise TimeoutError(f"looking up {host!r} took longer than {seconds:.3g}s")
+    if isinstance(outcome[0], Exception):
+        raise outcome[0]
+    return list(outcome[0])
+
+
+def _is_address(host: str) -> bool:
+    for family in (socket.AF_INET, socket.AF_INET6):
+        try:
+            socket.inet_pton(family, host.strip("[]"))
+            return True
+        except OSError:
+            pass
+    return False
+
+
+def _new_conn_bounded(self: Any) -> Any:
+    """urllib3's ``_new_conn``, with the name looked up within the attempt's bound (see :func:`_lookup`).
+
+    Each address found is connected to by urllib3's own code, as a literal, in the resolver's order;
+    ``host`` (and so TLS's server name and certificate check) is the name again once connected.
+    """
+    from urllib3.connection import HTTPConnection
+    from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
+
+    name = self._dns_host
+    if _is_address(name):
+        return HTTPConnection._new_conn(self)
+    limits = [t for t in (time_left(), self.timeout) if isinstance(t, int | float)]
+    try:
+        found = _lookup(name.rstrip("."), self.port, min(limits, default=None))
+    except socket.gaierror as exc:
+        raise NameResolutionError(self.host, self, exc) from exc
+    except TimeoutError as exc:
+        raise ConnectTimeoutError(self, f"Connection to {self.host} timed out: {exc}") from exc
+    except (OSError, UnicodeError) as exc:
+        raise NewConnectionError(self, f"Failed to establish a new connection: {exc}") from exc
+    addresses = list(dict.fromkeys(str(info[4][0]) for info in found))
+    if not addresses:
+        raise NewConnectionError(self, f"Failed to establish a new connection: no address for {self.host}")
+    try:
+        for index, address in enumerate(addresses):
+            self._dns_host = address
+            try:
+                return HTTPConnection._new_conn(self)
+            except NewConnectionError:  # refused or unreachable: the next address, as urllib3 would
+                if index == len(addresses) - 1:
+                    raise
+    finally:
+        self._dns_host = name
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+@functools.cache
+def _bounded_lookup(connection_class: type[Any]) -> type[Any]:
+    """``connection_class`` with :func:`_new_conn_bounded`; a class with its own ``_new_conn`` (a test
+    library's stub) is left as it is."""
+    from urllib3.connection import HTTPConnection
+
+    if getattr(connection_class, "_new_conn", None) is not HTTPConnection._new_conn:
+        return connection_class
+    return type(connection_class.__name__, (connection_class,), {"_new_conn": _new_conn_bounded})
+
+
 @functools.cache
 def _guarded(pool_class: type[Any]) -> type[Any]:
     """``pool_class`` reporting each connection to the armed attempt as it is used, detaching it when put back.
 
     The hooks are the pool's (every request passes through ``_make_request``, every release
     through ``_put_conn``), so the connection class stays whatever the pool chose (urllib3's, the
-    header reader's, or a test library's).
+    header reader's, or a test library's), only with its name lookup bounded too.
     """
 
     class Guarded(pool_class):  # type: ignore[misc]
+        @property
+        def ConnectionCls(self) -> type[Any]:  # noqa: N802 - urllib3's name
+            # Looked up on every new connection, as the header reader's pools do (vcrpy patches it).
+            return _bounded_lookup(super().ConnectionCls)
+
         def _make_request(self, conn: Any, *args: Any, **kwargs: Any) -> Any:
             _attach(conn)
             return super()._make_request(conn, *args, **kwargs)
