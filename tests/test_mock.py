@@ -261,15 +261,39 @@ def test_page_must_match_and_absent_means_one(server: MockServer) -> None:
         assert status == 200, query
         return [r["id"] for r in json.loads(body)["releases"]]
 
-    assert ids("") == ids("?page=1") == ids("?page=01&per_page=2") == [1, 2]
-    assert ids("?page=2") == [3, 4]
-    assert get(server.url + "/artists/108713/releases?page=2x")[0] == 404
+    assert ids("?per_page=2") == ids("?page=1&per_page=2") == ids("?page=01&per_page=2") == [1, 2]
+    assert ids("?page=2&per_page=2") == [3, 4]
+    assert get(server.url + "/artists/108713/releases?page=2x&per_page=2")[0] == 404
 
 
-def test_per_page_and_credentials_are_ignored(server: MockServer) -> None:
-    for query in ("?per_page=100", "?per_page=100&token=abc", "?key=k&secret=s&oauth_nonce=1"):
+def test_credentials_are_ignored(server: MockServer) -> None:
+    for query in ("?per_page=2", "?per_page=2&token=abc", "?per_page=2&key=k&secret=s&oauth_nonce=1"):
         assert get(server.url + "/artists/108713/releases" + query)[0] == 200, query
     assert get(server.url + "/artists/108713")[0] == 200  # recorded with ?token=, asked without
+
+
+def test_a_listing_recorded_in_pages_of_one_size_is_cut_at_the_size_asked(server: MockServer) -> None:
+    """Discogs pages 50 items unless asked, at most 100: recordings cut at 2 a page are cut again."""
+
+    def page(query: str) -> tuple[dict[str, object], list[int], str]:
+        status, headers, body = get(server.url + "/artists/108713/releases" + query)
+        assert status == 200, query
+        data = json.loads(body)
+        return data["pagination"], [r["id"] for r in data["releases"]], headers.get("Link", "")
+
+    pagination, ids, link = page("")  # no per_page: Discogs' 50, so all four on one page
+    assert ids == [1, 2, 3, 4] and pagination == {"page": 1, "pages": 1, "per_page": 50, "items": 4, "urls": {}}
+    assert link == ""
+    assert page("?per_page=500")[0]["per_page"] == 100  # Discogs' maximum
+    pagination, ids, link = page("?per_page=3&page=2")
+    assert ids == [4] and (pagination["page"], pagination["pages"], pagination["per_page"]) == (2, 2, 3)
+    first = server.url + "/artists/108713/releases?page=1&per_page=3"
+    assert pagination["urls"] == {"first": first, "prev": first}
+    assert link == f"<{first}>; rel=first, <{first}>; rel=prev"
+    pagination, ids, _ = page("?per_page=1&page=3")
+    assert ids == [3] and pagination["urls"]["next"].endswith("?page=4&per_page=1")
+    status, headers, _ = get(server.url + "/artists/108713/releases?per_page=3&page=3")  # past the last page
+    assert (status, headers["X-Musicagent-Mock"]) == (404, "miss")
 
 
 def test_a_filter_sent_is_never_answered_by_a_recording_without_it(server: MockServer) -> None:
@@ -500,8 +524,8 @@ def test_a_bad_rate_limit_is_refused(cassettes: Path) -> None:
 def test_the_sdk_walks_pages_reads_rate_limits_and_maps_errors(server: MockServer) -> None:
     discogs = Discogs(token="t", base_url=server.url, env={}, dotenv=os.devnull)
     assert discogs.artists.get(108713).name == "Nickelback"
-    assert [r.id for r in discogs.artists.releases(108713)] == [1, 2, 3, 4]
-    assert discogs.rate_limit.limit == 60 and discogs.rate_limit.remaining == 57
+    assert [r.id for r in discogs.artists.releases(108713)] == [1, 2, 3, 4]  # one page of 100, cut from 2 of 2
+    assert discogs.rate_limit.limit == 60 and discogs.rate_limit.remaining == 58
     assert [r.id for r in discogs.search(q="nirvana", type="release")] == [2]
     with pytest.raises(NotFoundError, match="Release not found"):
         discogs.releases.get(999999999)
@@ -614,14 +638,18 @@ def test_a_listing_recorded_in_part_ends_at_its_last_recorded_page(tmp_path: Pat
         interaction(base + "/labels/1/releases?page=2", page_body(2, 23, [3, 4])),
     )
     with MockServer(tmp_path) as mock:
-        status, _, body = get(mock.url + "/labels/1/releases")
+        status, _, body = get(mock.url + "/labels/1/releases?per_page=2")
         pagination = json.loads(body)["pagination"]
         assert status == 200 and pagination["pages"] == 2 and "next" in pagination["urls"]
         assert "last" not in pagination["urls"]  # page 23 was never recorded
-        last = json.loads(get(mock.url + "/labels/1/releases?page=2")[2])["pagination"]
+        last = json.loads(get(mock.url + "/labels/1/releases?page=2&per_page=2")[2])["pagination"]
         assert last["pages"] == 2 and "next" not in last.get("urls", {})
         discogs = Discogs(token="t", base_url=mock.url, rate_limit=None)
-        assert [r.id for r in discogs.labels.releases(1)] == [1, 2, 3, 4]  # no 404 at page 3
+        assert [r.id for r in discogs.labels.releases(1, per_page=2)] == [1, 2, 3, 4]  # no 404 at page 3
+        # Cut at another size, the recorded part is the whole listing: 4 items, then the end.
+        pagination = json.loads(get(mock.url + "/labels/1/releases?per_page=3")[2])["pagination"]
+        assert (pagination["pages"], pagination["items"]) == (2, 4)
+        assert [r.id for r in discogs.labels.releases(1)] == [1, 2, 3, 4]
 
 
 def test_chunked_bodies_are_drained_and_options_is_a_json_405(server: MockServer) -> None:

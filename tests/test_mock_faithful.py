@@ -359,6 +359,17 @@ def test_every_image_url_served_points_at_the_mock_and_answers_an_image(server: 
                 assert f"//{host}" not in text.replace("\\/", "/").replace(f"/_images/{host}", ""), interaction.source
 
 
+def test_a_caller_without_credentials_gets_no_image_urls(server: MockServer) -> None:
+    """Discogs' table of credentials: none gets no image URLs (the fields stay, empty); a key and secret do."""
+    anonymous = json.loads(http(server.url + "/releases/1")[2])
+    assert anonymous["images"] and all(
+        (image["uri"], image["uri150"], image["resource_url"]) == ("", "", "") for image in anonymous["images"]
+    )
+    keyed = json.loads(http(server.url + "/releases/1?key=k&secret=s")[2])
+    assert all(image["uri"].startswith(server.url + "/") for image in keyed["images"])
+    assert [i["type"] for i in keyed["images"]] == [i["type"] for i in anonymous["images"]]
+
+
 # -- stubs -------------------------------------------------------------------------------------
 def test_stubs_answer_first_once_or_always_and_requests_can_be_asserted() -> None:
     with mock_discogs(rate_limit=None, max_retries=0) as discogs:

@@ -15,11 +15,10 @@ from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode
 
 import pytest
-from jsonschema import Draft202012Validator
 
 from musicagent.mock import MockServer, default_cassettes, load_cassettes
 from musicagent.mock._match import route
-from tests.test_spec import SPEC_URI, operations, registry, resolve
+from tests.test_spec import SPEC_URI, Validator, operations, registry, resolve
 
 CASSETTES = default_cassettes()
 INTERACTIONS = load_cassettes(CASSETTES) if CASSETTES is not None else []
@@ -57,7 +56,7 @@ def check(method: str, path: str, status: int, headers: Any, body: bytes) -> Non
         data = json.loads(body)
     else:
         return
-    errors = sorted(Draft202012Validator(schema, registry=registry()).iter_errors(data), key=lambda e: e.json_path)
+    errors = sorted(Validator(schema, registry=registry()).iter_errors(data), key=lambda e: e.json_path)
     assert not errors, f"{method} {path} {status}: " + "; ".join(f"{e.json_path}: {e.message[:200]}" for e in errors)
 
 

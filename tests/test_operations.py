@@ -86,7 +86,17 @@ def response_header(name: str, number: int, header: str) -> str | None:
 
 def dumped(model: Any) -> Any:
     """A model as JSON again: equal to the body it was parsed from when nothing was lost or altered."""
-    return json.loads(model.model_dump_json(by_alias=True, exclude_unset=True))
+    return empty_alike(json.loads(model.model_dump_json(by_alias=True, exclude_unset=True)))
+
+
+def empty_alike(value: Any) -> Any:
+    """``value`` with every empty array or object as ``{}``: the models read Discogs' ``[]`` for an
+    empty object as the empty object it is (_runtime/shapes.py), so the two compare equal."""
+    if isinstance(value, dict):
+        return {key: empty_alike(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [empty_alike(item) for item in value] or {}
+    return value
 
 
 def items_field(page_model: type[Any], item_model: type[Any]) -> str:
@@ -297,10 +307,10 @@ def check_result(op: OperationInfo, entry: dict[str, Any], d: Discogs, args: lis
         assert op.model is not None
         result = method(*args, **kwargs)
         assert isinstance(result, getattr(models, op.model))
-        assert dumped(result) == json.loads(raw[0])
+        assert dumped(result) == empty_alike(json.loads(raw[0]))
         return
     assert op.kind == "page" and op.model is not None and op.item_model is not None, op.kind
-    expected = [json.loads(b) for b in raw]
+    expected = [empty_alike(json.loads(b)) for b in raw]
     page = method(*args, **kwargs)
     item_model = getattr(models, op.item_model)
     field = items_field(getattr(models, op.model), item_model)
@@ -309,7 +319,7 @@ def check_result(op: OperationInfo, entry: dict[str, Any], d: Discogs, args: lis
     assert isinstance(page.body, getattr(models, op.model))
     assert dumped(page.body) == first
     assert all(isinstance(item, item_model) for item in page.items)
-    assert [dumped(item) for item in page.items] == first[field]
+    assert empty_alike([dumped(item) for item in page.items]) == first[field]
     figures = page.pagination
     assert (figures.page, figures.pages, figures.per_page, figures.items) == (
         first["pagination"]["page"],
@@ -319,7 +329,9 @@ def check_result(op: OperationInfo, entry: dict[str, Any], d: Discogs, args: lis
     )
     if len(statuses) > 1 or figures.page >= figures.pages:
         # the cassette holds every page iteration asks for: walk them all
-        assert [dumped(item) for item in page] == [item for b in expected for item in b[field]]
+        assert empty_alike([dumped(item) for item in page]) == empty_alike(
+            [item for b in expected if isinstance(b[field], list) for item in b[field]]
+        )
     else:
         assert page.has_next_page()
 

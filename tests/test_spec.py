@@ -29,7 +29,7 @@ from typing import Any
 
 import pytest
 import yaml
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator, validators
 from openapi_spec_validator import validate as validate_openapi
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
@@ -93,16 +93,29 @@ def success(op: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
     return None
 
 
+def _object_or_empty_array(checker: Any, instance: Any) -> bool:
+    return isinstance(instance, dict) or (isinstance(instance, list) and not instance)
+
+
+# Discogs writes an empty object as an empty array (`"urls": []`, a price-suggestions body `[]`)
+# anywhere, and the models read it as the empty object it is (_runtime/shapes.py): the spec declares
+# objects only, and bodies are checked with `[]` counting as an empty object.
+Validator = validators.extend(
+    Draft202012Validator,
+    type_checker=Draft202012Validator.TYPE_CHECKER.redefine("object", _object_or_empty_array),
+)
+
+
 @cache
 def registry() -> Registry:
     resource = Resource.from_contents(spec(), default_specification=DRAFT202012)
     return Registry().with_resource(SPEC_URI, resource)
 
 
-def validator_for(ref: str) -> Draft202012Validator:
+def validator_for(ref: str) -> Any:
     """A validator for a `#/components/...` reference, resolving against the whole spec."""
     assert ref.startswith("#/"), ref
-    return Draft202012Validator({"$ref": SPEC_URI + ref}, registry=registry())
+    return Validator({"$ref": SPEC_URI + ref}, registry=registry())
 
 
 def errors_of(ref: str, body: Any, *, ignore: tuple[str, ...] = ()) -> list[str]:
@@ -560,7 +573,7 @@ def test_every_key_of_every_body_is_declared(row: dict[str, str], path: Path) ->
     assert found is not None
     ref = found[1]["content"]["application/json"]["schema"]["$ref"]
     body = json.loads(path.read_text(encoding="utf-8"))
-    closed = Draft202012Validator({"$ref": SPEC_URI + ref}, registry=_closed_registry())
+    closed = Validator({"$ref": SPEC_URI + ref}, registry=_closed_registry())
     undeclared = [
         f"/{'/'.join(map(str, e.absolute_path))}: {e.message[:200]}"
         for e in closed.iter_errors(body)

@@ -15,8 +15,10 @@ import os
 import shutil
 import subprocess
 import sys
+import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -74,6 +76,118 @@ def test_python3_discogs_client(mock_http: Mock) -> None:
     assert me.username == USER
     me.wantlist.add(40522, notes="from python")
     assert [(w.id, w.notes) for w in client.user(USER).wantlist if w.id == 40522] == [(40522, "from python")]
+
+
+def _discogs_client(mock: Mock, **credentials: str) -> Any:
+    discogs_client = pytest.importorskip(
+        "discogs_client", reason="python3-discogs-client is not installed (it is in the dev extra: make install)"
+    )
+    client = discogs_client.Client("musicagent-tests/1.0", **credentials)
+    client._base_url = mock.url  # its one setting for the API's address (the OAuth URLs are two more)
+    client._request_token_url = mock.url + "/oauth/request_token"
+    client._access_token_url = mock.url + "/oauth/access_token"
+    return client
+
+
+def test_python3_discogs_client_pages_search_collection_marketplace_and_errors(mock_http: Mock) -> None:
+    """Its paginated lists (per_page, indexing across pages), filtered search, collection, inventory,
+    orders and the errors it raises, all as Discogs would answer them."""
+    from discogs_client.exceptions import HTTPError
+
+    client = _discogs_client(mock_http, user_token="mock-token")
+    releases = client.artist(1).releases
+    every = [r.id for r in releases]
+    releases.per_page = 100  # Discogs' maximum: the 57 releases on one page
+    assert (releases.pages, [r.id for r in releases.page(1)]) == (1, every)
+    releases.per_page = 10  # it computes the page of an index itself: page 6, item 6
+    assert (releases.pages, releases.count, releases[55].id) == (6, 57, every[55])
+
+    results = client.search("Demi Lovato", title="sorry not sorry")  # a filter, as recorded
+    assert {r.title for r in results.page(1)} == {"Demi Lovato - Sorry Not Sorry"}
+    with pytest.raises(HTTPError) as missed:  # a filter nobody recorded is a miss, never another answer
+        client.search("nirvana", type="release", country="US").page(1)
+    assert missed.value.status_code == 404 and "was not recorded" in str(missed.value)
+
+    me = client.identity()
+    uncategorized = next(folder for folder in me.collection_folders if folder.id == 1)
+    uncategorized.add_release(40522)
+    [instance] = me.collection_items(40522)
+    assert (instance.id, instance.folder_id) == (40522, 1)
+    assert [i.instance_id for i in uncategorized.releases] == [instance.instance_id]
+    assert next(folder for folder in me.collection_folders if folder.id == 1).count == 1
+    uncategorized.remove_release(instance)
+    assert list(me.collection_items(40522)) == []
+
+    me.wantlist.add(249504, notes="first", rating=3)
+    assert [(w.notes, w.rating) for w in me.wantlist if w.id == 249504] == [("first", 3)]
+    me.wantlist.remove(249504)
+    assert all(w.id != 249504 for w in client.user(USER).wantlist)
+
+    me.inventory.add_listing(40522, "Mint (M)", 12.5, "Draft")
+    [listing] = [x for x in me.inventory if x.status == "Draft"]
+    assert (listing.price.value, listing.condition) == (12.5, "Mint (M)")
+    listing.delete()
+    assert all(x.id != listing.id for x in me.inventory)
+    with pytest.raises(HTTPError) as refused:  # the spec's conditions: Discogs' 422
+        me.inventory.add_listing(40522, "Brand new", 12.5, "Draft")
+    assert refused.value.status_code == 422 and "condition" in str(refused.value)
+
+    order = client.order("1-1")
+    order.status = "Shipped"
+    order.save()  # POSTs the change, then reads the order again
+    assert client.order("1-1").status == "Shipped"
+    order.messages.add(message="On its way")
+    assert next(m.message for m in client.order("1-1").messages) == "On its way"  # newest first
+
+    with pytest.raises(HTTPError) as not_found:
+        client.release(999999999).refresh()
+    assert (not_found.value.status_code, str(not_found.value)) == (404, "404: Release not found.")
+    with pytest.raises(HTTPError) as anonymous:  # search needs credentials
+        _discogs_client(mock_http).search("nirvana").page(1)
+    assert anonymous.value.status_code == 401
+
+
+def test_python3_discogs_client_oauth_flow(mock_http: Mock) -> None:
+    """Request token (POST, callback in the header), the authorize page, access token, then signed calls."""
+    from discogs_client.exceptions import HTTPError
+
+    client = _discogs_client(mock_http, consumer_key="mock-key", consumer_secret="mock-secret")
+    token, secret, authorize = client.get_authorize_url(callback_url="http://127.0.0.1:9/back")
+    assert authorize == f"https://www.discogs.com/oauth/authorize?oauth_token={token}" and secret
+    with pytest.raises(HTTPError) as early:  # a request token names no user yet
+        client.identity()
+    assert early.value.status_code == 401
+    # The user says yes on the website (served by the mock): back to the callback with the verifier.
+    said = http.client.HTTPConnection(*_host_port(mock_http), timeout=10)
+    said.request("GET", authorize.removeprefix("https://www.discogs.com"))
+    answer = said.getresponse()
+    answer.read()
+    assert answer.status == 302
+    back = urllib.parse.urlsplit(answer.getheader("Location") or "")
+    assert (back.netloc, back.path) == ("127.0.0.1:9", "/back")
+    verifier = urllib.parse.parse_qs(back.query)["oauth_verifier"][0]
+    with pytest.raises(HTTPError) as wrong:
+        client.get_access_token("not-" + verifier)
+    assert wrong.value.status_code == 400
+    access, access_secret = client.get_access_token(verifier)
+    assert access != token and access_secret != secret
+    assert client.identity().username == USER  # signed with the access token: acts as the user
+    client.identity().wantlist.add(40522, notes="signed")
+    assert [w.notes for w in client.user(USER).wantlist if w.id == 40522] == ["signed"]
+    fresh = _discogs_client(mock_http, consumer_key="mock-key", consumer_secret="mock-secret")
+    fresh.set_token(token, secret)
+    with pytest.raises(HTTPError) as reused:  # a request token is exchanged once
+        fresh.get_access_token(verifier)
+    assert reused.value.status_code == 400
+    again, _, _ = client.get_authorize_url()  # without a callback ("oob"): the page shows the verifier
+    said.request("GET", f"/oauth/authorize?oauth_token={again}")
+    shown = urllib.parse.parse_qs(said.getresponse().read().decode())
+    assert shown["oauth_token"] == [again] and client.get_access_token(shown["oauth_verifier"][0])
+
+
+def _host_port(mock: Mock) -> tuple[str, int]:
+    host, port = mock.url.split("://", 1)[1].rsplit(":", 1)
+    return host, int(port)
 
 
 def test_the_mock_says_it_closes_a_connection_the_client_asked_to_close(mock_http: Mock) -> None:
@@ -179,3 +293,86 @@ def test_disconnect_over_https(certificate: tuple[Path, Path]) -> None:
     # disconnect finds the message only in Discogs' own one-line form, {"message": "..."}.
     assert result["notFound"] == {"status": 404, "message": "Artist not found."}
     assert result["keyedSearch"] == 5  # a consumer key and secret are enough for search
+
+
+def test_disconnect_lists_writes_images_and_signed_calls(certificate: tuple[Path, Path]) -> None:
+    """disconnect beyond one release: lists, writes, an image, Accept variants, OAuth-signed calls.
+
+    Its OAuth token steps cannot be pointed at the mock (tests/thirdparty/disconnect_tour.cjs says why);
+    python3-discogs-client's test plays the flow."""
+    module = _node.package("disconnect")
+    cert, key = certificate
+    mock = Mock("--tls-cert", str(cert), "--tls-key", str(key))
+    try:
+        host, port = _host_port(mock)
+        env = {
+            **os.environ,
+            "NODE_EXTRA_CA_CERTS": str(cert),
+            "DISCONNECT_MODULE": str(module),
+            "MOCK_HOST": host,
+            "MOCK_PORT": str(port),
+        }
+        result = _node.run_script("disconnect_tour.cjs", env=env, timeout=60)
+    finally:
+        mock.stop()
+    # 57 releases in pages of 10, each reached by the previous page's "next" URL; then 100 a page.
+    assert [len(page) for page in result["walked"]] == [10, 10, 10, 10, 10, 7]
+    pages, per_page, every = result["whole"]
+    assert (pages, per_page, len(every)) == (1, 100, 57) and [i for page in result["walked"] for i in page] == every
+    assert result["filtered"] == ["Demi Lovato - Sorry Not Sorry"]
+    assert result["folder"] == "From disconnect"
+    assert result["inFolder"] == [[40522, result["added"], 4]]
+    assert [instance for instance in result["instances"] if instance[0] == result["added"]]
+    assert result["goneFolder"]["status"] == 404
+    assert result["wants"] == [["second", 5]]
+    assert result["edited"] == [11.5, "For Sale"]
+    assert result["deleted"]["status"] == 404
+    assert result["invalid"]["status"] == 422 and "condition" in result["invalid"]["message"]
+    assert result["messages"] == ["On its way"] and result["order"] == "Shipped"
+    assert result["image"] == [True, 0xFF, 0xD8]  # a JPEG, fetched from the URL the release gave
+    # Every Accept variant is answered (the text as recorded: the mock does not re-render markup).
+    assert set(result["formats"].values()) == {"Never Gonna Give You Up"}
+    assert result["oauth"] == [USER, "signed"]  # signed with OAuth (PLAINTEXT): acts as the user
+
+
+def test_lionralfs_lists_writes_signed_calls_and_the_429(certificate: tuple[Path, Path]) -> None:
+    """@lionralfs/discogs-client beyond one release (tests/thirdparty/lionralfs_tour.mjs), with a second
+    mock whose window holds 2 requests for the 429 and Discogs' rate-limit headers."""
+    module = _node.package("@lionralfs/discogs-client") / "node-esm" / "index.js"
+    cert, key = certificate
+    tls = ("--tls-cert", str(cert), "--tls-key", str(key))
+    mock, limited = Mock(*tls), Mock(*tls, "--rate-limit", "2/60")
+    try:
+        host, port = _host_port(mock)
+        env = {
+            **os.environ,
+            "NODE_EXTRA_CA_CERTS": str(cert),
+            "DISCOGS_CLIENT_MODULE": str(module),
+            "MOCK_HOST": host,
+            "MOCK_PORT": str(port),
+            "LIMITED_PORT": str(_host_port(limited)[1]),
+        }
+        result = _node.run_script("lionralfs_tour.mjs", env=env, timeout=60)
+    finally:
+        mock.stop()
+        limited.stop()
+    pages, every = result["whole"]
+    assert pages == 1 and len(every) == 57  # 100 a page
+    # 25 a page, each next page fetched by the URL the last one gave, unchanged.
+    assert [len(page) for page in result["walked"]] == [25, 25, 7]
+    assert [i for page in result["walked"] for i in page] == every
+    assert result["stockholm"] == [2, 2, ["release"]]  # a filter and a page size, as recorded
+    assert result["folders"] == [[0, "All"], [1, "Uncategorized"]]
+    assert result["fields"] == ["Media Condition", "Sleeve Condition", "Notes"]
+    assert result["folder"] == ["Renamed", 1]
+    assert result["inFolder"] == [[40522, True, 5, [[3, "a note"]]]]  # the note sent in a JSON body
+    assert result["notEmpty"]["status"] == 403
+    assert result["wants"] == [["second", 2]] and result["wantsAfter"] == 0
+    assert result["inventory"] == [[8, "Very Good Plus (VG+)", "Draft"]]
+    assert result["orders"] == ["1-1"]
+    assert result["invalid"]["status"] == 422 and "price" in result["invalid"]["message"]
+    assert result["notFound"] == {"status": 404, "message": "Release not found."}
+    assert result["otherUser"] == {"status": 403, "message": "You don't have permission to access this resource."}
+    assert result["signedIdentity"] == USER  # OAuth-signed (PLAINTEXT): acts as the user
+    assert result["before"] == {"limit": 2, "used": 1, "remaining": 1}  # X-Discogs-Ratelimit, -Used, -Remaining
+    assert result["tooMany"] == {"status": 429, "message": "You are making requests too quickly."}

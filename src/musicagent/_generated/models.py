@@ -556,20 +556,6 @@ class CurrencyCode(
     ]
 
 
-class EmptyArray(RootModel[list[Any]]):
-    """
-    An empty array where Discogs sends an empty object (bodies re-serialised by PHP clients).
-    """
-
-    root: Annotated[
-        list[Any],
-        Field(
-            description="An empty array where Discogs sends an empty object (bodies re-serialised by PHP clients).",
-            max_length=0,
-        ),
-    ]
-
-
 class Error(DiscogsModel):
     """
     The body of every Discogs error response.
@@ -1263,12 +1249,7 @@ class MasterVersionsFilters(DiscogsModel):
 
     """
 
-    applied: Annotated[
-        dict[str, Any] | EmptyArray | None,
-        Field(
-            description="The filters in effect, by facet. Discogs sends an object; bodies re-serialised by PHP clients\nhold an empty array instead of an empty object, so that is accepted too.\n"
-        ),
-    ] = None
+    applied: Annotated[dict[str, Any] | None, Field(description="The filters in effect, by facet.")] = None
     available: Annotated[
         dict[str, dict[str, int]] | None,
         Field(description="Each facet's values and their counts."),
@@ -1664,10 +1645,8 @@ class Pagination(DiscogsModel):
     per_page: Annotated[int | None, Field(description="Items per page.")] = None
     items: Annotated[int | None, Field(description="How many items there are on all pages together.")] = None
     urls: Annotated[
-        PaginationUrls | EmptyArray | None,
-        Field(
-            description="Links to neighbouring pages. Bodies re-serialised by PHP clients hold an empty array instead\nof an empty object when there are no links, so an empty array is accepted too.\n"
-        ),
+        PaginationUrls | None,
+        Field(description="Links to neighbouring pages (empty on a single page)."),
     ] = None
 
 
@@ -1697,7 +1676,7 @@ class PriceSuggestions(DiscogsMapping[Price]):
     """
     Suggested prices keyed by media condition (`Mint (M)`, `Near Mint (NM or M-)`, `Very Good Plus
     (VG+)`, `Very Good (VG)`, `Good Plus (G+)`, `Good (G)`, `Fair (F)`, `Poor (P)`), each in the
-    user's selling currency. Empty when Discogs has no suggestion.
+    user's selling currency. Empty when Discogs has no suggestion (sent as `[]`, read as empty).
 
     """
 
@@ -2036,15 +2015,14 @@ class SubmissionGroups(DiscogsModel):
 
 class SubmissionsPage(DiscogsModel):
     """
-    A page of a user's submissions. `submissions` is an object with three arrays rather than a list;
-    for a user without submissions a PHP-re-serialised body holds an empty array there.
+    A page of a user's submissions. `submissions` is an object with three arrays rather than a list.
 
     """
 
     pagination: Annotated[Pagination, Field(description="Where this page is in the whole list.")]
     submissions: Annotated[
-        SubmissionGroups | EmptyArray,
-        Field(description="The submissions on this page, by kind."),
+        SubmissionGroups,
+        Field(description="The submissions on this page, by kind (empty for a user without submissions)."),
     ]
 
 
@@ -2437,7 +2415,6 @@ __all__ = [
     "Contributor",
     "ConvertedPrice",
     "CurrencyCode",
-    "EmptyArray",
     "Error",
     "Fee",
     "FeedbackLink",

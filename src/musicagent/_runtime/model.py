@@ -12,14 +12,20 @@ set of fields); a record is one. That took a 100-item page from about 800 tracke
 about 500, below the collector's 700-allocation threshold, and a 1,000-item walk from 1.6x raw
 urllib3's CPU to about 1.2x (docs/benchmarks.md). They are validated exactly like models; they keep
 no unknown keys (they have no ``model_extra``), so only fixed-shape objects are records.
+
+Both validations of models and mappings read Discogs' shapes of "nothing" (``[]`` for an empty
+object, ``""`` for a missing value) as such, at any depth, once plain validation failed
+(``_runtime/shapes.py``).
 """
 
 from __future__ import annotations
 
 from collections.abc import ItemsView, Iterator, KeysView, ValuesView
-from typing import Generic, TypeVar
+from typing import Any, Generic, Self, TypeVar
 
-from pydantic import BaseModel, ConfigDict, RootModel
+from pydantic import BaseModel, ConfigDict, RootModel, ValidationError
+
+from .shapes import revalidate
 
 __all__ = ["RECORD_CONFIG", "DiscogsMapping", "DiscogsModel", "absent"]
 
@@ -34,6 +40,24 @@ class DiscogsModel(BaseModel):
         defer_build=True,
         protected_namespaces=(),
     )
+
+    @classmethod
+    def model_validate(cls, obj: Any, **options: Any) -> Self:
+        try:
+            return super().model_validate(obj, **options)
+        except ValidationError as exc:
+            return revalidate(
+                exc, obj, lambda data: super(DiscogsModel, cls).model_validate(data, **options), is_json=False
+            )
+
+    @classmethod
+    def model_validate_json(cls, json_data: str | bytes | bytearray, **options: Any) -> Self:
+        try:
+            return super().model_validate_json(json_data, **options)
+        except ValidationError as exc:
+            return revalidate(
+                exc, json_data, lambda data: super(DiscogsModel, cls).model_validate(data, **options), is_json=True
+            )
 
 
 RECORD_CONFIG = ConfigDict(coerce_numbers_to_str=True, defer_build=True)
@@ -56,6 +80,24 @@ class DiscogsMapping(RootModel[dict[str, V]], Generic[V]):
     """
 
     model_config = ConfigDict(defer_build=True)
+
+    @classmethod
+    def model_validate(cls, obj: Any, **options: Any) -> Self:
+        try:
+            return super().model_validate(obj, **options)
+        except ValidationError as exc:
+            return revalidate(
+                exc, obj, lambda data: super(DiscogsMapping, cls).model_validate(data, **options), is_json=False
+            )
+
+    @classmethod
+    def model_validate_json(cls, json_data: str | bytes | bytearray, **options: Any) -> Self:
+        try:
+            return super().model_validate_json(json_data, **options)
+        except ValidationError as exc:
+            return revalidate(
+                exc, json_data, lambda data: super(DiscogsMapping, cls).model_validate(data, **options), is_json=True
+            )
 
     def __getitem__(self, key: str) -> V:
         return self.root[key]

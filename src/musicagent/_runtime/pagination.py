@@ -48,7 +48,7 @@ class PageInfo:
     def from_body(cls, raw: Any, page: int, count: int) -> PageInfo:
         if raw is None:  # some endpoints answer a single, unpaginated list
             return cls(page=page, pages=page, per_page=count, items=count, urls={})
-        # ``urls`` is a model, None, or an empty list in bodies re-serialised by PHP clients.
+        # ``urls`` is a model or None (an empty array where Discogs means no links reads as an empty model).
         urls = getattr(raw, "urls", None)
         dumped: Any = urls.model_dump() if urls is not None and hasattr(urls, "model_dump") else urls
         url_map = {k: v for k, v in dumped.items() if isinstance(v, str)} if isinstance(dumped, dict) else {}

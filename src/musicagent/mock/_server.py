@@ -23,9 +23,10 @@ from urllib.parse import urlencode, urlsplit
 
 from .._runtime.operations import OperationInfo
 from .._runtime.redact import mask
-from ._auth import check, credential_kind, is_credential_param
+from ._auth import UNAUTHORIZED_MESSAGE, check, credential_kind, is_credential_param
 from ._cassettes import Interaction, load_cassettes, normalize_path, query_of
 from ._match import find_match, nearest, request_line, route, significant, wrong_path_param
+from ._oauth import AUTHORIZE_PATH, OAuthFlow, oauth_values
 from ._refs import References, collect
 from ._state import Answer, State
 from ._stubs import RecordedRequest, Stub, StubRegistry
@@ -52,6 +53,7 @@ _IMAGE_HOSTS = re.compile(
 # Paths the mock answers with its image: its own /_images/<host>/..., and the API's old image paths.
 _IMAGE_PATHS = ("/_images/", "/image/", "/images/")
 _JSON = "application/json"
+_OAUTH_PATHS = frozenset({"/oauth/request_token", "/oauth/access_token", AUTHORIZE_PATH})
 _WRITES = frozenset({"POST", "PUT", "DELETE", "PATCH"})
 
 
@@ -312,6 +314,7 @@ class MockServer:
         self.interactions: tuple[Interaction, ...] = ()
         self._references = References()
         self._stubs = StubRegistry()
+        self._oauth = OAuthFlow()
         self._state: State | None = None
         self._window: _Window | None = None
         self._httpd: _HTTPServer | None = None
@@ -453,6 +456,7 @@ class MockServer:
     def reset(self) -> None:
         """Forget stubs, received requests and every change made through writes."""
         self._stubs.clear()
+        self._oauth = OAuthFlow()
         if self.user is not None:
             self._state = State(self.user, self._recorded_json)
 
@@ -504,6 +508,14 @@ class MockServer:
                 reply.error(429, TOO_MANY_MESSAGE, "recorded", retry)
                 return
         kind = credential_kind(headers.get("Authorization"), query)
+        reply.anonymous = kind is None
+        if (kind is not None and kind.startswith("oauth")) or path in _OAUTH_PATHS:
+            values = oauth_values(headers.get("Authorization"), query, body)
+            if kind == "oauth" and not self._oauth.acts_as_user(values):
+                kind = "oauth-consumer"  # a request token not exchanged yet names no user
+            if path in _OAUTH_PATHS and method in ("GET", "HEAD", "POST"):
+                self._oauth_step(reply, path, kind, values, query)
+                return
         found = route(method, path)
         if found is None and path == "/" and method in ("GET", "HEAD"):
             reply.json(200, self._about(), "state")  # the API root, which clients call to "ping"
@@ -533,6 +545,15 @@ class MockServer:
             if answer is not None:
                 self._answer(reply, answer)
                 return
+        if found is not None and method in ("GET", "HEAD") and found.operation.kind == "page":
+            repaged = self._repaged(path, query)
+            if isinstance(repaged, str):
+                self._miss(reply, repaged)
+                return
+            if repaged is not None:
+                source, made_body = repaged
+                self._replay(reply, source, made_body, path, query, paginated=False)
+                return
         match = find_match(self.interactions, method, path, query, authenticated=kind is not None)
         if match is not None:
             if method == "DELETE" and match.status < 300:
@@ -553,6 +574,28 @@ class MockServer:
                 self._replay(reply, source, made_body, source.path, source.query, answer="synthesized")
                 return
         self._miss(reply, "no recording")
+
+    def _oauth_step(
+        self,
+        reply: _Reply,
+        path: str,
+        kind: str | None,
+        values: Mapping[str, str],
+        query: Mapping[str, tuple[str, ...]],
+    ) -> None:
+        """The OAuth flow's three steps, by GET or POST as clients send them (see ``_oauth``)."""
+        if path == AUTHORIZE_PATH:
+            grant = self._oauth.authorize(query)
+        elif kind is None:
+            reply.error(401, UNAUTHORIZED_MESSAGE, "refused")
+            return
+        elif path == "/oauth/request_token":
+            grant = self._oauth.request_token(values)
+        else:
+            grant = self._oauth.access_token(values)
+        headers = [("Content-Type", grant.content_type)]
+        headers += [("Location", grant.location)] if grant.location else []
+        reply.send(grant.status, headers, grant.body, "state")
 
     def _about(self) -> dict[str, Any]:
         """The API root's answer (``GET /``, undocumented but live): its statistics count what is recorded here."""
@@ -604,13 +647,22 @@ class MockServer:
         path: str,
         query: Mapping[str, tuple[str, ...]],
         answer: str = "recorded",
+        *,
+        paginated: bool = True,
     ) -> None:
+        """Send a recording's answer (``body``: its body, or one made from it); ``paginated=False``: already cut."""
         headers = [(k, v) for k, v in match.headers if not k.lower().startswith("x-discogs-ratelimit")]
-        if reply.method in ("GET", "HEAD") and match.status == 200:
+        if not paginated:
+            headers = [(k, v) for k, v in headers if k.lower() not in ("link", "content-length")]
+            link = _link_header(body)
+            headers += [("Link", link)] if link else []
+        elif reply.method in ("GET", "HEAD") and match.status == 200:
             capped = self._cap_pagination(body, reply.method, path, query)
             if capped is not None:
                 body = capped
                 headers = [(k, v) for k, v in headers if k.lower() not in ("link", "content-length")]
+        if reply.anonymous and b'"images"' in body:
+            body = _without_image_urls(body)
         headers.append(("X-Musicagent-Mock-Cassette", match.source))
         reply.send(match.status, headers, body, answer, reason=match.reason)
 
@@ -652,6 +704,57 @@ class MockServer:
             if made is not None:
                 return source, self._references.name(op.id, params, made)
         return None
+
+    def _repaged(self, path: str, query: Mapping[str, tuple[str, ...]]) -> tuple[Interaction, bytes] | str | None:
+        """The listing cut at the asked ``per_page`` when its recordings were cut at another.
+
+        Discogs pages 50 items unless asked (at most 100). The items of the listing's consecutive
+        recorded pages from page 1 are cut again, so ``per_page=100`` gets 100 items and page 2 of 10
+        the items 11 to 20. A listing recorded in part ends with what was recorded (``items`` and
+        ``pages`` count that, as :meth:`_cap_pagination` does), its last page maybe short. None when
+        the asked size is the recorded one (or nothing is recorded); a str when the asked page lies
+        past the recorded items.
+        """
+        asked_size = _per_page(query)
+        first_query = {k: v for k, v in query.items() if k not in ("page", "per_page")}
+        first = find_match(self.interactions, "GET", path, {**first_query, "per_page": (str(asked_size),)})
+        listing = _listing(first.body) if first is not None and first.status == 200 else None
+        if first is None or listing is None or listing[1]["per_page"] == asked_size:
+            return None
+        field, pagination, items = listing
+        recorded_size = pagination["per_page"]
+        for number in range(2, pagination["pages"] + 1):
+            page_query = {**first_query, "page": (str(number),), "per_page": (str(recorded_size),)}
+            later = find_match(self.interactions, "GET", path, page_query)
+            more = _listing(later.body) if later is not None and later.status == 200 else None
+            if more is None or more[1]["page"] != number or more[1]["per_page"] != recorded_size:
+                break
+            items.extend(more[2])
+        pages = max(1, math.ceil(len(items) / asked_size))
+        page = _page(query)
+        if page > pages:
+            return f"page {page} of {asked_size} per page is past the recorded items of this listing"
+        urls: dict[str, str] = {}
+
+        def link(number: int) -> str:
+            asked = [(k, v) for k, values in first_query.items() if not is_credential_param(k) for v in values]
+            return f"{_DISCOGS_ORIGINS[0]}{path}?{urlencode([*asked, ('page', number), ('per_page', asked_size)])}"
+
+        if page < pages:
+            urls.update(last=link(pages), next=link(page + 1))
+        if page > 1:
+            urls.update(first=link(1), prev=link(page - 1))
+        data = json.loads(first.body)
+        data["pagination"] = {
+            **pagination,
+            "page": page,
+            "pages": pages,
+            "per_page": asked_size,
+            "items": len(items),
+            "urls": urls,
+        }
+        data[field] = items[(page - 1) * asked_size : page * asked_size]
+        return first, json.dumps(data, ensure_ascii=False).encode("utf-8")
 
     def _cap_pagination(
         self, body: bytes, method: str, path: str, query: Mapping[str, tuple[str, ...]]
@@ -738,6 +841,7 @@ class _Reply:
         )
         self.rate: list[tuple[str, str]] = []
         self.extra: list[tuple[str, str]] = []
+        self.anonymous = False  # no credentials: Discogs sends no image URLs
 
     def error(self, status: int, message: str, answer: str, headers: list[tuple[str, str]] | None = None) -> None:
         self.send(status, list(headers or []), _error(message), answer)
@@ -769,9 +873,19 @@ class _Reply:
 
 
 def _validated(op: OperationInfo, method: str, body: bytes) -> tuple[Any, tuple[int, str] | None]:
-    """The JSON body, checked against the operation's request schema (its generated model)."""
-    if method not in _WRITES or op.body_model is None:
+    """The JSON body, checked against the operation's request schema (its generated model).
+
+    A write whose spec has no body still gets a JSON object it was sent (parsed, unchecked): some
+    clients send in a body what the docs put in the query.
+    """
+    if method not in _WRITES:
         return None, None
+    if op.body_model is None:
+        try:
+            loose = json.loads(body) if body.strip().startswith(b"{") else None
+        except ValueError:
+            loose = None
+        return (loose if isinstance(loose, dict) else None), None
     try:
         parsed = json.loads(body) if body.strip() else {}
     except ValueError:
@@ -790,6 +904,68 @@ def _validated(op: OperationInfo, method: str, body: bytes) -> tuple[Any, tuple[
         where = ".".join(str(part) for part in first["loc"]) or "body"
         return None, (422, f"Invalid {where}: {first['msg']}.")
     return parsed, None
+
+
+def _int(text: str | None) -> int | None:
+    try:
+        return int(text) if text is not None else None
+    except ValueError:
+        return None
+
+
+def _per_page(query: Mapping[str, tuple[str, ...]]) -> int:
+    """The page size Discogs answers with: 50 unless asked, at most 100."""
+    asked = _int((query.get("per_page") or (None,))[-1])
+    return 50 if asked is None or asked < 1 else min(asked, 100)
+
+
+def _page(query: Mapping[str, tuple[str, ...]]) -> int:
+    asked = _int((query.get("page") or (None,))[-1])
+    return 1 if asked is None or asked < 1 else asked
+
+
+def _listing(body: bytes) -> tuple[str, dict[str, Any], list[Any]] | None:
+    """(items field, pagination, items) of a page of a listing, or None if ``body`` is none."""
+    try:
+        data = json.loads(body)
+        pagination = data["pagination"]
+        numbers = {name: int(pagination[name]) for name in ("page", "pages", "per_page", "items")}
+    except (ValueError, KeyError, TypeError):
+        return None
+    fields = [name for name, value in data.items() if name != "pagination" and isinstance(value, list)]
+    if len(fields) != 1 or numbers["per_page"] < 1:
+        return None
+    return fields[0], {**pagination, **numbers}, list(data[fields[0]])
+
+
+def _without_image_urls(body: bytes) -> bytes:
+    """``body`` as Discogs answers a caller without credentials: its ``images`` with empty URLs."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return body
+
+    def walk(value: Any) -> None:
+        if isinstance(value, dict):
+            for key, inner in value.items():
+                if key == "images" and isinstance(inner, list):
+                    for image in inner:
+                        if isinstance(image, dict):
+                            image.update({k: "" for k in ("uri", "uri150", "resource_url") if k in image})
+                else:
+                    walk(inner)
+        elif isinstance(value, list):
+            for inner in value:
+                walk(inner)
+
+    walk(data)
+    return json.dumps(data, ensure_ascii=False).encode("utf-8")
+
+
+def _link_header(body: bytes) -> str:
+    """Discogs' ``Link`` header, from the ``pagination.urls`` of the body it goes with."""
+    urls = json.loads(body)["pagination"]["urls"]
+    return ", ".join(f"<{url}>; rel={rel}" for rel, url in urls.items())
 
 
 def _substitute(body: bytes, recorded: Mapping[str, str], wanted: Mapping[str, str]) -> bytes | None:

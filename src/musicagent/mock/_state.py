@@ -389,11 +389,16 @@ class State:
             items = [i for i in items if i.get("status") == status]
         return Answer(200, page_of(items, "listings", query, path))
 
-    def _field_set(self, *, params: Mapping[str, str], query: Mapping[str, tuple[str, ...]], **_: Any) -> Answer:
+    def _field_set(
+        self, *, params: Mapping[str, str], query: Mapping[str, tuple[str, ...]], body: Any, **_: Any
+    ) -> Answer:
+        """The docs put ``value`` in the query; @lionralfs/discogs-client sends it in a JSON body: both are read."""
         item = self._instance(params)
         if item is None:
             return _error(404, "Instance not found.")
-        field_id, value = _int(params["field_id"]), (query.get("value") or ("",))[-1]
+        sent = body.get("value") if isinstance(body, dict) else None
+        value = (query.get("value") or (str(sent) if sent is not None else "",))[-1]
+        field_id = _int(params["field_id"])
         notes = [n for n in item.get("notes") or [] if isinstance(n, dict) and n.get("field_id") != field_id]
         item["notes"] = [*notes, {"field_id": field_id, "value": value}]
         return Answer(204)
