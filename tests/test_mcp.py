@@ -305,6 +305,46 @@ def test_streamable_http_on_loopback(mock_url: str, tmp_path: Path) -> None:
             process.stderr.close()
 
 
+def test_http_sse_on_loopback_for_older_clients(mock_url: str, tmp_path: Path) -> None:
+    """``--sse``: the pre-2025-03-26 transport, with the official client's ``sse_client``; the token stays out."""
+    from mcp.client.sse import sse_client
+
+    command = [sys.executable, "-m", "musicagent", "mcp", "--sse", "0", "--base-url", mock_url, "--debug"]
+    process = subprocess.Popen(
+        command,
+        cwd=tmp_path,
+        stderr=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "DISCOGS_TOKEN": "sse-secret-token-7f3a9c"},  # any token is the mock's user
+    )
+    try:
+        assert process.stderr is not None
+        line = process.stderr.readline()
+        assert "serving MCP (HTTP+SSE) on http://127.0.0.1:" in line, line
+        url = line.rsplit(" ", 1)[1].strip()
+        assert url.endswith("/sse")
+
+        async def scenario() -> list[Any]:
+            async with Client(sse_client(url), mode="legacy") as client:
+                names = {tool.name for tool in (await client.list_tools()).tools}
+                release = await client.call_tool("releases_get", {"release_id": 249504})
+                missing = await client.call_tool("artists_get", {"artist_id": 999999999})
+                identity = await client.read_resource(IDENTITY_URI)
+                return [names, release, missing, identity]
+
+        names, release, missing, identity = anyio.run(scenario)
+        assert names == READS
+        assert not release.is_error and release.structured_content["title"] == "Never Gonna Give You Up"
+        assert missing.is_error and _error(missing)["status"] == 404
+        assert json.loads(identity.contents[0].text)["username"] == "R-Search"
+        seen = "".join(str(part) for part in (release, missing, identity))
+    finally:
+        process.terminate()
+        out, err = process.communicate(timeout=30)
+    assert "sse-secret-token-7f3a9c" not in out + err + seen and "7f3a9c" not in out + err + seen
+
+
 def test_importing_musicagent_and_cli_help_do_not_import_the_mcp_sdk() -> None:
     code = (
         "import sys, contextlib, io\n"

@@ -1,11 +1,11 @@
 """``musicagent mcp`` with a client nobody here wrote: the official TypeScript SDK (npm ``@modelcontextprotocol/sdk``).
 
 A Node script (``tests/thirdparty/mcp_sdk_client.mjs``) runs the SDK's ``Client``, unchanged, over
-stdio (it launches ``python -m musicagent mcp`` itself, as a desktop client does) and over streamable
-HTTP, against the offline mock. That client checks more than the Python SDK's: it compiles every
-tool's ``outputSchema`` with Ajv when it lists the tools and validates ``structuredContent`` against
-it on every call, errors included, so a schema Ajv rejects or a result that does not match is a
-thrown error here. It speaks the protocol versions up to 2025-11-25 through ``initialize``; the
+stdio (it launches ``python -m musicagent mcp`` itself, as a desktop client does), over streamable
+HTTP and over the older HTTP+SSE, against the offline mock. That client checks more than the Python
+SDK's: it compiles every tool's ``outputSchema`` with Ajv when it lists the tools and validates
+``structuredContent`` against it on every call, errors included, so a schema Ajv rejects or a result
+that does not match is a thrown error here. It speaks the protocol versions up to 2025-11-25 through ``initialize``; the
 older ones it accepts are offered too, as clients built on older SDK releases do.
 """
 
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -217,6 +218,80 @@ def test_typescript_sdk_client_over_streamable_http(
     assert newest["negotiated"] == NEWEST and older["negotiated"] == "2025-03-26"
     _check_full(newest, expected)
     _check_short(older, expected)
+
+
+def _served(*options: str, cwd: Path) -> tuple[subprocess.Popen[str], str]:
+    """``musicagent mcp`` serving over HTTP in its own process, and the URL it printed."""
+    command = [sys.executable, "-m", "musicagent", "mcp", *options, "--token", MOCK_TOKEN]
+    process = subprocess.Popen(command, cwd=cwd, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+    assert process.stderr is not None
+    line = process.stderr.readline()
+    assert " on http://127.0.0.1:" in line, line
+    return process, line.rsplit(" ", 1)[1].strip()
+
+
+def test_typescript_sdk_client_over_http_sse(
+    sdk: Path, mock_url: str, expected: dict[str, Any], tmp_path: Path
+) -> None:
+    """``--sse``: the transport of 2024-11-05 (the SDK's SSEClientTransport), which deployed clients still speak."""
+    process, url = _served("--sse", "0", "--base-url", mock_url, cwd=tmp_path)
+    try:
+        assert url.endswith("/sse")
+        sessions = [
+            {"transport": "sse", "url": url, "steps": FULL, "protocolVersion": None},
+            {"transport": "sse", "url": url, "steps": SHORT, "protocolVersion": "2024-11-05"},
+        ]
+        out = _run(sdk, tmp_path, sessions)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        if process.stderr is not None:
+            process.stderr.close()
+    newest, oldest = out["sessions"]
+    assert newest["negotiated"] == NEWEST and oldest["negotiated"] == "2024-11-05"
+    _check_full(newest, expected)
+    _check_short(oldest, expected)
+
+
+def test_strict_schemas_names_ping_cursor_logging_and_cancellation(sdk: Path, tmp_path: Path) -> None:
+    """What strict clients check: every schema compiles under Ajv's strict mode with formats, names fit the
+    strictest limits clients set, an unknown cursor is -32602, logging/setLevel (a capability not offered) is
+    -32601, and a call cancelled mid-wait is never answered while the session goes on."""
+    slow = {"op": "callTool", "name": "releases_get", "arguments": {"release_id": 249504}}
+    steps = [
+        {"op": "strictSchemas"},
+        {"op": "ping"},
+        {"op": "listToolsCursor", "cursor": "not-one-we-gave"},
+        {"op": "setLoggingLevel", "level": "debug"},
+        slow,  # takes the window's one request
+        {"op": "cancel", "after": 500, "name": slow["name"], "arguments": slow["arguments"]},  # waits for the next
+        {"op": "ping"},
+        {"op": "callTool", "name": "artists_get", "arguments": {"artist_id": "abc"}},  # still serving tool calls
+        {"op": "answered", "wait": 300},
+    ]
+    with MockServer(rate_limit=(1, 60.0)) as server:
+        out = _run(sdk, tmp_path, [_stdio(server.url, tmp_path, steps, "--allow-writes", "--deadline", "120")])
+    r = out["sessions"][0]["results"]
+    strict = _value(r[0])
+    assert strict["count"] == len(READS | WRITES) and strict["failures"] == []
+    assert _value(r[1]) == {}
+    assert not r[2]["ok"] and r[2]["code"] == -32602
+    assert not r[3]["ok"] and r[3]["code"] == -32601  # no logging capability is declared
+    assert _structured(r[4])["id"] == 249504
+    cancelled = _value(r[5])
+    assert cancelled["aborted"] and cancelled["ms"] < 10_000, cancelled
+    assert _value(r[6]) == {}
+    assert _tool_error(r[7])["parameter"] == "artist_id"
+    assert cancelled["id"] not in _value(r[8])["answered"]  # a cancelled request gets no response
+
+
+def test_tool_names_fit_the_strictest_client_limits() -> None:
+    """The spec allows 1-128 of [A-Za-z0-9_.-]; some clients take only 64 of [A-Za-z0-9_-]: every name fits both."""
+    from musicagent.mcp._tools import all_tools
+
+    names = [tool.name for tool in all_tools()]
+    assert len(names) == len(set(names)) == len(READS | WRITES)
+    assert all(re.fullmatch(r"[A-Za-z0-9_-]{1,64}", name) for name in names), names
 
 
 def test_typescript_sdk_client_with_allow_writes(sdk: Path, tmp_path: Path) -> None:

@@ -353,10 +353,12 @@ def test_methods_must_match_and_head_uses_get(server: MockServer, cassettes: Pat
     status, headers, body = get(server.url + "/artists/108713", method="HEAD")
     assert (status, body) == (200, b"")
     assert int(headers["Content-Length"]) > 0
-    assert get(server.url + "/artists/108713", method="POST", data=b'{"x": 1}')[0] == 404
-    assert get(server.url + "/artists/108713", method="DELETE")[0] == 404
-    assert get(server.url + "/artists/108713", method="PUT", data=b"{}")[0] == 404
-    assert get(server.url + "/artists/108713", method="PATCH", data=b"{}")[0] == 404
+    # Discogs' FAQ: "Trying to PUT to /artists/1 ... will fail because Artists are read-only": a 405.
+    for method, data in (("POST", b'{"x": 1}'), ("DELETE", None), ("PUT", b"{}"), ("PATCH", b"{}")):
+        status, headers, body = get(server.url + "/artists/108713", method=method, data=data)
+        assert (status, headers["Allow"], headers["X-Musicagent-Mock"]) == (405, "GET, HEAD", "refused"), method
+        assert json.loads(body) == {"message": "The method is not allowed for the requested URL."}
+    assert get(server.url + "/nowhere/at/all", method="PUT", data=b"{}")[0] == 404  # no such resource at all
 
 
 def test_a_recorded_post_is_answered_and_its_body_drained(tmp_path: Path) -> None:

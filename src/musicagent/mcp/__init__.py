@@ -29,12 +29,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="also offer the operations that change data (POST/PUT/DELETE); deletes are marked destructive",
     )
-    parser.add_argument(
+    transports = parser.add_mutually_exclusive_group()
+    transports.add_argument(
         "--http",
         type=int,
         metavar="PORT",
         default=None,
-        help="serve streamable HTTP on 127.0.0.1:PORT (0: any free port) instead of stdio",
+        help="serve streamable HTTP on 127.0.0.1:PORT/mcp (0: any free port) instead of stdio",
+    )
+    transports.add_argument(
+        "--sse",
+        type=int,
+        metavar="PORT",
+        default=None,
+        help="serve the older HTTP+SSE transport (protocol 2024-11-05) on 127.0.0.1:PORT/sse instead of stdio",
     )
     parser.add_argument(
         "--deadline",
@@ -64,7 +72,7 @@ def run(ns: argparse.Namespace, client_options: Mapping[str, Any]) -> int:
     try:
         import anyio
 
-        from ._server import build_server, serve_http, serve_stdio
+        from ._server import build_server, serve_http, serve_sse, serve_stdio
     except ImportError as exc:  # pragma: no cover - the dev extra installs mcp
         from .._runtime.errors import ConfigurationError
 
@@ -77,6 +85,8 @@ def run(ns: argparse.Namespace, client_options: Mapping[str, Any]) -> int:
         server = build_server(Toolbox(client, allow_writes=ns.allow_writes))
         if ns.http is not None:
             anyio.run(serve_http, server, ns.http)
+        elif ns.sse is not None:
+            anyio.run(serve_sse, server, ns.sse)
         else:
             anyio.run(serve_stdio, server)
     return 0

@@ -25,7 +25,7 @@ from .._runtime.log import mask
 from .._runtime.operations import ToolInfo
 from ._tools import ERROR_META_KEY, Outcome, Toolbox
 
-__all__ = ["IDENTITY_URI", "RATE_LIMIT_URI", "build_server", "serve_http", "serve_stdio"]
+__all__ = ["IDENTITY_URI", "RATE_LIMIT_URI", "build_server", "serve_http", "serve_sse", "serve_stdio"]
 
 IDENTITY_URI = "discogs://identity"
 RATE_LIMIT_URI = "discogs://rate-limit"
@@ -84,11 +84,18 @@ def _result(outcome: Outcome) -> types.CallToolResult:
     )
 
 
+def _first_page(params: types.PaginatedRequestParams | None) -> None:
+    """Every list fits one page, so no cursor was ever handed out: one sent is invalid (the spec's -32602)."""
+    if params is not None and params.cursor:
+        raise MCPError(types.INVALID_PARAMS, "unknown cursor: every list is answered whole, with no nextCursor")
+
+
 def build_server(toolbox: Toolbox) -> Server[Any]:
     """A low-level MCP server offering the toolbox's tools, the identity and rate-limit resources and two prompts."""
     listed: list[types.Tool] = []
 
     async def list_tools(ctx: Any, params: types.PaginatedRequestParams | None) -> types.ListToolsResult:
+        _first_page(params)
         if not listed:  # output schemas are built once, on the first listing (they need every model)
             tools = await anyio.to_thread.run_sync(lambda: [_tool(t, toolbox) for t in toolbox.tools])
             listed.extend(tools)
@@ -99,6 +106,7 @@ def build_server(toolbox: Toolbox) -> Server[Any]:
         return _result(outcome)
 
     async def list_resources(ctx: Any, params: types.PaginatedRequestParams | None) -> types.ListResourcesResult:
+        _first_page(params)
         return types.ListResourcesResult(
             resources=[
                 types.Resource(
@@ -121,6 +129,7 @@ def build_server(toolbox: Toolbox) -> Server[Any]:
     async def list_resource_templates(
         ctx: Any, params: types.PaginatedRequestParams | None
     ) -> types.ListResourceTemplatesResult:
+        _first_page(params)
         # None, but clients that see the resources capability ask (the MCP Inspector, desktop apps),
         # and "method not found" shows up in their logs as a broken server.
         return types.ListResourceTemplatesResult(resource_templates=[])
@@ -141,6 +150,7 @@ def build_server(toolbox: Toolbox) -> Server[Any]:
         )
 
     async def list_prompts(ctx: Any, params: types.PaginatedRequestParams | None) -> types.ListPromptsResult:
+        _first_page(params)
         return types.ListPromptsResult(
             prompts=[
                 types.Prompt(name=name, description=description, arguments=arguments)
@@ -191,17 +201,52 @@ async def serve_stdio(server: Server[Any]) -> None:
         await server.run(read_stream, write_stream, server.create_initialization_options())
 
 
+_HOST = "127.0.0.1"
+
+
 async def serve_http(server: Server[Any], port: int) -> None:
     """Streamable HTTP on 127.0.0.1 only (the SDK then also turns on DNS-rebinding protection)."""
+    await _serve_asgi(server.streamable_http_app(host=_HOST), port, "/mcp", "MCP")
+
+
+async def serve_sse(server: Server[Any], port: int) -> None:
+    """The HTTP+SSE transport of protocol 2024-11-05 (``GET /sse``, ``POST /messages/``), on 127.0.0.1 only.
+
+    Streamable HTTP replaced it in 2025-03-26, but many deployed agent clients speak only this one.
+    The SDK's own transport, with the DNS-rebinding protection it gives streamable HTTP on loopback.
+    """
+    from mcp.server.sse import SseServerTransport
+    from mcp.server.transport_security import TransportSecuritySettings
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.routing import Mount, Route
+
+    security = TransportSecuritySettings(
+        enable_dns_rebinding_protection=True,
+        allowed_hosts=["127.0.0.1:*", "localhost:*"],
+        allowed_origins=["http://127.0.0.1:*", "http://localhost:*"],
+    )
+    transport = SseServerTransport("/messages/", security_settings=security)
+
+    async def stream(request: Request) -> Response:
+        async with transport.connect_sse(request.scope, request.receive, request._send) as (read, write):
+            await server.run(read, write, server.create_initialization_options())
+        return Response()  # the stream has ended; Starlette needs an answer object all the same
+
+    routes = [Route("/sse", endpoint=stream, methods=["GET"]), Mount("/messages/", app=transport.handle_post_message)]
+    await _serve_asgi(Starlette(routes=routes), port, "/sse", "MCP (HTTP+SSE)")
+
+
+async def _serve_asgi(app: Any, port: int, path: str, what: str) -> None:
+    """Bind 127.0.0.1:PORT (0: any free port) first, so the line printed names the real port; then serve."""
     import uvicorn
 
-    host = "127.0.0.1"
-    app = server.streamable_http_app(host=host)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
+    sock.bind((_HOST, port))
     bound = sock.getsockname()[1]
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
     http = uvicorn.Server(config)
-    print(f"musicagent mcp: serving MCP on http://{host}:{bound}/mcp", file=sys.stderr, flush=True)
+    print(f"musicagent mcp: serving {what} on http://{_HOST}:{bound}{path}", file=sys.stderr, flush=True)
     await http.serve(sockets=[sock])

@@ -18,10 +18,20 @@ from .._runtime.operations import OperationInfo
 from ._auth import is_credential_param
 from ._cassettes import Interaction, normalize_path, query_of
 
-__all__ = ["Route", "find_match", "nearest", "request_line", "route", "significant", "wrong_path_param"]
+__all__ = [
+    "Route",
+    "allowed_methods",
+    "find_match",
+    "nearest",
+    "request_line",
+    "route",
+    "significant",
+    "wrong_path_param",
+]
 
-# Never part of the question: page size only cuts the same listing differently, and credentials
-# differ between the recording and the replay (and must not be compared, let alone echoed).
+# Never part of which recording answers: the page size (the server cuts the answer again at the size
+# asked: MockServer._repaged), and credentials, which differ between the recording and the replay
+# (and must not be compared, let alone echoed).
 IGNORED_PARAMS = frozenset({"per_page", "callback"})  # and credentials (_auth.is_credential_param)
 # Discogs compares these without regard to case: usernames in paths, free-text search terms.
 _CASELESS_PATH_PARAMS = frozenset({"username"})
@@ -60,6 +70,15 @@ def route(method: str, path: str) -> Route | None:
         if found is not None:
             return Route(op, found.groupdict())
     return None
+
+
+def allowed_methods(path: str) -> list[str]:
+    """The methods some operation takes at this (percent-decoded) path, GET's HEAD included."""
+    methods = {op.method for pattern, op, _ in _templates() if pattern.match(path)}
+    if "GET" in methods:
+        methods.add("HEAD")
+    order = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+    return [method for method in order if method in methods]
 
 
 _PATH_TYPES = {"integer": re.compile(r"[0-9]+"), "number": re.compile(r"[0-9]+(?:\.[0-9]+)?")}

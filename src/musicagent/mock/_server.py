@@ -25,7 +25,7 @@ from .._runtime.operations import OperationInfo
 from .._runtime.redact import mask
 from ._auth import UNAUTHORIZED_MESSAGE, check, credential_kind, is_credential_param
 from ._cassettes import Interaction, load_cassettes, normalize_path, query_of
-from ._match import find_match, nearest, request_line, route, significant, wrong_path_param
+from ._match import allowed_methods, find_match, nearest, request_line, route, significant, wrong_path_param
 from ._oauth import AUTHORIZE_PATH, OAuthFlow, oauth_values
 from ._refs import References, collect
 from ._state import Answer, State
@@ -41,6 +41,7 @@ __all__ = [
 ]
 
 NOT_FOUND_MESSAGE = "The requested resource was not found."
+METHOD_NOT_ALLOWED_MESSAGE = "The method is not allowed for the requested URL."
 TOO_MANY_MESSAGE = "You are making requests too quickly."
 # Every answer says where it came from: recorded | state | synthesized | stub | refused | image | miss | strict
 ANSWER_HEADER = "X-Musicagent-Mock"
@@ -194,7 +195,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_OPTIONS(self) -> None:
         """Discogs answers what it does not allow with a JSON 405, not the stdlib's HTML 501."""
-        body = _error("The method is not allowed for the requested URL.")
+        body = _error(METHOD_NOT_ALLOWED_MESSAGE)
         self.server.owner._send(
             self, "OPTIONS", 405, "Method Not Allowed", [("Allow", "GET, HEAD, POST, PUT, DELETE")], body
         )
@@ -522,6 +523,12 @@ class MockServer:
             return
         state = self._state
         assert state is not None and self.user is not None
+        # GET of a write-only path stays a miss: whether Discogs answers it is not known here.
+        methods = allowed_methods(path) if found is None and method in _WRITES else []
+        if methods and not self._recorded_at(method, path):
+            # Discogs' FAQ: a verb the resource does not take (PUT /artists/1) is a 405, not a 404.
+            reply.error(405, METHOD_NOT_ALLOWED_MESSAGE, "refused", [("Allow", ", ".join(methods))])
+            return
         if found is not None and wrong_path_param(found) is not None:
             reply.error(404, NOT_FOUND_MESSAGE, "refused")  # Discogs routes a mistyped id nowhere
             return
@@ -596,6 +603,11 @@ class MockServer:
         headers = [("Content-Type", grant.content_type)]
         headers += [("Location", grant.location)] if grant.location else []
         reply.send(grant.status, headers, grant.body, "state")
+
+    def _recorded_at(self, method: str, path: str) -> bool:
+        """A recording of this method and path exists (a cassette of an undocumented write is still served)."""
+        wanted = "GET" if method == "HEAD" else method
+        return any(i.method == wanted and i.path == path for i in self.interactions)
 
     def _about(self) -> dict[str, Any]:
         """The API root's answer (``GET /``, undocumented but live): its statistics count what is recorded here."""
