@@ -280,9 +280,14 @@ def test_cache_option_reaches_the_servers_client(tmp_path: Path) -> None:
 
 
 def test_streamable_http_on_loopback(mock_url: str, tmp_path: Path) -> None:
-    command = [sys.executable, "-m", "musicagent", "mcp", "--http", "0", "--base-url", mock_url]
+    command = [sys.executable, "-m", "musicagent", "mcp", "--http", "0", "--base-url", mock_url, "--debug"]
     process = subprocess.Popen(
-        [*command, "--token", MOCK_TOKEN], cwd=tmp_path, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True
+        command,
+        cwd=tmp_path,
+        stderr=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "DISCOGS_TOKEN": "http-secret-token-93b1d0"},  # any token is the mock's user
     )
     try:
         assert process.stderr is not None
@@ -300,9 +305,8 @@ def test_streamable_http_on_loopback(mock_url: str, tmp_path: Path) -> None:
         assert not result.is_error and result.structured_content["id"] == 1000
     finally:
         process.terminate()
-        process.wait(timeout=30)
-        if process.stderr is not None:
-            process.stderr.close()
+        out, err = process.communicate(timeout=30)
+    assert "93b1d0" not in out + err + str(result)  # --debug logs each request, masked
 
 
 def test_http_sse_on_loopback_for_older_clients(mock_url: str, tmp_path: Path) -> None:

@@ -42,16 +42,22 @@ class Mock:
         assert " on " in banner, banner + self.process.stderr.read() if self.process.stderr else banner
         self.url = banner.split(" on ", 1)[1].split(" ", 1)[0]
 
-    def stop(self) -> None:
+    def stop(self) -> str:
+        """Stop it; what it printed (its request log with ``-v``)."""
         self.process.terminate()
-        self.process.communicate(timeout=10)
+        out, err = self.process.communicate(timeout=10)
+        return out + err
+
+
+SECRET = "py-secret-token-41c7e2"  # any token is the mock's user; this one is easy to look for
 
 
 @pytest.fixture
 def mock_http() -> Iterator[Mock]:
-    mock = Mock()
+    mock = Mock("-v")  # one line per request
     yield mock
-    mock.stop()
+    log = mock.stop()
+    assert '"GET /' in log and "41c7e2" not in log  # logged, and the token masked
 
 
 def test_python3_discogs_client(mock_http: Mock) -> None:
@@ -94,7 +100,7 @@ def test_python3_discogs_client_pages_search_collection_marketplace_and_errors(m
     orders and the errors it raises, all as Discogs would answer them."""
     from discogs_client.exceptions import HTTPError
 
-    client = _discogs_client(mock_http, user_token="mock-token")
+    client = _discogs_client(mock_http, user_token=SECRET)  # sent as ?token=: the mock's log must mask it
     releases = client.artist(1).releases
     every = [r.id for r in releases]
     releases.per_page = 100  # Discogs' maximum: the 57 releases on one page
