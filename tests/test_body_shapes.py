@@ -9,7 +9,7 @@ refused with a ``ResponseValidationError`` naming the field, never another excep
 Accepted:
 - ``[]`` for an object (Discogs' empty map), at every object of every body and for whole bodies,
   reads exactly as ``{}`` would (and is refused exactly as ``{}`` is where the object needs fields);
-- ``""`` for an absent number, flag or object; ``null`` for any optional value; optional keys left out;
+- ``""`` for an absent number, flag, list or object; ``null`` for any optional value; optional keys left out;
 - a list written as an object keyed by its indexes (``{"0": ..., "1": ...}``);
 - numbers as text, integers as floats (``3.0``, ``"3.0"``), flags as ``0``/``1`` and ``"true"``,
   integers past 64 bits, numbers where text goes, text with entities and unusual unicode (unchanged);
@@ -42,6 +42,7 @@ from tests.test_spec import BODY_ROWS, _operation, resolve, success
 ROWS = [(row, path) for row, path in BODY_ROWS if row["class"] != "DOCS-EXAMPLE"]
 STRANGE_TEXT = " &amp; &lt;b&gt; caf\u00e9 \u65e5\u672c \U0001f3b6 \u202eRTL\u202c \u200b\u00a0x"
 HUGE = 2**70
+BLANKABLE = {"integer", "number", "boolean", "object", "array"}
 
 
 @dataclass
@@ -98,9 +99,10 @@ def _pick(node: dict[str, Any], value: Any) -> tuple[dict[str, Any], str]:
 def _walk(
     value: Any, node: dict[str, Any], path: tuple[str | int, ...], role: str, where: tuple[str, ...]
 ) -> Iterator[Site]:
+    alternatives = resolve(node).get("anyOf", [])  # what else the value could be (a search result's label)
     schema, name = _pick(node, value)
     where = (name,) if name else where
-    types = frozenset(_types(schema) | {t for a in schema.get("anyOf", []) for t in _types(resolve(a))})
+    types = frozenset(_types(schema).union(*(_types(resolve(a)) for a in alternatives)))
     yield Site(path, value, schema, types, role, where)
     if isinstance(value, dict):
         props = schema.get("properties", {})
@@ -195,6 +197,11 @@ def _is_number(site: Site) -> bool:
     )
 
 
+def _blankable(site: Site) -> bool:
+    """Whether ``""`` would mean "absent" here: a number, flag, list or object that cannot be text."""
+    return bool(site.types & BLANKABLE) and "string" not in site.types
+
+
 def _is_list(site: Site) -> bool:
     return "array" in site.types and isinstance(site.value, list)
 
@@ -216,12 +223,7 @@ class Accepted:
 
 
 ACCEPTED = [
-    Accepted(
-        "blank-for-absent",
-        lambda s: _optional(s) and bool(s.types & {"integer", "number", "boolean", "object"}),
-        lambda v: "",
-        "none",
-    ),
+    Accepted("blank-for-absent", lambda s: _optional(s) and _blankable(s), lambda v: "", "none"),
     Accepted("null-for-absent", _optional, lambda v: None, "none"),
     Accepted("optional-keys-left-out", _optional, lambda v: ..., "none"),
     Accepted(

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Dict, Literal
+from typing import Annotated, Dict, Literal
 from pydantic import ConfigDict, Field, RootModel
 from pydantic.dataclasses import dataclass
 from musicagent._runtime.model import RECORD_CONFIG, absent, DiscogsMapping, DiscogsModel
@@ -563,8 +563,26 @@ class Error(DiscogsModel):
 
     message: Annotated[str | None, Field(description="What went wrong, in words.")] = None
     detail: Annotated[
-        list[Any] | None,
+        list[ErrorDetail] | None,
         Field(description="Details of what was wrong with the request, sent by some newer endpoints."),
+    ] = None
+
+
+class ErrorDetail(DiscogsModel):
+    """
+    One thing wrong with a request, as some newer endpoints list them in an error's `detail`.
+    """
+
+    loc: Annotated[
+        list[str | int] | None,
+        Field(
+            description="Where it is: the part of the request (e.g. `body`, `query`), then the field's name and, in a list, its index."
+        ),
+    ] = None
+    msg: Annotated[str | None, Field(description="What is wrong, in words.")] = None
+    type: Annotated[
+        str | None,
+        Field(description="A code for the kind of problem (e.g. `missing`, `value_error`)."),
     ] = None
 
 
@@ -1249,7 +1267,12 @@ class MasterVersionsFilters(DiscogsModel):
 
     """
 
-    applied: Annotated[dict[str, Any] | None, Field(description="The filters in effect, by facet.")] = None
+    applied: Annotated[
+        dict[str, list[str]] | None,
+        Field(
+            description="The filters in effect: each facet filtered on (`format`, `label`, `country`, `released`) with the values asked for."
+        ),
+    ] = None
     available: Annotated[
         dict[str, dict[str, int]] | None,
         Field(description="Each facet's values and their counts."),
@@ -2416,6 +2439,7 @@ __all__ = [
     "ConvertedPrice",
     "CurrencyCode",
     "Error",
+    "ErrorDetail",
     "Fee",
     "FeedbackLink",
     "FilterFacet",

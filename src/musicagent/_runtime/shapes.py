@@ -1,7 +1,7 @@
 """Shapes Discogs uses for "nothing" that the models' types do not take, read as what they mean.
 
 Discogs' serialiser writes an empty map as an empty JSON array (``"urls": []``, a price-suggestions
-body ``[]``), may write a missing number, flag or object as ``""``, and may write a list whose
+body ``[]``), may write a missing number, flag, list or object as ``""``, and may write a list whose
 indexes have gaps as an object keyed by the indexes (``{"0": ..., "2": ...}``). A model rejecting
 such an answer would fail the whole call, so the models' validation (``_runtime/model.py``) reads
 them as ``{}``, absent (``None``) and the list of values, at any depth, for every model.
