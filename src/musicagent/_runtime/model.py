@@ -32,14 +32,10 @@ __all__ = ["RECORD_CONFIG", "DiscogsMapping", "DiscogsModel", "absent"]
 V = TypeVar("V")
 
 
-class DiscogsModel(BaseModel):
-    model_config = ConfigDict(
-        extra="allow",
-        coerce_numbers_to_str=True,
-        populate_by_name=True,
-        defer_build=True,
-        protected_namespaces=(),
-    )
+class _ReadsShapesOfNothing(BaseModel):
+    """Validation that reads Discogs' shapes of "nothing" (``_runtime/shapes.py``) once plain validation failed."""
+
+    model_config = ConfigDict(defer_build=True)
 
     @classmethod
     def model_validate(cls, obj: Any, **options: Any) -> Self:
@@ -47,7 +43,7 @@ class DiscogsModel(BaseModel):
             return super().model_validate(obj, **options)
         except ValidationError as exc:
             return revalidate(
-                exc, obj, lambda data: super(DiscogsModel, cls).model_validate(data, **options), is_json=False
+                exc, obj, lambda data: super(_ReadsShapesOfNothing, cls).model_validate(data, **options), is_json=False
             )
 
     @classmethod
@@ -56,8 +52,21 @@ class DiscogsModel(BaseModel):
             return super().model_validate_json(json_data, **options)
         except ValidationError as exc:
             return revalidate(
-                exc, json_data, lambda data: super(DiscogsModel, cls).model_validate(data, **options), is_json=True
+                exc,
+                json_data,
+                lambda data: super(_ReadsShapesOfNothing, cls).model_validate(data, **options),
+                is_json=True,
             )
+
+
+class DiscogsModel(_ReadsShapesOfNothing):
+    model_config = ConfigDict(
+        extra="allow",
+        coerce_numbers_to_str=True,
+        populate_by_name=True,
+        defer_build=True,
+        protected_namespaces=(),
+    )
 
 
 RECORD_CONFIG = ConfigDict(coerce_numbers_to_str=True, defer_build=True)
@@ -72,7 +81,7 @@ def absent(value: object) -> bool:
     return value is None
 
 
-class DiscogsMapping(RootModel[dict[str, V]], Generic[V]):
+class DiscogsMapping(_ReadsShapesOfNothing, RootModel[dict[str, V]], Generic[V]):
     """An answer that is one object keyed by names Discogs chooses (price suggestions by condition).
 
     Read it like the dict it is: ``ps["Mint (M)"]``, ``"Mint (M)" in ps``, ``for condition in ps``,
@@ -80,24 +89,6 @@ class DiscogsMapping(RootModel[dict[str, V]], Generic[V]):
     """
 
     model_config = ConfigDict(defer_build=True)
-
-    @classmethod
-    def model_validate(cls, obj: Any, **options: Any) -> Self:
-        try:
-            return super().model_validate(obj, **options)
-        except ValidationError as exc:
-            return revalidate(
-                exc, obj, lambda data: super(DiscogsMapping, cls).model_validate(data, **options), is_json=False
-            )
-
-    @classmethod
-    def model_validate_json(cls, json_data: str | bytes | bytearray, **options: Any) -> Self:
-        try:
-            return super().model_validate_json(json_data, **options)
-        except ValidationError as exc:
-            return revalidate(
-                exc, json_data, lambda data: super(DiscogsMapping, cls).model_validate(data, **options), is_json=True
-            )
 
     def __getitem__(self, key: str) -> V:
         return self.root[key]
