@@ -7,7 +7,9 @@ Modes:
 * ``cpu``: client CPU (``time.process_time()``, this process only: the server runs in another one)
   per sequential ``await releases.get`` and per walk of 1,000 list items (100 per page), for
   musicagent and raw aiohttp + ``json.loads``, interleaved in rounds in this one process so both see
-  the same machine load; the ratio is taken per round, and the median reported.
+  the same machine load; the ratio is taken per round, and the median reported. Two rows decompose
+  the figure: raw aiohttp decoding into musicagent's models, and musicagent with the lever of the
+  shared attempt timer off (an ``asyncio.timeout`` per attempt).
 * ``concurrent --client C``: the wall time of ``--concurrent`` (1,000) ``releases.get`` started at once
   with ``asyncio.gather`` (musicagent with ``rate_limit=None``; the peers have no local limiter that
   would wait), for ``raw``, ``musicagent`` or ``discogs-sdk``; one client per process.
@@ -74,6 +76,46 @@ async def raw_ops(base: str, release_id: int, artist_id: int, items: int) -> tup
     return {"release": release, "list": listing}, session.close
 
 
+async def raw_validated_ops(base: str, release_id: int, artist_id: int, items: int) -> tuple[dict[str, Op], Any]:
+    """Raw aiohttp as above, decoding with musicagent's models instead of ``json.loads``.
+
+    Not a client anyone would write: it puts a number on validation inside a real exchange (between
+    socket reads and aiohttp's work), which costs more there than the same validation timed alone.
+    """
+    import aiohttp
+
+    from musicagent.models import ArtistReleasesPage, Release
+
+    session = aiohttp.ClientSession()
+    release_url = f"{base}/releases/{release_id}"
+    list_url = f"{base}/artists/{artist_id}/releases"
+
+    async def release() -> object:
+        async with session.get(release_url, headers=HEADERS) as response:
+            if response.status != 200:
+                raise RuntimeError(f"HTTP {response.status}")
+            return Release.model_validate_json(await response.read()).title
+
+    async def listing() -> object:
+        seen, page = 0, 1
+        while True:
+            params = {"page": str(page), "per_page": str(PER_PAGE)}
+            async with session.get(list_url, params=params, headers=HEADERS) as response:
+                if response.status != 200:
+                    raise RuntimeError(f"HTTP {response.status}")
+                body = ArtistReleasesPage.model_validate_json(await response.read())
+            for item in body.releases:
+                _ = item.title
+                seen += 1
+                if seen >= items:
+                    return seen
+            if page >= (body.pagination.pages or 0):
+                return seen
+            page += 1
+
+    return {"release": release, "list": listing}, session.close
+
+
 async def musicagent_ops(base: str, release_id: int, artist_id: int, items: int) -> tuple[dict[str, Op], Any]:
     from musicagent import AsyncDiscogs
 
@@ -103,7 +145,58 @@ async def discogs_sdk_ops(base: str, release_id: int, artist_id: int, items: int
     return {"release": release}, client.close
 
 
-CLIENTS = {"raw": raw_ops, "musicagent": musicagent_ops, "discogs-sdk": discogs_sdk_ops}
+class _TimerPerAttempt:
+    """The lever off: an attempt bounded by an ``asyncio.timeout`` of its own, as before the shared timer.
+
+    ``asyncio.Timeout``'s enter and exit never suspend, so they are driven here from a plain ``with``.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self._timeout = asyncio.timeout(seconds)
+
+    def __enter__(self) -> asyncio.Timeout:
+        _drive(self._timeout.__aenter__())
+        return self._timeout
+
+    def __exit__(self, *exc: Any) -> None:
+        _drive(self._timeout.__aexit__(*exc))
+
+
+def _drive(step: Any) -> None:
+    try:
+        step.send(None)
+    except StopIteration:
+        return
+    raise RuntimeError("asyncio.Timeout suspended")
+
+
+async def timer_per_attempt_ops(base: str, release_id: int, artist_id: int, items: int) -> tuple[dict[str, Op], Any]:
+    from musicagent._runtime import async_transport
+
+    ops, close = await musicagent_ops(base, release_id, artist_id, items)
+
+    def patched(op: Op) -> Op:
+        async def run() -> object:
+            saved = async_transport._Bounds.bound
+            async_transport._Bounds.bound = lambda self, seconds: _TimerPerAttempt(seconds)  # type: ignore[assignment,method-assign,return-value]
+            try:
+                return await op()
+            finally:
+                async_transport._Bounds.bound = saved  # type: ignore[method-assign]
+
+        return run
+
+    return {name: patched(op) for name, op in ops.items()}, close
+
+
+CLIENTS = {
+    "raw": raw_ops,
+    "raw with musicagent's models": raw_validated_ops,
+    "musicagent": musicagent_ops,
+    "musicagent with a timer per attempt": timer_per_attempt_ops,
+    "discogs-sdk": discogs_sdk_ops,
+}
+CPU_CLIENTS = ["raw", "raw with musicagent's models", "musicagent", "musicagent with a timer per attempt"]
 
 
 async def _cpu(op: Op, count: int) -> float:
@@ -116,24 +209,27 @@ async def _cpu(op: Op, count: int) -> float:
 
 async def cpu_mode(args: argparse.Namespace) -> dict[str, Any]:
     made = {
-        name: await CLIENTS[name](args.base_url, args.release_id, args.artist_id, args.items)
-        for name in ("raw", "musicagent")
+        name: await CLIENTS[name](args.base_url, args.release_id, args.artist_id, args.items) for name in CPU_CLIENTS
     }
     result: dict[str, Any] = {}
     for scenario, count in (("release", args.calls), ("list", args.walks)):
         for ops, _ in made.values():
             for _ in range(max(2, count // 10)):  # warm up: connections, imports, caches
                 await ops[scenario]()
-        per_round: dict[str, list[float]] = {"raw": [], "musicagent": []}
+        per_round: dict[str, list[float]] = {name: [] for name in made}
         for _ in range(args.rounds):
             for name, (ops, _) in made.items():
                 per_round[name].append(await _cpu(ops[scenario], count))
-        ratios = [m / r for m, r in zip(per_round["musicagent"], per_round["raw"], strict=True)]
+        clients = {}
+        for name, cpus in per_round.items():
+            ratios = [c / r for c, r in zip(cpus, per_round["raw"], strict=True)]
+            clients[name] = {"cpu": statistics.median(cpus), "ratio": statistics.median(ratios), "ratios": ratios}
         result[scenario] = {
-            "raw": statistics.median(per_round["raw"]),
-            "musicagent": statistics.median(per_round["musicagent"]),
-            "ratio": statistics.median(ratios),
-            "ratios": ratios,
+            "raw": clients["raw"]["cpu"],
+            "musicagent": clients["musicagent"]["cpu"],
+            "ratio": clients["musicagent"]["ratio"],
+            "ratios": clients["musicagent"]["ratios"],
+            "clients": clients,
             "ops_per_round": count,
         }
     for _, close in made.values():

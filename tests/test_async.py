@@ -250,6 +250,61 @@ async def test_the_deadline_bounds_the_whole_call() -> None:
         await client.aclose()
 
 
+async def test_concurrent_attempts_are_each_cut_at_their_own_timeout() -> None:
+    """One timer keeps every attempt's bound: a later, shorter bound is kept first, a longer one still after it."""
+    async with CountingServer(delay=4) as server:
+        client = AsyncDiscogs(base_url=server.url, rate_limit=None, max_retries=0, timeout=20, env={})
+        started = time.monotonic()
+        ended: dict[str, float] = {}
+
+        async def call(name: str, timeout: float | None) -> object:
+            try:
+                return await client.artists.get(1, timeout=timeout)
+            finally:
+                ended[name] = time.monotonic() - started
+
+        patient = asyncio.create_task(call("patient", None))  # its 20 s bound is set first
+        await _until(lambda: server.requests == 1)
+        short = asyncio.create_task(call("short", 0.3))
+        longer = asyncio.create_task(call("longer", 1.5))
+        with pytest.raises(APITimeoutError):
+            await short
+        with pytest.raises(APITimeoutError):
+            await longer
+        assert (await patient).id == 1  # answered after 4 s: no other bound cut it
+        assert ended["short"] < ended["longer"] < ended["patient"]
+        assert ended["short"] < 2.5 and ended["longer"] < 3.5  # well before the 4 s answer, with room for load
+        await client.aclose()
+
+
+async def test_a_call_cancelled_while_bounded_stays_cancelled_and_the_next_is_bounded() -> None:
+    """Cancelling a task is not turned into a timeout, and leaves nothing behind that cuts a later call."""
+    async with CountingServer(delay=2) as server:
+        client = AsyncDiscogs(base_url=server.url, rate_limit=None, max_retries=0, timeout=0.5, env={})
+        task = asyncio.create_task(client.artists.get(1, timeout=10))
+        await _until(lambda: server.requests == 1)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        started = time.monotonic()
+        with pytest.raises(APITimeoutError):
+            await client.artists.get(2)  # the client's 0.5 s timeout
+        assert time.monotonic() - started < 1.8  # the 2 s answer is not waited for
+        await client.aclose()
+
+
+async def test_static_headers_are_sent_and_extra_headers_replace_them(
+    discogs: AsyncDiscogs, server: DiscogsServer
+) -> None:
+    await discogs.artists.get(1)
+    await discogs.artists.get(1, extra_headers={"accept": "application/vnd.discogs.v2.plaintext+json"})
+    first, second = server.requests[-2].headers, server.requests[-1].headers
+    assert first["User-Agent"].startswith("musicagent/") and first["Accept"] == "application/json"
+    assert first["Accept-Encoding"] == "gzip, deflate"
+    assert [v for k, v in second.items() if k.lower() == "accept"] == ["application/vnd.discogs.v2.plaintext+json"]
+    assert first["X-Request-Id"] != second["X-Request-Id"]
+
+
 async def test_waiting_for_the_limiter_can_be_cancelled_without_taking_a_slot() -> None:
     async with CountingServer() as server, AsyncDiscogs(base_url=server.url, rate_limit=(2, 1.5), env={}) as client:
         await client.artists.get(1)

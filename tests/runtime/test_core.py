@@ -186,3 +186,21 @@ def test_the_origin_is_what_the_connection_uses() -> None:
     assert origin_of("https://API.discogs.com/x") == ("https", "api.discogs.com", 443)
     assert origin_of("http://[::1]:8080/x") == ("http", "::1", 8080)
     assert origin_of("http://localhost/x", cross_check=False) == ("http", "localhost", 80)
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"page": 2, "per_page": 100, "sort": None},
+        {"q": "a b&c=d/é~+%", "type": "release"},
+        {"k~_.-": "~_.-", "x y": "", "flag": True, "off": False},
+        {"artist": "Sigur Rós", "title": "( )", "year": 1999},
+    ],
+)
+def test_a_query_is_encoded_as_urlencode_encodes_it(query: dict[str, object]) -> None:
+    """Plain names and values skip quoting; anything else is escaped exactly as the standard library does."""
+    from urllib.parse import urlencode
+
+    expected = urlencode([(k, core.query_value(v)) for k, v in query.items() if v is not None])
+    assert core.with_query("https://api.example/x", query) == "https://api.example/x?" + expected
+    assert core.with_query("https://api.example/x?a=1", query) == "https://api.example/x?a=1&" + expected

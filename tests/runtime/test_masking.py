@@ -123,6 +123,21 @@ def test_a_token_nobody_registered_is_masked_by_its_name() -> None:
 
 
 @pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        ("per_page=100&page=2", "per_page=100&page=2"),  # no secret name: unchanged
+        ("https://api.example/x?TOKEN=abc&page=2", "https://api.example/x?TOKEN=***&page=2"),
+        ("s\u0131gnature=abc", "s\u0131gnature=***"),  # dotless i: the regex is case-blind beyond ASCII
+        ("\u017fecret=abc", "\u017fecret=***"),  # long s
+        ("consumer_\u212aey: 'abc'", "consumer_\u212aey: '***'"),  # Kelvin sign
+    ],
+)
+def test_a_secret_name_is_found_in_any_case_the_regex_folds(text: str, masked: str) -> None:
+    """The quick check before the regex (:func:`redact._may_name_secret`) lets nothing through that it would mask."""
+    assert mask(text) == masked
+
+
+@pytest.mark.parametrize(
     ("name", "secret"),
     [
         ("token", True),

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import math
 import os
 import time
 from collections.abc import Callable, Mapping
@@ -52,6 +53,92 @@ def _aiohttp() -> Any:
     return _modules[0]
 
 
+class _Bound:
+    """One attempt's wall-clock bound: a ``with`` block that turns its expiry into ``TimeoutError``.
+
+    The semantics of :func:`asyncio.timeout` (the task is cancelled when the bound passes, and the
+    cancellation becomes ``TimeoutError`` unless someone else cancelled the task too), but kept by
+    :class:`_Bounds`' one timer instead of a timer handle of its own.
+    """
+
+    __slots__ = ("_bounds", "_cancelling", "expired", "task", "when")
+
+    def __init__(self, bounds: _Bounds, task: asyncio.Task[Any], when: float) -> None:
+        self._bounds = bounds
+        self.task = task
+        self._cancelling = task.cancelling()
+        self.when = when
+        self.expired = False
+
+    def __enter__(self) -> _Bound:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
+        self._bounds.live.discard(self)
+        if self.expired and self.task.uncancel() <= self._cancelling and exc_type is asyncio.CancelledError:
+            raise TimeoutError from exc
+
+    def reschedule(self, when: float) -> None:
+        """Move the bound to ``when`` (the loop's clock), as ``asyncio.Timeout.reschedule`` does."""
+        self.when = when
+        self._bounds.arm(when)
+
+
+class _Bounds:
+    """The bounds of every attempt in flight on one event loop, kept by a single timer.
+
+    :func:`asyncio.timeout` schedules and cancels a timer handle per attempt: some 25 Python calls,
+    as much CPU as all the rest of the client's own work on a request (docs/benchmarks.md). An
+    attempt here is a set entry; the timer is set for the earliest bound only, and since attempts
+    start with the same timeout one after another, that is rarely earlier than the one already set.
+    When it fires, it cancels the tasks whose bound has passed and is set again for the earliest left.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.live: set[_Bound] = set()
+        self._timer: asyncio.TimerHandle | None = None
+        self._at = math.inf
+
+    def bound(self, seconds: float) -> _Bound:
+        """A bound ``seconds`` from now for the current task (use it as ``with``)."""
+        task = asyncio.current_task(self.loop)
+        if task is None:
+            raise RuntimeError("an AsyncDiscogs request must run inside an asyncio task")
+        bound = _Bound(self, task, self.loop.time() + seconds)
+        self.live.add(bound)
+        if bound.when < self._at:
+            self.arm(bound.when)
+        return bound
+
+    def arm(self, when: float) -> None:
+        """Make sure the timer fires by ``when``."""
+        if when >= self._at:
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer, self._at = self.loop.call_at(when, self._fire), when
+
+    def _fire(self) -> None:
+        self._timer, self._at = None, math.inf
+        now = self.loop.time()
+        earliest = math.inf
+        for bound in list(self.live):
+            if bound.when <= now:
+                self.live.discard(bound)
+                bound.expired = True
+                bound.task.cancel()
+            elif bound.when < earliest:
+                earliest = bound.when
+        if earliest < math.inf:
+            self.arm(earliest)
+
+    def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer, self._at = None, math.inf
+
+
 class AsyncTransport:
     """Owns the aiohttp session, the limiter wait and the metrics of one AsyncDiscogs client."""
 
@@ -77,6 +164,7 @@ class AsyncTransport:
         self._pool_size = pool_size
         self._session: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._bounds: _Bounds | None = None
         self._default_timeouts: Any = None
         # Per task, like the sync client's per thread: a task sees the answer to its own last call.
         self._last: contextvars.ContextVar[core.RawResponse | None] = contextvars.ContextVar(
@@ -105,13 +193,17 @@ class AsyncTransport:
                 proxy=core.proxy_for(self.builder.base_url),
                 cookie_jar=aiohttp.DummyCookieJar(),
                 auto_decompress=True,
+                # Sent on every request: given once, they are not walked header by header per request.
+                headers=self.builder.static_headers,
             )
             # aiohttp repeats an idempotent request once, unseen, when a kept-alive connection turns out
             # closed. Retries are the core's alone (each one counted, paced by the limiter, logged),
             # as urllib3's are switched off in the sync shell. aiohttp has no public switch for it.
             if hasattr(session, "_retry_connection"):
                 session._retry_connection = False
-            self._session, self._loop = session, loop
+            if self._bounds is not None:
+                self._bounds.close()
+            self._session, self._loop, self._bounds = session, loop, _Bounds(loop)
         return session
 
     def _timeouts(self, aiohttp: Any, seconds: float) -> Any:
@@ -125,6 +217,8 @@ class AsyncTransport:
     async def aclose(self) -> None:
         """Close the session and its connections (a later call opens a new one)."""
         session, self._session = self._session, None
+        if self._bounds is not None:
+            self._bounds.close()
         if session is not None and not session.closed:
             await session.close()
         if self.cache is not None:
@@ -229,16 +323,18 @@ class AsyncTransport:
     async def _send(self, session: aiohttp.ClientSession, call: core.Call, stream_to: Path | None) -> core.RawResponse:
         """Send the request once and read the whole answer within the attempt's wall-clock bound.
 
-        The bound is ``timeout``, cut to what the deadline leaves (limiter waits included), held by
-        ``asyncio.timeout`` over connect, headers and body alike (the sync shell's watchdog).
+        The bound is ``timeout``, cut to what the deadline leaves (limiter waits included), held over
+        connect, headers and body alike (the sync shell's watchdog) by the loop's :class:`_Bounds`.
         """
         timeout = call.attempt_timeout(call.time_left())
-        headers = self.builder.headers(call)
-        aiohttp = _aiohttp()
-        url = _modules[1](call.url, encoded=True)  # already percent-encoded: sent as it is
+        headers = self.builder.call_headers(call)  # with the session's static_headers
+        aiohttp, url_type = _modules
+        url = url_type(call.url, encoded=True)  # already percent-encoded: sent as it is
+        bounds = self._bounds
+        assert bounds is not None  # made with the session
         t0 = time.monotonic()
         try:
-            async with asyncio.timeout(timeout) as bound:
+            with bounds.bound(timeout) as bound:
                 async with session.request(
                     call.method,
                     url,
@@ -252,6 +348,8 @@ class AsyncTransport:
                     if stream_to is not None and 200 <= status < 300:
                         await self._stream(call, response, stream_to, bound, timeout)
                         data = b""
+                    elif _whole(call, response, self.max_response_bytes, "max_response_bytes"):
+                        data = await response.read()
                     else:
                         data = await _read_body(call, response, self.max_response_bytes, "max_response_bytes")
                     resp_headers: Mapping[str, str] = response.headers
@@ -276,7 +374,7 @@ class AsyncTransport:
         return raw
 
     async def _stream(
-        self, call: core.Call, response: aiohttp.ClientResponse, target: Path, bound: asyncio.Timeout, timeout: float
+        self, call: core.Call, response: aiohttp.ClientResponse, target: Path, bound: _Bound, timeout: float
     ) -> None:
         """Write a download to ``target`` atomically, in bounded chunks, at most ``max_download_bytes``.
 
@@ -307,13 +405,21 @@ class AsyncTransport:
             raise DownloadError(f"cannot write {str(target)!r}: {exc.strerror or exc}") from None
 
 
-async def _read_body(call: core.Call, response: aiohttp.ClientResponse, limit: int, setting: str) -> bytes:
-    """The decoded body, refusing more than ``limit`` bytes (counted after decompression, as in the sync shell)."""
+def _whole(call: core.Call, response: aiohttp.ClientResponse, limit: int, setting: str) -> bool:
+    """Whether the body can be read in one go: an uncompressed one whose declared length is within ``limit``.
+
+    aiohttp stops at the declared length, so only a compressed or undeclared body needs :func:`_read_body`.
+    """
     length = response.content_length
-    if length is not None and not response.headers.get("Content-Encoding"):
-        if length > limit:
-            raise core.too_large(call, limit, setting)
-        return await response.read()
+    if length is None or response.headers.get("Content-Encoding"):
+        return False
+    if length > limit:
+        raise core.too_large(call, limit, setting)
+    return True
+
+
+async def _read_body(call: core.Call, response: aiohttp.ClientResponse, limit: int, setting: str) -> bytes:
+    """A compressed or undeclared body, refusing more than ``limit`` bytes (counted decoded, as in the sync shell)."""
     parts: list[bytes] = []
     size = 0
     async for chunk in response.content.iter_chunked(_CHUNK):

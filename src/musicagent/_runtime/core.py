@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import quote_plus, urlsplit
 
 from . import log as _log
 from . import waits
@@ -208,11 +208,22 @@ def query_value(value: Any) -> str:
 
 
 def with_query(url: str, query: Mapping[str, Any] | None) -> str:
-    """``url`` with the query's non-None values appended (booleans as Discogs writes them)."""
-    pairs = [(k, query_value(v)) for k, v in (query or {}).items() if v is not None]
+    """``url`` with the query's non-None values appended (booleans as Discogs writes them), as ``urlencode`` would."""
+    pairs = [f"{_quoted(k)}={_quoted(query_value(v))}" for k, v in (query or {}).items() if v is not None]
     if pairs:
-        url += ("&" if "?" in url else "?") + urlencode(pairs)
+        url += ("&" if "?" in url else "?") + "&".join(pairs)
     return url
+
+
+_UNRESERVED = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-~"
+
+
+def _quoted(text: str) -> str:
+    """``quote_plus(text)``, skipped when nothing in it needs escaping (``per_page``, ``2``).
+
+    A list page's query is built on every request: ``urlencode`` costs 1.4 µs a pair, this check 0.1.
+    """
+    return quote_plus(text) if text.rstrip(_UNRESERVED) else text
 
 
 def encode_body(json: Any, fields: Mapping[str, Any] | None) -> tuple[bytes | None, str | None]:
@@ -481,7 +492,7 @@ class RequestBuilder:
         self.credentials_hosts = credentials_hosts = settings.credentials_hosts
         self._base_origin = origin_of(base_url, cross_check=False)  # settings refused what parsers disagree on
         self._base_carries = base_may_carry_credentials(self._base_origin, credentials_hosts)
-        self._static_headers = {
+        self.static_headers = {  # the same on every request of this client
             "User-Agent": user_agent,
             "Accept": "application/json",
             "Accept-Encoding": "gzip, deflate",
@@ -552,7 +563,14 @@ class RequestBuilder:
 
     def headers(self, call: Call) -> dict[str, str]:
         """The headers of one attempt; credentials only where :meth:`carries_credentials` allows."""
-        headers = {**self._static_headers, "X-Request-Id": call.cid}
+        return {**self.static_headers, **self.call_headers(call)}
+
+    def call_headers(self, call: Call) -> dict[str, str]:
+        """What :meth:`headers` adds to :attr:`static_headers` for this attempt (and may override in them).
+
+        The async shell gives aiohttp the static ones once, as the session's defaults, and these per request.
+        """
+        headers = {"X-Request-Id": call.cid}
         if self.carries_credentials(call):
             auth = self._auth if self._auth is not None else self.credentials.header()
             if auth:

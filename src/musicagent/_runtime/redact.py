@@ -96,7 +96,24 @@ def holds_secret(text: str) -> bool:
 
 def mask(text: str) -> str:
     """Hide registered secrets and any value after a secret name (``token=...``, ``oauth_signature="..."``)."""
-    return _PATTERN.sub(r"\1***", mask_secrets(text))
+    text = mask_secrets(text)
+    return _PATTERN.sub(r"\1***", text) if _may_name_secret(text) else text
+
+
+def _may_name_secret(text: str) -> bool:
+    """False only when :data:`_PATTERN` cannot match: ASCII text without any secret name in it.
+
+    A URL with a query (every list page) is masked on each request: this check costs a twentieth of
+    the case-blind regex. Non-ASCII text always goes to the regex, whose case-blindness also
+    matches names spelled with a long s (U+017F), a dotless i (U+0131) or a Kelvin sign (U+212A).
+    """
+    if not text.isascii():
+        return True
+    lowered = text.lower()
+    for name in SECRET_NAME_ENDINGS:  # noqa: SIM110 - any() over a generator costs twice as much
+        if name in lowered:
+            return True
+    return False
 
 
 def mask_headers(headers: Mapping[str, str]) -> Mapping[str, str]:
