@@ -416,6 +416,28 @@ def test_identity_without_a_token_is_an_mcp_error() -> None:
         anyio.run(scenario, discogs)
 
 
+def test_a_cancelled_write_waiting_for_the_limiter_is_never_sent() -> None:
+    """The client gives up on a write while it waits for the rate limiter: once the slot frees, the
+    worker thread (which cannot be interrupted) drops the request instead of sending it late."""
+    window = 3.0
+
+    async def scenario(discogs: Any) -> None:
+        async with _in_process(discogs, allow_writes=True) as client:
+            first = await client.call_tool("releases_get", {"release_id": 249504})  # the window's one request
+            assert not first.is_error
+            with anyio.move_on_after(0.5):  # the SDK then sends notifications/cancelled
+                await client.call_tool("users_wants_add", {"username": "abuntine", "release_id": 1})
+                raise AssertionError("answered although the limiter had no slot for it")
+            await anyio.sleep(window + 1.5)  # the slot has freed: the old server sent the write here
+            again = await client.call_tool("releases_get", {"release_id": 249504})
+            assert not again.is_error  # and the server goes on serving
+
+    with mock_discogs(rate_limit=(1, window), server_options={"user": "abuntine"}) as discogs:
+        anyio.run(scenario, discogs)
+        sent = [f"{r.method} {r.path}" for r in discogs.mock_server.requests]
+    assert sent == ["GET /releases/249504", "GET /releases/249504"], sent
+
+
 def test_write_tools_with_allow_writes(tmp_path: Path) -> None:
     csv_text = "release_id,price,media_condition\n1,9.99,Mint (M)\n"
 

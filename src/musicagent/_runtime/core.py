@@ -17,8 +17,10 @@ from __future__ import annotations
 import dataclasses
 import json as _json
 import os
+import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -32,6 +34,7 @@ from .errors import (
     APIConnectionError,
     APIError,
     APITimeoutError,
+    CallCancelledError,
     InvalidParameterError,
     RateLimitError,
     ResponseDecodeError,
@@ -166,6 +169,33 @@ class Failure(Exception):
         self.error = error
         self.reached = reached
         self.retry_after: float | None = getattr(error, "retry_after", None)
+
+
+_cancelling = threading.local()
+
+
+@contextmanager
+def cancel_when(event: threading.Event) -> Iterator[None]:
+    """Within the block, this thread's calls send no further attempt once ``event`` is set.
+
+    For callers that run the sync client in a worker thread they cannot interrupt (the MCP server
+    answering a cancelled tool call): a request still waiting for the rate limiter or a retry when
+    its caller gives up must not go out later, since a write would then still happen. The shells
+    check it after the limiter's wait, just before sending (:func:`check_cancelled`).
+    """
+    previous = getattr(_cancelling, "event", None)
+    _cancelling.event = event
+    try:
+        yield
+    finally:
+        _cancelling.event = previous
+
+
+def check_cancelled(call: Call) -> None:
+    """Raise a final :class:`Failure` (nothing was sent) when the call's caller has cancelled it."""
+    event: threading.Event | None = getattr(_cancelling, "event", None)
+    if event is not None and event.is_set():
+        raise Failure(CallCancelledError("cancelled by its caller before it was sent", **call.where()), reached=False)
 
 
 # -- building the request ---------------------------------------------------------------------------
@@ -387,7 +417,7 @@ def next_wait(call: Call, failed: Failure) -> float | None:
     ``Retry-After`` exceeds :data:`MAX_RETRY_AFTER` or the time left, or when the deadline has run out.
     """
     call.last = failed.error
-    if call.attempts > call.max_retries:
+    if call.attempts > call.max_retries or isinstance(failed.error, CallCancelledError):
         return None
     if failed.reached and not call.idempotent and not isinstance(failed.error, RateLimitError):
         return None  # the server may have acted on it: never create anything twice

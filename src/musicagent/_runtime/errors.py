@@ -18,6 +18,7 @@ __all__ = [
     "APITimeoutError",
     "AuthenticationError",
     "BadRequestError",
+    "CallCancelledError",
     "ConfigurationError",
     "ConflictError",
     "DiscogsError",
@@ -107,6 +108,11 @@ class APITimeoutError(APIConnectionError):
 
 class RateLimitStoreError(APIConnectionError):
     """The shared rate-limit store (SQLite file, Redis server) failed; no request was sent."""
+
+
+class CallCancelledError(_RequestError):
+    """The call was cancelled by its caller (:func:`musicagent._runtime.core.cancel_when`) before an
+    attempt was sent: that attempt never reached Discogs."""
 
 
 class ResponseDecodeError(_RequestError):

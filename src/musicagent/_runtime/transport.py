@@ -235,6 +235,7 @@ class Transport:
         self._pools  # noqa: B018 - built (urllib3 imported) before a limiter slot is taken, not between it and the send
         self._acquire(call, left)
         try:
+            core.check_cancelled(call)
             raw = self._send(call, stream_to)
         except Failure as failed:
             if self.limiter is not None and not failed.reached:

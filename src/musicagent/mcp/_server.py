@@ -12,6 +12,7 @@ import dataclasses
 import json
 import socket
 import sys
+import threading
 from typing import Any
 
 import anyio
@@ -102,7 +103,15 @@ def build_server(toolbox: Toolbox) -> Server[Any]:
         return types.ListToolsResult(tools=listed)
 
     async def call_tool(ctx: Any, params: types.CallToolRequestParams) -> types.CallToolResult:
-        outcome = await anyio.to_thread.run_sync(toolbox.call, params.name, params.arguments)
+        # Cancelled (notifications/cancelled), the handler stops waiting at once; the worker thread
+        # cannot be interrupted, but the event keeps it from sending anything more for this call.
+        cancel = threading.Event()
+        try:
+            outcome = await anyio.to_thread.run_sync(
+                toolbox.call, params.name, params.arguments, cancel, abandon_on_cancel=True
+            )
+        finally:
+            cancel.set()
         return _result(outcome)
 
     async def list_resources(ctx: Any, params: types.PaginatedRequestParams | None) -> types.ListResourcesResult:

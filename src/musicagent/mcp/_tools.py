@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import json
 import tempfile
+import threading
 from dataclasses import dataclass, field
 from functools import cached_property
 from itertools import islice
 from pathlib import Path
 from typing import Any
 
+from .._runtime.core import cancel_when
 from .._runtime.errors import APIError, InvalidParameterError, RateLimitError
 from .._runtime.log import mask
 from .._runtime.operations import OperationInfo, ToolInfo
@@ -133,14 +135,18 @@ class Toolbox:
             return _DOWNLOAD_SCHEMA
         return None
 
-    def call(self, name: str, arguments: dict[str, Any] | None) -> Outcome:
-        """Run one tool to completion (blocking: the server calls it in a worker thread)."""
+    def call(self, name: str, arguments: dict[str, Any] | None, cancel: threading.Event | None = None) -> Outcome:
+        """Run one tool to completion (blocking: the server calls it in a worker thread).
+
+        Once ``cancel`` is set (the client cancelled the call), no further request is sent for it.
+        """
         tool = self._all.get(name)
         if tool is None or not (tool.read_only or self.allow_writes):
             hint = " (a write: start the server with --allow-writes to offer it)" if tool is not None else ""
             return error_outcome(InvalidParameterError("name", f"no tool named {name!r}{hint}"))
         try:
-            return self._call(tool, dict(arguments or {}))
+            with cancel_when(cancel or threading.Event()):
+                return self._call(tool, dict(arguments or {}))
         except Exception as exc:  # a DiscogsError, or a bug: either way the server keeps serving
             return error_outcome(exc)
 
