@@ -130,6 +130,10 @@ def test_the_deadline_shapes_the_waits() -> None:
     assert core.next_wait(expired, failed) is None
     with pytest.raises(APITimeoutError, match=r"1s deadline ran out; the last attempt failed with: HTTP 500"):
         expired.begin_attempt()
+    never = make_call(deadline=1.0)
+    never.started -= 2.0  # spent before the first attempt (a limiter wait, say): there is no failure to name
+    with pytest.raises(APITimeoutError, match=r"^the 1s deadline ran out before the first attempt \(GET "):
+        never.begin_attempt()
 
 
 def test_attempt_timeout_is_cut_to_the_deadline() -> None:

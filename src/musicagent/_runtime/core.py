@@ -147,9 +147,8 @@ class Call:
         """Count an attempt and return the time left; past the deadline, the timeout names the last failure."""
         left = self.time_left()
         if left is not None and left <= 0:
-            raise APITimeoutError(
-                f"the {self.deadline:g}s deadline ran out; the last attempt failed with: {self.last}", **self.where()
-            )
+            why = " before the first attempt" if self.last is None else f"; the last attempt failed with: {self.last}"
+            raise APITimeoutError(f"the {self.deadline:g}s deadline ran out{why}", **self.where())
         self.attempts += 1
         return left
 
