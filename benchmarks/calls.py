@@ -36,9 +36,8 @@ PER_PAGE = 100
 Op = Callable[[], object]
 
 
-def raw_ops(base: str, release_id: int, artist_id: int, items: int) -> dict[str, Op]:
-    import json as _json
-
+def _raw_fetchers(base: str, release_id: int, artist_id: int) -> tuple[Callable[[], bytes], Callable[[int], bytes]]:
+    """The body of the release, and of page N of the artist's releases, as raw urllib3 fetches them."""
     import urllib3
 
     pool = urllib3.PoolManager()
@@ -46,20 +45,34 @@ def raw_ops(base: str, release_id: int, artist_id: int, items: int) -> dict[str,
     release_url = f"{base}/releases/{release_id}"
     list_url = f"{base}/artists/{artist_id}/releases"
 
-    def release() -> object:
-        response = pool.request("GET", release_url, headers=headers)
+    def checked(response: Any) -> bytes:
         if response.status != 200:
             raise RuntimeError(f"HTTP {response.status}")
-        return _json.loads(response.data)["title"]
+        data: bytes = response.data
+        return data
+
+    def release() -> bytes:
+        return checked(pool.request("GET", release_url, headers=headers))
+
+    def page(number: int) -> bytes:
+        return checked(pool.request("GET", list_url, fields={"page": number, "per_page": PER_PAGE}, headers=headers))
+
+    return release, page
+
+
+def raw_ops(base: str, release_id: int, artist_id: int, items: int) -> dict[str, Op]:
+    import json as _json
+
+    fetch_release, fetch_page = _raw_fetchers(base, release_id, artist_id)
+
+    def release() -> object:
+        return _json.loads(fetch_release())["title"]
 
     def listing() -> object:
         seen = 0
         page = 1
         while True:
-            response = pool.request("GET", list_url, fields={"page": page, "per_page": PER_PAGE}, headers=headers)
-            if response.status != 200:
-                raise RuntimeError(f"HTTP {response.status}")
-            body = _json.loads(response.data)
+            body = _json.loads(fetch_page(page))
             for item in body["releases"]:
                 _ = item["title"]
                 seen += 1
@@ -78,29 +91,18 @@ def raw_validated_ops(base: str, release_id: int, artist_id: int, items: int) ->
     Not a client anyone would write: it puts a number on validation inside a real exchange (between
     socket reads and urllib3's work), which costs more than the same validation timed alone in a loop.
     """
-    import urllib3
-
     from musicagent.models import ArtistReleasesPage, Release
 
-    pool = urllib3.PoolManager()
-    headers = {"User-Agent": USER_AGENT, "Authorization": f"Discogs token={TOKEN}", "Accept": "application/json"}
-    release_url = f"{base}/releases/{release_id}"
-    list_url = f"{base}/artists/{artist_id}/releases"
+    fetch_release, fetch_page = _raw_fetchers(base, release_id, artist_id)
 
     def release() -> object:
-        response = pool.request("GET", release_url, headers=headers)
-        if response.status != 200:
-            raise RuntimeError(f"HTTP {response.status}")
-        return Release.model_validate_json(response.data).title
+        return Release.model_validate_json(fetch_release()).title
 
     def listing() -> object:
         seen = 0
         page = 1
         while True:
-            response = pool.request("GET", list_url, fields={"page": page, "per_page": PER_PAGE}, headers=headers)
-            if response.status != 200:
-                raise RuntimeError(f"HTTP {response.status}")
-            body = ArtistReleasesPage.model_validate_json(response.data)
+            body = ArtistReleasesPage.model_validate_json(fetch_page(page))
             for item in body.releases:
                 _ = item.title
                 seen += 1
