@@ -43,27 +43,40 @@ HEADERS = {"User-Agent": USER_AGENT, "Authorization": f"Discogs token={TOKEN}", 
 Op = Callable[[], Awaitable[object]]
 
 
-async def raw_ops(base: str, release_id: int, artist_id: int, items: int) -> tuple[dict[str, Op], Any]:
+def _raw_fetchers(base: str, release_id: int, artist_id: int) -> tuple[Any, Callable[[], Any], Callable[[int], Any]]:
+    """A session, and the bodies of the release and of page N of the artist's releases as raw aiohttp reads them."""
     import aiohttp
 
     session = aiohttp.ClientSession()
     release_url = f"{base}/releases/{release_id}"
     list_url = f"{base}/artists/{artist_id}/releases"
 
-    async def release() -> object:
+    async def release() -> bytes:
         async with session.get(release_url, headers=HEADERS) as response:
             if response.status != 200:
                 raise RuntimeError(f"HTTP {response.status}")
-            return json.loads(await response.read())["title"]
+            return await response.read()
+
+    async def page(number: int) -> bytes:
+        params = {"page": str(number), "per_page": str(PER_PAGE)}
+        async with session.get(list_url, params=params, headers=HEADERS) as response:
+            if response.status != 200:
+                raise RuntimeError(f"HTTP {response.status}")
+            return await response.read()
+
+    return session, release, page
+
+
+async def raw_ops(base: str, release_id: int, artist_id: int, items: int) -> tuple[dict[str, Op], Any]:
+    session, fetch_release, fetch_page = _raw_fetchers(base, release_id, artist_id)
+
+    async def release() -> object:
+        return json.loads(await fetch_release())["title"]
 
     async def listing() -> object:
         seen, page = 0, 1
         while True:
-            params = {"page": str(page), "per_page": str(PER_PAGE)}
-            async with session.get(list_url, params=params, headers=HEADERS) as response:
-                if response.status != 200:
-                    raise RuntimeError(f"HTTP {response.status}")
-                body = json.loads(await response.read())
+            body = json.loads(await fetch_page(page))
             for item in body["releases"]:
                 _ = item["title"]
                 seen += 1
@@ -82,28 +95,17 @@ async def raw_validated_ops(base: str, release_id: int, artist_id: int, items: i
     Not a client anyone would write: it puts a number on validation inside a real exchange (between
     socket reads and aiohttp's work), which costs more there than the same validation timed alone.
     """
-    import aiohttp
-
     from musicagent.models import ArtistReleasesPage, Release
 
-    session = aiohttp.ClientSession()
-    release_url = f"{base}/releases/{release_id}"
-    list_url = f"{base}/artists/{artist_id}/releases"
+    session, fetch_release, fetch_page = _raw_fetchers(base, release_id, artist_id)
 
     async def release() -> object:
-        async with session.get(release_url, headers=HEADERS) as response:
-            if response.status != 200:
-                raise RuntimeError(f"HTTP {response.status}")
-            return Release.model_validate_json(await response.read()).title
+        return Release.model_validate_json(await fetch_release()).title
 
     async def listing() -> object:
         seen, page = 0, 1
         while True:
-            params = {"page": str(page), "per_page": str(PER_PAGE)}
-            async with session.get(list_url, params=params, headers=HEADERS) as response:
-                if response.status != 200:
-                    raise RuntimeError(f"HTTP {response.status}")
-                body = ArtistReleasesPage.model_validate_json(await response.read())
+            body = ArtistReleasesPage.model_validate_json(await fetch_page(page))
             for item in body.releases:
                 _ = item.title
                 seen += 1

@@ -279,19 +279,19 @@ def test_cache_option_reaches_the_servers_client(tmp_path: Path) -> None:
         assert len([r for r in requests if "/releases/249504" in r]) == expected, (extra, requests)
 
 
+def _serving(transport: str, mock_url: str, cwd: Path, token: str) -> tuple[subprocess.Popen[str], str]:
+    """``musicagent mcp --http/--sse 0 --debug`` in its own process, ``token`` in its environment (any
+    token is the mock's user), and the first line it printed (where it serves)."""
+    command = [sys.executable, "-m", "musicagent", "mcp", transport, "0", "--base-url", mock_url, "--debug"]
+    env = {**os.environ, "DISCOGS_TOKEN": token}
+    process = subprocess.Popen(command, cwd=cwd, stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
+    assert process.stderr is not None
+    return process, process.stderr.readline()
+
+
 def test_streamable_http_on_loopback(mock_url: str, tmp_path: Path) -> None:
-    command = [sys.executable, "-m", "musicagent", "mcp", "--http", "0", "--base-url", mock_url, "--debug"]
-    process = subprocess.Popen(
-        command,
-        cwd=tmp_path,
-        stderr=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "DISCOGS_TOKEN": "http-secret-token-93b1d0"},  # any token is the mock's user
-    )
+    process, line = _serving("--http", mock_url, tmp_path, "http-secret-token-93b1d0")
     try:
-        assert process.stderr is not None
-        line = process.stderr.readline()
         assert "serving MCP on http://127.0.0.1:" in line, line
         url = line.rsplit(" ", 1)[1].strip()
 
@@ -313,18 +313,8 @@ def test_http_sse_on_loopback_for_older_clients(mock_url: str, tmp_path: Path) -
     """``--sse``: the pre-2025-03-26 transport, with the official client's ``sse_client``; the token stays out."""
     from mcp.client.sse import sse_client
 
-    command = [sys.executable, "-m", "musicagent", "mcp", "--sse", "0", "--base-url", mock_url, "--debug"]
-    process = subprocess.Popen(
-        command,
-        cwd=tmp_path,
-        stderr=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "DISCOGS_TOKEN": "sse-secret-token-7f3a9c"},  # any token is the mock's user
-    )
+    process, line = _serving("--sse", mock_url, tmp_path, "sse-secret-token-7f3a9c")
     try:
-        assert process.stderr is not None
-        line = process.stderr.readline()
         assert "serving MCP (HTTP+SSE) on http://127.0.0.1:" in line, line
         url = line.rsplit(" ", 1)[1].strip()
         assert url.endswith("/sse")
