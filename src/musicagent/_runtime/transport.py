@@ -61,7 +61,9 @@ class _Pools:
         self.direct = type(self.manager) is urllib3.PoolManager  # no proxy in between
         self.base = self.manager.connection_from_url(base_url)
         self.default_timeout = timeout
-        self.timeout = urllib3.Timeout(connect=timeout, read=timeout)
+        # Only connecting has a socket timeout: reads are bounded by the watchdog, which shuts the
+        # socket down, and a blocking socket is read without a poll() before every recv().
+        self.timeout = urllib3.Timeout(connect=timeout, read=None)
         self.no_retries = urllib3.Retry(total=False, redirect=False)  # what retries=False means, built once
         # Downloads follow redirects and let every error through as it is (the core retries).
         self.download_redirects = _redirects_class()(
@@ -71,7 +73,7 @@ class _Pools:
     def timeouts(self, seconds: float) -> urllib3.Timeout:
         """The connect and read timeouts of one attempt (the default one built once)."""
         return (
-            self.timeout if seconds == self.default_timeout else self.timeout.__class__(connect=seconds, read=seconds)
+            self.timeout if seconds == self.default_timeout else self.timeout.__class__(connect=seconds, read=None)
         )
 
 
