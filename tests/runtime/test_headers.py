@@ -32,6 +32,8 @@ BLOCKS = {
     "folded value": b"X-Long: first\r\n  second\r\nContent-Length: 0\r\n\r\n",
     "line without a colon": b"Content-Length: 0\r\nnot a header\r\nX-After: 1\r\n\r\n",
     "name with a space": b"Bad Name: 1\r\nContent-Length: 0\r\n\r\n",
+    "lone CR in a value": b"X-A: a\rb\r\nX-B: 1\r\n\r\n",
+    "control characters in a value": b"X-A:\x0bb\x85c\r\nX-B: trailing \r\n\r\n",
     "no headers": b"\r\n",
 }
 

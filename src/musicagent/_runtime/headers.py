@@ -55,32 +55,32 @@ class _PlainMessage(http.client.HTTPMessage):
     """Headers stored as they were decoded (latin-1, so never a surrogate): reading them back needs
     none of the ``email`` policy's per-value work, which would return them unchanged anyway."""
 
-    def __init__(self, pairs: list[tuple[str, str]]) -> None:
+    def __init__(self, pairs: list[tuple[str, str]], first: dict[str, str]) -> None:
         super().__init__()
         self._headers = pairs
+        self._first = first
 
     def items(self) -> list[tuple[str, str]]:
         return list(self._headers)
 
     def get(self, name: str, failobj: Any = None) -> Any:
-        wanted = name.lower()
-        return next((value for key, value in self._headers if key.lower() == wanted), failobj)
+        return self._first.get(name.lower(), failobj)
 
 
 def _message(lines: list[bytes]) -> tuple[http.client.HTTPMessage, dict[str, str]]:
     """The HTTPMessage http.client would have built, without its detour through ``email``, and the
     first value of each header by lower-case name (what ``msg.get()`` answers)."""
     pairs: list[tuple[str, str]] = []
-    first: dict[str, str] = {}
     for line in lines:
-        name, colon, value = line.partition(b":")
-        if not colon or not name or not _NAME_CHARS.issuperset(name):
+        name, colon, value = line.decode("latin-1").partition(":")
+        value = value.lstrip(" \t").rstrip("\r\n")
+        # A name must be a token: printable ASCII without spaces (the colon was split off). A lone
+        # CR ends a line for the email package, so a value holding one is the reference's to read.
+        if not (colon and name and name.isascii() and name.isprintable()) or " " in name or "\r" in value:
             return _parsed_by_http_client(lines)  # folded, malformed: the reference parser decides
-        key = name.decode("latin-1")
-        text = value.decode("latin-1").lstrip(" \t").rstrip("\r\n")
-        pairs.append((key, text))
-        first.setdefault(key.lower(), text)
-    return _PlainMessage(pairs), first
+        pairs.append((name, value))
+    first = {name.lower(): value for name, value in reversed(pairs)}  # the first of repeated names wins
+    return _PlainMessage(pairs, first), first
 
 
 def _parsed_by_http_client(lines: list[bytes]) -> tuple[http.client.HTTPMessage, dict[str, str]]:
