@@ -288,4 +288,4 @@ def test_the_clients_connections_write_header_lines_with_this_module(raw_server:
     """Guards the gain measured in docs/benchmarks.md: the short path is the one in use."""
     discogs = _client(raw_server.url)
     discogs.request("GET", "/x")
-    assert discogs._transport._pools.base.ConnectionCls.putheader is headers._putheader
+    assert discogs._transport._pools.base.ConnectionCls.putheader.__module__ == headers.__name__

@@ -155,26 +155,33 @@ def _name_prefix(name: str) -> bytes | None:
     return raw + b": " if raw and name.isascii() and _NAME_CHARS.issuperset(raw) else None
 
 
-def _putheader(self: Any, header: str, *values: Any) -> None:
-    """A request header line written at once when it is plainly safe; anything else as urllib3 writes it."""
+def _plain_line(header: Any, values: tuple[Any, ...]) -> bytes | None:
+    """The header line ready to send when it is plainly safe; None to have urllib3 write it."""
     if len(values) == 1 and type(header) is str:
         value = values[0]
         # Printable ASCII holds no CR, LF or other control character, so nothing can be injected.
         if type(value) is str and value.isascii() and value.isprintable() and value != SKIP_HEADER:
             prefix = _name_prefix(header)
             if prefix is not None:
-                self._output(prefix + value.encode("ascii"))
-                return
-    HTTPConnection.putheader(self, header, *values)  # HTTPSConnection has no putheader of its own
+                return prefix + value.encode("ascii")
+    return None
 
 
 @cache
 def _with_our_response(connection_class: type[Any]) -> type[Any]:
     """urllib3's own connection class, reading responses with :class:`_Response` and writing header
-    lines with :func:`_putheader`; any other class as it is."""
+    lines with :func:`_plain_line`; any other class as it is."""
     if connection_class not in (HTTPConnection, HTTPSConnection):
         return connection_class
-    return type(connection_class.__name__, (connection_class,), {"response_class": _Response, "putheader": _putheader})
+
+    def putheader(self: Any, header: str, *values: Any) -> None:
+        line = _plain_line(header, values)
+        if line is None:
+            connection_class.putheader(self, header, *values)
+        else:
+            self._output(line)
+
+    return type(connection_class.__name__, (connection_class,), {"response_class": _Response, "putheader": putheader})
 
 
 class _HTTPPool(urllib3.HTTPConnectionPool):
