@@ -332,3 +332,29 @@ def test_the_http_layer_answers_a_batch_with_every_answer_and_passes_the_rest() 
     assert [answer["id"] for answer in json.loads(body)] == [3, 4]  # no stream among them: one JSON array
     status, headers, body = _asgi(app, "POST", json.dumps([notice, notice]).encode())
     assert (status, body, headers[b"mcp-session-id"]) == (202, b"", b"s1")
+
+
+def test_calls_sent_together_on_one_session_each_get_their_own_answer(raw: Raw) -> None:
+    raw.start("2025-06-18")
+    calls = {
+        10: ("artists_get", {"artist_id": 1}),
+        11: ("artists_get", {"artist_id": 108713}),
+        12: ("releases_get", {"release_id": 249504}),
+        13: ("masters_get", {"master_id": 1000}),
+        14: ("artists_releases", {"artist_id": 1, "limit": 500}),
+        15: ("artists_get", {"artist_id": 999999999}),
+        16: ("labels_get", {"label_id": 1}),
+        17: ("releases_get", {"release_id": 1}),
+    }
+    for ident, (name, arguments) in calls.items():  # all written before any answer is read
+        raw.send(_request(ident, "tools/call", {"name": name, "arguments": arguments}))
+    answers = {answer["id"]: answer["result"] for answer in (raw.receive() for _ in calls)}
+    assert set(answers) == set(calls)
+    for ident, (name, arguments) in calls.items():
+        result = answers[ident]
+        if ident == 15:
+            assert result["isError"] is True
+        elif name == "artists_releases":
+            assert result["structuredContent"]["pagination"]["returned"] == 57  # the whole listing at once
+        else:
+            assert result["structuredContent"]["id"] == next(iter(arguments.values())), (ident, name)
