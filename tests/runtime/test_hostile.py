@@ -418,3 +418,74 @@ def test_a_tls_handshake_that_never_completes_ends_at_the_deadline(
         d = connect(url, timeout=30.0, deadline=1.5, max_retries=5)
         elapsed, _ = timed(lambda: d.artists.get(1), APITimeoutError)
     assert elapsed < 1.5 + SLACK
+
+
+# -- one reading of a head in both clients ---------------------------------------------------------------------
+
+
+def held(data: bytes) -> Callable[[socket.socket], None]:
+    """``data``, then the connection kept open, as a kept-alive one is (nothing says the answer is over)."""
+
+    def answer(sock: socket.socket) -> None:
+        sock.sendall(data)
+        time.sleep(10)
+
+    return answer
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        held(b"HTTP/1.1 099 Odd\r\nContent-Length: 2\r\n\r\n{}"),
+        held(b"HTTP/1.1 000 Odd\r\nContent-Length: 2\r\n\r\n{}"),
+        held(b"HTTP/2.0 200 OK\r\nContent-Length: 2\r\n\r\n{}"),
+        held(b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 8\r\n{"a": 1}\r\n'),
+        held(b"HTTP/1.1 200 OK\r\nX A: 1\r\nContent-Length: 2\r\n\r\n{}"),
+        held(b"HTTP/1.1 200 OK\r\nX-A : 1\r\nContent-Length: 2\r\n\r\n{}"),
+        once(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"),
+        once(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n"),
+    ],
+    ids=[
+        "status 099",
+        "status 000",
+        "HTTP/2.0 over HTTP/1",
+        "a body without the blank line before it",
+        "a space in a header name",
+        "a space before the colon",
+        "closed inside the head",
+        "closed inside the head, with a length",
+    ],
+)
+def test_a_malformed_head_reads_the_same_in_both_clients(
+    connect: Callable[..., Discogs], answer: Callable[[socket.socket], None]
+) -> None:
+    """The rule (README, "Hostile answers"): HTTP/1.x, a status of three digits from 100, ``Name: value``
+    lines, a blank line. Anything else is an APIConnectionError at once (a GET is asked again on a new
+    connection). Before, the async client answered 099 as ``APIError`` 99 and waited out the timeout on
+    the connection it kept; the sync one read a head cut off by a close as an empty 200 (``None``) and
+    waited for a blank line after a body line."""
+    with serve_raw(answer) as server:
+        d = connect(server.url, max_retries=1, timeout=5.0)
+        elapsed, error = timed(lambda: d.request("GET", "/x"), APIConnectionError)
+    assert not isinstance(error, APITimeoutError), repr(error)
+    assert elapsed < 5.0 and server.requests == 2
+
+
+@pytest.mark.parametrize("interim", ["102 Processing", "103 Early Hints\r\nLink: </a.css>; rel=preload"])
+def test_interim_answers_before_the_real_one_are_skipped_in_both_clients(
+    connect: Callable[..., Discogs], interim: str
+) -> None:
+    """RFC 9110 §15.2: any 1xx (but 101) comes before the final answer. The sync client skipped only
+    100 and took a 103 as the answer (an APIError), leaving the real one on the connection."""
+    body = b'{"a": 1}'
+    final = head("200 OK", "Content-Type: application/json", f"Content-Length: {len(body)}") + body
+    with serve_raw(held(f"HTTP/1.1 {interim}\r\n\r\n".encode() + final)) as server:
+        assert connect(server.url, max_retries=0).request("GET", "/x") == {"a": 1}
+    assert server.requests == 1
+
+
+def test_endless_interim_answers_end_at_the_timeout(connect: Callable[..., Discogs]) -> None:
+    with serve_raw(endless(b"", b"HTTP/1.1 103 Early Hints\r\n\r\n", pause=0.001)) as server:
+        d = connect(server.url, max_retries=0, timeout=1.0)
+        elapsed, _ = timed(lambda: d.request("GET", "/x"), APITimeoutError)
+    assert elapsed < 1.0 + SLACK

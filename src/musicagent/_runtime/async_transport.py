@@ -346,6 +346,10 @@ class AsyncTransport:
                     timeout=self._timeouts(aiohttp, timeout),
                 ) as response:
                     status = response.status
+                    if status < 100 or response.version[0] != 1:
+                        _drop_connection(response)
+                        version = f"HTTP/{response.version[0]}.{response.version[1]}"
+                        raise _MalformedHead(f"a malformed status line: {version} {status:03d}")
                     if stream_to is not None and 200 <= status < 300:
                         await self._stream(call, response, stream_to, bound, timeout)
                         data = b""
@@ -362,7 +366,7 @@ class AsyncTransport:
             # naming where it pointed), not a broken connection to try again.
             last = exc.history[-1]
             status, resp_headers, data = last.status, last.headers, b""
-        except (aiohttp.ClientError, OSError) as exc:
+        except (aiohttp.ClientError, OSError, _MalformedHead) as exc:
             self.metrics.record_failure()
             raise core.failure(call, _kind(aiohttp, exc), _reason(exc), timeout) from None
         elapsed = time.monotonic() - t0
@@ -443,8 +447,25 @@ async def _refuse_redirects_with_credentials(request: Any, handler: Any) -> Any:
     return response
 
 
+class _MalformedHead(Exception):
+    """A head aiohttp accepts but http.client refuses (status ``099`` or ``000``, ``HTTP/2.0`` over HTTP/1):
+    refused here too, so both clients read one answer the same way."""
+
+
+def _drop_connection(response: aiohttp.ClientResponse) -> None:
+    """Close the connection of an answer that is not to be trusted, even when aiohttp has already put it back
+    in the pool (it does as soon as the declared body is in): the next request must not read what follows."""
+    protocol = getattr(response, "_protocol", None)  # aiohttp keeps it after releasing the connection
+    transport = getattr(protocol, "transport", None)
+    if transport is not None:
+        transport.close()
+    response.close()
+
+
 def _kind(aiohttp: Any, exc: BaseException) -> core.FailureKind:
     """aiohttp's exception as one of the core's failure kinds (which decide retries and messages)."""
+    if isinstance(exc, _MalformedHead):
+        return "connection"
     if isinstance(exc, aiohttp.ClientSSLError):
         return "tls"
     if isinstance(exc, aiohttp.ConnectionTimeoutError):
@@ -463,4 +484,6 @@ def _kind(aiohttp: Any, exc: BaseException) -> core.FailureKind:
 
 
 def _reason(exc: BaseException) -> str:
+    if isinstance(exc, _aiohttp().ServerDisconnectedError) and not isinstance(exc.message, str):
+        return "the connection closed inside the response head"  # its message is the half-read head's repr
     return str(exc) or type(exc).__name__

@@ -25,7 +25,8 @@ __all__ = ["install"]
 
 _MAX_LINE = 65536  # http.client's limits, so that a hostile server meets the same walls
 _MAX_HEADERS = 100
-_NAME_CHARS = frozenset(range(0x21, 0x7F)) - {ord(":")}  # what a header name may hold (RFC 9110 token, loosely)
+_NAME_CHARS = frozenset(b"!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")  # RFC 9110 token
+_LINE_STARTS = _NAME_CHARS | {ord(" "), ord("\t")}  # a header line's first byte: a name's, or a fold's
 
 
 def _header_lines(fp: BinaryIO) -> list[bytes]:
@@ -35,8 +36,12 @@ def _header_lines(fp: BinaryIO) -> list[bytes]:
         line = fp.readline(_MAX_LINE + 1)
         if len(line) > _MAX_LINE:
             raise http.client.LineTooLong("header line")
-        if line in (b"\r\n", b"\n", b""):
+        if line in (b"\r\n", b"\n"):
             return lines
+        if not line:  # http.client would take what came as the whole head (a cut-off 200 read as empty)
+            raise http.client.HTTPException("the connection closed inside the response head")
+        if line[0] not in _LINE_STARTS:  # a body sent without the blank line before it: refused now,
+            raise http.client.HTTPException(f"malformed header line {line[:40]!r}")  # not waited on
         lines.append(line)
         if len(lines) > _MAX_HEADERS:
             raise http.client.HTTPException(f"got more than {_MAX_HEADERS} headers")
@@ -66,7 +71,11 @@ def _message(lines: list[bytes]) -> tuple[http.client.HTTPMessage, dict[str, str
     for line in lines:
         name, colon, value = line.partition(b":")
         if not colon or not name or not _NAME_CHARS.issuperset(name):
-            return _parsed_by_http_client(lines)  # folded, malformed: the reference parser decides
+            if line[:1] in (b" ", b"\t"):
+                return _parsed_by_http_client(lines)  # a folded line: the reference parser joins it
+            # Not "Name: value" ("X A: 1", "X-A : 1", a line without a colon): aiohttp
+            # refuses the head, and so does this reader (http.client read on past it, as mail headers).
+            raise http.client.HTTPException(f"malformed header line {line[:40]!r}")
         key = name.decode("latin-1")
         text = value.decode("latin-1").lstrip(" \t").rstrip("\r\n")
         pairs.append((key, text))
@@ -92,7 +101,7 @@ class _Response(http.client.HTTPResponse):
         if self.headers is not None:  # already read
             return
         version, status, reason = self._read_status()
-        while status == http.client.CONTINUE:  # an interim answer: skip its headers, read the real one
+        while 100 <= status < 200 and status != 101:  # interim (100, 103...): skip its headers, read the real one
             _header_lines(self.fp)
             version, status, reason = self._read_status()
         if version in ("HTTP/1.0", "HTTP/0.9"):
