@@ -351,6 +351,29 @@ def test_a_download_redirect_carrying_the_token_in_its_url_is_not_followed(
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize(
+    ("location", "named"),
+    [
+        ("file:///etc/passwd", "not file:"),
+        ("ftp://127.0.0.1/a.jpg", "not ftp:"),
+        ("FTP://127.0.0.1/a.jpg", "not ftp:"),
+        ("data:,JPEG", "not data:"),
+        ("javascript:alert(1)", "not javascript:"),
+    ],
+)
+def test_a_download_redirected_to_another_scheme_is_one_final_error_naming_it(
+    connect: Callable[..., Discogs], server: LocalServer, tmp_path: Path, location: str, named: str
+) -> None:
+    """Before, each was a connection error ("No host specified", "Not supported URL scheme"), retried
+    as if the network had failed: the same redirect came back every time."""
+    server.routes["/a.jpg"] = lambda seen: (302, {"Location": location}, b"")
+    d = connect(server.url, max_retries=3)
+    elapsed, error = timed(lambda: d.images.download(server.url + "/a.jpg", tmp_path / "a.jpg"), APIError)
+    assert error.status_code == 302 and named in str(error) and location in str(error)
+    assert server.count() == 1 and error.attempts == 1 and elapsed < SLACK
+    assert list(tmp_path.iterdir()) == []
+
+
 _HTTPS_TO_HTTP = r"""
 import json, os, ssl, sys
 sys.path[:0] = sys.argv[2].split(os.pathsep)

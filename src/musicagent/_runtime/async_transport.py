@@ -342,7 +342,7 @@ class AsyncTransport:
                     headers=headers,
                     allow_redirects=stream_to is not None,  # downloads only; API calls never follow
                     max_redirects=6,  # aiohttp counts the answer that is one too many: 5 followed, as urllib3
-                    middlewares=None if stream_to is None else (_refuse_redirects_with_credentials,),
+                    middlewares=None if stream_to is None else (_refuse_redirects,),
                     timeout=self._timeouts(aiohttp, timeout),
                 ) as response:
                     status = response.status
@@ -435,13 +435,14 @@ async def _read_body(call: core.Call, response: aiohttp.ClientResponse, limit: i
     return b"".join(parts)
 
 
-async def _refuse_redirects_with_credentials(request: Any, handler: Any) -> Any:
-    """The sync shell's redirect rule (see ``transport._redirects_class``): a redirect whose ``Location``
-    holds this process's credentials is not followed but is the answer, as the one redirect too many is."""
-    from .redact import holds_secret
+async def _refuse_redirects(request: Any, handler: Any) -> Any:
+    """The sync shell's redirect rule (see ``transport._redirects_class``): a redirect that
+    :func:`.urls.redirect_refusal` refuses is not followed but is the answer, as the one redirect too many is."""
+    from .urls import redirect_refusal
 
     response = await handler(request)
-    if 300 <= response.status < 400 and holds_secret(response.headers.get("Location", "")):
+    location = response.headers.get("Location") if 300 <= response.status < 400 else None
+    if location and redirect_refusal(str(request.url), location) is not None:
         response.close()
         raise _aiohttp().TooManyRedirects(response.request_info, (response,))
     return response

@@ -44,7 +44,15 @@ from .errors import (
 )
 from .log import mask_headers
 from .params import is_token
-from .urls import Origin, UnsafeURLError, base_may_carry_credentials, check_path, may_carry_credentials, origin_of
+from .urls import (
+    Origin,
+    UnsafeURLError,
+    base_may_carry_credentials,
+    check_path,
+    may_carry_credentials,
+    origin_of,
+    redirect_refusal,
+)
 
 if TYPE_CHECKING:
     from .config import Settings
@@ -322,8 +330,10 @@ def status_error(raw: RawResponse) -> APIError | Failure | None:
     headers = raw.raw_headers
     message, parsed = error_message(raw.content, status, headers.get("Content-Type", ""))
     if 300 <= status < 400:
-        where_to = _log.mask(headers.get("Location", "nowhere"))
-        message = f"HTTP {status} redirect to {where_to} (API calls do not follow redirects; downloads follow 5)"
+        location = headers.get("Location", "")
+        why = redirect_refusal(raw.url, location) if location else None
+        why = f"not followed: {why}" if why else "API calls do not follow redirects; downloads follow 5"
+        message = f"HTTP {status} redirect to {_log.mask(location or 'nowhere')} ({why})"
     kw: dict[str, Any] = {
         "method": raw.method,
         "url": raw.url,
