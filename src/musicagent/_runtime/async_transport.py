@@ -262,7 +262,7 @@ class AsyncTransport:
     ) -> Path:
         """Stream a GET body to ``destination`` atomically, following redirects (credentials stay behind)."""
         target = core.download_target(destination)
-        call = self.builder.call("GET", url, options=core.download_options(options))
+        call = self.builder.call("GET", url, options=core.download_options(options), url_parameter="url")
         return await self._run(call, lambda raw: target, target)
 
     # -- the loop --------------------------------------------------------------------------------

@@ -43,7 +43,7 @@ from .errors import (
     error_for_status,
 )
 from .log import mask_headers
-from .params import is_token
+from .params import check_url_query, is_token
 from .urls import (
     Origin,
     UnsafeURLError,
@@ -546,6 +546,8 @@ class RequestBuilder:
                 check_path(path)
         except UnsafeURLError as exc:
             raise InvalidParameterError(url_parameter, f"{shown_url(path)!r} {exc}") from None
+        if "?" in path:
+            check_url_query(url_parameter, path)  # "/x?token=…": the rule request(params=…) is held to
         url = self.url_for(path, query)
         body, content_type = encode_body(json, fields)
         return Call(
