@@ -11,9 +11,12 @@ aiohttp is imported when the first request is sent, never at ``import musicagent
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import math
 import os
+import socket
+import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -185,7 +188,8 @@ class AsyncTransport:
         session = self._session
         if session is None or session.closed or self._loop is not loop:
             aiohttp = _aiohttp()
-            connector = aiohttp.TCPConnector(limit=self._pool_size, ttl_dns_cache=300)
+            resolver = _resolver(aiohttp, loop)
+            connector = aiohttp.TCPConnector(limit=self._pool_size, ttl_dns_cache=300, resolver=resolver)
             # The proxy is the core's decision for the base URL (HTTPS_PROXY/NO_PROXY), as in the sync
             # shell. No cookie jar: like the sync client, no state is carried from one answer to the next.
             session = aiohttp.ClientSession(
@@ -346,10 +350,11 @@ class AsyncTransport:
                     timeout=self._timeouts(aiohttp, timeout),
                 ) as response:
                     status = response.status
-                    if status < 100 or response.version[0] != 1:
+                    version = response.version
+                    if status < 100 or version is None or version.major != 1:
                         _drop_connection(response)
-                        version = f"HTTP/{response.version[0]}.{response.version[1]}"
-                        raise _MalformedHead(f"a malformed status line: {version} {status:03d}")
+                        shown = f"HTTP/{version.major}.{version.minor}" if version else "?"
+                        raise _MalformedHead(f"a malformed status line: {shown} {status:03d}")
                     if stream_to is not None and 200 <= status < 300:
                         await self._stream(call, response, stream_to, bound, timeout)
                         data = b""
@@ -408,6 +413,57 @@ class AsyncTransport:
             raise  # ClientOSError is an OSError too: the connection's, not the disk's
         except OSError as exc:
             raise DownloadError(f"cannot write {str(target)!r}: {exc.strerror or exc}") from None
+
+
+def _resolver(aiohttp: Any, loop: asyncio.AbstractEventLoop) -> Any:
+    """aiohttp's threaded resolver, its lookups in daemon threads of their own instead of asyncio's default executor.
+
+    The system resolver cannot be interrupted: a lookup a DNS server never answers holds its thread
+    for the resolver's own timeout (5 s per try and server by default) after the attempt has given
+    up. In the default executor (a few threads, shared with the application's ``to_thread`` and
+    ``run_in_executor`` calls) a handful of those would stall everything else queued there. A
+    lookup runs once per host and five minutes (``ttl_dns_cache``), so a thread each costs nothing
+    that matters. With aiodns installed, aiohttp's own non-blocking resolver is kept.
+    """
+    if aiohttp.resolver.DefaultResolver is not aiohttp.ThreadedResolver:
+        return None
+    return aiohttp.ThreadedResolver(loop=_DaemonLookups(loop))  # it calls only these two methods of its loop
+
+
+class _DaemonLookups:
+    """``getaddrinfo`` and ``getnameinfo`` as a loop offers them, each run in a daemon thread of its own."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+
+    async def getaddrinfo(self, *args: Any, **kwargs: Any) -> Any:
+        return await self._in_thread(socket.getaddrinfo, *args, **kwargs)
+
+    async def getnameinfo(self, *args: Any) -> Any:
+        return await self._in_thread(socket.getnameinfo, *args)
+
+    async def _in_thread(self, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        loop = self._loop
+        future: asyncio.Future[Any] = loop.create_future()
+
+        def settle(result: Any, error: BaseException | None) -> None:
+            if future.done():  # the attempt gave up (cancelled) while the resolver still waited
+                return
+            if error is not None:
+                future.set_exception(error)
+            else:
+                future.set_result(result)
+
+        def run() -> None:
+            try:
+                outcome: tuple[Any, BaseException | None] = (function(*args, **kwargs), None)
+            except Exception as exc:
+                outcome = (None, exc)
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: nobody waits for it
+                loop.call_soon_threadsafe(settle, *outcome)
+
+        threading.Thread(target=run, name="musicagent-dns", daemon=True).start()
+        return await future
 
 
 def _whole(call: core.Call, response: aiohttp.ClientResponse, limit: int, setting: str) -> bool:

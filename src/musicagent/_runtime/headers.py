@@ -25,7 +25,7 @@ __all__ = ["install"]
 
 _MAX_LINE = 65536  # http.client's limits, so that a hostile server meets the same walls
 _MAX_HEADERS = 100
-_NAME_CHARS = frozenset(b"!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")  # RFC 9110 token
+_NAME_CHARS = frozenset(b"!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")  # a token
 _LINE_STARTS = _NAME_CHARS | {ord(" "), ord("\t")}  # a header line's first byte: a name's, or a fold's
 
 
