@@ -512,3 +512,39 @@ def test_endless_interim_answers_end_at_the_timeout(connect: Callable[..., Disco
         d = connect(server.url, max_retries=0, timeout=1.0)
         elapsed, _ = timed(lambda: d.request("GET", "/x"), APITimeoutError)
     assert elapsed < 1.0 + SLACK
+
+
+_AFTER_A_CASSETTE = r"""
+import os, sys, time
+sys.path[:0] = sys.argv[1].split(os.pathsep)
+import vcr
+from musicagent import APIConnectionError, Discogs
+from runtime.localserver import serve_raw
+
+with vcr.use_cassette(os.path.join(sys.argv[2], "none.yaml"), record_mode="none"):
+    from musicagent._runtime import headers, transport  # what a first request inside a cassette imports
+
+def answer(sock):
+    sock.sendall(b"HTTP/1.1 103 Early Hints\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n{}")
+    time.sleep(10)
+
+with serve_raw(answer) as server:
+    d = Discogs(base_url=server.url, rate_limit=None, timeout=5, max_retries=0, env={}, dotenv=os.devnull)
+    try:
+        d.request("GET", "/x")
+    except APIConnectionError as exc:
+        print(type(exc).__name__, exc)
+"""
+
+
+def test_the_head_rules_hold_after_the_runtime_was_first_imported_inside_a_cassette(tmp_path: Path) -> None:
+    """headers.py bound urllib3's connection classes at import: inside a vcrpy cassette those were vcrpy's
+    stubs, so for the rest of the process urllib3's own classes read heads with http.client (a 103 taken
+    as the answer, a bad Content-Length waited out). Seen when the cassette tests ran before these."""
+    tests = Path(__file__).resolve().parents[1]
+    path = os.pathsep.join([str(tests), str(tests.parent / "src")])
+    done = subprocess.run(
+        [sys.executable, "-c", _AFTER_A_CASSETTE, path, str(tmp_path)], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "APIConnectionError" in done.stdout and "invalid Content-Length" in done.stdout, done.stdout

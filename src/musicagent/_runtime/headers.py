@@ -19,7 +19,6 @@ from functools import cache
 from typing import Any, BinaryIO
 
 import urllib3
-from urllib3.connection import HTTPConnection, HTTPSConnection
 
 __all__ = ["install"]
 
@@ -148,10 +147,15 @@ def _content_length(value: str | None) -> int | None:
     return int(text)
 
 
+_URLLIB3_CLASSES = ("HTTPConnection", "HTTPSConnection")
+
+
 @cache
 def _with_our_response(connection_class: type[Any]) -> type[Any]:
     """urllib3's own connection class, reading responses with :class:`_Response`; any other as it is."""
-    if connection_class not in (HTTPConnection, HTTPSConnection):
+    # By name, not by the classes bound when this module was imported: imported first inside a vcrpy
+    # cassette, those were vcrpy's stubs, and urllib3's own classes were then never given this reader.
+    if connection_class.__module__ != "urllib3.connection" or connection_class.__name__ not in _URLLIB3_CLASSES:
         return connection_class
     return type(connection_class.__name__, (connection_class,), {"response_class": _Response})
 
