@@ -170,7 +170,6 @@ def parse_ttl(value: Any) -> float | dict[str, float] | None:
 def _check_patterns(patterns: Mapping[str, float], operations: Mapping[str, OperationInfo]) -> None:
     """A misspelt operation pattern would silently change nothing: refuse it, naming close names."""
     import difflib  # only on this path
-
     names = [*operations, _REQUEST]
     for pattern in patterns:
         if any(fnmatchcase(name, pattern) for name in names):

@@ -73,7 +73,9 @@ class _Pools:
 
     def timeouts(self, seconds: float) -> urllib3.Timeout:
         """The connect and read timeouts of one attempt (the default one built once)."""
-        return self.timeout if seconds == self.default_timeout else self.timeout.__class__(connect=seconds, read=None)
+        return (
+            self.timeout if seconds == self.default_timeout else self.timeout.__class__(connect=seconds, read=None)
+        )
 
 
 @functools.cache
