@@ -320,10 +320,29 @@ def error_message(data: bytes, status: int, content_type: str) -> tuple[str, Any
             body = None
     if isinstance(body, dict) and isinstance(body.get("message"), str):
         return body["message"], _masked(body)
+    if isinstance(body, dict) and (said := _detail_message(body.get("detail"))):
+        return said, _masked(body)  # ``{"detail": ...}`` alone, a shape some Discogs endpoints answer with
     if not data:
         return f"HTTP {status} with an empty body", None
+    if body is not None:
+        return f"HTTP {status} with a JSON body: {_excerpt(data)}", _masked(body)
     kind = "an HTML page" if "html" in content_type.lower() or data.lstrip()[:1] == b"<" else "a non-JSON body"
     return f"HTTP {status} with {kind}: {_excerpt(data)}", _log.mask(_excerpt(data, 1000))
+
+
+def _detail_message(detail: Any) -> str | None:
+    """What a ``detail`` says: its text, or the first ``{"loc": [...], "msg": ...}`` item and how many follow."""
+    if isinstance(detail, str):
+        return detail or None
+    if not (isinstance(detail, list) and detail and isinstance(detail[0], dict)):
+        return None
+    first = detail[0]
+    if not isinstance(first.get("msg"), str):
+        return None
+    loc = first.get("loc")
+    where = ".".join(str(part) for part in loc) if isinstance(loc, list) else ""
+    more = f" (and {len(detail) - 1} more)" if len(detail) > 1 else ""
+    return (f"{where}: {first['msg']}" if where else first["msg"]) + more
 
 
 def status_error(raw: RawResponse) -> APIError | Failure | None:
