@@ -6,6 +6,8 @@ Defined once: ``main()`` returns these codes, ``--help`` lists them from :data:`
 
 from __future__ import annotations
 
+import re
+
 from .._runtime.errors import (
     APIConnectionError,
     AuthenticationError,
@@ -30,10 +32,12 @@ __all__ = [
     "EXIT_NOT_FOUND",
     "EXIT_OK",
     "EXIT_PIPE",
+    "EXIT_TERMINATED",
     "EXIT_RATE_LIMITED",
     "EXIT_USAGE",
     "PROG",
     "OutputError",
+    "Terminated",
     "UsageError",
     "exit_code_for",
     "message",
@@ -51,6 +55,7 @@ EXIT_NETWORK = 6
 EXIT_API = 7
 EXIT_INTERRUPTED = 130
 EXIT_PIPE = 141
+EXIT_TERMINATED = 143
 
 EXIT_CODES: tuple[tuple[int, str], ...] = (
     (EXIT_OK, "success"),
@@ -63,12 +68,17 @@ EXIT_CODES: tuple[tuple[int, str], ...] = (
     (EXIT_API, "other API error (4xx/5xx), or a response that is not what the API promises"),
     (EXIT_INTERRUPTED, "interrupted (Ctrl-C)"),
     (EXIT_PIPE, "stdout was closed early (e.g. piped into head)"),
+    (EXIT_TERMINATED, "terminated (SIGTERM); an output file is left as it was"),
 )
 """What each exit status means; the help epilog is made from it."""
 
 
 class UsageError(Exception):
     """A bad command line; the CLI turns it into exit code 2 and a one-line message."""
+
+
+class Terminated(BaseException):
+    """SIGTERM, raised where the command was, so that an export in progress removes its temporary file."""
 
 
 class OutputError(Exception):
@@ -93,6 +103,8 @@ def exit_code_for(exc: BaseException) -> int:
         return EXIT_API
     if isinstance(exc, KeyboardInterrupt):
         return EXIT_INTERRUPTED
+    if isinstance(exc, Terminated):
+        return EXIT_TERMINATED
     return EXIT_FAILURE
 
 
@@ -105,4 +117,6 @@ def message(exc: BaseException) -> str:
         text += f" (retry after {exc.retry_after:g} s)"
     elif isinstance(exc, OSError) and not isinstance(exc, DiscogsError) and exc.filename is not None:
         text = f"{exc.strerror or text}: {exc.filename}"
+    elif isinstance(exc, ConfigurationError):  # a setting given as an option is named as the option
+        text = re.sub(r"^invalid argument '(\w+)'", lambda m: f"invalid option --{m[1].replace('_', '-')}", text)
     return mask(text)
