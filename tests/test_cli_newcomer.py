@@ -148,7 +148,9 @@ def test_deadline_must_be_a_positive_number(tmp_path: Path) -> None:
 # -- a killed export ----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("signum", "exit_code", "said"), [(signal.SIGTERM, 143, "terminated"), (signal.SIGINT, 130, "interrupted")])
+@pytest.mark.parametrize(
+    ("signum", "exit_code", "said"), [(signal.SIGTERM, 143, "terminated"), (signal.SIGINT, 130, "interrupted")]
+)
 def test_a_killed_export_leaves_the_old_file_and_nothing_else(
     api: StallingDiscogs, tmp_path: Path, signum: int, exit_code: int, said: str
 ) -> None:
@@ -159,7 +161,7 @@ def test_a_killed_export_leaves_the_old_file_and_nothing_else(
         assert api.stalled.wait(60), "the second page was never asked for"
         time.sleep(0.3)  # the first page's rows are in the temporary file by now
         proc.send_signal(signum)
-        out, err = proc.communicate(timeout=60)
+        _, err = proc.communicate(timeout=60)
     assert proc.returncode == exit_code, err
     assert err == f"musicagent: error: {said}\n"
     assert (tmp_path / "out.csv").read_text(encoding="utf-8") == "precious\n"

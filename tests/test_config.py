@@ -618,4 +618,9 @@ def test_every_bad_setting_fails_at_construction_naming_its_source(name: str, mo
     write_env(f"{variable}={bad}\n")
     with pytest.raises(ConfigurationError, match=rf"^invalid \.env entry {variable}: ") as caught:
         Discogs(**companions)
-    assert bad not in str(caught.value) or name not in ("token", "consumer_secret", "access_token", "access_token_secret")
+    assert bad not in str(caught.value) or name not in (
+        "token",
+        "consumer_secret",
+        "access_token",
+        "access_token_secret",
+    )

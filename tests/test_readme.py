@@ -361,7 +361,9 @@ def test_text_transcript_matches_what_the_command_prints(block: Block, server: M
     printed = re.sub(r"127\.0\.0\.1:\d+", "127.0.0.1:PORT", result.stdout)
     for line in expected:
         shown = re.sub(r"127\.0\.0\.1:\d+", "127.0.0.1:PORT", line)
-        assert shown.rstrip(". ") in printed, f"{block}: {line!r} is not printed (ran {time.monotonic() - started:.0f} s)"
+        assert shown.rstrip(". ") in printed, (
+            f"{block}: {line!r} is not printed (ran {time.monotonic() - started:.0f} s)"
+        )
 
 
 # -- what the prose and tables say ------------------------------------------------------------------
@@ -407,6 +409,8 @@ def test_the_cli_global_options_named_in_the_readme_exist(tmp_path: Path) -> Non
 
 def test_the_mcp_options_named_in_the_readme_exist() -> None:
     named = set(re.findall(r"`(--[a-z-]+)", section("## For AI agents: `musicagent mcp`")))
-    shown = subprocess.run([str(BIN / "musicagent"), "mcp", "--help"], capture_output=True, text=True, timeout=60).stdout
+    shown = subprocess.run(
+        [str(BIN / "musicagent"), "mcp", "--help"], capture_output=True, text=True, timeout=60
+    ).stdout
     assert {"--http", "--sse", "--allow-writes", "--deadline"} <= named
     assert {n for n in named if n not in shown} == set()

@@ -17,7 +17,15 @@ from .errors import ConfigurationError
 from .stores import parse_store_url
 from .urls import UnsafeURLError, base_may_carry_credentials, is_loopback, origin_of
 
-__all__ = ["DEFAULT_BASE_URL", "Secret", "SettingError", "Settings", "environment_variables", "is_loopback", "read_dotenv"]
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "Secret",
+    "SettingError",
+    "Settings",
+    "environment_variables",
+    "is_loopback",
+    "read_dotenv",
+]
 
 DEFAULT_BASE_URL = "https://api.discogs.com"
 AUTHENTICATED_RATE = (60, 60.0)

@@ -415,9 +415,7 @@ def _add_nodes(commands: argparse._SubParsersAction[CLIParser], node: _Node, dep
         _add_nodes(nested, child, depth + 1, common)
 
 
-def _add_builtins(
-    commands: argparse._SubParsersAction[CLIParser], taken: Sequence[str], connection: CLIParser
-) -> None:
+def _add_builtins(commands: argparse._SubParsersAction[CLIParser], taken: Sequence[str], connection: CLIParser) -> None:
     if "login" not in taken:
         login = commands.add_parser(
             "login",
