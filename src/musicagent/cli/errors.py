@@ -85,27 +85,23 @@ class OutputError(Exception):
     """``-o`` names a place that cannot be written; exit code 1. Checked before any request."""
 
 
+_CODE_BY_CLASS: tuple[tuple[type[BaseException] | tuple[type[BaseException], ...], int], ...] = (
+    ((OutputError, DownloadError), EXIT_FAILURE),
+    ((UsageError, InvalidParameterError, ConfigurationError, ExportError), EXIT_USAGE),
+    ((AuthenticationError, PermissionDeniedError), EXIT_AUTH),
+    (NotFoundError, EXIT_NOT_FOUND),
+    (RateLimitError, EXIT_RATE_LIMITED),
+    (APIConnectionError, EXIT_NETWORK),
+    (DiscogsError, EXIT_API),
+    (KeyboardInterrupt, EXIT_INTERRUPTED),
+    (Terminated, EXIT_TERMINATED),
+)
+"""Checked in order, so the most specific class wins (a timeout is a network error, not any API error)."""
+
+
 def exit_code_for(exc: BaseException) -> int:
-    """The exit code of a failure; the most specific class wins (a timeout is a network error)."""
-    if isinstance(exc, OutputError | DownloadError):
-        return EXIT_FAILURE
-    if isinstance(exc, UsageError | InvalidParameterError | ConfigurationError | ExportError):
-        return EXIT_USAGE
-    if isinstance(exc, AuthenticationError | PermissionDeniedError):
-        return EXIT_AUTH
-    if isinstance(exc, NotFoundError):
-        return EXIT_NOT_FOUND
-    if isinstance(exc, RateLimitError):
-        return EXIT_RATE_LIMITED
-    if isinstance(exc, APIConnectionError):
-        return EXIT_NETWORK
-    if isinstance(exc, DiscogsError):
-        return EXIT_API
-    if isinstance(exc, KeyboardInterrupt):
-        return EXIT_INTERRUPTED
-    if isinstance(exc, Terminated):
-        return EXIT_TERMINATED
-    return EXIT_FAILURE
+    """The exit code of a failure (:data:`_CODE_BY_CLASS`); anything else is a local failure."""
+    return next((code for kinds, code in _CODE_BY_CLASS if isinstance(exc, kinds)), EXIT_FAILURE)
 
 
 def message(exc: BaseException) -> str:
