@@ -215,7 +215,8 @@ def test_the_mock_says_it_closes_a_connection_the_client_asked_to_close(mock_htt
 
 @pytest.fixture
 def certificate(tmp_path: Path) -> tuple[Path, Path]:
-    """A throwaway self-signed certificate for 127.0.0.1, made with the openssl command."""
+    """A throwaway self-signed certificate for 127.0.0.1, made with the openssl command (trusted only by
+    the Node process of one test, through NODE_EXTRA_CA_CERTS)."""
     if shutil.which("openssl") is None:
         pytest.skip("the openssl command is needed to make a throwaway TLS certificate")
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
@@ -232,7 +233,8 @@ def certificate(tmp_path: Path) -> tuple[Path, Path]:
             "-subj",
             "/CN=127.0.0.1",
             "-addext",
-            "subjectAltName=IP:127.0.0.1,DNS:localhost",
+            # api.discogs.com too, for discojs, whose connections to that name the test sends to the mock
+            "subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:api.discogs.com",
             "-keyout",
             str(key),
             "-out",
@@ -382,3 +384,46 @@ def test_lionralfs_lists_writes_signed_calls_and_the_429(certificate: tuple[Path
     assert result["signedIdentity"] == USER  # OAuth-signed (PLAINTEXT): acts as the user
     assert result["before"] == {"limit": 2, "used": 1, "remaining": 1}  # X-Discogs-Ratelimit, -Used, -Remaining
     assert result["tooMany"] == {"status": 429, "message": "You are making requests too quickly."}
+
+
+def test_discojs_database_collection_wantlist_marketplace_and_errors(certificate: tuple[Path, Path]) -> None:
+    """discojs (aknorw/discojs; tests/thirdparty/discojs_tour.mjs), which hard-wires https://api.discogs.com:
+    its connections are sent to the mock by an https.Agent given through its documented fetchOptions."""
+    module = _node.package("discojs") / "dist" / "index.es.js"
+    cert, key = certificate
+    mock = Mock("--tls-cert", str(cert), "--tls-key", str(key))
+    try:
+        env = {
+            **os.environ,
+            "NODE_EXTRA_CA_CERTS": str(cert),
+            "DISCOJS_MODULE": str(module),
+            "MOCK_PORT": str(_host_port(mock)[1]),
+        }
+        result = _node.run_script("discojs_tour.mjs", env=env, timeout=90)
+    finally:
+        mock.stop()
+    assert result["release"] == ["Never Gonna Give You Up"] * 2  # its `currency=` ignored, as Discogs does
+    assert result["artist"] == "Persuader, The" and result["master"] and result["versions"] > 0
+    # It always asks artist releases sorted by year: 57 releases in pages of 20, years ascending, undated last.
+    assert [len(page) for page in result["walked"]] == [20, 20, 17]
+    years = [year for page in result["walked"] for _, year in page]
+    dated = [year for year in years if year is not None]
+    assert dated == sorted(dated) and years[len(dated) :] == [None] * (len(years) - len(dated))
+    titles = [title.casefold() for title in result["byTitle"]]
+    assert len(titles) == 57 and titles == sorted(titles, reverse=True)
+    assert result["labelReleases"] == [10, 10]
+    assert result["community"] and result["stats"]
+    assert result["identity"] == USER and result["location"][1] == "Offline"
+    assert result["inFolder"] == [[40522, 4, [[3, "a note"]]]]
+    assert result["moved"] == [1]
+    assert result["goneFolder"]["status"] == 404
+    assert "From discojs" not in result["folders"] and result["fields"] == 3
+    assert result["wants"] == [["from discojs", 3]] and result["wantsAfter"] == 0  # notes, rating in the query
+    assert result["rating"] == 5
+    assert result["listing"] == [12, "For Sale"]
+    assert result["inventory"] == [True]
+    assert result["orders"] == ["1-1"] and result["order"] == "1-1" and result["messages"] == "On its way"
+    assert result["lists"] == 0
+    assert result["notFound"] == {"name": "DiscogsError", "status": 404, "message": "Not Found"}
+    assert result["invalid"]["status"] == 422 and "condition" in result["invalid"]["message"]
+    assert result["anonymous"]["name"] == "AuthError"  # its type for a 401

@@ -114,12 +114,17 @@ def _path_key(method: str, path: str) -> tuple[str, ...]:
 
 
 def significant(method: str, path: str, query: Mapping[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
-    """The query parameters that make the question, normalised as Discogs compares them."""
+    """The query parameters that make the question, normalised as Discogs compares them.
+
+    A parameter the operation does not take is no part of it: Discogs ignores what it does not
+    know (discojs sends ``currency=`` where the API reads ``curr_abbr``).
+    """
     found = route(method, path)
     caseless = found is not None and found.operation.id in _CASELESS_OPERATIONS
+    taken = _query_params(found.operation) if found is not None else None
     result: dict[str, tuple[str, ...]] = {}
     for name, values in query.items():
-        if name in IGNORED_PARAMS or is_credential_param(name):
+        if name in IGNORED_PARAMS or is_credential_param(name) or (taken is not None and name not in taken):
             continue
         if len(values) == 1 and _DEFAULTS.get(name) == (_number(values[0]) if name == "page" else values[0]):
             continue
@@ -127,6 +132,11 @@ def significant(method: str, path: str, query: Mapping[str, tuple[str, ...]]) ->
             " ".join(v.split()).casefold() if caseless else _number(v) if name == "page" else v for v in values
         )
     return result
+
+
+@functools.lru_cache(maxsize=256)
+def _query_params(op: OperationInfo) -> frozenset[str]:
+    return frozenset(param.wire for param in op.params if param.location == "query")
 
 
 def _number(text: str) -> str:

@@ -28,6 +28,7 @@ from ._cassettes import Interaction, load_cassettes, normalize_path, query_of
 from ._match import allowed_methods, find_match, nearest, request_line, route, significant, wrong_path_param
 from ._oauth import AUTHORIZE_PATH, OAuthFlow, oauth_values
 from ._refs import References, collect
+from ._sort import SORT_PARAMS, sort_field, sorted_items
 from ._state import Answer, State
 from ._stubs import RecordedRequest, Stub, StubRegistry
 
@@ -538,7 +539,7 @@ class MockServer:
             if refused is not None:
                 reply.error(*refused, "refused")
                 return
-            parsed, problem = _validated(found.operation, method, body)
+            parsed, problem = _validated(found.operation, method, body, query)
             if problem is not None:
                 reply.error(*problem, "refused")
                 return
@@ -567,6 +568,21 @@ class MockServer:
                 state.forget(path)
             self._replay(reply, match, match.body, path, query)
             return
+        if found is not None and method in ("GET", "HEAD") and found.operation.kind == "page":
+            order = sort_field(found.operation.id, query)
+            if isinstance(order, tuple):
+                ordered = self._repaged(path, query, order)
+                if isinstance(ordered, str):
+                    self._miss(reply, ordered)
+                    return
+                if ordered is not None:
+                    source, made_body = ordered
+                    if self.strict:
+                        self._miss(reply, f"only {source.source} put in the asked order")
+                        return
+                    reply.extra.append(("X-Musicagent-Mock-Synthesized-From", f"{source.source} (sorted)"))
+                    self._replay(reply, source, made_body, path, query, "synthesized", paginated=False)
+                    return
         if found is not None and method in ("GET", "HEAD"):
             made = self._synthesize(found.operation, found.params, method, path, query)
             if isinstance(made, str):
@@ -694,7 +710,7 @@ class MockServer:
         """
         if not params:
             return None
-        wanted = significant("GET", "/", query)
+        wanted = significant(method, path, query)
         page = wanted.pop("page", None)
         first_query = {k: v for k, v in query.items() if k != "page"}
         if page is not None and find_match(self.interactions, method, path, first_query) is not None:
@@ -717,7 +733,12 @@ class MockServer:
                 return source, self._references.name(op.id, params, made)
         return None
 
-    def _repaged(self, path: str, query: Mapping[str, tuple[str, ...]]) -> tuple[Interaction, bytes] | str | None:
+    def _repaged(
+        self,
+        path: str,
+        query: Mapping[str, tuple[str, ...]],
+        order: tuple[tuple[str | int, ...], bool] | None = None,
+    ) -> tuple[Interaction, bytes] | str | None:
         """The listing cut at the asked ``per_page`` when its recordings were cut at another.
 
         Discogs pages 50 items unless asked (at most 100). The items of the listing's consecutive
@@ -725,13 +746,15 @@ class MockServer:
         the items 11 to 20. A listing recorded in part ends with what was recorded (``items`` and
         ``pages`` count that, as :meth:`_cap_pagination` does), its last page maybe short. None when
         the asked size is the recorded one (or nothing is recorded); a str when the asked page lies
-        past the recorded items.
+        past the recorded items. With ``order`` (from :func:`sort_field`) the listing recorded
+        without a sort is put in that order first, if every item of it is recorded.
         """
         asked_size = _per_page(query)
-        first_query = {k: v for k, v in query.items() if k not in ("page", "per_page")}
+        asked_query = {k: v for k, v in query.items() if k not in ("page", "per_page")}
+        first_query = {k: v for k, v in asked_query.items() if order is None or k not in SORT_PARAMS}
         first = find_match(self.interactions, "GET", path, {**first_query, "per_page": (str(asked_size),)})
         listing = _listing(first.body) if first is not None and first.status == 200 else None
-        if first is None or listing is None or listing[1]["per_page"] == asked_size:
+        if first is None or listing is None or (order is None and listing[1]["per_page"] == asked_size):
             return None
         field, pagination, items = listing
         recorded_size = pagination["per_page"]
@@ -742,6 +765,12 @@ class MockServer:
             if more is None or more[1]["page"] != number or more[1]["per_page"] != recorded_size:
                 break
             items.extend(more[2])
+        if order is not None:
+            if len(items) < pagination["items"]:
+                return (
+                    f"sorting needs the whole listing, and {len(items)} of its {pagination['items']} items are recorded"
+                )
+            items = sorted_items(items, *order)
         pages = max(1, math.ceil(len(items) / asked_size))
         page = _page(query)
         if page > pages:
@@ -749,7 +778,7 @@ class MockServer:
         urls: dict[str, str] = {}
 
         def link(number: int) -> str:
-            asked = [(k, v) for k, values in first_query.items() if not is_credential_param(k) for v in values]
+            asked = [(k, v) for k, values in asked_query.items() if not is_credential_param(k) for v in values]
             return f"{_DISCOGS_ORIGINS[0]}{path}?{urlencode([*asked, ('page', number), ('per_page', asked_size)])}"
 
         if page < pages:
@@ -884,11 +913,15 @@ class _Reply:
         )
 
 
-def _validated(op: OperationInfo, method: str, body: bytes) -> tuple[Any, tuple[int, str] | None]:
+def _validated(
+    op: OperationInfo, method: str, body: bytes, query: Mapping[str, tuple[str, ...]]
+) -> tuple[Any, tuple[int, str] | None]:
     """The JSON body, checked against the operation's request schema (its generated model).
 
     A write whose spec has no body still gets a JSON object it was sent (parsed, unchecked): some
-    clients send in a body what the docs put in the query.
+    clients send in a body what the docs put in the query. The other way round too: a body field
+    the body lacks is read from the query (the docs write body fields as URI templates, and
+    discojs sends the wantlist's notes and rating that way).
     """
     if method not in _WRITES:
         return None, None
@@ -904,6 +937,9 @@ def _validated(op: OperationInfo, method: str, body: bytes) -> tuple[Any, tuple[
         return None, (422, "Invalid body: not valid JSON.")
     if not isinstance(parsed, dict):
         return None, (422, "Invalid body: a JSON object is required.")
+    for param in op.params:
+        if param.location == "body" and param.wire not in parsed and param.wire in query:
+            parsed[param.wire] = _typed(query[param.wire][-1], param.type)
     from pydantic import ValidationError
 
     from .._generated import models
@@ -916,6 +952,21 @@ def _validated(op: OperationInfo, method: str, body: bytes) -> tuple[Any, tuple[
         where = ".".join(str(part) for part in first["loc"]) or "body"
         return None, (422, f"Invalid {where}: {first['msg']}.")
     return parsed, None
+
+
+def _typed(text: str, kind: str) -> Any:
+    """A query value as the JSON value of a body field of type ``kind`` (as sent if it is none)."""
+    try:
+        if kind == "integer":
+            return int(text)
+        if kind == "number":
+            number = float(text) if any(c in text for c in ".eE") else int(text)
+            return number if math.isfinite(number) else text
+    except ValueError:
+        return text
+    if kind == "boolean" and text.lower() in ("true", "false", "1", "0"):
+        return text.lower() in ("true", "1")
+    return text
 
 
 def _int(text: str | None) -> int | None:

@@ -15,8 +15,12 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlencode
 
 from .._runtime.operations import OperationInfo
+from ._auth import is_credential_param
+from ._match import route
+from ._sort import sort_field, sorted_items
 
 __all__ = ["Answer", "State"]
 
@@ -58,13 +62,27 @@ class _UserData:
 
 
 def page_of(items: list[Any], field_name: str, query: Mapping[str, tuple[str, ...]], path: str) -> dict[str, Any]:
-    """One page of ``items`` with a Discogs ``pagination`` block (50 per page unless asked)."""
+    """One page of ``items`` with a Discogs ``pagination`` block (50 per page unless asked).
+
+    In the ``sort`` asked, where it is one the operation takes (else in the order kept); its links
+    keep the question's other parameters (filters, sort), as Discogs' do.
+    """
     per_page = max(1, min(100, _int((query.get("per_page") or ("50",))[-1]) or 50))
     page = max(1, _int((query.get("page") or ("1",))[-1]) or 1)
     pages = max(1, -(-len(items) // per_page))
+    found = route("GET", path)
+    order = sort_field(found.operation.id, query) if found is not None else None
+    if isinstance(order, tuple):
+        items = sorted_items(items, *order)
+    kept = [
+        (k, v)
+        for k, values in query.items()
+        if k not in ("page", "per_page") and not is_credential_param(k)
+        for v in values
+    ]
 
     def link(number: int) -> str:
-        return f"{API}{path}?page={number}&per_page={per_page}"
+        return f"{API}{path}?{urlencode([*kept, ('page', number), ('per_page', per_page)])}"
 
     urls: dict[str, str] = {}
     if page < pages:
@@ -114,6 +132,7 @@ class State:
             "releases.rating.delete": self._rating_delete,
             "marketplace.listings.create": self._listing_create,
             "users.inventory": self._inventory,
+            "users.lists": self._lists,
             "users.collection.fields.set": self._field_set,
             "marketplace.listings.get": self._listing_get,
             "marketplace.listings.update": self._listing_update,
@@ -379,15 +398,17 @@ class State:
     def _inventory(self, *, query: Mapping[str, tuple[str, ...]], path: str, **_: Any) -> Answer | None:
         """The user's inventory: what was recorded for them, with the listings made and deleted since."""
         gone = {path for path in self._deleted if path.startswith("/marketplace/listings/")}
-        if not self._listings and not gone:
-            return None  # nothing changed: the recordings answer, filters and sort orders included
         recorded = self._seed_items(f"/users/{self.user}/inventory", "listings")
         items = [i for i in recorded if f"/marketplace/listings/{i.get('id')}" not in gone]
         items += [listing for listing in reversed(self._listings.values()) if listing is not None]
         status = (query.get("status") or (None,))[-1]
-        if status is not None:
+        if status not in (None, "All"):
             items = [i for i in items if i.get("status") == status]
         return Answer(200, page_of(items, "listings", query, path))
+
+    def _lists(self, *, query: Mapping[str, tuple[str, ...]], path: str, **_: Any) -> Answer:
+        """The user's lists as recorded for them, or none (the API has no writes to lists)."""
+        return Answer(200, page_of(self._seed_items(f"/users/{self.user}/lists", "lists"), "lists", query, path))
 
     def _field_set(
         self, *, params: Mapping[str, str], query: Mapping[str, tuple[str, ...]], body: Any, **_: Any
