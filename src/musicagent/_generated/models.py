@@ -43,7 +43,7 @@ class Artist(DiscogsModel):
     images: Annotated[list[Image] | None, Field(description="Images of the artist.")] = None
     uri: Annotated[str | None, Field(description="Web page of the artist on discogs.com.")] = None
     releases_url: Annotated[str | None, Field(description="API URL of the artist's releases.")] = None
-    resource_url: Annotated[str, Field(description="API URL of the artist.")]
+    resource_url: Annotated[str | None, Field(description="API URL of the artist.")] = None
 
 
 class ArtistAlias(DiscogsModel):
@@ -53,7 +53,7 @@ class ArtistAlias(DiscogsModel):
 
     id: Annotated[int, Field(description="Discogs ID of the alias.")]
     name: Annotated[str, Field(description="The other name.")]
-    resource_url: Annotated[str, Field(description="API URL of the alias.")]
+    resource_url: Annotated[str | None, Field(description="API URL of the alias.")] = None
     thumbnail_url: Annotated[str | None, Field(description="Small image of the alias; may be empty.")] = None
 
 
@@ -83,7 +83,12 @@ class ArtistCredit(DiscogsModel):
         str | None,
         Field(description="Tracks the credit applies to (e.g. `A1 to B2`); empty for all."),
     ] = None
-    resource_url: Annotated[str, Field(description="API URL of the artist.")]
+    resource_url: Annotated[
+        str | None,
+        Field(
+            description="API URL of the artist; empty for Various (ID 194) in contributions and submissions, so not required."
+        ),
+    ] = None
     thumbnail_url: Annotated[
         str | None,
         Field(description="Small image of the artist; newer bodies only, may be empty."),
@@ -98,7 +103,7 @@ class ArtistMember(DiscogsModel):
     id: Annotated[int, Field(description="Discogs ID of the member or group.")]
     name: Annotated[str, Field(description="Name of the member or group.")]
     active: Annotated[bool | None, Field(description="Whether the membership is current.")] = None
-    resource_url: Annotated[str, Field(description="API URL of the member or group.")]
+    resource_url: Annotated[str | None, Field(description="API URL of the member or group.")] = None
     thumbnail_url: Annotated[
         str | None,
         Field(description="Small image of the member or group; may be empty."),
@@ -141,7 +146,7 @@ class ArtistRelease(DiscogsModel):
         ItemStats | None,
         Field(description="How many collections and wantlists hold it."),
     ] = None
-    resource_url: Annotated[str, Field(description="API URL of the release or master.")]
+    resource_url: Annotated[str | None, Field(description="API URL of the release or master.")] = None
 
 
 class ArtistReleasesPage(DiscogsModel):
@@ -386,7 +391,7 @@ class Company(DiscogsModel):
         str | None,
         Field(description="The role as text (e.g. Label, Pressed By, Distributed By)."),
     ] = None
-    resource_url: Annotated[str, Field(description="API URL of the company.")]
+    resource_url: Annotated[str | None, Field(description="API URL of the company.")] = None
     thumbnail_url: Annotated[str | None, Field(description="Small image of the company; may be empty.")] = None
 
 
@@ -463,7 +468,7 @@ class ContributedRelease(DiscogsModel):
     date_added: Annotated[str | None, Field(description="When the release was added.")] = None
     date_changed: Annotated[str | None, Field(description="When the release was last changed.")] = None
     uri: Annotated[str | None, Field(description="Web page of the release on discogs.com.")] = None
-    resource_url: Annotated[str, Field(description="API URL of the release.")]
+    resource_url: Annotated[str | None, Field(description="API URL of the release.")] = None
     videos: Annotated[list[Video] | None, Field(description="Videos linked to the release.")] = None
     tracklist: Annotated[
         list[Track] | None,
@@ -502,7 +507,7 @@ class Contributor(DiscogsModel):
     """
 
     username: Annotated[str, Field(description="The user's Discogs username.")]
-    resource_url: Annotated[str, Field(description="API URL of the user.")]
+    resource_url: Annotated[str | None, Field(description="API URL of the user.")] = None
 
 
 class ConvertedPrice(DiscogsModel):
@@ -640,7 +645,7 @@ class Folder(DiscogsModel):
     id: Annotated[int, Field(description="ID of the folder (0 is All, 1 is Uncategorized).")]
     name: Annotated[str, Field(description="Name of the folder.")]
     count: Annotated[int | None, Field(description="How many items the folder holds.")] = None
-    resource_url: Annotated[str, Field(description="API URL of the folder.")]
+    resource_url: Annotated[str | None, Field(description="API URL of the folder.")] = None
 
 
 class FolderCreate(DiscogsModel):
@@ -709,7 +714,7 @@ class Identity(DiscogsModel):
 
     id: Annotated[int, Field(description="Discogs ID of the user.")]
     username: Annotated[str, Field(description="The user's Discogs username.")]
-    resource_url: Annotated[str, Field(description="API URL of the user.")]
+    resource_url: Annotated[str | None, Field(description="API URL of the user.")] = None
     consumer_name: Annotated[
         str | None,
         Field(description="Name of the application the credentials were issued to."),
@@ -915,7 +920,7 @@ class Label(DiscogsModel):
     images: Annotated[list[Image] | None, Field(description="Images of the label.")] = None
     uri: Annotated[str | None, Field(description="Web page of the label on discogs.com.")] = None
     releases_url: Annotated[str | None, Field(description="API URL of the label's releases.")] = None
-    resource_url: Annotated[str, Field(description="API URL of the label.")]
+    resource_url: Annotated[str | None, Field(description="API URL of the label.")] = None
 
 
 class LabelReference(DiscogsModel):
@@ -925,7 +930,7 @@ class LabelReference(DiscogsModel):
 
     id: Annotated[int, Field(description="Discogs ID of the label.")]
     name: Annotated[str, Field(description="Name of the label.")]
-    resource_url: Annotated[str, Field(description="API URL of the label.")]
+    resource_url: Annotated[str | None, Field(description="API URL of the label.")] = None
 
 
 class LabelRelease(DiscogsModel):
@@ -948,7 +953,7 @@ class LabelRelease(DiscogsModel):
         ItemStats | None,
         Field(description="How many collections and wantlists hold it."),
     ] = None
-    resource_url: Annotated[str, Field(description="API URL of the release.")]
+    resource_url: Annotated[str | None, Field(description="API URL of the release.")] = None
 
 
 class LabelReleasesPage(DiscogsModel):
@@ -1011,7 +1016,7 @@ class Listing(DiscogsModel):
     seller: Annotated[ListingSeller | None, Field(description="The seller.")] = None
     release: Annotated[ListingRelease | None, Field(description="The release for sale, summarised.")] = None
     uri: Annotated[str | None, Field(description="Web page of the listing on discogs.com.")] = None
-    resource_url: Annotated[str, Field(description="API URL of the listing.")]
+    resource_url: Annotated[str | None, Field(description="API URL of the listing.")] = None
 
 
 class ListingCondition(
@@ -1109,7 +1114,7 @@ class ListingRelease(DiscogsModel):
         ItemStats | None,
         Field(description="How many collections and wantlists hold the release."),
     ] = None
-    resource_url: Annotated[str, Field(description="API URL of the release.")]
+    resource_url: Annotated[str | None, Field(description="API URL of the release.")] = None
 
 
 class ListingSeller(DiscogsModel):
@@ -1229,7 +1234,7 @@ class Master(DiscogsModel):
         ),
     ] = None
     uri: Annotated[str | None, Field(description="Web page of the master release on discogs.com.")] = None
-    resource_url: Annotated[str, Field(description="API URL of the master release.")]
+    resource_url: Annotated[str | None, Field(description="API URL of the master release.")] = None
 
 
 class MasterVersion(DiscogsModel):
@@ -1257,7 +1262,7 @@ class MasterVersion(DiscogsModel):
         ItemStats | None,
         Field(description="How many collections and wantlists hold it."),
     ] = None
-    resource_url: Annotated[str, Field(description="API URL of the version.")]
+    resource_url: Annotated[str | None, Field(description="API URL of the version.")] = None
 
 
 class MasterVersionsFilters(DiscogsModel):
@@ -1800,7 +1805,7 @@ class Release(DiscogsModel):
     date_added: Annotated[str | None, Field(description="When the release was added.")] = None
     date_changed: Annotated[str | None, Field(description="When the release was last changed.")] = None
     uri: Annotated[str | None, Field(description="Web page of the release on discogs.com.")] = None
-    resource_url: Annotated[str, Field(description="API URL of the release.")]
+    resource_url: Annotated[str | None, Field(description="API URL of the release.")] = None
 
 
 class ReleaseLabel(DiscogsModel):
@@ -1819,7 +1824,7 @@ class ReleaseLabel(DiscogsModel):
         str | None,
         Field(description="The role as text (e.g. Label, Pressed By, Distributed By)."),
     ] = None
-    resource_url: Annotated[str, Field(description="API URL of the label.")]
+    resource_url: Annotated[str | None, Field(description="API URL of the label.")] = None
     thumbnail_url: Annotated[str | None, Field(description="Small image of the label; may be empty.")] = None
 
 
@@ -1886,7 +1891,7 @@ class SearchResult(DiscogsModel):
     thumb: Annotated[str | None, Field(description="Small image of the result; may be empty.")] = None
     cover_image: Annotated[str | None, Field(description="Larger image; may be empty.")] = None
     uri: Annotated[str | None, Field(description="Web page of the result on discogs.com.")] = None
-    resource_url: Annotated[str, Field(description="API URL of the result.")]
+    resource_url: Annotated[str | None, Field(description="API URL of the result.")] = None
     country: Annotated[str | None, Field(description="Country of release.")] = None
     year: Annotated[str | None, Field(description="Year of release, as a string.")] = None
     format: Annotated[
@@ -1978,7 +1983,7 @@ class Series(DiscogsModel):
         str | None,
         Field(description="The role as text (e.g. Label, Pressed By, Distributed By)."),
     ] = None
-    resource_url: Annotated[str, Field(description="API URL of the series.")]
+    resource_url: Annotated[str | None, Field(description="API URL of the series.")] = None
     thumbnail_url: Annotated[str | None, Field(description="Small image of the series; may be empty.")] = None
 
 
@@ -2084,7 +2089,7 @@ class SubmittedArtist(DiscogsModel):
     images: Annotated[list[Image] | None, Field(description="Images of the artist.")] = None
     uri: Annotated[str | None, Field(description="Web page of the artist on discogs.com.")] = None
     releases_url: Annotated[str | None, Field(description="API URL of the artist's releases.")] = None
-    resource_url: Annotated[str, Field(description="API URL of the artist.")]
+    resource_url: Annotated[str | None, Field(description="API URL of the artist.")] = None
 
 
 class SubmittedLabel(DiscogsModel):
@@ -2107,7 +2112,7 @@ class SubmittedLabel(DiscogsModel):
     images: Annotated[list[Image] | None, Field(description="Images of the label.")] = None
     uri: Annotated[str | None, Field(description="Web page of the label on discogs.com.")] = None
     releases_url: Annotated[str | None, Field(description="API URL of the label's releases.")] = None
-    resource_url: Annotated[str, Field(description="API URL of the label.")]
+    resource_url: Annotated[str | None, Field(description="API URL of the label.")] = None
 
 
 class Track(DiscogsModel):
@@ -2186,7 +2191,7 @@ class User(DiscogsModel):
     avatar_url: Annotated[str | None, Field(description="The user's profile picture.")] = None
     banner_url: Annotated[str | None, Field(description="The user's profile banner; may be empty.")] = None
     uri: Annotated[str | None, Field(description="Web page of the user on discogs.com.")] = None
-    resource_url: Annotated[str, Field(description="API URL of the user.")]
+    resource_url: Annotated[str | None, Field(description="API URL of the user.")] = None
     inventory_url: Annotated[str | None, Field(description="API URL of the user's inventory.")] = None
     collection_folders_url: Annotated[str | None, Field(description="API URL of the user's collection folders.")] = None
     collection_fields_url: Annotated[
@@ -2374,7 +2379,7 @@ class Want(DiscogsModel):
     notes_public: Annotated[bool | None, Field(description="Whether the notes are public.")] = None
     date_added: Annotated[str | None, Field(description="When the release was added to the wantlist.")] = None
     basic_information: Annotated[BasicInformation | None, Field(description="The release, summarised.")] = None
-    resource_url: Annotated[str, Field(description="API URL of the wantlist entry.")]
+    resource_url: Annotated[str | None, Field(description="API URL of the wantlist entry.")] = None
 
 
 class WantUpdate(DiscogsModel):
