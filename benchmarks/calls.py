@@ -176,10 +176,23 @@ def discogs_sdk_ops(base: str, release_id: int, artist_id: int, items: int) -> d
 
 
 def without_fast_headers(base: str, release_id: int, artist_id: int, items: int) -> dict[str, Op]:
-    """musicagent with http.client's own header parsing (the email package), as before issue 16."""
+    """musicagent with http.client's own header parsing (the email package) and header writing, as before issue 16."""
     from musicagent._runtime import headers
 
     headers.install = lambda manager: None  # the pools keep urllib3's stock classes
+    return musicagent_ops(base, release_id, artist_id, items)
+
+
+def with_read_timeouts(base: str, release_id: int, artist_id: int, items: int) -> dict[str, Op]:
+    """musicagent with a socket timeout on every read (a poll() before each recv), as before reads blocked."""
+    import urllib3
+
+    from musicagent._runtime import transport
+
+    def timeouts(self: Any, seconds: float) -> urllib3.Timeout:
+        return urllib3.Timeout(connect=seconds, read=seconds)
+
+    transport._Pools.timeouts = timeouts  # type: ignore[method-assign]
     return musicagent_ops(base, release_id, artist_id, items)
 
 
@@ -222,6 +235,7 @@ CLIENTS: dict[str, Callable[[str, int, int, int], dict[str, Op]]] = {
     "raw with musicagent's models": raw_validated_ops,
     "musicagent": musicagent_ops,
     "musicagent without plain header reading": without_fast_headers,
+    "musicagent with read timeouts": with_read_timeouts,
     "musicagent without the GC pause": without_gc_pause,
     "musicagent with count blocks as models": with_count_models,
     "python3-discogs-client": discogs_client_ops,

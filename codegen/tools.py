@@ -143,6 +143,10 @@ def _input_schema(document: dict[str, Any], op: Operation) -> dict[str, Any]:
     return schema
 
 
+# Operations (by their name in the spec's operationId) that only add: a new folder, listing, want, ...
+ADDITIVE_NAMES = frozenset({"create", "add", "add_release"})
+
+
 def tools(spec: Spec) -> list[ToolInfo]:
     """Every operation but the OAuth token steps, sorted by name."""
     tool_info = _tool_info()
@@ -151,7 +155,9 @@ def tools(spec: Spec) -> list[ToolInfo]:
         if op.kind in SKIPPED_KINDS:
             continue
         read_only = op.method in ("GET", "HEAD")
-        deletes = op.method == "DELETE" or op.name == "delete"
+        # MCP's destructiveHint: false only for "additive updates". Deletes are destructive, and so
+        # are updates: they overwrite what was there (a price, a rating, an order's status).
+        additive = op.name in ADDITIVE_NAMES and op.method != "DELETE"
         out.append(
             tool_info(
                 name=op.id.replace(".", "_"),
@@ -161,7 +167,7 @@ def tools(spec: Spec) -> list[ToolInfo]:
                 description=_description(op),
                 input_schema=_input_schema(spec.document, op),
                 read_only=read_only,
-                destructive=not read_only and deletes,
+                destructive=not read_only and not additive,
                 idempotent=read_only or op.method in ("PUT", "DELETE") or op.name in ("update", "set", "delete"),
             )
         )

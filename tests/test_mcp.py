@@ -126,15 +126,20 @@ def test_allow_writes_adds_the_writes_with_their_hints(mock_url: str, tmp_path: 
     hints = {name: tools[name].annotations for name in WRITES}
     for name, hint in hints.items():
         assert hint is not None and hint.read_only_hint is False, name
-    deletes = {name for name, a in hints.items() if a is not None and a.destructive_hint}
-    assert deletes == {
-        "inventory_uploads_delete",
-        "marketplace_listings_delete",
-        "releases_rating_delete",
-        "users_collection_folders_delete",
-        "users_collection_instances_delete",
-        "users_wants_delete",
+    # MCP: destructiveHint is false only for "additive updates"; a delete or an overwrite is destructive
+    # (and the hint's default is true, so it is always sent).
+    additive = {name for name, a in hints.items() if a is not None and a.destructive_hint is False}
+    assert additive == {
+        "inventory_exports_create",
+        "inventory_uploads_add",
+        "marketplace_listings_create",
+        "marketplace_orders_messages_add",
+        "users_collection_folders_add_release",
+        "users_collection_folders_create",
+        "users_wants_add",
     }
+    assert all(hints[name].destructive_hint is True for name in WRITES - additive)  # type: ignore[union-attr]
+    assert {"users_wants_delete", "marketplace_listings_update", "users_update"} <= WRITES - additive
     create = tools["marketplace_listings_create"]
     assert create.annotations is not None and create.annotations.idempotent_hint is False
     assert set(create.input_schema["required"]) == {"release_id", "condition", "price", "status"}
@@ -213,13 +218,11 @@ def test_bad_arguments_and_a_404_are_tool_errors_and_the_server_keeps_serving(
                 await client.call_tool("artists_releases", {"artist_id": 1, "sort": "colour"}),
                 await client.call_tool("artists_releases", {"artist_id": 1, "limit": 501}),
                 await client.call_tool("artists_get", {"artist_id": 999999999}),
-                await client.call_tool("releases_rating_delete", {"release_id": 1, "username": "u"}),
-                await client.call_tool("no_such_tool", {}),
                 await client.call_tool("artists_get", {"artist_id": 108713}),
             ]
 
     results = anyio.run(scenario)
-    wrong_type, missing, unknown, zero, bad_choice, too_many, not_found, write, nothing, fine = results
+    wrong_type, missing, unknown, zero, bad_choice, too_many, not_found, fine = results
     assert _error(wrong_type) == {
         "type": "InvalidParameterError",
         "message": "artist_id: 'abc' is not of type 'integer'",
@@ -233,9 +236,30 @@ def test_bad_arguments_and_a_404_are_tool_errors_and_the_server_keeps_serving(
     error = _error(not_found)
     assert error["type"] == "NotFoundError" and error["status"] == 404
     assert error["message"].startswith("HTTP 404: Artist not found.")  # the message Discogs sent
-    assert "--allow-writes" in _error(write)["message"]
-    assert "no_such_tool" in _error(nothing)["message"]
     assert not fine.is_error and fine.structured_content["id"] == 108713
+
+
+@pytest.mark.parametrize("mode", ["auto", "legacy"])
+def test_a_tool_the_server_does_not_offer_is_a_protocol_error(mock_url: str, tmp_path: Path, mode: str) -> None:
+    """MCP's tools spec: an unknown tool is JSON-RPC's -32602 (invalid params), not a tool result;
+    a write without --allow-writes is unknown to that session, and the message says how to offer it."""
+
+    async def scenario() -> list[MCPError]:
+        refused = []
+        async with _stdio(mock_url, tmp_path, mode=mode) as client:
+            for name, arguments in (
+                ("no_such_tool", {}),
+                ("releases_rating_delete", {"release_id": 1, "username": "u"}),
+            ):
+                with pytest.raises(MCPError) as raised:
+                    await client.call_tool(name, arguments)
+                refused.append(raised.value)
+            assert not (await client.call_tool("artists_get", {"artist_id": 1})).is_error  # and it goes on
+        return refused
+
+    nothing, write = anyio.run(scenario)
+    assert nothing.error.code == write.error.code == types.INVALID_PARAMS
+    assert "no_such_tool" in nothing.error.message and "--allow-writes" in write.error.message
 
 
 def test_the_token_never_appears_in_tool_output_or_logs(mock_url: str, tmp_path: Path) -> None:

@@ -152,7 +152,8 @@ def _check_full(session: dict[str, Any], expected: dict[str, Any]) -> None:
         "message": "artist_id: 'abc' is not of type 'integer'",
         "parameter": "artist_id",
     }
-    assert "--allow-writes" in _tool_error(r[9])["message"]
+    refused = r[9]  # a write without --allow-writes is a tool this session does not offer: MCP's -32602
+    assert (refused["ok"], refused["code"]) == (False, -32602) and "--allow-writes" in refused["error"]
 
     assert [res["uri"] for res in _value(r[10])["resources"]] == [IDENTITY_URI, RATE_LIMIT_URI]
     identity = _value(r[11])["contents"][0]

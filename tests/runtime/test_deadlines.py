@@ -200,3 +200,21 @@ def test_tls_checks_and_sends_the_name_not_the_address_it_resolved_to(
     assert result["bad"]["error"] is not None and "certificate" in result["bad"]["error"].lower(), result
     assert result["names"][:2] == ["localhost", "wrong.test"], result
     assert result["paths"] == ["/good"], result  # nothing was sent to the name the certificate does not hold
+
+
+@pytest.mark.parametrize("fault", ["slow", "drip_body"])
+def test_a_stalled_or_dripped_tls_answer_is_cut_at_the_timeout(tls_server: LocalServer, fault: str) -> None:
+    """The sync client's socket reads have no timeout of their own (the attempt's bound is the wall
+    clock's), so the watchdog shutting the socket down must end a blocked read under TLS too: nothing
+    said after the request, or a body dripped a few bytes at a time. (The async client's timer does
+    not touch sockets; its TLS context is built once per process, before this server's certificate
+    is trusted, so it is not run here.)"""
+    tls_server.slow_seconds = 20
+    tls_server.fail(fault)
+    d = Discogs(base_url=tls_server.url, token="t0k3n-tls", rate_limit=None, timeout=1, max_retries=0)
+    try:
+        elapsed, error = timed(lambda: d.artists.get(1))
+    finally:
+        d.close()
+    assert elapsed < 1 + SLACK
+    assert "within 1s" in str(error)

@@ -11,6 +11,7 @@ import http.client
 import io
 import socket
 import threading
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -31,6 +32,8 @@ BLOCKS = {
     "folded value": b"X-Long: first\r\n  second\r\nContent-Length: 0\r\n\r\n",
     "line without a colon": b"Content-Length: 0\r\nnot a header\r\nX-After: 1\r\n\r\n",
     "name with a space": b"Bad Name: 1\r\nContent-Length: 0\r\n\r\n",
+    "lone CR in a value": b"X-A: a\rb\r\nX-B: 1\r\n\r\n",
+    "control characters in a value": b"X-A:\x0bb\x85c\r\nX-B: trailing \r\n\r\n",
     "no headers": b"\r\n",
 }
 
@@ -192,3 +195,97 @@ def test_the_clients_connections_read_responses_with_this_module(raw_server: Raw
     discogs = _client(raw_server.url)
     discogs.request("GET", "/x")
     assert discogs._transport._pools.base.ConnectionCls.response_class is headers._Response
+
+
+# -- writing request header lines ------------------------------------------------------------------
+
+
+class _Recorder:
+    """A server that records each request's head as it arrived on the socket and answers an empty 200."""
+
+    def __init__(self) -> None:
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.heads: list[bytes] = []
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            with conn:
+                data = b""
+                while True:
+                    while b"\r\n\r\n" not in data:
+                        more = conn.recv(65536)
+                        if not more:
+                            break
+                        data += more
+                    if b"\r\n\r\n" not in data:
+                        break
+                    head, _, data = data.partition(b"\r\n\r\n")
+                    self.heads.append(head)
+                    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+
+
+HEADER_SETS = {
+    "the client's own": {
+        "User-Agent": "musicagent/1.0 +https://example.org",
+        "Accept": "application/vnd.discogs.v2.discogs+json",
+        "Authorization": "Discogs token=abc123",
+        "X-Request-Id": "0a1b2c3d4e5f",
+    },
+    "OAuth": {"Authorization": 'OAuth oauth_consumer_key="k", oauth_nonce="n", oauth_signature="a%26b"'},
+    "latin-1 value": {"User-Agent": "Bj\xf6rk/1.0"},
+    "tab and empty values": {"X-Tab": "a\tb", "X-Empty": ""},
+    "odd but legal name": {"X-Name With Space": "1", "X~Odd!#$%&'*+.^_`|": "2"},
+    "SKIP_HEADER where urllib3 allows it": {"Accept-Encoding": "@@@SKIP_HEADER@@@", "User-Agent": "@@@SKIP_HEADER@@@"},
+    "non-str value": {"X-Count": 5},
+    "bytes value": {"X-Raw": b"raw"},
+    "CR LF in a value": {"X-Inject": "a\r\nInjected: 1"},
+    "lone LF in a value": {"X-Inject": "a\nb"},
+    "colon in a name": {"X:Y": "1"},
+    "empty name": {"": "1"},
+    "non-ASCII name": {"T\xebst": "1"},
+    "non-latin-1 value": {"X-Snow": "\u2603"},
+    "SKIP_HEADER elsewhere": {"X-Foo": "@@@SKIP_HEADER@@@"},
+}
+
+
+def _sent(connection_class: type, recorder: _Recorder, headers_: dict) -> bytes | tuple[type, str]:
+    conn = connection_class("127.0.0.1", recorder.port)
+    try:
+        conn.request("GET", "/releases/1?a=b", headers=headers_)
+        conn.getresponse().read()
+    except Exception as exc:  # what the reference refuses must be refused the same way
+        return type(exc), str(exc)
+    finally:
+        conn.close()
+    deadline = time.monotonic() + 5
+    while not recorder.heads and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return recorder.heads.pop()
+
+
+@pytest.mark.parametrize("headers_", list(HEADER_SETS.values()), ids=list(HEADER_SETS))
+def test_request_header_lines_reach_the_wire_as_urllib3_writes_them(headers_: dict) -> None:
+    """urllib3's own connection class is the reference: same bytes, or the same refusal."""
+    from urllib3.connection import HTTPConnection
+
+    recorder = _Recorder()
+    try:
+        ours = _sent(headers._with_our_response(HTTPConnection), recorder, headers_)
+        reference = _sent(HTTPConnection, recorder, headers_)
+    finally:
+        recorder.sock.close()
+    assert ours == reference
+
+
+@pytest.mark.parametrize("raw_server", [[LENGTH]], indirect=True)
+def test_the_clients_connections_write_header_lines_with_this_module(raw_server: RawServer) -> None:
+    """Guards the gain measured in docs/benchmarks.md: the short path is the one in use."""
+    discogs = _client(raw_server.url)
+    discogs.request("GET", "/x")
+    assert discogs._transport._pools.base.ConnectionCls.putheader.__module__ == headers.__name__

@@ -168,7 +168,7 @@ TOOLS: tuple[ToolInfo, ...] = (
             "additionalProperties": False,
         },
         read_only=False,
-        destructive=False,
+        destructive=True,
         idempotent=False,
     ),
     ToolInfo(
@@ -547,7 +547,7 @@ TOOLS: tuple[ToolInfo, ...] = (
             "additionalProperties": False,
         },
         read_only=False,
-        destructive=False,
+        destructive=True,
         idempotent=True,
     ),
     ToolInfo(
@@ -757,7 +757,7 @@ TOOLS: tuple[ToolInfo, ...] = (
             "additionalProperties": False,
         },
         read_only=False,
-        destructive=False,
+        destructive=True,
         idempotent=True,
     ),
     ToolInfo(
@@ -964,7 +964,7 @@ TOOLS: tuple[ToolInfo, ...] = (
             "additionalProperties": False,
         },
         read_only=False,
-        destructive=False,
+        destructive=True,
         idempotent=True,
     ),
     ToolInfo(
@@ -1078,7 +1078,7 @@ TOOLS: tuple[ToolInfo, ...] = (
             "additionalProperties": False,
         },
         read_only=False,
-        destructive=False,
+        destructive=True,
         idempotent=True,
     ),
     ToolInfo(
@@ -1249,7 +1249,7 @@ TOOLS: tuple[ToolInfo, ...] = (
             "additionalProperties": False,
         },
         read_only=False,
-        destructive=False,
+        destructive=True,
         idempotent=True,
     ),
     ToolInfo(
@@ -1313,7 +1313,7 @@ TOOLS: tuple[ToolInfo, ...] = (
             "additionalProperties": False,
         },
         read_only=False,
-        destructive=False,
+        destructive=True,
         idempotent=True,
     ),
     ToolInfo(
@@ -1539,7 +1539,7 @@ TOOLS: tuple[ToolInfo, ...] = (
             "additionalProperties": False,
         },
         read_only=False,
-        destructive=False,
+        destructive=True,
         idempotent=True,
     ),
     ToolInfo(
@@ -1631,7 +1631,7 @@ TOOLS: tuple[ToolInfo, ...] = (
             "additionalProperties": False,
         },
         read_only=False,
-        destructive=False,
+        destructive=True,
         idempotent=True,
     ),
 )

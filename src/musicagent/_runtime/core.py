@@ -108,7 +108,7 @@ class RawResponse:
         return mask_headers(self.raw_headers)
 
 
-@dataclass
+@dataclass(slots=True)
 class Call:
     """One logical call, the same for each of its attempts: what to send, its limits and its clock.
 
@@ -170,7 +170,11 @@ class Failure(Exception):
         self.retry_after: float | None = getattr(error, "retry_after", None)
 
 
-_cancelling = threading.local()
+class _Cancelling(threading.local):
+    event: threading.Event | None = None  # a class default: no AttributeError raised and caught on every check
+
+
+_cancelling = _Cancelling()
 
 
 @contextmanager
@@ -182,7 +186,7 @@ def cancel_when(event: threading.Event) -> Iterator[None]:
     its caller gives up must not go out later, since a write would then still happen. The shells
     check it after the limiter's wait, just before sending (:func:`check_cancelled`).
     """
-    previous = getattr(_cancelling, "event", None)
+    previous = _cancelling.event
     _cancelling.event = event
     try:
         yield
@@ -192,7 +196,7 @@ def cancel_when(event: threading.Event) -> Iterator[None]:
 
 def check_cancelled(call: Call) -> None:
     """Raise a final :class:`Failure` (nothing was sent) when the call's caller has cancelled it."""
-    event: threading.Event | None = getattr(_cancelling, "event", None)
+    event = _cancelling.event
     if event is not None and event.is_set():
         raise Failure(CallCancelledError("cancelled by its caller before it was sent", **call.where()), reached=False)
 

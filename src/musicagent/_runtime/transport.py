@@ -55,13 +55,16 @@ class _Pools:
             origin_of(base_url)  # the settings checked it with urllib.parse alone; now urllib3 reads it too
         except UnsafeURLError as exc:
             raise ConfigurationError(f"invalid base_url {base_url!r}: {exc}") from None
+        self.watchdog = watchdog  # imported with urllib3; kept here so each attempt does not run an import statement
         self.manager = _make_pool(base_url, maxsize)
         headers.install(self.manager)  # header blocks read without the email package: see headers.py
         watchdog.install(self.manager)  # attempts bounded by the wall clock: see watchdog.py
         self.direct = type(self.manager) is urllib3.PoolManager  # no proxy in between
         self.base = self.manager.connection_from_url(base_url)
         self.default_timeout = timeout
-        self.timeout = urllib3.Timeout(connect=timeout, read=timeout)
+        # Only connecting has a socket timeout: reads are bounded by the watchdog, which shuts the
+        # socket down, and a blocking socket is read without a poll() before every recv().
+        self.timeout = urllib3.Timeout(connect=timeout, read=None)
         self.no_retries = urllib3.Retry(total=False, redirect=False)  # what retries=False means, built once
         # Downloads follow redirects and let every error through as it is (the core retries).
         self.download_redirects = _redirects_class()(
@@ -71,7 +74,7 @@ class _Pools:
     def timeouts(self, seconds: float) -> urllib3.Timeout:
         """The connect and read timeouts of one attempt (the default one built once)."""
         return (
-            self.timeout if seconds == self.default_timeout else self.timeout.__class__(connect=seconds, read=seconds)
+            self.timeout if seconds == self.default_timeout else self.timeout.__class__(connect=seconds, read=None)
         )
 
 
@@ -272,10 +275,9 @@ class Transport:
         watchdog enforces it on every byte of the exchange, not just the gaps between them.
         """
         timeout = call.attempt_timeout(call.time_left())
-        from . import watchdog
-
         headers = self.builder.headers(call)
         pools = self._pools
+        watchdog = pools.watchdog
         timeouts = pools.timeouts(timeout)
         t0 = time.monotonic()
         guard = watchdog.arm(t0 + timeout)
@@ -388,7 +390,8 @@ def _read_body(call: Call, response: urllib3.BaseHTTPResponse, limit: int, setti
     sending without end at full speed is stopped here, by the flag, rather than by the size cap.
     """
     length = response.length_remaining
-    if length is not None and not response.headers.get("Content-Encoding"):
+    headers = response.headers  # ``in`` first: HTTPHeaderDict.get raises and catches a KeyError for a missing key
+    if length is not None and ("content-encoding" not in headers or not headers["content-encoding"]):
         if length > limit:
             raise core.too_large(call, limit, setting)
         return response.read()

@@ -13,7 +13,7 @@ import json
 import socket
 import sys
 import threading
-from typing import Any
+from typing import Any, cast
 
 import anyio
 import anyio.to_thread
@@ -103,6 +103,8 @@ def build_server(toolbox: Toolbox) -> Server[Any]:
         return types.ListToolsResult(tools=listed)
 
     async def call_tool(ctx: Any, params: types.CallToolRequestParams) -> types.CallToolResult:
+        if not toolbox.offers(params.name):  # MCP: an unknown tool is a protocol error, not a tool's failure
+            raise MCPError(types.INVALID_PARAMS, toolbox.unknown(params.name))
         # Cancelled (notifications/cancelled), the handler stops waiting at once; the worker thread
         # cannot be interrupted, but the event keeps it from sending anything more for this call.
         cancel = threading.Event()
@@ -204,10 +206,15 @@ def _rate_limit(client: Any) -> dict[str, Any]:
 
 
 async def serve_stdio(server: Server[Any]) -> None:
+    """The SDK's stdio transport, behind the layer that answers batches and unreadable lines (``_stdio``)."""
     from mcp.server.stdio import stdio_server
 
-    async with stdio_server() as (read_stream, write_stream):
-        await server.run(read_stream, write_stream, server.create_initialization_options())
+    from ._stdio import Lines, Wire, claim_stdio
+
+    stdin, stdout = claim_stdio()
+    wire = Wire(stdout)
+    async with stdio_server(stdin=cast(Any, Lines(stdin, wire)), stdout=cast(Any, wire)) as (read, write):
+        await server.run(read, write, server.create_initialization_options())
 
 
 _HOST = "127.0.0.1"

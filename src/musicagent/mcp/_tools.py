@@ -105,6 +105,16 @@ class Toolbox:
     def tools(self) -> list[ToolInfo]:
         return [t for t in self._all.values() if t.read_only or self.allow_writes]
 
+    def offers(self, name: str) -> bool:
+        """``name`` is one of :attr:`tools` (a write only with ``allow_writes``)."""
+        tool = self._all.get(name)
+        return tool is not None and (tool.read_only or self.allow_writes)
+
+    def unknown(self, name: str) -> str:
+        """What to tell a caller asking for a tool not offered (masked: a name is caller text)."""
+        hint = " (a write: start the server with --allow-writes to offer it)" if name in self._all else ""
+        return f"no tool named {mask(name)!r}{hint}"
+
     def output_schema(self, tool: ToolInfo) -> dict[str, Any] | None:
         """The JSON Schema of the tool's structured content, from the generated models (cached)."""
         if tool.name not in self._output_schemas:
@@ -141,9 +151,8 @@ class Toolbox:
         Once ``cancel`` is set (the client cancelled the call), no further request is sent for it.
         """
         tool = self._all.get(name)
-        if tool is None or not (tool.read_only or self.allow_writes):
-            hint = " (a write: start the server with --allow-writes to offer it)" if tool is not None else ""
-            return error_outcome(InvalidParameterError("name", f"no tool named {name!r}{hint}"))
+        if tool is None or not self.offers(name):
+            return error_outcome(InvalidParameterError("name", self.unknown(name)))
         try:
             with cancel_when(cancel or threading.Event()):
                 return self._call(tool, dict(arguments or {}))
