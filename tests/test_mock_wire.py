@@ -127,3 +127,33 @@ def test_the_users_own_listings_come_from_state_filtered_sorted_and_linked_with_
     status, _, body = http(f"{server.url}/users/{USER}/lists?page=1")
     assert status == 200 and json.loads(body)["lists"] == [] and json.loads(body)["pagination"]["items"] == 0
     assert http(f"{server.url}/users/rodneyfool/lists?page=2&per_page=1")[0] == 200  # others' as recorded
+
+
+def _links(header: str) -> dict[str, str]:
+    """A Link header as RFC 8288 writes it, ``<url>; rel="next"`` (Discogs quotes the relation)."""
+    found = {}
+    for part in header.split(","):
+        url, rel = part.split(";")
+        assert rel.strip().startswith('rel="') and rel.strip().endswith('"'), header
+        found[rel.strip()[5:-1]] = url.strip().strip("<>")
+    return found
+
+
+def test_every_page_of_a_listing_has_discogs_link_header_and_every_answer_cors(server: MockServer) -> None:
+    """Discogs' documented answers carry ``Link: <...>; rel="last", <...>; rel="next"`` on a listing's pages
+    and ``Access-Control-Allow-Origin: *``: a client that pages by the Link header (requests' ``links``,
+    parse-link-header) must not stop after page 1, whoever made the page (recording, cut, state)."""
+    recorded = http(f"{server.url}/artists/1/releases")
+    cut = http(f"{server.url}/artists/1/releases?per_page=20&page=2")
+    for _ in range(3):
+        http(f"{server.url}/users/{USER}/wants/{40522 + _}", "PUT")
+    kept = http(f"{server.url}/users/{USER}/wants?per_page=2")
+    for status, headers, body in (recorded, cut, kept):
+        assert status == 200 and headers["Access-Control-Allow-Origin"] == "*"
+        urls = json.loads(body)["pagination"]["urls"]
+        assert urls and _links(headers["Link"]) == urls
+    assert set(_links(cut[1]["Link"])) == {"first", "prev", "next", "last"}
+    status, headers, _ = http(f"{server.url}/labels/1/releases")  # one page: nothing to link
+    assert status == 200 and "Link" not in headers
+    for status, headers, _ in (http(f"{server.url}/releases/999999999"), http(f"{server.url}/releases/abc")):
+        assert status == 404 and headers["Access-Control-Allow-Origin"] == "*"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -62,9 +63,7 @@ class _Pools:
         self.direct = type(self.manager) is urllib3.PoolManager  # no proxy in between
         self.base = self.manager.connection_from_url(base_url)
         self.default_timeout = timeout
-        # Only connecting has a socket timeout: reads are bounded by the watchdog, which shuts the
-        # socket down, and a blocking socket is read without a poll() before every recv().
-        self.timeout = urllib3.Timeout(connect=timeout, read=None)
+        self.timeout = urllib3.Timeout(connect=timeout, read=_read_timeout(timeout))
         self.no_retries = urllib3.Retry(total=False, redirect=False)  # what retries=False means, built once
         # Downloads follow redirects and let every error through as it is (the core retries).
         self.download_redirects = _redirects_class()(
@@ -74,8 +73,20 @@ class _Pools:
     def timeouts(self, seconds: float) -> urllib3.Timeout:
         """The connect and read timeouts of one attempt (the default one built once)."""
         return (
-            self.timeout if seconds == self.default_timeout else self.timeout.__class__(connect=seconds, read=None)
+            self.timeout
+            if seconds == self.default_timeout
+            else self.timeout.__class__(connect=seconds, read=_read_timeout(seconds))
         )
+
+
+def _read_timeout(seconds: float) -> float | None:
+    """The socket timeout of each read: none where the watchdog's shutdown wakes a blocked read.
+
+    The watchdog bounds every attempt by the wall clock by shutting its socket down, which ends a
+    blocked ``recv`` at once on Linux and macOS; there a per-read timeout adds nothing but a
+    ``poll()`` before every ``recv``. Elsewhere reads keep the timeout as well.
+    """
+    return None if sys.platform in ("linux", "darwin") else seconds
 
 
 @functools.cache

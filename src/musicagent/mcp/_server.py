@@ -221,8 +221,13 @@ _HOST = "127.0.0.1"
 
 
 async def serve_http(server: Server[Any], port: int) -> None:
-    """Streamable HTTP on 127.0.0.1 only (the SDK then also turns on DNS-rebinding protection)."""
-    await _serve_asgi(server.streamable_http_app(host=_HOST), port, "/mcp", "MCP")
+    """Streamable HTTP on 127.0.0.1 only (the SDK then also turns on DNS-rebinding protection).
+
+    JSON-RPC batches, which the SDK's transport refuses, are split in front of it (``_batch``).
+    """
+    from ._batch import BatchingApp
+
+    await _serve_asgi(BatchingApp(server.streamable_http_app(host=_HOST)), port, "/mcp", "MCP")
 
 
 async def serve_sse(server: Server[Any], port: int) -> None:

@@ -680,10 +680,8 @@ class MockServer:
     ) -> None:
         """Send a recording's answer (``body``: its body, or one made from it); ``paginated=False``: already cut."""
         headers = [(k, v) for k, v in match.headers if not k.lower().startswith("x-discogs-ratelimit")]
-        if not paginated:
+        if not paginated:  # a Link header to match the body is added when it is sent (_Reply.send)
             headers = [(k, v) for k, v in headers if k.lower() not in ("link", "content-length")]
-            link = _link_header(body)
-            headers += [("Link", link)] if link else []
         elif reply.method in ("GET", "HEAD") and match.status == 200:
             capped = self._cap_pagination(body, reply.method, path, query)
             if capped is not None:
@@ -899,11 +897,15 @@ class _Reply:
         stub: Stub | None = None,
         reason: str = "",
     ) -> None:
+        if status == 200 and b'"pagination"' in body and not any(k.lower() == "link" for k, _ in headers):
+            link = _link_header(body)  # every page of a listing, whoever made it, as Discogs sends them
+            headers = [*headers, ("Link", link)] if link else headers
         base = self.server._url
         if self.server.rewrite_urls and base is not None and answer != "image":
             headers = [(k, _rewrite(v, base)) for k, v in headers]
             body = _rewrite(body.decode("utf-8", "surrogateescape"), base).encode("utf-8", "surrogateescape")
-        all_headers = [*headers, *self.extra, (ANSWER_HEADER, answer), *self.rate]
+        # Discogs' documented answers allow any origin: browser clients call the API directly.
+        all_headers = [*headers, *self.extra, ("Access-Control-Allow-Origin", "*"), (ANSWER_HEADER, answer), *self.rate]
         MockServer._send(self.handler, self.method, status, reason, all_headers, body)
         secret = ("authorization", "cookie")
         masked = {k: ("***" if k.lower() in secret else v) for k, v in self.handler.headers.items()}
@@ -1026,9 +1028,17 @@ def _without_image_urls(body: bytes) -> bytes:
 
 
 def _link_header(body: bytes) -> str:
-    """Discogs' ``Link`` header, from the ``pagination.urls`` of the body it goes with."""
-    urls = json.loads(body)["pagination"]["urls"]
-    return ", ".join(f"<{url}>; rel={rel}" for rel, url in urls.items())
+    """Discogs' ``Link`` header (``<url>; rel="next", ...``) from the ``pagination.urls`` of a page's body.
+
+    Empty when the body is no page or its listing has one page (no links).
+    """
+    try:
+        urls = json.loads(body)["pagination"]["urls"]
+    except (ValueError, KeyError, TypeError):
+        return ""
+    if not isinstance(urls, dict):
+        return ""
+    return ", ".join(f'<{url}>; rel="{rel}"' for rel, url in urls.items() if isinstance(url, str))
 
 
 def _substitute(body: bytes, recorded: Mapping[str, str], wanted: Mapping[str, str]) -> bytes | None:
