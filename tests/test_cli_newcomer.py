@@ -175,3 +175,28 @@ def test_sigterm_handling_is_only_for_the_command(tmp_path: Path) -> None:
     before = signal.getsignal(signal.SIGTERM)
     assert app.main(["--base-url", "http://127.0.0.1:9", "--max-retries", "0", "artists", "get", "1"]) == 6
     assert signal.getsignal(signal.SIGTERM) is before
+
+
+# -- arguments the SDK refuses -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (
+            ["releases", "rating", "update", "249504", "bob", "--rating", "9"],
+            "argument --rating: must be <= 5, got 9 (see 'musicagent releases rating update --help')",
+        ),
+        (["releases", "get", "-5"], "argument RELEASE_ID: must be >= 1, got -5 (see 'musicagent releases get --help')"),
+        (
+            ["users", "inventory", "bob", "--per-page", "500"],
+            "argument --per-page: must be <= 100, got 500 (see 'musicagent users inventory --help')",
+        ),
+    ],
+)
+def test_an_argument_the_sdk_refuses_is_named_as_it_was_typed(
+    args: list[str], said: str, api: StallingDiscogs, tmp_path: Path
+) -> None:
+    code, out, err = run("--base-url", api.url, "--token", "t", *args, cwd=tmp_path)
+    assert (code, out, err) == (2, "", f"musicagent: error: {said}\n")
+    assert api.requests == []

@@ -261,7 +261,24 @@ def _run(
 
         return run_login(ns, {op.id for op in registry}, Discogs, _client_options(ns), stdout, stderr)
     op: OperationInfo = ns._op
-    return _run_operation(op, ns, stdout, stderr)
+    from .._runtime.errors import InvalidParameterError
+
+    try:
+        return _run_operation(op, ns, stdout, stderr)
+    except InvalidParameterError as exc:
+        raise UsageError(_as_typed(op, exc)) from exc
+
+
+def _as_typed(op: OperationInfo, exc: Any) -> str:
+    """The SDK's ``rating: must be <= 5`` as the command line spells it: ``argument --rating: ...``."""
+    from .parser import command_path, option_names
+
+    param = next((p for p in op.params if p.name == exc.parameter), None)
+    if param is None:
+        return str(exc)
+    spelling = param.name.upper() if param.location == "path" else option_names(param)[-1]
+    detail = str(exc).removeprefix(f"{exc.parameter}: ")
+    return f"argument {spelling}: {detail} (see '{PROG} {' '.join(command_path(op))} --help')"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
