@@ -113,7 +113,14 @@ def test_lines_that_are_no_message_get_json_rpc_errors_and_the_session_goes_on(r
         "id": None,
         "error": {"code": -32700, "message": "Parse error: not JSON"},
     }
-    for sent, ident in (({"jsonrpc": "2.0", "id": 5}, 5), ({"id": 6, "method": "ping"}, 6), ([], None), ("42", None)):
+    null_id = {"jsonrpc": "2.0", "id": None, "method": "ping"}  # MCP forbids it; the SDK took it for a notification
+    for sent, ident in (
+        ({"jsonrpc": "2.0", "id": 5}, 5),
+        ({"id": 6, "method": "ping"}, 6),
+        ([], None),
+        ("42", None),
+        (null_id, None),
+    ):
         raw.send(sent)
         answer = raw.receive()
         assert (answer["id"], answer["error"]["code"]) == (ident, -32600), sent

@@ -157,3 +157,42 @@ def test_every_page_of_a_listing_has_discogs_link_header_and_every_answer_cors(s
     assert status == 200 and "Link" not in headers
     for status, headers, _ in (http(f"{server.url}/releases/999999999"), http(f"{server.url}/releases/abc")):
         assert status == 404 and headers["Access-Control-Allow-Origin"] == "*"
+
+
+def test_status_all_is_no_filter_as_discogs_reads_it(server: MockServer) -> None:
+    """discojs sends ``status=All`` for every inventory it asks; "All" is Discogs' every status, so the
+    question is the one recorded without a status (another user's inventory, orders)."""
+    for path, recorded in (
+        (
+            "/users/360vinyl/inventory?status=All&sort=price&sort_order=asc",
+            "/users/360vinyl/inventory?sort=price&sort_order=asc",
+        ),
+        ("/marketplace/orders?status=All", "/marketplace/orders"),
+    ):
+        status, headers, body = http(server.url + path)
+        assert (status, headers["X-Musicagent-Mock"], body) == (200, "recorded", http(server.url + recorded)[2]), path
+    assert http(server.url + "/marketplace/orders?status=Cancelled")[1]["X-Musicagent-Mock"] == "miss"  # a real filter
+
+
+def test_a_page_with_more_lists_than_its_items_is_still_cut_at_the_size_asked(server: MockServer) -> None:
+    """A master's versions come with ``filter_facets`` (a list too) beside ``versions``: the items are the
+    ones the spec names, so ``per_page`` is honoured there as everywhere."""
+    status, headers, body = http(f"{server.url}/masters/1000/versions?per_page=2&page=2")
+    page = json.loads(body)
+    assert status == 200 and len(page["versions"]) == 2 and page["filter_facets"]
+    assert (page["pagination"]["page"], page["pagination"]["per_page"], page["pagination"]["pages"]) == (2, 2, 3)
+    assert set(_links(headers["Link"])) == {"first", "prev", "next", "last"}
+
+
+def test_an_edit_may_send_only_what_changes(server: MockServer) -> None:
+    """python3-discogs-client's ``listing.save()`` and discogs-sdk's ``update()`` post only the fields
+    changed: the rest stays as it was. What is sent is still checked, and a new listing needs them all."""
+    listing = {"release_id": 40522, "condition": "Mint (M)", "price": 10, "status": "Draft"}
+    made = json.loads(http(server.url + "/marketplace/listings", "POST", listing)[2])["listing_id"]
+    assert http(f"{server.url}/marketplace/listings/{made}", "POST", {"price": 15})[0] == 204
+    now = json.loads(http(f"{server.url}/marketplace/listings/{made}")[2])
+    assert (now["price"]["value"], now["condition"], now["status"]) == (15, "Mint (M)", "Draft")
+    status, _, body = http(f"{server.url}/marketplace/listings/{made}", "POST", {"condition": "Brand new"})
+    assert status == 422 and "condition" in json.loads(body)["message"]
+    status, _, body = http(server.url + "/marketplace/listings", "POST", {"price": 10})
+    assert status == 422 and "Invalid" in json.loads(body)["message"]

@@ -132,6 +132,9 @@ def test_python3_discogs_client_pages_search_collection_marketplace_and_errors(m
     me.inventory.add_listing(40522, "Mint (M)", 12.5, "Draft")
     [listing] = [x for x in me.inventory if x.status == "Draft"]
     assert (listing.price.value, listing.condition) == (12.5, "Mint (M)")
+    listing.price = 14  # save() posts the changed field alone, then reads the listing again
+    listing.save()
+    assert (client.listing(listing.id).price.value, client.listing(listing.id).condition) == (14, "Mint (M)")
     listing.delete()
     assert all(x.id != listing.id for x in me.inventory)
     with pytest.raises(HTTPError) as refused:  # the spec's conditions: Discogs' 422
@@ -427,3 +430,44 @@ def test_discojs_database_collection_wantlist_marketplace_and_errors(certificate
     assert result["notFound"] == {"name": "DiscogsError", "status": 404, "message": "Not Found"}
     assert result["invalid"]["status"] == 422 and "condition" in result["invalid"]["message"]
     assert result["anonymous"]["name"] == "AuthError"  # its type for a 401
+
+
+def test_discogs_sdk_walks_reads_writes_and_errors(mock_http: Mock, monkeypatch: pytest.MonkeyPatch) -> None:
+    """discogs-sdk (jmfontaine/discogs-sdk; a dev dependency), a typed client whose pydantic models
+    check every body it reads, pointed at the mock by its ``base_url``: reads across pages, writes
+    with partial edits (it sends only the fields given), and its typed errors."""
+    discogs_sdk = pytest.importorskip("discogs_sdk", reason="discogs-sdk is not installed (the dev extra has it)")
+    client = discogs_sdk.Discogs(token=SECRET, base_url=mock_http.url, max_retries=0, user_agent="musicagent-tests/1.0")
+    assert client.releases.get(249504).title == "Never Gonna Give You Up"
+    assert client.masters.get(96559).title == "Never Gonna Give You Up"
+    assert len([r.id for r in client.artists.get(1).releases.list()]) == 57  # two pages of 50, walked
+    years = [r.year for r in client.artists.get(1).releases.list(sort="year", sort_order="desc") if r.year]
+    assert years == sorted(years, reverse=True)
+    assert {r.title for r in client.search(q="Demi Lovato", title="sorry not sorry")} == {
+        "Demi Lovato - Sorry Not Sorry"
+    }
+    me = client.user.identity()
+    assert me.username == USER
+    user = client.users.get(USER)
+    folder = user.collection.folders.create(name="From discogs-sdk")
+    assert "From discogs-sdk" in [f.name for f in user.collection.folders.list()]
+    user.wantlist.create(release_id=40522)
+    user.wantlist.update(40522, notes="later", rating=4)
+    assert [(w.notes, w.rating) for w in user.wantlist.list() if w.id == 40522] == [("later", 4)]
+    created = client.marketplace.listings.create(release_id=40522, condition="Mint (M)", price=10.0, status="Draft")
+    client.marketplace.listings.update(created.listing_id, price=12.5)  # the price alone: the rest stays
+    listing = client.marketplace.listings.get(created.listing_id)
+    assert (listing.price.value, listing.condition, listing.status) == (12.5, "Mint (M)", "Draft")
+    client.marketplace.listings.delete(created.listing_id)
+    client.marketplace.orders.update("1-1", status="Shipped")
+    assert client.marketplace.orders.get("1-1").status == "Shipped"
+    assert client.exports.request() == 599632 and len(client.exports.download(599632)) > 0
+    with pytest.raises(discogs_sdk.NotFoundError):
+        client.releases.get(999999999).title  # noqa: B018 - a lazy read that fetches
+    with pytest.raises(discogs_sdk.ValidationError):
+        client.marketplace.listings.create(release_id=40522, condition="Brand new", price=1.0)  # type: ignore[arg-type]
+    for name in ("TOKEN", "CONSUMER_KEY", "CONSUMER_SECRET", "ACCESS_TOKEN", "ACCESS_TOKEN_SECRET"):
+        monkeypatch.delenv(f"DISCOGS_{name}", raising=False)  # it reads credentials from there too
+    with pytest.raises(discogs_sdk.AuthenticationError):
+        list(discogs_sdk.Discogs(base_url=mock_http.url, max_retries=0).search(q="nirvana"))
+    user.collection.folders.delete(folder.id)

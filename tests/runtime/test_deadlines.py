@@ -138,6 +138,27 @@ if mode in ("deadline", "timeout"):
     bound = dict(deadline=1.5, timeout=30, max_retries=3) if mode == "deadline" else dict(timeout=1.5, max_retries=0)
     d = make_client(flavor, base_url="https://hang.test", **bound, **common)
     print(json.dumps(attempt(lambda: d.artists.get(1))))
+elif mode == "executor":  # a lookup still hung after its call gave up must not hold asyncio's default executor
+    import asyncio, concurrent.futures
+    from musicagent import AsyncDiscogs
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        loop.set_default_executor(concurrent.futures.ThreadPoolExecutor(max_workers=1))
+        async with AsyncDiscogs(base_url="https://hang.test", deadline=1.0, timeout=0.3, max_retries=5, **common) as d:
+            started = time.monotonic()
+            try:
+                await d.artists.get(1)
+                error = None
+            except Exception as exc:
+                error = f"{type(exc).__name__}: {exc}"
+            result = {"elapsed": time.monotonic() - started, "error": error}
+            started = time.monotonic()
+            await loop.run_in_executor(None, lambda: None)  # the application's next job for the executor
+            result["executor_wait"] = time.monotonic() - started
+            return result
+
+    print(json.dumps(asyncio.new_event_loop().run_until_complete(main())))
 else:  # the name, not the address, is what TLS checks and sends as SNI
     names = []
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -200,6 +221,16 @@ def test_tls_checks_and_sends_the_name_not_the_address_it_resolved_to(
     assert result["bad"]["error"] is not None and "certificate" in result["bad"]["error"].lower(), result
     assert result["names"][:2] == ["localhost", "wrong.test"], result
     assert result["paths"] == ["/good"], result  # nothing was sent to the name the certificate does not hold
+
+
+def test_name_lookups_still_hung_after_a_call_leave_asyncios_default_executor_free(tmp_path: Path) -> None:
+    """aiohttp ran each lookup in the default executor (here 1 thread): the attempts of one call that
+    gave up left it hung for the resolver's timeout (10 s here), and the application's next
+    ``run_in_executor`` waited that long. The lookups now run in threads of their own."""
+    result = run_isolated("executor", "async", tmp_path)
+    assert result["error"] is not None and result["error"].startswith("APITimeoutError"), result
+    assert result["elapsed"] < 1.0 + SLACK, result
+    assert result["executor_wait"] < SLACK, result
 
 
 @pytest.mark.parametrize("fault", ["slow", "drip_body"])

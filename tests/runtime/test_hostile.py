@@ -351,6 +351,29 @@ def test_a_download_redirect_carrying_the_token_in_its_url_is_not_followed(
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize(
+    ("location", "named"),
+    [
+        ("file:///etc/passwd", "not file:"),
+        ("ftp://127.0.0.1/a.jpg", "not ftp:"),
+        ("FTP://127.0.0.1/a.jpg", "not ftp:"),
+        ("data:,JPEG", "not data:"),
+        ("javascript:alert(1)", "not javascript:"),
+    ],
+)
+def test_a_download_redirected_to_another_scheme_is_one_final_error_naming_it(
+    connect: Callable[..., Discogs], server: LocalServer, tmp_path: Path, location: str, named: str
+) -> None:
+    """Before, each was a connection error ("No host specified", "Not supported URL scheme"), retried
+    as if the network had failed: the same redirect came back every time."""
+    server.routes["/a.jpg"] = lambda seen: (302, {"Location": location}, b"")
+    d = connect(server.url, max_retries=3)
+    elapsed, error = timed(lambda: d.images.download(server.url + "/a.jpg", tmp_path / "a.jpg"), APIError)
+    assert error.status_code == 302 and named in str(error) and location in str(error)
+    assert server.count() == 1 and error.attempts == 1 and elapsed < SLACK
+    assert list(tmp_path.iterdir()) == []
+
+
 _HTTPS_TO_HTTP = r"""
 import json, os, ssl, sys
 sys.path[:0] = sys.argv[2].split(os.pathsep)
@@ -418,3 +441,110 @@ def test_a_tls_handshake_that_never_completes_ends_at_the_deadline(
         d = connect(url, timeout=30.0, deadline=1.5, max_retries=5)
         elapsed, _ = timed(lambda: d.artists.get(1), APITimeoutError)
     assert elapsed < 1.5 + SLACK
+
+
+# -- one reading of a head in both clients ---------------------------------------------------------------------
+
+
+def held(data: bytes) -> Callable[[socket.socket], None]:
+    """``data``, then the connection kept open, as a kept-alive one is (nothing says the answer is over)."""
+
+    def answer(sock: socket.socket) -> None:
+        sock.sendall(data)
+        time.sleep(10)
+
+    return answer
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        held(b"HTTP/1.1 099 Odd\r\nContent-Length: 2\r\n\r\n{}"),
+        held(b"HTTP/1.1 000 Odd\r\nContent-Length: 2\r\n\r\n{}"),
+        held(b"HTTP/2.0 200 OK\r\nContent-Length: 2\r\n\r\n{}"),
+        held(b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 8\r\n{"a": 1}\r\n'),
+        held(b"HTTP/1.1 200 OK\r\nX A: 1\r\nContent-Length: 2\r\n\r\n{}"),
+        held(b"HTTP/1.1 200 OK\r\nX-A : 1\r\nContent-Length: 2\r\n\r\n{}"),
+        once(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"),
+        once(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n"),
+    ],
+    ids=[
+        "status 099",
+        "status 000",
+        "HTTP/2.0 over HTTP/1",
+        "a body without the blank line before it",
+        "a space in a header name",
+        "a space before the colon",
+        "closed inside the head",
+        "closed inside the head, with a length",
+    ],
+)
+def test_a_malformed_head_reads_the_same_in_both_clients(
+    connect: Callable[..., Discogs], answer: Callable[[socket.socket], None]
+) -> None:
+    """The rule (README, "Hostile answers"): HTTP/1.x, a status of three digits from 100, ``Name: value``
+    lines, a blank line. Anything else is an APIConnectionError at once (a GET is asked again on a new
+    connection). Before, the async client answered 099 as ``APIError`` 99 and waited out the timeout on
+    the connection it kept; the sync one read a head cut off by a close as an empty 200 (``None``) and
+    waited for a blank line after a body line."""
+    with serve_raw(answer) as server:
+        d = connect(server.url, max_retries=1, timeout=5.0)
+        elapsed, error = timed(lambda: d.request("GET", "/x"), APIConnectionError)
+    assert not isinstance(error, APITimeoutError), repr(error)
+    assert elapsed < 5.0 and server.requests == 2
+
+
+@pytest.mark.parametrize("interim", ["102 Processing", "103 Early Hints\r\nLink: </a.css>; rel=preload"])
+def test_interim_answers_before_the_real_one_are_skipped_in_both_clients(
+    connect: Callable[..., Discogs], interim: str
+) -> None:
+    """RFC 9110 §15.2: any 1xx (but 101) comes before the final answer. The sync client skipped only
+    100 and took a 103 as the answer (an APIError), leaving the real one on the connection."""
+    body = b'{"a": 1}'
+    final = head("200 OK", "Content-Type: application/json", f"Content-Length: {len(body)}") + body
+    with serve_raw(held(f"HTTP/1.1 {interim}\r\n\r\n".encode() + final)) as server:
+        assert connect(server.url, max_retries=0).request("GET", "/x") == {"a": 1}
+    assert server.requests == 1
+
+
+def test_endless_interim_answers_end_at_the_timeout(connect: Callable[..., Discogs]) -> None:
+    with serve_raw(endless(b"", b"HTTP/1.1 103 Early Hints\r\n\r\n", pause=0.001)) as server:
+        d = connect(server.url, max_retries=0, timeout=1.0)
+        elapsed, _ = timed(lambda: d.request("GET", "/x"), APITimeoutError)
+    assert elapsed < 1.0 + SLACK
+
+
+_AFTER_A_CASSETTE = r"""
+import os, sys, time
+sys.path[:0] = sys.argv[1].split(os.pathsep)
+import vcr
+from musicagent import APIConnectionError, Discogs
+from runtime.localserver import serve_raw
+
+with vcr.use_cassette(os.path.join(sys.argv[2], "none.yaml"), record_mode="none"):
+    from musicagent._runtime import headers, transport  # what a first request inside a cassette imports
+
+def answer(sock):
+    sock.sendall(b"HTTP/1.1 103 Early Hints\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n{}")
+    time.sleep(10)
+
+with serve_raw(answer) as server:
+    d = Discogs(base_url=server.url, rate_limit=None, timeout=5, max_retries=0, env={}, dotenv=os.devnull)
+    try:
+        d.request("GET", "/x")
+    except APIConnectionError as exc:
+        print(type(exc).__name__, exc)
+"""
+
+
+def test_the_head_rules_hold_after_the_runtime_was_first_imported_inside_a_cassette(tmp_path: Path) -> None:
+    """headers.py bound urllib3's connection classes at import: inside a vcrpy cassette those were vcrpy's
+    stubs, so for the rest of the process urllib3's own classes read heads with http.client (a 103 taken
+    as the answer, a bad Content-Length waited out). Seen when the cassette tests ran before these."""
+    tests = Path(__file__).resolve().parents[1]
+    path = os.pathsep.join([str(tests), str(tests.parent / "src")])
+    done = subprocess.run(
+        [sys.executable, "-c", _AFTER_A_CASSETTE, path, str(tmp_path)], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "APIConnectionError" in done.stdout and "invalid Content-Length" in done.stdout, done.stdout

@@ -184,3 +184,66 @@ def _deep(depth: int) -> list[Any]:
     for _ in range(depth):
         value = [value]
     return value
+
+
+@pytest.mark.parametrize(
+    ("where", "send"),
+    [
+        ("params", lambda d, url, tmp: d.request("GET", "/x", params={"token": TOKEN})),
+        ("params", lambda d, url, tmp: d.request("GET", "/x", params={"q": "a", "API_KEY": "k"})),
+        ("params", lambda d, url, tmp: d.request("POST", "/x", params={"oauth_signature": "s"}, json={})),
+        ("extra_query", lambda d, url, tmp: d.artists.get(1, extra_query={"consumer_secret": "s"})),
+        ("extra_query", lambda d, url, tmp: d.search(q="x", extra_query={"oauth_token": "t"})),
+        ("path", lambda d, url, tmp: d.request("GET", f"/x?page=2&token={TOKEN}")),
+        ("path", lambda d, url, tmp: d.request("GET", "/x?tok%65n=1")),
+        ("path", lambda d, url, tmp: d.request("GET", f"{url}/x?access_token=1#top")),
+        ("url", lambda d, url, tmp: d.images.download(f"{url}/a.jpg?Secret=1", tmp / "a.jpg")),
+    ],
+)
+def test_a_query_parameter_named_as_a_credential_is_refused_before_sending(
+    client: Client, server: LocalServer, tmp_path: Path, where: str, send: Callable[..., object]
+) -> None:
+    """Before, ``params={"token": …}`` went out in the URL (masked only in this process's own output):
+    every proxy and server log on the way kept it. The names are the ones masking knows."""
+    d = client()
+    with pytest.raises(InvalidParameterError) as info:
+        send(d, server.url, tmp_path)
+    message = str(info.value)
+    assert message.startswith(f"{where}:") and "would put a credential in the URL" in message
+    assert "Authorization header" in message and TOKEN not in message
+    assert server.seen == []
+
+
+def test_query_parameters_with_other_names_are_sent(client: Client, server: LocalServer) -> None:
+    """``oauth_nonce`` and ``keys`` are not credentials' names (masking leaves them readable too)."""
+    d = client()
+    d.request("GET", "/x?monkeys=1", params={"oauth_nonce": "n", "keys": "k", "token_type": "t"})
+    assert server.seen[0].path == "/x?monkeys=1&oauth_nonce=n&keys=k&token_type=t"
+
+
+def test_a_query_parameter_name_that_is_not_a_string_is_a_typed_error(client: Client, server: LocalServer) -> None:
+    """It was an AttributeError from deep inside the URL builder."""
+    with pytest.raises(InvalidParameterError, match="params: parameter names must be strings"):
+        client().request("GET", "/x", params={1: "a"})
+    assert server.seen == []
+
+
+def test_no_operation_of_the_spec_takes_a_query_parameter_named_as_a_credential() -> None:
+    """The generated methods build their queries from the spec's names, unchecked at run time: this keeps
+    them outside the rule ``request(params=…)`` is held to."""
+    import yaml
+
+    from musicagent._runtime.redact import is_secret_param
+
+    spec = yaml.safe_load((Path(__file__).parents[2] / "spec" / "discogs.yaml").read_text())
+    names = [
+        parameter.get("name", "")
+        for item in spec["paths"].values()
+        for operation in item.values()
+        if isinstance(operation, dict)
+        for parameter in [*item.get("parameters", []), *operation.get("parameters", [])]
+        if isinstance(parameter, dict) and parameter.get("in") == "query"
+    ]
+    names += [p["name"] for p in spec.get("components", {}).get("parameters", {}).values() if p.get("in") == "query"]
+    assert len(names) > 20
+    assert [name for name in names if is_secret_param(name)] == []

@@ -11,9 +11,12 @@ aiohttp is imported when the first request is sent, never at ``import musicagent
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import math
 import os
+import socket
+import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -185,7 +188,8 @@ class AsyncTransport:
         session = self._session
         if session is None or session.closed or self._loop is not loop:
             aiohttp = _aiohttp()
-            connector = aiohttp.TCPConnector(limit=self._pool_size, ttl_dns_cache=300)
+            resolver = _resolver(aiohttp, loop)
+            connector = aiohttp.TCPConnector(limit=self._pool_size, ttl_dns_cache=300, resolver=resolver)
             # The proxy is the core's decision for the base URL (HTTPS_PROXY/NO_PROXY), as in the sync
             # shell. No cookie jar: like the sync client, no state is carried from one answer to the next.
             session = aiohttp.ClientSession(
@@ -262,7 +266,7 @@ class AsyncTransport:
     ) -> Path:
         """Stream a GET body to ``destination`` atomically, following redirects (credentials stay behind)."""
         target = core.download_target(destination)
-        call = self.builder.call("GET", url, options=core.download_options(options))
+        call = self.builder.call("GET", url, options=core.download_options(options), url_parameter="url")
         return await self._run(call, lambda raw: target, target)
 
     # -- the loop --------------------------------------------------------------------------------
@@ -342,10 +346,15 @@ class AsyncTransport:
                     headers=headers,
                     allow_redirects=stream_to is not None,  # downloads only; API calls never follow
                     max_redirects=6,  # aiohttp counts the answer that is one too many: 5 followed, as urllib3
-                    middlewares=None if stream_to is None else (_refuse_redirects_with_credentials,),
+                    middlewares=None if stream_to is None else (_refuse_redirects,),
                     timeout=self._timeouts(aiohttp, timeout),
                 ) as response:
                     status = response.status
+                    version = response.version  # None when no head was read (a recorded cassette's answer)
+                    if status < 100 or (version is not None and version.major != 1):
+                        _drop_connection(response)
+                        shown = f"HTTP/{version.major}.{version.minor}" if version else ""
+                        raise _MalformedHead(f"a malformed status line: {shown} {status:03d}")
                     if stream_to is not None and 200 <= status < 300:
                         await self._stream(call, response, stream_to, bound, timeout)
                         data = b""
@@ -362,7 +371,7 @@ class AsyncTransport:
             # naming where it pointed), not a broken connection to try again.
             last = exc.history[-1]
             status, resp_headers, data = last.status, last.headers, b""
-        except (aiohttp.ClientError, OSError) as exc:
+        except (aiohttp.ClientError, OSError, _MalformedHead) as exc:
             self.metrics.record_failure()
             raise core.failure(call, _kind(aiohttp, exc), _reason(exc), timeout) from None
         elapsed = time.monotonic() - t0
@@ -406,6 +415,57 @@ class AsyncTransport:
             raise DownloadError(f"cannot write {str(target)!r}: {exc.strerror or exc}") from None
 
 
+def _resolver(aiohttp: Any, loop: asyncio.AbstractEventLoop) -> Any:
+    """aiohttp's threaded resolver, its lookups in daemon threads of their own instead of asyncio's default executor.
+
+    The system resolver cannot be interrupted: a lookup a DNS server never answers holds its thread
+    for the resolver's own timeout (5 s per try and server by default) after the attempt has given
+    up. In the default executor (a few threads, shared with the application's ``to_thread`` and
+    ``run_in_executor`` calls) a handful of those would stall everything else queued there. A
+    lookup runs once per host and five minutes (``ttl_dns_cache``), so a thread each costs nothing
+    that matters. With aiodns installed, aiohttp's own non-blocking resolver is kept.
+    """
+    if aiohttp.resolver.DefaultResolver is not aiohttp.ThreadedResolver:
+        return None
+    return aiohttp.ThreadedResolver(loop=_DaemonLookups(loop))  # it calls only these two methods of its loop
+
+
+class _DaemonLookups:
+    """``getaddrinfo`` and ``getnameinfo`` as a loop offers them, each run in a daemon thread of its own."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+
+    async def getaddrinfo(self, *args: Any, **kwargs: Any) -> Any:
+        return await self._in_thread(socket.getaddrinfo, *args, **kwargs)
+
+    async def getnameinfo(self, *args: Any) -> Any:
+        return await self._in_thread(socket.getnameinfo, *args)
+
+    async def _in_thread(self, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        loop = self._loop
+        future: asyncio.Future[Any] = loop.create_future()
+
+        def settle(result: Any, error: BaseException | None) -> None:
+            if future.done():  # the attempt gave up (cancelled) while the resolver still waited
+                return
+            if error is not None:
+                future.set_exception(error)
+            else:
+                future.set_result(result)
+
+        def run() -> None:
+            try:
+                outcome: tuple[Any, BaseException | None] = (function(*args, **kwargs), None)
+            except Exception as exc:
+                outcome = (None, exc)
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: nobody waits for it
+                loop.call_soon_threadsafe(settle, *outcome)
+
+        threading.Thread(target=run, name="musicagent-dns", daemon=True).start()
+        return await future
+
+
 def _whole(call: core.Call, response: aiohttp.ClientResponse, limit: int, setting: str) -> bool:
     """Whether the body can be read in one go: an uncompressed one whose declared length is within ``limit``.
 
@@ -431,20 +491,38 @@ async def _read_body(call: core.Call, response: aiohttp.ClientResponse, limit: i
     return b"".join(parts)
 
 
-async def _refuse_redirects_with_credentials(request: Any, handler: Any) -> Any:
-    """The sync shell's redirect rule (see ``transport._redirects_class``): a redirect whose ``Location``
-    holds this process's credentials is not followed but is the answer, as the one redirect too many is."""
-    from .redact import holds_secret
+async def _refuse_redirects(request: Any, handler: Any) -> Any:
+    """The sync shell's redirect rule (see ``transport._redirects_class``): a redirect that
+    :func:`.urls.redirect_refusal` refuses is not followed but is the answer, as the one redirect too many is."""
+    from .urls import redirect_refusal
 
     response = await handler(request)
-    if 300 <= response.status < 400 and holds_secret(response.headers.get("Location", "")):
+    location = response.headers.get("Location") if 300 <= response.status < 400 else None
+    if location and redirect_refusal(str(request.url), location) is not None:
         response.close()
         raise _aiohttp().TooManyRedirects(response.request_info, (response,))
     return response
 
 
+class _MalformedHead(Exception):
+    """A head aiohttp accepts but http.client refuses (status ``099`` or ``000``, ``HTTP/2.0`` over HTTP/1):
+    refused here too, so both clients read one answer the same way."""
+
+
+def _drop_connection(response: aiohttp.ClientResponse) -> None:
+    """Close the connection of an answer that is not to be trusted, even when aiohttp has already put it back
+    in the pool (it does as soon as the declared body is in): the next request must not read what follows."""
+    protocol = getattr(response, "_protocol", None)  # aiohttp keeps it after releasing the connection
+    transport = getattr(protocol, "transport", None)
+    if transport is not None:
+        transport.close()
+    response.close()
+
+
 def _kind(aiohttp: Any, exc: BaseException) -> core.FailureKind:
     """aiohttp's exception as one of the core's failure kinds (which decide retries and messages)."""
+    if isinstance(exc, _MalformedHead):
+        return "connection"
     if isinstance(exc, aiohttp.ClientSSLError):
         return "tls"
     if isinstance(exc, aiohttp.ConnectionTimeoutError):
@@ -463,4 +541,6 @@ def _kind(aiohttp: Any, exc: BaseException) -> core.FailureKind:
 
 
 def _reason(exc: BaseException) -> str:
+    if isinstance(exc, _aiohttp().ServerDisconnectedError) and not isinstance(exc.message, str):
+        return "the connection closed inside the response head"  # its message is the half-read head's repr
     return str(exc) or type(exc).__name__

@@ -412,7 +412,7 @@ def options_of(
     if extra_headers is not None:
         params.check_headers("extra_headers", extra_headers)
     if extra_query is not None:
-        params.check_mapping("extra_query", extra_query)
+        params.check_query("extra_query", extra_query)
     if timeout is not None:
         params.check_number("timeout", timeout, exclusive_minimum=0)
     if max_retries is not None:

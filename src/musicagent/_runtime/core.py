@@ -43,8 +43,16 @@ from .errors import (
     error_for_status,
 )
 from .log import mask_headers
-from .params import is_token
-from .urls import Origin, UnsafeURLError, base_may_carry_credentials, check_path, may_carry_credentials, origin_of
+from .params import check_url_query, is_token
+from .urls import (
+    Origin,
+    UnsafeURLError,
+    base_may_carry_credentials,
+    check_path,
+    may_carry_credentials,
+    origin_of,
+    redirect_refusal,
+)
 
 if TYPE_CHECKING:
     from .config import Settings
@@ -326,8 +334,10 @@ def status_error(raw: RawResponse) -> APIError | Failure | None:
     headers = raw.raw_headers
     message, parsed = error_message(raw.content, status, headers.get("Content-Type", ""))
     if 300 <= status < 400:
-        where_to = _log.mask(headers.get("Location", "nowhere"))
-        message = f"HTTP {status} redirect to {where_to} (API calls do not follow redirects; downloads follow 5)"
+        location = headers.get("Location", "")
+        why = redirect_refusal(raw.url, location) if location else None
+        why = f"not followed: {why}" if why else "API calls do not follow redirects; downloads follow 5"
+        message = f"HTTP {status} redirect to {_log.mask(location or 'nowhere')} ({why})"
     kw: dict[str, Any] = {
         "method": raw.method,
         "url": raw.url,
@@ -540,6 +550,8 @@ class RequestBuilder:
                 check_path(path)
         except UnsafeURLError as exc:
             raise InvalidParameterError(url_parameter, f"{shown_url(path)!r} {exc}") from None
+        if "?" in path:
+            check_url_query(url_parameter, path)  # "/x?token=…": the rule request(params=…) is held to
         url = self.url_for(path, query)
         body, content_type = encode_body(json, fields)
         return Call(

@@ -7,8 +7,10 @@ plainer reader into urllib3 through its public extension points: the pools' ``Co
 urllib3's ``HTTPConnection.getresponse`` documents. Everything after the header block (status
 handling, body, chunked decoding, keep-alive) stays http.client's and urllib3's.
 
-A block that is not plain (folded lines, a line without a colon, a name with spaces) is handed to
-http.client's own parser, so odd answers are read exactly as before. Connection classes that
+A block with a folded line (or a value holding a lone CR) is handed to http.client's own parser.
+A line that is not ``Name: value`` (no colon, a space in the name), a body line where the blank
+line should be, or a close inside the head is refused, as aiohttp refuses it: both clients read one
+answer the same way (README, "Hostile answers"); http.client read on past such lines. Connection classes that
 someone else has swapped in (vcrpy's cassette stubs, a test tool) are left alone.
 
 The same connection class writes the request's header lines more cheaply too (``putheader``): a
@@ -27,14 +29,14 @@ from functools import cache, lru_cache
 from typing import Any, BinaryIO
 
 import urllib3
-from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.util import SKIP_HEADER
 
 __all__ = ["install"]
 
 _MAX_LINE = 65536  # http.client's limits, so that a hostile server meets the same walls
 _MAX_HEADERS = 100
-_NAME_CHARS = frozenset(range(0x21, 0x7F)) - {ord(":")}  # what a header name may hold (RFC 9110 token, loosely)
+_NAME_CHARS = frozenset(b"!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")  # a token
+_LINE_STARTS = _NAME_CHARS | {ord(" "), ord("\t")}  # a header line's first byte: a name's, or a fold's
 
 
 def _header_lines(fp: BinaryIO) -> list[bytes]:
@@ -44,8 +46,12 @@ def _header_lines(fp: BinaryIO) -> list[bytes]:
         line = fp.readline(_MAX_LINE + 1)
         if len(line) > _MAX_LINE:
             raise http.client.LineTooLong("header line")
-        if line in (b"\r\n", b"\n", b""):
+        if line in (b"\r\n", b"\n"):
             return lines
+        if not line:  # http.client would take what came as the whole head (a cut-off 200 read as empty)
+            raise http.client.HTTPException("the connection closed inside the response head")
+        if line[0] not in _LINE_STARTS:  # a body sent without the blank line before it: refused now,
+            raise http.client.HTTPException(f"malformed header line {line[:40]!r}")  # not waited on
         lines.append(line)
         if len(lines) > _MAX_HEADERS:
             raise http.client.HTTPException(f"got more than {_MAX_HEADERS} headers")
@@ -77,7 +83,11 @@ def _message(lines: list[bytes]) -> tuple[http.client.HTTPMessage, dict[str, str
         # A name must be a token: printable ASCII without spaces (the colon was split off). A lone
         # CR ends a line for the email package, so a value holding one is the reference's to read.
         if not (colon and name and name.isascii() and name.isprintable()) or " " in name or "\r" in value:
-            return _parsed_by_http_client(lines)  # folded, malformed: the reference parser decides
+            if line[:1] in (b" ", b"\t") or (colon and "\r" in value):
+                return _parsed_by_http_client(lines)  # folded, a lone CR: the reference parser decides
+            # Not "Name: value" ("X A: 1", a line without a colon): aiohttp refuses the head, and so
+            # does this reader (http.client read on past it, as mail headers), so both read one answer.
+            raise http.client.HTTPException(f"malformed header line {line[:40]!r}")
         pairs.append((name, value))
     first = {name.lower(): value for name, value in reversed(pairs)}  # the first of repeated names wins
     return _PlainMessage(pairs, first), first
@@ -101,7 +111,7 @@ class _Response(http.client.HTTPResponse):
         if self.headers is not None:  # already read
             return
         version, status, reason = self._read_status()
-        while status == http.client.CONTINUE:  # an interim answer: skip its headers, read the real one
+        while 100 <= status < 200 and status != 101:  # interim (100, 103...): skip its headers, read the real one
             _header_lines(self.fp)
             version, status, reason = self._read_status()
         if version in ("HTTP/1.0", "HTTP/0.9"):
@@ -148,6 +158,9 @@ def _content_length(value: str | None) -> int | None:
     return int(text)
 
 
+_URLLIB3_CLASSES = ("HTTPConnection", "HTTPSConnection")
+
+
 @lru_cache(maxsize=256)
 def _name_prefix(name: str) -> bytes | None:
     """``b"Name: "`` for a header name that is a plain token; None for any other (checked the long way)."""
@@ -171,7 +184,9 @@ def _plain_line(header: Any, values: tuple[Any, ...]) -> bytes | None:
 def _with_our_response(connection_class: type[Any]) -> type[Any]:
     """urllib3's own connection class, reading responses with :class:`_Response` and writing header
     lines with :func:`_plain_line`; any other class as it is."""
-    if connection_class not in (HTTPConnection, HTTPSConnection):
+    # By name, not by the classes bound when this module was imported: imported first inside a vcrpy
+    # cassette, those were vcrpy's stubs, and urllib3's own classes were then never given this reader.
+    if connection_class.__module__ != "urllib3.connection" or connection_class.__name__ not in _URLLIB3_CLASSES:
         return connection_class
 
     def putheader(self: Any, header: str, *values: Any) -> None:

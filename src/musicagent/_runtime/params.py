@@ -13,9 +13,10 @@ import re
 from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any, BinaryIO, SupportsIndex, Union
-from urllib.parse import quote
+from urllib.parse import quote, unquote_plus
 
 from .errors import InvalidParameterError
+from .redact import is_secret_param
 
 __all__ = [
     "FileInput",
@@ -27,7 +28,9 @@ __all__ = [
     "check_mapping",
     "check_number",
     "check_number_or_choice",
+    "check_query",
     "check_str",
+    "check_url_query",
     "drop_none",
     "is_token",
     "segment",
@@ -176,6 +179,40 @@ def check_mapping(name: str, value: object) -> Mapping[str, Any]:
     if not isinstance(value, Mapping):
         raise InvalidParameterError(name, f"expected a mapping such as a dict, got {_type_name(value)}")
     return value
+
+
+def check_query(name: str, value: object) -> Mapping[str, Any]:
+    """Query parameters a caller adds (``request(params=…)``, ``extra_query``): string names, none a credential's."""
+    query = check_mapping(name, value)
+    for key in query:
+        if not isinstance(key, str):
+            raise InvalidParameterError(name, f"parameter names must be strings, got {_type_name(key)} {key!r}")
+        _refuse_credential(name, key)
+    return query
+
+
+def check_url_query(name: str, url: str) -> None:
+    """The query written into a path or URL (``request("GET", "/x?token=…")``), held to :func:`check_query`'s rule."""
+    _, mark, query = url.partition("#")[0].partition("?")
+    if mark:
+        for pair in query.split("&"):
+            _refuse_credential(name, unquote_plus(pair.partition("=")[0]))
+
+
+def _refuse_credential(name: str, key: str) -> None:
+    """A parameter named as masking names a secret (``token``, ``api_key``, ``oauth_signature``…) is refused.
+
+    In the URL a credential is kept by every proxy, server log and browser history on the way, and
+    masking can only hide it from this process's own output. The client sends its credentials in the
+    ``Authorization`` header, and only to the hosts allowed to receive them.
+    """
+    if is_secret_param(key):
+        raise InvalidParameterError(
+            name,
+            f"{key!r} would put a credential in the URL, where proxies and server logs keep it; give "
+            "credentials to the client instead (its token argument, or the OAuth consumer key and access "
+            "token pairs), which sends them in the Authorization header",
+        )
 
 
 def check_headers(name: str, value: object) -> Mapping[str, str]:

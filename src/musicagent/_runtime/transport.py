@@ -91,17 +91,18 @@ def _read_timeout(seconds: float) -> float | None:
 
 @functools.cache
 def _redirects_class() -> type[urllib3.Retry]:
-    """urllib3's redirect policy, refusing a redirect whose ``Location`` holds this process's credentials.
+    """urllib3's redirect policy, refusing what :func:`.urls.redirect_refusal` refuses.
 
     A server that puts the token into the URL it redirects to (``?token=…``) would hand it to
-    wherever that points, past the rule that drops ``Authorization`` on leaving the host. urllib3
-    consults the policy before following; refusing here leaves the redirect as the answer (a final
-    ``APIError`` naming where it pointed, masked), as the one redirect too many is.
+    wherever that points, past the rule that drops ``Authorization`` on leaving the host; a
+    ``file:`` or ``ftp:`` Location was a connection error, retried. urllib3 consults the policy
+    before following; refusing here leaves the redirect as the answer (a final ``APIError`` naming
+    where it pointed and why, masked), as the one redirect too many is.
     """
     import urllib3
     from urllib3.exceptions import MaxRetryError, ResponseError
 
-    from .redact import holds_secret
+    from .urls import redirect_refusal
 
     class Redirects(urllib3.Retry):
         def increment(
@@ -114,8 +115,9 @@ def _redirects_class() -> type[urllib3.Retry]:
             _stacktrace: Any = None,
         ) -> Redirects:
             location = response.get_redirect_location() if response is not None else None
-            if location and holds_secret(location):
-                raise MaxRetryError(_pool, url or "", ResponseError("a redirect that would carry the credentials"))
+            why = redirect_refusal(url or "", location) if location else None
+            if why is not None:
+                raise MaxRetryError(_pool, url or "", ResponseError(why))
             return super().increment(method, url, response, error, _pool, _stacktrace)
 
     return Redirects

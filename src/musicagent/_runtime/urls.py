@@ -27,6 +27,7 @@ __all__ = [
     "is_loopback",
     "may_carry_credentials",
     "origin_of",
+    "redirect_refusal",
 ]
 
 _UNSAFE = re.compile(r"[\x00-\x20\x7f\\]")  # control characters, space, backslash
@@ -120,3 +121,26 @@ def may_carry_credentials(target: Origin, base: Origin, allowed: Collection[str]
 def base_may_carry_credentials(base: Origin, allowed: Collection[str] = ()) -> bool:
     """Whether a client with this base URL may send its credentials at all (checked at construction)."""
     return may_carry_credentials(base, base, allowed)
+
+
+def redirect_refusal(url: str, location: str) -> str | None:
+    """Why a download must not follow the redirect from ``url`` to ``location``; None to follow it.
+
+    Both shells ask before following, so the redirect itself becomes the answer: a final ``APIError``
+    naming this reason, not a connection error to retry (the same redirect would come again). Only
+    http and https are followed (``file:``, ``ftp:``, ``data:`` never are), and never a URL that holds
+    the client's credentials, which would carry them to wherever it points.
+    """
+    from urllib.parse import urljoin
+
+    from .redact import holds_secret
+
+    try:
+        scheme = urlsplit(urljoin(url, location)).scheme.lower()
+    except ValueError:
+        return "its Location cannot be parsed"
+    if scheme and scheme not in ("http", "https"):  # none: relative to a URL the caller did not give
+        return f"a download follows only http and https redirects, not {scheme}:"
+    if holds_secret(location):
+        return "it would carry the client's credentials"
+    return None

@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 from .._generated import async_client as _generated
 from .._runtime.client import options_of
 from .._runtime.operations import OperationInfo
+from .._runtime.params import check_query
 from .._version import __version__
 from .client import json_or_none
 from .images import AsyncImagesResource
@@ -69,6 +70,8 @@ class AsyncDiscogs(_generated.AsyncDiscogs):
         says so (a number, or a ``"request"`` key): the spec knows nothing of the endpoint.
         """
         options = options_of(timeout, max_retries, extra_headers, None, cache)
+        if params is not None:
+            check_query("params", params)
         parse = json_or_none(f"{method.upper()} {path}")
         return await self._transport.request(
             method.upper(), path, query=params, json=json, parse=parse, options=options

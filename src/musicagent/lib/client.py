@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 from .._generated import client as _generated
 from .._runtime.client import not_json, options_of
 from .._runtime.operations import OperationInfo
+from .._runtime.params import check_query
 from .._runtime.transport import RawResponse
 from .._version import __version__
 from .images import ImagesResource
@@ -66,6 +67,8 @@ class Discogs(_generated.Discogs):
         says so (a number, or a ``"request"`` key): the spec knows nothing of the endpoint.
         """
         options = options_of(timeout, max_retries, extra_headers, None, cache)
+        if params is not None:
+            check_query("params", params)
         parse = json_or_none(f"{method.upper()} {path}")
         return self._transport.request(method.upper(), path, query=params, json=json, parse=parse, options=options)
 

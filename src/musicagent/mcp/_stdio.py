@@ -99,8 +99,13 @@ class Lines:
 
 
 def _refusal(message: Any) -> dict[str, Any] | None:
-    """The -32600 error for what is no JSON-RPC message (None if it is one)."""
+    """The -32600 error for what is no JSON-RPC message (None if it is one).
+
+    A null ``id`` too: MCP forbids it, and the SDK would take the request for a notification.
+    """
     try:
+        if isinstance(message, dict) and "method" in message and "id" in message and message["id"] is None:
+            raise ValueError("a null id")
         types.jsonrpc_message_adapter.validate_python(message, by_name=False)
     except ValueError:
         found = message.get("id") if isinstance(message, dict) else None

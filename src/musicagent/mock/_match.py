@@ -37,8 +37,8 @@ IGNORED_PARAMS = frozenset({"per_page", "callback"})  # and credentials (_auth.i
 _CASELESS_PATH_PARAMS = frozenset({"username"})
 _CASELESS_OPERATIONS = frozenset({"search"})
 # A parameter sent with Discogs' default value asks the same question as one left out (the mock's
-# user has Discogs' default currency, USD).
-_DEFAULTS = {"page": "1", "curr_abbr": "USD"}
+# user has Discogs' default currency, USD; a status of "All" filters nothing: discojs always sends it).
+_DEFAULTS = {"page": "1", "curr_abbr": "USD", "status": "All"}
 
 
 @dataclass(frozen=True)
