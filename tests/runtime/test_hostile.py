@@ -548,3 +548,46 @@ def test_the_head_rules_hold_after_the_runtime_was_first_imported_inside_a_casse
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert "APIConnectionError" in done.stdout and "invalid Content-Length" in done.stdout, done.stdout
+
+
+# -- what an error holds: nothing of the library's below it ------------------------------------------------------
+
+
+def _every_text(error: BaseException) -> str:
+    """Everything reachable from an error: messages, reprs, args, headers, body, and the exceptions it chains."""
+    texts, seen, stack = [], set(), [error]
+    while stack:
+        item = stack.pop()
+        if item is None or id(item) in seen:
+            continue
+        seen.add(id(item))
+        texts += [str(item), repr(item), repr(item.args), repr(vars(item))]
+        stack += [item.__context__, item.__cause__]
+    return "\n".join(texts)
+
+
+_ECHO = f"Discogs token={TOKEN}".encode()
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        b"HTTP/1.1 200 OK\r\nX A: " + _ECHO + b"\r\nContent-Length: 2\r\n\r\n{}",
+        b"HTTP/1.1 099 " + _ECHO + b"\r\nContent-Length: 2\r\n\r\n{}",
+        b"HTTP/1.1 200 OK\r\nContent-Length: " + TOKEN.encode() + b"\r\n\r\n{}",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + TOKEN.encode() + b"\r\n{}\r\n0\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(_ECHO), _ECHO),
+    ],
+    ids=["a header line", "the status line", "Content-Length", "a chunk size", "a body that is not JSON"],
+)
+def test_a_credential_echoed_into_a_malformed_answer_is_nowhere_in_the_error_or_what_it_chains(
+    connect: Callable[..., Discogs], answer: bytes
+) -> None:
+    """The messages were masked, but ``__context__`` kept the library's own exception (urllib3's,
+    aiohttp's, json's with its ``doc``), the token in clear: a traceback printer or error tracker
+    that walks the chain showed it."""
+    with serve_raw(held(answer)) as server:
+        d = connect(server.url, max_retries=0)
+        _, error = timed(lambda: d.request("GET", "/x"), DiscogsError)
+    assert error.__context__ is None and error.__cause__ is None
+    assert TOKEN not in _every_text(error)

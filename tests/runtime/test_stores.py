@@ -287,3 +287,103 @@ def test_redis_killed_and_restarted_mid_run_with_threads_and_processes(
         late = [kind for started, kind in r["outcomes"] if started > back + 1.0]
         assert late and set(late) == {"ok"}, late[-10:]
     assert killed < back
+
+
+_SQLITE_HAMMER = """
+import json, os, sys, threading, time
+from musicagent import Discogs
+base, store, seconds = sys.argv[1], sys.argv[2], float(sys.argv[3])
+d = Discogs(base_url=base, rate_limit=(100000, 60.0), rate_limit_store=store,
+            timeout=2.0, deadline=2.0, max_retries=1, env={}, dotenv=os.devnull)
+outcomes, longest = [], [0.0]
+stop = time.monotonic() + seconds
+
+def hammer():
+    while time.monotonic() < stop:
+        started = time.monotonic()
+        try:
+            d.request("GET", "/p")
+            outcomes.append([started, "ok"])
+        except Exception as exc:
+            outcomes.append([started, type(exc).__name__])
+        longest[0] = max(longest[0], time.monotonic() - started)
+
+threads = [threading.Thread(target=hammer) for _ in range(4)]
+for t in threads: t.start()
+for t in threads: t.join()
+print(json.dumps({"outcomes": outcomes, "longest": longest[0]}))
+"""
+
+
+def test_sixteen_threads_and_two_processes_on_one_sqlite_limiter_file_deleted_then_locked(
+    server: LocalServer, client: Client, tmp_path: Path
+) -> None:
+    """One limiter file, 16 threads of this client (either kind) and 4 of each of 2 other processes.
+    Mid-run the file is deleted, then another process holds it locked for 3 s, then lets go.
+
+    Every call ends within its 2 s deadline, as a success or the typed store error, never a bare
+    sqlite3 error or a hang; after the lock is gone every thread of every process succeeds again, and
+    all of them count in one file again (a process opening it now sees the others' requests).
+
+    Before, a process could go on failing for seconds after the lock was gone: a write refused as
+    "database is locked" left its SQLite transaction open on an old snapshot."""
+    db = tmp_path / "limit.db"
+    store = f"sqlite:///{db}"
+    d = client(rate_limit=(100000, 60.0), rate_limit_store=store, timeout=2.0, deadline=2.0, max_retries=1)
+    d.request("GET", "/first")  # the file exists before anyone deletes it
+    seconds = 9.0
+    others = [
+        subprocess.Popen(
+            [sys.executable, "-c", _SQLITE_HAMMER, server.url, store, str(seconds)], stdout=subprocess.PIPE, text=True
+        )
+        for _ in range(2)
+    ]
+    outcomes: list[tuple[float, str]] = []
+    longest = [0.0]
+    stop = time.monotonic() + seconds
+
+    def hammer() -> None:
+        while time.monotonic() < stop:
+            started = time.monotonic()
+            try:
+                d.request("GET", "/t")
+                outcomes.append((started, "ok"))
+            except Exception as exc:
+                outcomes.append((started, type(exc).__name__))
+            longest[0] = max(longest[0], time.monotonic() - started)
+
+    threads = [threading.Thread(target=hammer) for _ in range(16)]
+    for thread in threads:
+        thread.start()
+    time.sleep(1.5)
+    damage_sqlite(db, "deleted")
+    time.sleep(1.0)
+    holder = subprocess.Popen([sys.executable, "-c", _HOLD_DATABASE_LOCK, str(db)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        time.sleep(3.0)  # longer than a call's deadline: calls must give up, typed
+    finally:
+        holder.kill()
+        holder.wait(10)
+    free = time.monotonic()
+    for thread in threads:
+        thread.join(30)
+    results = []
+    for other in others:
+        out, _ = other.communicate(timeout=60)
+        assert other.returncode == 0
+        results.append(json.loads(out))
+    every = [*outcomes, *(tuple(o) for r in results for o in r["outcomes"])]
+    kinds = {kind for _, kind in every}
+    assert kinds <= {"ok", "RateLimitStoreError"}, kinds
+    assert "RateLimitStoreError" in kinds  # the lock was met (else the test proves nothing)
+    assert max(longest[0], *(r["longest"] for r in results)) < 2.0 + SLACK
+    late = [kind for started, kind in outcomes if started > free + 1.0]
+    assert late and set(late) == {"ok"}, late[-10:]
+    for r in results:
+        theirs = [kind for started, kind in r["outcomes"] if started > free + 1.0]
+        assert theirs and set(theirs) == {"ok"}, theirs[-10:]
+    wide = _ONE_CALL.replace("rate_limit=(100, 60.0)", "rate_limit=(100000, 60.0)")  # the window holds thousands
+    after = subprocess.run([sys.executable, "-c", wide, server.url, store], capture_output=True, text=True, timeout=60)
+    assert after.returncode == 0, after.stderr[-2000:]
+    assert int(after.stdout.strip()) == d.rate_limit.local_in_window  # one shared count again

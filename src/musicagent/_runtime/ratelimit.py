@@ -298,6 +298,8 @@ class RateLimiter:
                     self._bound_store(end)
                     return call()
                 except Exception as exc:
+                    if self._sqlite:
+                        self._rollback()
                     if not reloaded and type(exc).__name__ == "NoScriptError":
                         self._reload_script(end)
                         continue
@@ -336,6 +338,19 @@ class RateLimiter:
         if failed is not None and failed[0] >= since:
             return RateLimitStoreError(f"{failed[1]} (another caller's; this one queued behind it)")
         return None
+
+    def _rollback(self) -> None:
+        """End the transaction a failed SQLite statement may have left open on the bucket's connection.
+
+        Python's sqlite3 begins one before an INSERT or DELETE; when that statement fails ("database
+        is locked"), the transaction stays open on its old snapshot, and every later write of this
+        process is refused at once (a stale snapshot cannot become a write) until something commits.
+        With 24 threads of 3 processes, calls failed that way for seconds after a lock was gone.
+        """
+        conn = getattr(self._bucket_obj, "conn", None)
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                conn.rollback()
 
     def _bound_store(self, end: float) -> None:
         """Make the store's own waits end by ``end``: SQLite's file lock and busy timeout, Redis reads."""

@@ -243,6 +243,9 @@ class Transport:
                     time.sleep(wait)
         except _RequestError as error:
             error.attempts = call.attempts
+            # The library's exception it was mapped from stays reachable as __context__ otherwise (through
+            # the Failure), quoting in clear what a hostile server echoed: the message was masked, not it.
+            error.__context__ = None
             raise error from None
 
     def _attempt(self, call: Call, parse: Callable[[RawResponse], T], stream_to: Path | None) -> T:
