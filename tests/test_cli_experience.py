@@ -214,7 +214,7 @@ def test_separate_processes_share_a_limit_through_the_store(api: FakeDiscogs, tm
     [
         (("--rate-limit", "fast"), "--rate-limit"),
         (("--rate-limit", "0/60"), "--rate-limit"),
-        (("--rate-limit-store", "ftp://x"), "rate_limit_store"),
+        (("--rate-limit-store", "ftp://x"), "--rate-limit-store"),
         (("--timeout", "-1"), "--timeout"),
         (("--timeout", "0"), "--timeout"),
         (("--max-retries", "-2"), "--max-retries"),

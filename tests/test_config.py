@@ -554,3 +554,73 @@ def test_secret_settings_show_stars_and_compare_by_value() -> None:
     a, b = Settings(token=TOKEN), Settings(token=f" {TOKEN} ")
     assert a == b and a.token == b.token and hash(a) == hash(b)
     assert TOKEN not in repr(a.token) and TOKEN not in str(a.token)
+
+
+# -- every setting, from every source ----------------------------------------------------------------
+
+# setting -> (a value as text, what the client keeps, another value, a value refused, settings it needs beside it)
+EVERY_SETTING: dict[str, tuple[str, Any, str, str, dict[str, Any]]] = {
+    "token": ("tok-A", "tok-A", "tok-B", "tok\x01", {}),
+    "consumer_key": ("key-A", "key-A", "key-B", "key\x01", {"consumer_secret": "cs"}),
+    "consumer_secret": ("cs-A", "cs-A", "cs-B", "cs\x01", {"consumer_key": "ck"}),
+    "access_token": ("at-A", "at-A", "at-B", "at\x01", {"token": "t"}),
+    "access_token_secret": ("as-A", "as-A", "as-B", "as\x01", {"token": "t"}),
+    "user_agent": ("app/1.0", "app/1.0", "app/2.0", "app\x01", {}),
+    "base_url": ("http://127.0.0.1:8990", "http://127.0.0.1:8990", "http://127.0.0.1:8991", "ftp://x", {}),
+    "timeout": ("2.5", 2.5, "7", "soon", {}),
+    "max_retries": ("5", 5, "1", "-1", {}),
+    "deadline": ("10", 10.0, "20", "0", {}),
+    "rate_limit": ("30/60", (30, 60.0), "10/1", "fast", {}),
+    "rate_limit_store": ("memory", "memory", "memory://", "ftp://x", {}),
+    "cache": ("memory", "memory", "memory://", "sqlite://", {}),
+    "cache_ttl": ("3600", 3600.0, "60", "soon", {"cache": "memory"}),
+    "credentials_hosts": ("a.example,b.example", ("a.example", "b.example"), "c.example", "a/b", {}),
+    "max_response_bytes": ("2048", 2048, "4096", "10", {}),
+    "max_download_bytes": ("8192", 8192, "4096", "12", {}),
+}
+
+
+def kept(client: Discogs, name: str) -> Any:
+    value = getattr(client._settings, name)
+    return value.get_secret_value() if hasattr(value, "get_secret_value") else value
+
+
+def test_the_table_below_covers_every_setting() -> None:
+    assert set(EVERY_SETTING) == set(Settings.__annotations__)
+
+
+@pytest.mark.parametrize("name", sorted(EVERY_SETTING))
+def test_every_setting_comes_from_an_argument_the_environment_or_dotenv(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    text, expected, other, _, companions = EVERY_SETTING[name]
+    variable = musicagent._runtime.config._ENV[name][0]
+    assert kept(Discogs(**{name: text}, **companions), name) == expected
+    write_env(f"{variable}={other}\n")
+    monkeypatch.setenv(variable, text)
+    assert kept(Discogs(**companions), name) == expected  # the environment wins over .env
+    assert kept(Discogs(**{name: other}, **companions), name) != expected  # an argument wins over both
+    monkeypatch.delenv(variable)
+    write_env(f"{variable}={text}\n")
+    assert kept(Discogs(**companions), name) == expected
+
+
+@pytest.mark.parametrize("name", sorted(EVERY_SETTING))
+def test_every_bad_setting_fails_at_construction_naming_its_source(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    _, _, _, bad, companions = EVERY_SETTING[name]
+    variable = musicagent._runtime.config._ENV[name][0]
+    with pytest.raises(ConfigurationError, match=rf"^invalid argument {name!r}: "):
+        Discogs(**{name: bad}, **companions)
+    monkeypatch.setenv(variable, bad)
+    with pytest.raises(ConfigurationError, match=rf"^invalid environment variable {variable}: "):
+        Discogs(**companions)
+    monkeypatch.delenv(variable)
+    write_env(f"{variable}={bad}\n")
+    with pytest.raises(ConfigurationError, match=rf"^invalid \.env entry {variable}: ") as caught:
+        Discogs(**companions)
+    assert bad not in str(caught.value) or name not in (
+        "token",
+        "consumer_secret",
+        "access_token",
+        "access_token_secret",
+    )

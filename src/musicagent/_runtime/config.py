@@ -17,7 +17,15 @@ from .errors import ConfigurationError
 from .stores import parse_store_url
 from .urls import UnsafeURLError, base_may_carry_credentials, is_loopback, origin_of
 
-__all__ = ["DEFAULT_BASE_URL", "Secret", "SettingError", "Settings", "is_loopback", "read_dotenv"]
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "Secret",
+    "SettingError",
+    "Settings",
+    "environment_variables",
+    "is_loopback",
+    "read_dotenv",
+]
 
 DEFAULT_BASE_URL = "https://api.discogs.com"
 AUTHENTICATED_RATE = (60, 60.0)
@@ -44,6 +52,11 @@ _ENV: dict[str, tuple[str, ...]] = {
     "max_response_bytes": ("DISCOGS_MAX_RESPONSE_BYTES",),
     "max_download_bytes": ("DISCOGS_MAX_DOWNLOAD_BYTES",),
 }
+
+
+def environment_variables() -> list[str]:
+    """Every variable a setting is read from, in the order of the settings (for help texts)."""
+    return [name for names in _ENV.values() for name in names]
 
 
 def read_dotenv(path: Path) -> dict[str, str]:

@@ -18,14 +18,16 @@ exits with a status that says what kind of failure it was: ``musicagent --help``
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import signal
 import sys
 import traceback
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, TextIO
 
 from .._runtime.operations import OperationInfo
-from .errors import EXIT_OK, EXIT_PIPE, EXIT_USAGE, PROG, UsageError, exit_code_for, message
+from .errors import EXIT_OK, EXIT_PIPE, EXIT_USAGE, PROG, Terminated, UsageError, exit_code_for, message
 
 __all__ = ["main"]  # the exit codes are musicagent.cli.errors'; they are defined and exported there once
 
@@ -35,6 +37,7 @@ _CLIENT_OPTIONS = (
     "user_agent",
     "timeout",
     "max_retries",
+    "deadline",
     "rate_limit",
     "rate_limit_store",
     "cache",
@@ -159,7 +162,7 @@ def _run_operation(op: OperationInfo, ns: argparse.Namespace, stdout: TextIO, st
     columns = _row_columns(op, ns)
     check_output(ns.output)  # before the request: a created listing must not be lost to a bad -o
     progress = Progress(stderr, enabled=_progress_enabled(ns, stdout, stderr), label=op.id)
-    with Discogs(**_client_options(ns)) as client, _wait_notices(ns, progress):
+    with _terminated_on_sigterm(), Discogs(**_client_options(ns)) as client, _wait_notices(ns, progress):
         method = _resolve(client, op)
         result = method(*args, **kwargs)
         if isinstance(result, Page):
@@ -185,6 +188,24 @@ def _run_operation(op: OperationInfo, ns: argparse.Namespace, stdout: TextIO, st
     return EXIT_OK
 
 
+@contextlib.contextmanager
+def _terminated_on_sigterm() -> Iterator[None]:
+    """SIGTERM (``kill``, a CI timeout) unwinds like Ctrl-C: an export's temporary file is removed."""
+
+    def terminate(signum: int, frame: object) -> None:
+        raise Terminated
+
+    try:
+        previous = signal.signal(signal.SIGTERM, terminate)
+    except ValueError:  # not the main thread (embedded): leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def _run_mock(extra: list[str]) -> int:
     """Everything after ``mock`` (``--help`` included) belongs to the mock server's own parser."""
     from .mock import main as mock_main
@@ -204,7 +225,9 @@ def _dispatch(argv: list[str], stdout: TextIO, stderr: TextIO) -> int:
     ns, extra = parser.parse_known_args(argv)
     builtin = getattr(ns, "_builtin", None)
     if extra and builtin != "mock":
-        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+        from .parser import unrecognized
+
+        unrecognized(parser, ns, extra)
     if not ns.debug:
         return _run(ns, extra, registry, stdout, stderr)
     from .._runtime.log import disable_logging, enable_logging
@@ -238,7 +261,24 @@ def _run(
 
         return run_login(ns, {op.id for op in registry}, Discogs, _client_options(ns), stdout, stderr)
     op: OperationInfo = ns._op
-    return _run_operation(op, ns, stdout, stderr)
+    from .._runtime.errors import InvalidParameterError
+
+    try:
+        return _run_operation(op, ns, stdout, stderr)
+    except InvalidParameterError as exc:
+        raise UsageError(_as_typed(op, exc)) from exc
+
+
+def _as_typed(op: OperationInfo, exc: Any) -> str:
+    """The SDK's ``rating: must be <= 5`` as the command line spells it: ``argument --rating: ...``."""
+    from .parser import command_path, option_names
+
+    param = next((p for p in op.params if p.name == exc.parameter), None)
+    if param is None:
+        return str(exc)
+    spelling = param.name.upper() if param.location == "path" else option_names(param)[-1]
+    detail = str(exc).removeprefix(f"{exc.parameter}: ")
+    return f"argument {spelling}: {detail} (see '{PROG} {' '.join(command_path(op))} --help')"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -258,10 +298,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         except (OSError, ValueError, AttributeError):
             pass
         return EXIT_PIPE
-    except (Exception, KeyboardInterrupt) as exc:
+    except (Exception, KeyboardInterrupt, Terminated) as exc:
         if debug:
             traceback.print_exc(file=stderr)
-        text = "interrupted" if isinstance(exc, KeyboardInterrupt) else message(exc)
+        text = {KeyboardInterrupt: "interrupted", Terminated: "terminated"}.get(type(exc)) or message(exc)
         stderr.write(f"{PROG}: error: {text}\n")
         stderr.flush()
         return exit_code_for(exc)

@@ -6,6 +6,8 @@ Defined once: ``main()`` returns these codes, ``--help`` lists them from :data:`
 
 from __future__ import annotations
 
+import re
+
 from .._runtime.errors import (
     APIConnectionError,
     AuthenticationError,
@@ -30,10 +32,12 @@ __all__ = [
     "EXIT_NOT_FOUND",
     "EXIT_OK",
     "EXIT_PIPE",
+    "EXIT_TERMINATED",
     "EXIT_RATE_LIMITED",
     "EXIT_USAGE",
     "PROG",
     "OutputError",
+    "Terminated",
     "UsageError",
     "exit_code_for",
     "message",
@@ -51,6 +55,7 @@ EXIT_NETWORK = 6
 EXIT_API = 7
 EXIT_INTERRUPTED = 130
 EXIT_PIPE = 141
+EXIT_TERMINATED = 143
 
 EXIT_CODES: tuple[tuple[int, str], ...] = (
     (EXIT_OK, "success"),
@@ -63,6 +68,7 @@ EXIT_CODES: tuple[tuple[int, str], ...] = (
     (EXIT_API, "other API error (4xx/5xx), or a response that is not what the API promises"),
     (EXIT_INTERRUPTED, "interrupted (Ctrl-C)"),
     (EXIT_PIPE, "stdout was closed early (e.g. piped into head)"),
+    (EXIT_TERMINATED, "terminated (SIGTERM); an output file is left as it was"),
 )
 """What each exit status means; the help epilog is made from it."""
 
@@ -71,29 +77,31 @@ class UsageError(Exception):
     """A bad command line; the CLI turns it into exit code 2 and a one-line message."""
 
 
+class Terminated(BaseException):
+    """SIGTERM, raised where the command was, so that an export in progress removes its temporary file."""
+
+
 class OutputError(Exception):
     """``-o`` names a place that cannot be written; exit code 1. Checked before any request."""
 
 
+_CODE_BY_CLASS: tuple[tuple[type[BaseException] | tuple[type[BaseException], ...], int], ...] = (
+    ((OutputError, DownloadError), EXIT_FAILURE),
+    ((UsageError, InvalidParameterError, ConfigurationError, ExportError), EXIT_USAGE),
+    ((AuthenticationError, PermissionDeniedError), EXIT_AUTH),
+    (NotFoundError, EXIT_NOT_FOUND),
+    (RateLimitError, EXIT_RATE_LIMITED),
+    (APIConnectionError, EXIT_NETWORK),
+    (DiscogsError, EXIT_API),
+    (KeyboardInterrupt, EXIT_INTERRUPTED),
+    (Terminated, EXIT_TERMINATED),
+)
+"""Checked in order, so the most specific class wins (a timeout is a network error, not any API error)."""
+
+
 def exit_code_for(exc: BaseException) -> int:
-    """The exit code of a failure; the most specific class wins (a timeout is a network error)."""
-    if isinstance(exc, OutputError | DownloadError):
-        return EXIT_FAILURE
-    if isinstance(exc, UsageError | InvalidParameterError | ConfigurationError | ExportError):
-        return EXIT_USAGE
-    if isinstance(exc, AuthenticationError | PermissionDeniedError):
-        return EXIT_AUTH
-    if isinstance(exc, NotFoundError):
-        return EXIT_NOT_FOUND
-    if isinstance(exc, RateLimitError):
-        return EXIT_RATE_LIMITED
-    if isinstance(exc, APIConnectionError):
-        return EXIT_NETWORK
-    if isinstance(exc, DiscogsError):
-        return EXIT_API
-    if isinstance(exc, KeyboardInterrupt):
-        return EXIT_INTERRUPTED
-    return EXIT_FAILURE
+    """The exit code of a failure (:data:`_CODE_BY_CLASS`); anything else is a local failure."""
+    return next((code for kinds, code in _CODE_BY_CLASS if isinstance(exc, kinds)), EXIT_FAILURE)
 
 
 def message(exc: BaseException) -> str:
@@ -105,4 +113,6 @@ def message(exc: BaseException) -> str:
         text += f" (retry after {exc.retry_after:g} s)"
     elif isinstance(exc, OSError) and not isinstance(exc, DiscogsError) and exc.filename is not None:
         text = f"{exc.strerror or text}: {exc.filename}"
+    elif isinstance(exc, ConfigurationError):  # a setting given as an option is named as the option
+        text = re.sub(r"^invalid argument '(\w+)'", lambda m: f"invalid option --{m[1].replace('_', '-')}", text)
     return mask(text)

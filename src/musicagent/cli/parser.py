@@ -7,10 +7,14 @@ regeneration, with its parameters, types, choices and help taken from the regist
 from __future__ import annotations
 
 import argparse
+import itertools
+import re
+import textwrap
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
+from .._runtime.config import environment_variables
 from .._runtime.operations import OperationInfo, ParamInfo
 from .._version import __version__
 from .errors import EXIT_CODES, PROG, UsageError
@@ -39,9 +43,7 @@ EPILOG = (
     f"""\
 configuration:
   Options win over environment variables, which win over a .env file in the working directory:
-  DISCOGS_TOKEN, DISCOGS_BASE_URL, DISCOGS_USER_AGENT, DISCOGS_TIMEOUT, DISCOGS_MAX_RETRIES,
-  DISCOGS_CONSUMER_KEY, DISCOGS_CONSUMER_SECRET, DISCOGS_ACCESS_TOKEN, DISCOGS_ACCESS_TOKEN_SECRET,
-  DISCOGS_RATE_LIMIT, DISCOGS_RATE_LIMIT_STORE, DISCOGS_CACHE, DISCOGS_CACHE_TTL.
+{textwrap.fill(", ".join(environment_variables()) + ".", 100, initial_indent="  ", subsequent_indent="  ")}
   Waits for the rate limit of 2 s or more are announced on stderr (one line each; not with --quiet).
 
 shell completion (bash, zsh, fish):
@@ -62,7 +64,33 @@ class CLIParser(argparse.ArgumentParser):
     """An ArgumentParser that raises instead of printing usage and exiting, so errors stay one line."""
 
     def error(self, message: str) -> NoReturn:
+        choice = re.fullmatch(r"argument .*: invalid choice: '(.*)' \(choose from (.*)\)", message)
+        if choice is not None:
+            message += _did_you_mean(choice.group(1), re.findall(r"'([^']*)'", choice.group(2)))
         raise UsageError(f"{message} (see '{self.prog} --help')")
+
+
+def _did_you_mean(word: str, known: Iterable[str]) -> str:
+    """``; did you mean 'artists'?`` for a typo, else nothing (Python 3.14's argparse does this itself)."""
+    import difflib  # only on the error path
+
+    close = difflib.get_close_matches(word, list(known), n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def unrecognized(root: CLIParser, ns: argparse.Namespace, extra: Sequence[str]) -> NoReturn:
+    """Arguments nobody took: named by the command that was run, with the option probably meant."""
+    parser: argparse.ArgumentParser = root
+    for depth in itertools.count():
+        name = getattr(ns, f"_command{depth}", None)
+        commands = next((a for a in parser._actions if isinstance(a, argparse._SubParsersAction)), None)
+        if name is None or commands is None or name not in commands.choices:
+            break
+        parser = commands.choices[name]
+    options = [text for action in parser._actions for text in action.option_strings]
+    hint = next((_did_you_mean(w.split("=")[0], options) for w in extra if w.startswith("--")), "")
+    message = f"unrecognized arguments: {' '.join(extra)}{hint}"
+    raise UsageError(f"{message} (see '{parser.prog} --help')")
 
 
 @dataclass
@@ -198,6 +226,14 @@ def _add_global_options(container: argparse._ActionsContainer, *, suppress: bool
     add("--user-agent", default=default(None), metavar="UA", help="User-Agent header (env DISCOGS_USER_AGENT)")
     add("--timeout", type=_positive_float, default=default(None), metavar="SECONDS", help="per-request timeout")
     add("--max-retries", type=_count, default=default(None), metavar="N", help="retries of failed requests")
+    if output:  # `mcp` has its own --deadline, with a default of its own
+        add(
+            "--deadline",
+            type=_positive_float,
+            default=default(None),
+            metavar="SECONDS",
+            help="longest one call may take, rate-limit waits and retries included (env DISCOGS_DEADLINE)",
+        )
     add(
         "--rate-limit",
         type=_rate_limit,
@@ -235,6 +271,7 @@ def _add_global_options(container: argparse._ActionsContainer, *, suppress: bool
 
 RESERVED = frozenset(
     {"help", "limit", "token", "base_url", "user_agent", "timeout", "max_retries", "format", "output", "debug"}
+    | {"deadline"}
     | {"quiet", "version", "columns", "rate_limit", "rate_limit_store", "cache", "no_cache"}
 )
 """Long options the CLI itself defines; short ones (``-q``) cannot clash with a ``--name``."""
@@ -378,9 +415,7 @@ def _add_nodes(commands: argparse._SubParsersAction[CLIParser], node: _Node, dep
         _add_nodes(nested, child, depth + 1, common)
 
 
-def _add_builtins(
-    commands: argparse._SubParsersAction[CLIParser], taken: Sequence[str], connection: CLIParser
-) -> None:
+def _add_builtins(commands: argparse._SubParsersAction[CLIParser], taken: Sequence[str], connection: CLIParser) -> None:
     if "login" not in taken:
         login = commands.add_parser(
             "login",
